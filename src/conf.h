@@ -1,0 +1,46 @@
+/* The daemon's configuration: defaults, the YAML file and command-line
+ * overrides, all validated here. Only this module touches libyaml. */
+#ifndef OTAD_CONF_H
+#define OTAD_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log.h"
+
+struct conf {
+    char *firmware_dir;       /* owned */
+    char *bind;               /* owned; an IPv4 or IPv6 literal */
+    uint16_t port;
+    unsigned idle_timeout;    /* seconds */
+    bool legacy_keep_alive;
+    enum log_level log_level;
+    unsigned threads;         /* 0: one per CPU */
+    unsigned max_connections;
+};
+
+/* Exit status for configuration errors (sysexits EX_CONFIG). */
+#define CONF_EXIT_STATUS 78
+
+/* Fills @c with the built-in defaults. Returns 0 or -ENOMEM. */
+int conf_init(struct conf *c);
+
+/* Releases what @c owns. */
+void conf_fini(struct conf *c);
+
+/* Reads the YAML file at @path into @c, overriding defaults key by key.
+ * Returns 0; or a negative errno with a message "PATH:LINE:COL: ..." (or
+ * "PATH: ..." when no position applies) in @err. @c may be partly updated
+ * on error. */
+int conf_load_file(struct conf *c, const char *path, char *err, size_t errlen);
+
+/* Sets @key (a config key such as "port") from the string @value, with the
+ * same checks as the file. Returns 0 or -EINVAL with a message in @err. */
+int conf_set(struct conf *c, const char *key, const char *value, char *err,
+             size_t errlen);
+
+/* Writes the effective settings as one "key=value ..." line into @buf. */
+void conf_describe(const struct conf *c, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,84 @@
+#include "log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static _Atomic int max_level = LOG_LEVEL_INFO;
+static bool journal;
+
+static const struct {
+    enum log_level level;
+    const char *name;
+} levels[] = {
+    {LOG_LEVEL_ERROR, "error"},
+    {LOG_LEVEL_WARNING, "warning"},
+    {LOG_LEVEL_INFO, "info"},
+    {LOG_LEVEL_DEBUG, "debug"},
+};
+
+void log_init(enum log_level max)
+{
+    const char *js = getenv("JOURNAL_STREAM");
+
+    journal = js != NULL && js[0] != '\0';
+    log_set_level(max);
+}
+
+void log_set_level(enum log_level max)
+{
+    atomic_store(&max_level, (int)max);
+}
+
+bool log_enabled(enum log_level level)
+{
+    return (int)level <= atomic_load_explicit(&max_level, memory_order_relaxed);
+}
+
+const char *log_level_name(enum log_level level)
+{
+    for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+        if (levels[i].level == level)
+            return levels[i].name;
+    return NULL;
+}
+
+int log_level_parse(const char *name, enum log_level *ret)
+{
+    for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+        if (strcmp(levels[i].name, name) == 0) {
+            *ret = levels[i].level;
+            return 0;
+        }
+    return -EINVAL;
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+    char line[1024];
+    int n, m;
+    va_list ap;
+
+    if (!log_enabled(level))
+        return;
+    if (journal)
+        n = snprintf(line, sizeof(line), "<%d>", (int)level);
+    else
+        n = snprintf(line, sizeof(line), "%s: ", log_level_name(level));
+    va_start(ap, fmt);
+    m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    if (m < 0)
+        return;
+    n += m;
+    /* A longer message is cut, never split over lines. */
+    if (n > (int)sizeof(line) - 2)
+        n = (int)sizeof(line) - 2;
+    line[n++] = '\n';
+    /* One write per line keeps lines from different threads whole. */
+    (void)!write(STDERR_FILENO, line, (size_t)n);
+}
