@@ -1,0 +1,31 @@
+/* Routing of request paths to the protocol's endpoints. Pure string work:
+ * no lookups, no allocation; the result points into the path. */
+#ifndef OTAD_ROUTE_H
+#define OTAD_ROUTE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum route_kind {
+    ROUTE_NONE,     /* no such endpoint: 404 */
+    ROUTE_LISTING,  /* /firmwares */
+    ROUTE_HEADER,   /* /NAME/header */
+    ROUTE_BLOCK,    /* /NAME/block/N */
+};
+
+/* A block index too large for any image (more than 10 significant digits). */
+#define ROUTE_INDEX_HUGE UINT64_MAX
+
+struct route {
+    enum route_kind kind;
+    const char *name;   /* HEADER, BLOCK: NAME inside the path, not terminated */
+    size_t name_len;
+    uint64_t index;     /* BLOCK: N, or ROUTE_INDEX_HUGE */
+};
+
+/* Parses the (already percent-decoded) path @path of length @len. A block
+ * index must be plain decimal digits (leading zeros allowed); "-1", "+1",
+ * "0x1", " 1" or "" make the path ROUTE_NONE. Always fills @ret. */
+void route_parse(const char *path, size_t len, struct route *ret);
+
+#endif
