@@ -1,0 +1,37 @@
+/* The HTTP front end: libmicrohttpd serving the block protocol from the
+ * catalog, with keep-alive, pipelining and the legacy keep-alive for clients
+ * that send "Connection: close" yet keep writing on the same socket. */
+#ifndef OTAD_HTTP_H
+#define OTAD_HTTP_H
+
+#include <stdbool.h>
+
+#include "catalog.h"
+
+struct http_options {
+    int listen_fd;            /* bound, listening socket; ownership passes to http */
+    unsigned idle_timeout;    /* seconds */
+    bool legacy_keep_alive;
+    unsigned threads;         /* worker threads, >= 1 */
+    unsigned max_connections;
+};
+
+struct http;
+
+/* Starts the worker threads serving @cat (borrowed: it must outlive the
+ * server). Returns 0 or a negative errno; the listening socket is closed on
+ * failure too. */
+int http_start(const struct http_options *o, struct catalog *cat, struct http **ret);
+
+/* Stops accepting: closes the listening socket and the legacy reopening.
+ * Connections already open keep being served. */
+void http_quiesce(struct http *h);
+
+/* Waits until no request is being answered, at most @timeout_ms. Returns true
+ * if none is left. */
+bool http_drain(struct http *h, unsigned timeout_ms);
+
+/* Closes every connection, stops the threads and frees @h. NULL is ignored. */
+void http_stop(struct http *h);
+
+#endif

@@ -1,0 +1,276 @@
+/* otad: serves the block OTA protocol from a firmware directory.
+ *
+ * The table of contents: configuration, logging, the catalog, the listening
+ * socket, the HTTP workers, then signals until asked to stop, then the same
+ * in reverse. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "catalog.h"
+#include "conf.h"
+#include "http.h"
+#include "listener.h"
+#include "log.h"
+#include "notify.h"
+
+/* In-flight responses get this long to finish after SIGTERM. */
+#define DRAIN_MS 1500
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: otad [OPTIONS]\n"
+            "Serve firmware images to devices over the block OTA protocol.\n"
+            "\n"
+            "  -c, --config FILE        read settings from FILE (default %s, if present)\n"
+            "  -d, --firmware-dir DIR   serve NAME.bin + NAME.txt files from DIR\n"
+            "  -b, --bind ADDR          listen on the IPv4 or IPv6 address ADDR\n"
+            "  -p, --port N             listen on TCP port N\n"
+            "      --check-config       validate the configuration and exit\n"
+            "  -V, --version            print the version and exit\n"
+            "  -h, --help               print this help and exit\n"
+            "\n"
+            "Options override the configuration file. See otad(8) and otad.yaml(5).\n",
+            OTAD_DEFAULT_CONFIG);
+}
+
+struct args {
+    const char *config;      /* NULL: the default file, if it exists */
+    const char *overrides[3][2];  /* key, value pairs from flags */
+    size_t noverrides;
+    bool check_config;
+};
+
+/* Returns -1 to go on, or an exit status. */
+static int parse_args(int argc, char **argv, struct args *a)
+{
+    enum { OPT_CHECK = 256 };
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"firmware-dir", required_argument, NULL, 'd'},
+        {"bind", required_argument, NULL, 'b'},
+        {"port", required_argument, NULL, 'p'},
+        {"check-config", no_argument, NULL, OPT_CHECK},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int opt;
+
+    while ((opt = getopt_long(argc, argv, "c:d:b:p:Vh", options, NULL)) != -1) {
+        const char *key = NULL;
+
+        switch (opt) {
+        case 'c':
+            a->config = optarg;
+            break;
+        case 'd':
+            key = "firmware_dir";
+            break;
+        case 'b':
+            key = "bind";
+            break;
+        case 'p':
+            key = "port";
+            break;
+        case OPT_CHECK:
+            a->check_config = true;
+            break;
+        case 'V':
+            printf("otad %s\n", OTAD_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+        if (key != NULL) {
+            size_t i;
+
+            /* A repeated flag replaces the earlier one. */
+            for (i = 0; i < a->noverrides && strcmp(a->overrides[i][0], key) != 0; i++)
+                ;
+            a->overrides[i][0] = key;
+            a->overrides[i][1] = optarg;
+            if (i == a->noverrides)
+                a->noverrides++;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "otad: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+    return -1;
+}
+
+/* Fills @c from defaults, the file and the flags. Returns 0 or an exit status. */
+static int configure(const struct args *a, struct conf *c, const char **ret_path)
+{
+    const char *path = a->config;
+    char err[512];
+    int r;
+
+    if (conf_init(c) < 0) {
+        fprintf(stderr, "otad: out of memory\n");
+        return 1;
+    }
+    if (path == NULL && access(OTAD_DEFAULT_CONFIG, F_OK) == 0)
+        path = OTAD_DEFAULT_CONFIG;
+    if (path != NULL && conf_load_file(c, path, err, sizeof(err)) < 0) {
+        fprintf(stderr, "%s\n", err);
+        return CONF_EXIT_STATUS;
+    }
+    for (size_t i = 0; i < a->noverrides; i++) {
+        r = conf_set(c, a->overrides[i][0], a->overrides[i][1], err, sizeof(err));
+        if (r < 0) {
+            fprintf(stderr, "otad: --%s: %s\n",
+                    strcmp(a->overrides[i][0], "firmware_dir") == 0 ? "firmware-dir"
+                                                                   : a->overrides[i][0],
+                    strchr(err, ':') ? strchr(err, ':') + 2 : err);
+            return CONF_EXIT_STATUS;
+        }
+    }
+    *ret_path = path;
+    return 0;
+}
+
+/* Many idle device connections each hold a descriptor: use all we may. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            log_warning("cannot raise the open file limit: %s", strerror(errno));
+    }
+}
+
+static unsigned worker_threads(const struct conf *c)
+{
+    long n;
+
+    if (c->threads > 0)
+        return c->threads;
+    n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (unsigned)n : 1;
+}
+
+/* Serves until SIGTERM or SIGINT; SIGHUP rescans the firmware directory. */
+static void serve(struct catalog *cat, const sigset_t *signals)
+{
+    for (;;) {
+        int sig = sigwaitinfo(signals, NULL);
+        int n;
+
+        if (sig < 0)
+            continue; /* EINTR */
+        if (sig != SIGHUP) {
+            log_info("stopping (%s)", strsignal(sig));
+            return;
+        }
+        n = catalog_scan(cat);
+        if (n < 0)
+            log_error("rescan failed: cannot read the firmware directory: %s; still serving "
+                      "the images loaded before",
+                      strerror(-n));
+        else
+            log_info("rescan: %d image%s", n, n == 1 ? "" : "s");
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct args args = {0};
+    struct conf conf = {0};
+    struct catalog *cat = NULL;
+    struct http *http = NULL;
+    const char *config_path = NULL;
+    char line[1024], where[80];
+    sigset_t signals;
+    unsigned threads;
+    int status, listen_fd = -1, n, r;
+
+    status = parse_args(argc, argv, &args);
+    if (status >= 0)
+        return status;
+    status = configure(&args, &conf, &config_path);
+    if (status != 0)
+        goto out;
+    if (args.check_config) {
+        printf("%s: configuration OK\n", config_path != NULL ? config_path : "(defaults)");
+        goto out;
+    }
+    status = 1;
+    log_init(conf.log_level);
+    threads = worker_threads(&conf);
+    conf.threads = threads;
+    conf_describe(&conf, line, sizeof(line));
+    log_info("otad %s: %s", OTAD_VERSION, line);
+
+    /* Signals are taken synchronously by this thread; every thread started
+     * below inherits the mask. */
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
+
+    r = catalog_open(conf.firmware_dir, &cat);
+    if (r < 0) {
+        log_error("firmware directory %s: %s", conf.firmware_dir, strerror(-r));
+        goto out;
+    }
+    n = catalog_scan(cat);
+    if (n < 0) {
+        log_error("firmware directory %s: %s", conf.firmware_dir, strerror(-n));
+        goto out;
+    }
+    listen_fd = listener_open(conf.bind, conf.port);
+    if (listen_fd < 0) {
+        log_error("cannot listen on %s port %u: %s", conf.bind, conf.port, strerror(-listen_fd));
+        goto out;
+    }
+    listener_describe(listen_fd, where, sizeof(where));
+    r = http_start(&(struct http_options){
+                       .listen_fd = listen_fd,
+                       .idle_timeout = conf.idle_timeout,
+                       .legacy_keep_alive = conf.legacy_keep_alive,
+                       .threads = threads,
+                       .max_connections = conf.max_connections,
+                   },
+                   cat, &http);
+    if (r < 0) {
+        log_error("cannot start the HTTP server: %s", strerror(-r));
+        goto out;
+    }
+    log_info("listening on %s, %d image%s", where, n, n == 1 ? "" : "s");
+    notify_send("READY=1");
+
+    serve(cat, &signals);
+
+    notify_send("STOPPING=1");
+    http_quiesce(http);
+    if (!http_drain(http, DRAIN_MS))
+        log_warning("stopping with responses still in flight");
+    status = 0;
+out:
+    http_stop(http);
+    catalog_close(cat);
+    conf_fini(&conf);
+    if (status == 0 && cat != NULL)
+        log_info("stopped");
+    return status;
+}
