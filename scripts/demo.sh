@@ -1,0 +1,9 @@
+#!/bin/sh
+# Builds otad and runs it in the foreground on the bundled demo firmware
+# directory at http://127.0.0.1:8000 (Ctrl-C stops it).
+set -eu
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+[ -d build ] || meson setup build
+meson compile -C build
+exec build/otad --config /dev/null --firmware-dir demo --bind 127.0.0.1 --port 8000

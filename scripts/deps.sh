@@ -1,0 +1,17 @@
+#!/bin/sh
+# Installs what otad needs to build and test on Debian 12 (run as root).
+# The single list of dependencies: the demo and the test scripts call this.
+set -eu
+packages="meson ninja-build pkg-config gcc libc6-dev libmicrohttpd-dev zlib1g-dev
+libyaml-dev libcmocka-dev python3 curl"
+missing=""
+for p in $packages; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+        missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update
+    # shellcheck disable=SC2086
+    apt-get install -y --no-install-recommends $missing
+fi

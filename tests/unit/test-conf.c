@@ -1,0 +1,202 @@
+/* Configuration: defaults, the YAML file, errors with FILE:LINE:COL. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <errno.h>
+
+#include "conf.h"
+#include "helpers.h"
+
+struct fixture {
+    char *dir;
+    char path[4096];
+    struct conf conf;
+    char err[512];
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+
+    f->dir = tmpdir_create();
+    snprintf(f->path, sizeof(f->path), "%s/otad.yaml", f->dir);
+    if (conf_init(&f->conf) < 0)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+
+    conf_fini(&f->conf);
+    tmpdir_remove(f->dir);
+    free(f);
+    return 0;
+}
+
+static int load(struct fixture *f, const char *yaml)
+{
+    assert_int_equal(write_file(f->dir, "otad.yaml", yaml, strlen(yaml)), 0);
+    f->err[0] = '\0';
+    return conf_load_file(&f->conf, f->path, f->err, sizeof(f->err));
+}
+
+/* Asserts the error starts with "PATH:LINE:COL: " and contains @what. */
+static void assert_error(struct fixture *f, int line, int col, const char *what)
+{
+    char prefix[4200];
+
+    snprintf(prefix, sizeof(prefix), "%s:%d:%d: ", f->path, line, col);
+    if (strncmp(f->err, prefix, strlen(prefix)) != 0 || strstr(f->err, what) == NULL)
+        fail_msg("error '%s' does not start with '%s' or lacks '%s'", f->err, prefix, what);
+}
+
+static void test_defaults(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_string_equal(f->conf.firmware_dir, "/var/lib/otad/firmware");
+    assert_string_equal(f->conf.bind, "0.0.0.0");
+    assert_int_equal(f->conf.port, 8000);
+    assert_int_equal(f->conf.idle_timeout, 60);
+    assert_true(f->conf.legacy_keep_alive);
+    assert_int_equal(f->conf.log_level, LOG_LEVEL_INFO);
+    assert_int_equal(f->conf.threads, 0);
+    assert_int_equal(f->conf.max_connections, 16384);
+}
+
+static void test_full_file(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(load(f, "# comment\n"
+                             "firmware_dir: /srv/fw\n"
+                             "bind: \"::1\"\n"
+                             "port: 8080\n"
+                             "idle_timeout: 5\n"
+                             "legacy_keep_alive: false\n"
+                             "log_level: debug\n"
+                             "threads: 3\n"
+                             "max_connections: 100\n"),
+                     0);
+    assert_string_equal(f->conf.firmware_dir, "/srv/fw");
+    assert_string_equal(f->conf.bind, "::1");
+    assert_int_equal(f->conf.port, 8080);
+    assert_int_equal(f->conf.idle_timeout, 5);
+    assert_false(f->conf.legacy_keep_alive);
+    assert_int_equal(f->conf.log_level, LOG_LEVEL_DEBUG);
+    assert_int_equal(f->conf.threads, 3);
+    assert_int_equal(f->conf.max_connections, 100);
+}
+
+static void test_empty_file(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(load(f, ""), 0);
+    assert_int_equal(load(f, "# only comments\n"), 0);
+    assert_int_equal(f->conf.port, 8000);
+}
+
+static void test_unknown_key(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(load(f, "port: 8000\n  \nprot: 9000\n"), -EINVAL);
+    assert_error(f, 3, 1, "unknown key 'prot'");
+}
+
+static void test_wrong_types(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(load(f, "port: abc\n"), -EINVAL);
+    assert_error(f, 1, 7, "port: expected an integer");
+    assert_int_equal(load(f, "port: \"8000\"\n"), -EINVAL);
+    assert_error(f, 1, 7, "port: expected an integer");
+    assert_int_equal(load(f, "legacy_keep_alive: maybe\n"), -EINVAL);
+    assert_error(f, 1, 20, "legacy_keep_alive: expected true or false");
+    assert_int_equal(load(f, "log_level: loud\n"), -EINVAL);
+    assert_error(f, 1, 12, "log_level: expected error, warning, info or debug");
+    assert_int_equal(load(f, "port: [1, 2]\n"), -EINVAL);
+    assert_error(f, 1, 7, "not a list");
+    assert_int_equal(load(f, "bind: {a: 1}\n"), -EINVAL);
+    assert_error(f, 1, 7, "not a mapping");
+    assert_int_equal(load(f, "bind: example.com\n"), -EINVAL);
+    assert_error(f, 1, 7, "not an IPv4 or IPv6 address");
+    assert_int_equal(load(f, "firmware_dir: \"\"\n"), -EINVAL);
+    assert_error(f, 1, 15, "must not be empty");
+    assert_int_equal(load(f, "- port\n"), -EINVAL);
+    assert_error(f, 1, 1, "not a list");
+    assert_int_equal(load(f, "just a string\n"), -EINVAL);
+    assert_error(f, 1, 1, "expected a mapping");
+}
+
+static void test_out_of_range(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(load(f, "port: 70000\n"), -EINVAL);
+    assert_error(f, 1, 7, "port: 70000 is out of range 1..65535");
+    assert_int_equal(load(f, "port: 0\n"), -EINVAL);
+    assert_error(f, 1, 7, "out of range");
+    assert_int_equal(load(f, "idle_timeout: 0\n"), -EINVAL);
+    assert_error(f, 1, 15, "out of range 1..86400");
+    assert_int_equal(load(f, "threads: 99999999999999999999\n"), -EINVAL);
+    assert_error(f, 1, 10, "out of range");
+    assert_int_equal(load(f, "max_connections: 1\n"), -EINVAL);
+    assert_error(f, 1, 18, "out of range");
+}
+
+static void test_duplicate_and_syntax(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(load(f, "port: 1\nport: 2\n"), -EINVAL);
+    assert_error(f, 2, 1, "duplicate key 'port'");
+    assert_int_equal(load(f, "port: 1\n bind: [\n"), -EINVAL);
+    assert_true(strncmp(f->err, f->path, strlen(f->path)) == 0);
+    assert_non_null(strchr(f->err + strlen(f->path), ':'));
+}
+
+static void test_missing_file(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(conf_load_file(&f->conf, "/nonexistent/otad.yaml", f->err, sizeof(f->err)),
+                     -ENOENT);
+    assert_non_null(strstr(f->err, "/nonexistent/otad.yaml"));
+}
+
+static void test_set_from_flags(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(conf_set(&f->conf, "port", "9000", f->err, sizeof(f->err)), 0);
+    assert_int_equal(f->conf.port, 9000);
+    assert_int_equal(conf_set(&f->conf, "port", "x", f->err, sizeof(f->err)), -EINVAL);
+    assert_int_equal(f->conf.port, 9000);
+    assert_int_equal(conf_set(&f->conf, "bind", "::", f->err, sizeof(f->err)), 0);
+    assert_string_equal(f->conf.bind, "::");
+    assert_int_equal(conf_set(&f->conf, "bind", "1.2.3", f->err, sizeof(f->err)), -EINVAL);
+    assert_int_equal(conf_set(&f->conf, "nope", "1", f->err, sizeof(f->err)), -EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_full_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_empty_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wrong_types, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_out_of_range, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_duplicate_and_syntax, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_set_from_flags, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,162 @@
+/* Image snapshots: loading, refusal of bad files, immunity to later changes
+ * of the file. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <sys/stat.h>
+#include <zlib.h>
+
+#include "helpers.h"
+#include "image.h"
+
+struct fixture {
+    char *dir;
+    int dfd;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+
+    f->dir = tmpdir_create();
+    f->dfd = open(f->dir, O_RDONLY | O_DIRECTORY);
+    *state = f;
+    return f->dfd >= 0 ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+
+    close(f->dfd);
+    tmpdir_remove(f->dir);
+    free(f);
+    return 0;
+}
+
+static void test_load(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t data[3000];
+    struct image *img = NULL;
+    struct ota_header h;
+
+    fill_random(data, sizeof(data), 7);
+    assert_int_equal(write_file(f->dir, "app.bin", data, sizeof(data)), 0);
+    assert_int_equal(write_file(f->dir, "app.txt", "9\n", 2), 0);
+    assert_int_equal(image_load(f->dfd, "app.bin", "app", &img), 0);
+    assert_string_equal(img->name, "app");
+    assert_string_equal(img->version_file, "app.txt");
+    assert_int_equal(img->version, 9);
+    assert_int_equal(img->version_source, VERSION_FROM_FILE);
+    assert_int_equal(img->size, 3000);
+    assert_int_equal(img->nblocks, 12);
+    assert_int_equal(img->crc, (uint32_t)crc32(0, data, sizeof(data)));
+    assert_memory_equal(img->data, data, sizeof(data));
+    ota_header_decode(img->header, &h);
+    assert_int_equal(h.version, 9);
+    assert_int_equal(h.checksum, img->crc);
+    assert_int_equal(h.blocknum, 12);
+    assert_int_equal(h.blocksize, 256);
+    assert_int_equal(h.binsize, 3000);
+    assert_memory_equal(image_block(img, 11), data + 11 * 256, 3000 - 11 * 256);
+    image_unref(img);
+}
+
+static void test_version_defaults(void **state)
+{
+    struct fixture *f = *state;
+    struct image *img = NULL;
+
+    assert_int_equal(write_file(f->dir, "a.bin", "x", 1), 0);
+    assert_int_equal(image_load(f->dfd, "a.bin", "a", &img), 0);
+    assert_int_equal(img->version, 1);
+    assert_int_equal(img->version_source, VERSION_FILE_MISSING);
+    image_unref(img);
+    assert_int_equal(write_file(f->dir, "a.txt", "-3", 2), 0);
+    assert_int_equal(image_load(f->dfd, "a.bin", "a", &img), 0);
+    assert_int_equal(img->version, 1);
+    assert_int_equal(img->version_source, VERSION_FILE_INVALID);
+    assert_int_equal(img->version_error, -EINVAL);
+    image_unref(img);
+}
+
+static void test_refused(void **state)
+{
+    struct fixture *f = *state;
+    struct image *img = NULL;
+    char path[4096];
+
+    assert_int_equal(write_file(f->dir, "empty.bin", "", 0), 0);
+    assert_int_equal(image_load(f->dfd, "empty.bin", "empty", &img), -ENODATA);
+    snprintf(path, sizeof(path), "%s/fifo.bin", f->dir);
+    assert_int_equal(mkfifo(path, 0644), 0);
+    assert_int_equal(image_load(f->dfd, "fifo.bin", "fifo", &img), -ENODEV);
+    snprintf(path, sizeof(path), "%s/dir.bin", f->dir);
+    assert_int_equal(mkdir(path, 0755), 0);
+    assert_int_equal(image_load(f->dfd, "dir.bin", "dir", &img), -ENODEV);
+    assert_int_equal(image_load(f->dfd, "gone.bin", "gone", &img), -ENOENT);
+    snprintf(path, sizeof(path), "%s/dangling.bin", f->dir);
+    assert_int_equal(symlink("nowhere.bin", path), 0);
+    assert_int_equal(image_load(f->dfd, "dangling.bin", "dangling", &img), -ENOENT);
+    assert_null(img);
+}
+
+/* The snapshot is a private copy: rewriting or truncating the file in place
+ * changes nothing served, and cannot raise SIGBUS. */
+static void test_snapshot_survives_file_changes(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t data[5000], other[5000];
+    uint8_t first_block[OTA_BLOCK_WIRE];
+    struct image *img = NULL;
+    char path[4096];
+    FILE *fp;
+
+    fill_random(data, sizeof(data), 1);
+    fill_random(other, sizeof(other), 2);
+    assert_int_equal(write_file(f->dir, "s.bin", data, sizeof(data)), 0);
+    assert_int_equal(image_load(f->dfd, "s.bin", "s", &img), 0);
+    memcpy(first_block, image_block(img, 0), OTA_BLOCK_WIRE);
+
+    snprintf(path, sizeof(path), "%s/s.bin", f->dir);
+    fp = fopen(path, "r+b");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(other, 1, sizeof(other), fp), sizeof(other));
+    fclose(fp);
+    assert_memory_equal(img->data, data, sizeof(data));
+    assert_int_equal(truncate(path, 0), 0);
+    assert_memory_equal(img->data, data, sizeof(data));
+    assert_memory_equal(image_block(img, 0), first_block, OTA_BLOCK_WIRE);
+    assert_int_equal(img->crc, (uint32_t)crc32(0, data, sizeof(data)));
+    image_unref(img);
+}
+
+static void test_references(void **state)
+{
+    struct fixture *f = *state;
+    struct image *img = NULL;
+
+    assert_int_equal(write_file(f->dir, "r.bin", "abc", 3), 0);
+    assert_int_equal(image_load(f->dfd, "r.bin", "r", &img), 0);
+    assert_ptr_equal(image_ref(img), img);
+    assert_int_equal(atomic_load(&img->refs), 2);
+    image_unref(img);
+    assert_int_equal(img->data[1], 'b'); /* still alive with one reference */
+    image_unref(img);
+    image_unref(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_load, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_version_defaults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_survives_file_changes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_references, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,102 @@
+/* The /firmwares listing as text and JSON. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "listing.h"
+
+static struct image make(const char *name, const char *bin, uint32_t version,
+                         enum version_source src)
+{
+    static char txt[8][64];
+    static int k;
+    struct image img = {0};
+
+    snprintf(txt[k], sizeof(txt[k]), "%s.txt", name);
+    img.name = (char *)name;
+    img.bin_file = (char *)bin;
+    img.version_file = txt[k++ % 8];
+    img.version = version;
+    img.version_source = src;
+    img.size = 1000;
+    img.crc = 0x1F52FD1C;
+    img.nblocks = 4;
+    return img;
+}
+
+static char *render(struct image **list, size_t n, enum listing_format fmt)
+{
+    char *out;
+    size_t len;
+
+    assert_int_equal(listing_render(list, n, fmt, &out, &len), 0);
+    assert_int_equal(strlen(out), len);
+    return out;
+}
+
+static void test_text(void **state)
+{
+    struct image a = make("app", "app.bin", 7, VERSION_FROM_FILE);
+    struct image b = make("boot", "boot.BIN", 1, VERSION_FILE_MISSING);
+    struct image *list[] = {&a, &b};
+    char *out = render(list, 2, LISTING_TEXT);
+
+    (void)state;
+    assert_string_equal(out, "app\n"
+                             "  version: 7 (from app.txt)\n"
+                             "  size: 1000 bytes\n"
+                             "  crc32: 0x1F52FD1C\n"
+                             "  blocks: 4 x 256 bytes\n"
+                             "  files: app.bin + app.txt\n"
+                             "\n"
+                             "boot\n"
+                             "  version: 1 (default: boot.txt missing)\n"
+                             "  size: 1000 bytes\n"
+                             "  crc32: 0x1F52FD1C\n"
+                             "  blocks: 4 x 256 bytes\n"
+                             "  files: boot.BIN + boot.txt\n"
+                             "\n");
+    free(out);
+}
+
+static void test_json(void **state)
+{
+    struct image a = make("a\"b\\c\x01", "x.bin", 3, VERSION_FILE_INVALID);
+    struct image *list[] = {&a};
+    char *out = render(list, 1, LISTING_JSON);
+
+    (void)state;
+    assert_string_equal(out, "[\n{\"name\":\"a\\\"b\\\\c\\u0001\",\"version\":3,"
+                             "\"version_source\":\"default\",\"size\":1000,"
+                             "\"crc32\":525532444,\"crc32_hex\":\"0x1F52FD1C\","
+                             "\"blocks\":4,\"block_size\":256,\"bin_file\":\"x.bin\","
+                             "\"version_file\":\"a\\\"b\\\\c\\u0001.txt\"}\n]\n");
+    free(out);
+}
+
+static void test_empty(void **state)
+{
+    char *out;
+
+    (void)state;
+    out = render(NULL, 0, LISTING_TEXT);
+    assert_string_equal(out, "no firmware\n");
+    free(out);
+    out = render(NULL, 0, LISTING_JSON);
+    assert_string_equal(out, "[]\n");
+    free(out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_text),
+        cmocka_unit_test(test_json),
+        cmocka_unit_test(test_empty),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
