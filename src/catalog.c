@@ -189,11 +189,10 @@ static const char *version_problem(int error)
 static void log_image(const char *what, const struct image *img)
 {
     if (img->version_source == VERSION_FILE_MISSING)
-        log_warning("%s: missing; %s uses version %u", img->version_file, img->name,
-                    VERSION_DEFAULT);
+        log_warning("%s: missing; using version %u", img->version_file, VERSION_DEFAULT);
     else if (img->version_source == VERSION_FILE_INVALID)
-        log_warning("%s: %s; %s uses version %u", img->version_file,
-                    version_problem(img->version_error), img->name, VERSION_DEFAULT);
+        log_warning("%s: %s; using version %u", img->version_file,
+                    version_problem(img->version_error), VERSION_DEFAULT);
     log_info("%s %s: version %u, %u bytes, crc 0x%08X, %u blocks", what, img->name,
              img->version, img->size, img->crc, img->nblocks);
 }

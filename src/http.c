@@ -39,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,7 +48,9 @@
 #include "route.h"
 
 struct http {
-    struct MHD_Daemon *daemon;
+    /* Written once MHD_start_daemon() returns; worker threads may already
+     * serve connections from the backlog before that. */
+    _Atomic(struct MHD_Daemon *) daemon;
     struct catalog *cat;
     bool legacy_keep_alive;
     atomic_bool stopping;
@@ -93,6 +96,16 @@ static bool asks_close(struct MHD_Connection *c)
     const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONNECTION);
 
     return v != NULL && strcasestr(v, "close") != NULL;
+}
+
+static bool has_body(struct MHD_Connection *c)
+{
+    const char *len = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                  MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+    return (len != NULL && strcmp(len, "0") != 0) ||
+           MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                       MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
 }
 
 static bool wants_json(struct MHD_Connection *c)
@@ -206,12 +219,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         *req_cls = &in_flight_marker;
         atomic_fetch_add_explicit(&h->in_flight, 1, memory_order_relaxed);
         /* libmicrohttpd closes the connection after a response queued from
-         * this first call, made as soon as the headers are in; GET and HEAD
-         * are answered from the second call, after the (empty) body. Other
-         * methods are refused at once: their body is not read, so the
-         * connection must close anyway. */
-        if (strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
-            strcmp(method, MHD_HTTP_METHOD_HEAD) == 0)
+         * this first call, made as soon as the headers are in, so requests
+         * are answered from the second call, after the (empty) body. Only a
+         * request announcing a body is refused at once: otad never reads
+         * bodies, and closing beats draining an upload nobody wants. */
+        if (!has_body(c))
             return MHD_YES;
     }
     if (h->legacy_keep_alive) {
@@ -281,6 +293,7 @@ static void reopen(struct http *h, struct MHD_Connection *c)
     const union MHD_ConnectionInfo *ai =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     struct sockaddr_storage addr;
+    struct MHD_Daemon *d;
     socklen_t len;
     int fd;
 
@@ -293,8 +306,12 @@ static void reopen(struct http *h, struct MHD_Connection *c)
         log_warning("legacy keep-alive: cannot keep a connection open: %s", strerror(errno));
         return;
     }
+    /* A connection accepted from the backlog while the library was starting
+     * can get here before MHD_start_daemon() has returned the daemon. */
+    while ((d = atomic_load(&h->daemon)) == NULL)
+        sched_yield();
     /* The library takes the descriptor and closes it itself on failure. */
-    if (MHD_add_connection(h->daemon, fd, (const struct sockaddr *)&addr, len) != MHD_YES)
+    if (MHD_add_connection(d, fd, (const struct sockaddr *)&addr, len) != MHD_YES)
         log_warning("legacy keep-alive: cannot keep a connection open: %s", strerror(errno));
 }
 
@@ -341,6 +358,7 @@ static void free_responses(struct http *h)
 
 int http_start(const struct http_options *o, struct catalog *cat, struct http **ret)
 {
+    struct MHD_Daemon *d;
     struct http *h;
     unsigned flags;
 
@@ -364,7 +382,7 @@ int http_start(const struct http_options *o, struct catalog *cat, struct http **
      * from other threads. No Date header: devices parse tiny buffers. */
     flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ITC |
             MHD_USE_SUPPRESS_DATE_NO_CLOCK | MHD_USE_ERROR_LOG;
-    h->daemon = MHD_start_daemon(
+    d = MHD_start_daemon(
         flags, 0, NULL, NULL, handle, h,
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)o->listen_fd,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->threads > 1 ? o->threads : 0),
@@ -374,8 +392,9 @@ int http_start(const struct http_options *o, struct catalog *cat, struct http **
         MHD_OPTION_NOTIFY_CONNECTION, connection_event, h,
         MHD_OPTION_EXTERNAL_LOGGER, library_log, NULL,
         MHD_OPTION_END);
-    if (h->daemon == NULL)
+    if (d == NULL)
         goto fail;
+    atomic_store(&h->daemon, d);
     *ret = h;
     return 0;
 
@@ -391,7 +410,7 @@ void http_quiesce(struct http *h)
     MHD_socket fd;
 
     atomic_store(&h->stopping, true);
-    fd = MHD_quiesce_daemon(h->daemon);
+    fd = MHD_quiesce_daemon(atomic_load(&h->daemon));
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
 }
@@ -413,7 +432,7 @@ void http_stop(struct http *h)
     if (h == NULL)
         return;
     atomic_store(&h->stopping, true);
-    MHD_stop_daemon(h->daemon);
+    MHD_stop_daemon(atomic_load(&h->daemon));
     free_responses(h);
     free(h);
 }
