@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""Hostile or broken clients: the daemon answers 4xx or closes, never dies.
+
+After every case the daemon must still be alive and serve a normal request:
+a bad request becomes an HTTP error, never an exit (STYLE.md, practice 5).
+"""
+
+import select
+import socket
+import struct
+import time
+
+from otadtest import Conn, ConnectionClosed, OtadTestCase, main, request_bytes, vector
+
+
+def send_and_read(c, data, timeout=5.0):
+    """Write `data` (the server may stop reading and close meanwhile) and
+    return the response, or None if the connection closed or was reset
+    without a complete one."""
+    try:
+        c.send(data)
+    except (BrokenPipeError, ConnectionResetError, socket.timeout):
+        pass
+    try:
+        return c.read_response(timeout=timeout)
+    except (ConnectionClosed, ConnectionResetError, BrokenPipeError):
+        return None
+
+
+class BadInput(OtadTestCase):
+    def setUp(self):
+        super().setUp()
+        self.add_vectors()
+        self.d = self.start()
+
+    def assertRefused(self, r, what, allowed=range(400, 500)):
+        """Either no response (closed) or a status in `allowed`."""
+        if r is not None:
+            self.assertIn(r.status, allowed, "%s -> %r" % (what, r))
+        self.assertServing(self.d)
+
+    def test_path_tricks(self):
+        """Lookups are in memory: traversal, NUL and empty segments are just
+        404, and the connection stays usable after each."""
+        paths = ["/../vec/header", "/../../../../etc/passwd", "/%2e%2e/header",
+                 "/%2e%2e/%2e%2e/etc/passwd", "/vec/..", "/vec/%2e%2e/vec/header",
+                 "/a/%00", "/vec%00/header", "/%00", "//header", "//vec/header",
+                 "/vec//header", "/vec/block//0", "/vec/block/%00",
+                 "/%2fvec/header", "/.vec/header", "/vec/./header"]
+        with self.d.conn() as c:
+            for p in paths:
+                r = c.request(p)
+                self.assertEqual(r.status, 404, p)
+                self.assertEqual(int(r.header("Content-Length")), len(r.body), p)
+                nxt = c.request("/vec/header")
+                self.assertEqual(nxt.body, vector("expected/header.bin"), p)
+        self.assertServing(self.d)
+
+    def test_long_url(self):
+        """A 64 KiB URL is refused (414 expected) or the connection closed."""
+        with self.d.conn() as c:
+            r = send_and_read(c, request_bytes("/" + "a" * 65536))
+        self.assertRefused(r, "64 KiB URL")
+
+    def test_huge_header(self):
+        """One 100 KiB header value: 431 expected, or the connection closed."""
+        with self.d.conn() as c:
+            r = send_and_read(c, request_bytes("/vec/header", headers=[("X-Big", "b" * 102400)]))
+        self.assertRefused(r, "100 KiB header")
+
+    def test_endless_header(self):
+        """A header that never ends (up to 1 MiB in 5 s) must not be buffered
+        without bound: the server answers 4xx or closes before we are done."""
+        with self.d.conn() as c:
+            c.send(b"GET /vec/header HTTP/1.1\r\nHost: x\r\nX-Endless: ")
+            sent, reacted = 0, False
+            deadline = time.monotonic() + 5.0
+            c.sock.settimeout(0.5)
+            while sent < (1 << 20) and time.monotonic() < deadline:
+                if select.select([c.sock], [], [], 0)[0]:
+                    reacted = True
+                    break
+                try:
+                    sent += c.sock.send(b"e" * 4096)
+                except socket.timeout:
+                    continue          # server stopped reading; see if it answers
+                except (BrokenPipeError, ConnectionResetError):
+                    reacted = True
+                    break
+            if not reacted:
+                # All sent: the server must react within a moment.
+                reacted = bool(select.select([c.sock], [], [], 2.0)[0])
+            self.assertTrue(reacted, "no reaction after %d header bytes" % sent)
+            try:
+                r = c.read_response(timeout=3.0)
+            except (ConnectionClosed, ConnectionResetError):
+                r = None
+        self.assertRefused(r, "endless header")
+
+    def test_many_small_headers(self):
+        """A request head is held in 32 KiB of connection memory: 300 small
+        headers are served; 2000 (24 KiB of text, more in memory) are refused
+        with 431, and the daemon goes on serving."""
+        with self.d.conn() as c:
+            r = send_and_read(c, request_bytes(
+                "/vec/header", headers=[("X-H%04d" % i, "v") for i in range(300)]))
+            self.assertIsNotNone(r, "connection closed instead of an answer")
+            self.assertEqual((r.status, r.body), (200, vector("expected/header.bin")))
+        req = request_bytes("/vec/header", headers=[("X-H%04d" % i, "v") for i in range(2000)])
+        self.assertLess(len(req), 32 * 1024)
+        with self.d.conn() as c:
+            r = send_and_read(c, req)
+            self.assertIsNotNone(r, "connection closed instead of an answer")
+            self.assertEqual(r.status, 431)
+        self.assertServing(self.d)
+
+    def test_garbage(self):
+        """Malformed requests get 400 (or a close), never a crash or a hang."""
+        cases = [
+            ("binary", bytes(range(256)) * 4 + b"\r\n\r\n", range(400, 500)),
+            ("tls hello", b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03" + bytes(200) + b"\r\n\r\n",
+             range(400, 500)),
+            ("no path", b"GET\r\n\r\n", range(400, 500)),
+            ("too many words", b"GET / HTTP/1.1 extra\r\nHost: x\r\n\r\n", range(400, 500)),
+            # RFC 9112 wants 400, libmicrohttpd 0.9.75 answers: either is harmless.
+            ("no host", b"GET /vec/header HTTP/1.1\r\n\r\n", list(range(400, 500)) + [200]),
+            ("bad version", b"GET /vec/header HTTP/9.9\r\nHost: x\r\n\r\n",
+             list(range(400, 500)) + [505]),
+            ("negative length", b"GET /vec/header HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+             range(400, 500)),
+            ("huge length",
+             b"GET /vec/header HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+             range(400, 500)),
+            ("no colon", b"GET /vec/header HTTP/1.1\r\nHost: x\r\nNoColonHere\r\n\r\n",
+             list(range(400, 500)) + [200]),
+        ]
+        for name, data, allowed in cases:
+            with self.subTest(name), Conn(self.d.port) as c:
+                r = send_and_read(c, data, timeout=3.0)
+                self.assertRefused(r, name, allowed)
+
+    def test_client_vanishes(self):
+        """Half a request then a close, a reset, or a client that pipelines
+        300 requests and leaves without reading: the server keeps running."""
+        with self.d.conn() as c:
+            c.send(b"GET /vec/he")
+        with self.d.conn() as c:
+            c.send(b"GET /vec/header HTTP/1.1\r\nHo")
+            # SO_LINGER 0: close() sends a RST instead of a FIN.
+            c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        with self.d.conn() as c:
+            c.send(b"".join(request_bytes("/vec/block/%d" % (i % 4)) for i in range(300)))
+            c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        with self.d.conn() as c:
+            c.send(b"".join(request_bytes("/vec/block/%d" % (i % 4)) for i in range(300)))
+            c.sock.shutdown(socket.SHUT_RD)
+        time.sleep(0.3)
+        self.assertServing(self.d)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""Command line, configuration errors and start-up failures (exit codes)."""
+
+import os
+import re
+import socket
+
+from otadtest import (Otad, OtadTestCase, free_port, ipv6_loopback_available, main,
+                      run_otad, vector)
+
+EX_USAGE, EX_CONFIG = 2, 78
+
+
+class Startup(OtadTestCase):
+    def setUp(self):
+        super().setUp()
+        self.add_vectors()
+
+    def run_with(self, config_text, *args):
+        """Run otad with a config file (and flags) and return (proc, cfg path)."""
+        cfg = self.config(config_text)
+        return run_otad(["--config", cfg] + list(args)), cfg
+
+    def serve_args(self, port=None):
+        return ["--firmware-dir", self.dir, "--bind", "127.0.0.1",
+                "--port", str(port or free_port())]
+
+    # --- runtime failures at start: exit 1 -------------------------------
+    def test_firmware_dir_missing(self):
+        missing = os.path.join(self.tmp, "no-such-dir")
+        p, _ = self.run_with("", "--firmware-dir", missing, "--bind", "127.0.0.1",
+                             "--port", str(free_port()))
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn(missing, p.stderr.decode())
+
+    def test_firmware_dir_is_file(self):
+        path = os.path.join(self.dir, "vec.bin")
+        p, _ = self.run_with("", "--firmware-dir", path, "--bind", "127.0.0.1",
+                             "--port", str(free_port()))
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn(path, p.stderr.decode())
+
+    def test_port_in_use(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            s.listen(1)
+            p, _ = self.run_with("", *self.serve_args(s.getsockname()[1]))
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertTrue(p.stderr)
+
+    # --- configuration errors: exit 78 with FILE:LINE:COL -----------------
+    def assertConfigError(self, text, line, message):
+        """Exit 78, and stderr has CFG:LINE:COL: followed by `message`
+        (line None: any line, for YAML syntax errors found at end of input)."""
+        line_re = r"\d+" if line is None else str(line)
+        p, cfg = self.run_with(text, *self.serve_args())
+        pattern = re.escape(cfg) + r":%s:\d+: .*%s" % (line_re, re.escape(message))
+        err = p.stderr.decode()
+        self.assertEqual(p.returncode, EX_CONFIG, err)
+        self.assertRegex(err, pattern)
+        # --check-config reports the same error with the same status.
+        p = run_otad(["--config", cfg, "--check-config"])
+        self.assertEqual(p.returncode, EX_CONFIG, p.stderr)
+        self.assertRegex(p.stderr.decode(), pattern)
+
+    def test_unknown_key(self):
+        self.assertConfigError("port: 8000\nfoo: 1\n", 2, "unknown key 'foo'")
+
+    def test_port_out_of_range(self):
+        self.assertConfigError("idle_timeout: 5\n\nport: 70000\n", 3,
+                               "port: 70000 is out of range 1..65535")
+        self.assertConfigError("port: 0\n", 1, "out of range")
+
+    def test_wrong_types(self):
+        self.assertConfigError("port: abc\n", 1, "port: expected an integer")
+        self.assertConfigError("legacy_keep_alive: maybe\n", 1, "legacy_keep_alive")
+        self.assertConfigError("idle_timeout: 0\n", 1, "idle_timeout")
+        self.assertConfigError("threads: 257\n", 1, "threads")
+        self.assertConfigError("max_connections: 15\n", 1, "max_connections")
+        self.assertConfigError("log_level: loud\n", 1, "log_level")
+        self.assertConfigError("bind: not-an-address\n", 1, "bind")
+        self.assertConfigError("firmware_dir: ''\n", 1, "firmware_dir")
+
+    def test_structure_errors(self):
+        self.assertConfigError("port: 1\nport: 2\n", 2, "port")      # duplicate key
+        self.assertConfigError("- a\n- b\n", 1, "")                  # not a mapping
+        self.assertConfigError("port: [1\n", None, "")                  # YAML syntax error
+
+    def test_config_unreadable(self):
+        missing = os.path.join(self.tmp, "missing.yaml")
+        p = run_otad(["--config", missing] + self.serve_args())
+        self.assertEqual(p.returncode, EX_CONFIG, p.stderr)
+        self.assertIn(missing, p.stderr.decode())
+
+    # --- --check-config -------------------------------------------------
+    def test_check_config_ok(self):
+        """A full valid file passes; --check-config neither binds nor loads
+        images (the port here is taken and the directory does not exist)."""
+        text = ("firmware_dir: /nonexistent/otad\nbind: '::'\nport: 8000\nidle_timeout: 60\n"
+                "legacy_keep_alive: yes\nlog_level: debug\nthreads: 0\nmax_connections: 16384\n")
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            s.listen(1)
+            p, cfg = self.run_with(text, "--check-config", "--port", str(s.getsockname()[1]))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("%s: configuration OK" % cfg, p.stdout.decode())
+        p, cfg = self.run_with("", "--check-config")        # empty file: all defaults
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+    def test_check_config_bad_flag(self):
+        p, _ = self.run_with("", "--check-config", "--port", "0")
+        self.assertEqual(p.returncode, EX_CONFIG)
+
+    # --- command line ----------------------------------------------------
+    def test_version_and_help(self):
+        for flag in ("--version", "-V"):
+            p = run_otad([flag])
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertRegex(p.stdout.decode(), r"^otad \S+")
+        for flag in ("--help", "-h"):
+            p = run_otad([flag])
+            self.assertEqual(p.returncode, 0, p.stderr)
+            out = p.stdout.decode()
+            for option in ("--config", "--firmware-dir", "--bind", "--port", "--check-config"):
+                self.assertIn(option, out)
+
+    def test_usage_errors(self):
+        for args in (["--bogus"], ["-x"], ["--port"], ["--config"]):
+            p = run_otad(args)
+            self.assertEqual(p.returncode, EX_USAGE, (args, p.stderr))
+            self.assertTrue(p.stderr, args)
+
+    def test_invalid_flag_values(self):
+        for flag, value in (("--port", "0"), ("--port", "abc"), ("--port", "65536"),
+                            ("--bind", "notanaddress")):
+            p, _ = self.run_with("", "--firmware-dir", self.dir, flag, value)
+            self.assertEqual(p.returncode, EX_CONFIG, (flag, value, p.stderr))
+            self.assertIn("otad: %s:" % flag, p.stderr.decode())
+
+    # --- effective settings ---------------------------------------------
+    def test_config_file_values_used(self):
+        """Without flags the file decides; the settings line shows them."""
+        port = free_port()
+        cfg = self.config("firmware_dir: %s\nbind: 127.0.0.1\nport: %d\nidle_timeout: 7\n"
+                          "legacy_keep_alive: off\nthreads: 2\n" % (self.dir, port))
+        d = Otad(self.dir, cfg, self.tmp, port=port, flags=False)
+        self.daemons.append(d)
+        d.start()
+        self.assertEqual(d.get("/vec/header").body, vector("expected/header.bin"))
+        line = [l for l in d.stderr().splitlines() if "firmware_dir=" in l][0]
+        for item in ("firmware_dir=%s" % self.dir, "bind=127.0.0.1", "port=%d" % port,
+                     "idle_timeout=7", "legacy_keep_alive=off", "threads=2"):
+            self.assertIn(item, line.split())
+        self.assertTrue(line.startswith("info: otad "), line)
+
+    def test_flags_override_file(self):
+        """--port and --firmware-dir win over the file's values."""
+        other = os.path.join(self.tmp, "other")
+        d = self.start(config="port: %d\nfirmware_dir: %s\n" % (free_port(), other))
+        self.assertEqual(d.get("/vec/header").body, vector("expected/header.bin"))
+        self.assertIn("port=%d" % d.port, d.stderr())
+
+    def test_journal_prefixes(self):
+        """Under systemd (JOURNAL_STREAM set) lines carry <N> priorities."""
+        os.remove(os.path.join(self.dir, "vec.txt"))
+        d = self.start(env={"JOURNAL_STREAM": "8:12345"})
+        lines = d.stderr().splitlines()
+        self.assertTrue(any(l.startswith("<6>listening on 127.0.0.1:%d" % d.port) for l in lines),
+                        lines)
+        self.assertTrue(any(l.startswith("<4>") and "vec.txt" in l for l in lines), lines)
+        self.assertFalse([l for l in lines if l.startswith(("info: ", "warning: "))])
+
+    def test_debug_log_level(self):
+        """log_level: debug adds one line per request; info does not."""
+        d = self.start(config="log_level: debug\n")
+        before = d.stderr().count("debug: ")
+        for _ in range(3):
+            d.get("/vec/block/1")
+        self.assertGreaterEqual(d.stderr().count("debug: ") - before, 3, d.stderr())
+        d2 = self.start()
+        d2.get("/vec/block/1")
+        self.assertNotIn("debug: ", d2.stderr())
+
+    def test_ipv6(self):
+        if not ipv6_loopback_available():
+            self.skipTest("no ::1 on this host")
+        d = self.start(bind="::1")
+        self.assertEqual(d.get("/vec/header").body, vector("expected/header.bin"))
+        self.assertIn("listening on", d.stderr())
+
+
+if __name__ == "__main__":
+    main()
