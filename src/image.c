@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "file.h"
 #include "version.h"
 #include "wire.h"
 
@@ -39,25 +40,6 @@ int file_id_equal(const struct file_id *a, const struct file_id *b)
            a->ctime.tv_sec == b->ctime.tv_sec && a->ctime.tv_nsec == b->ctime.tv_nsec;
 }
 
-static int read_full(int fd, uint8_t *buf, size_t len)
-{
-    size_t done = 0;
-
-    while (done < len) {
-        ssize_t n = read(fd, buf + done, len - done);
-
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        if (n == 0)
-            return -EAGAIN; /* truncated under our feet */
-        done += (size_t)n;
-    }
-    return 0;
-}
-
 static void load_version(struct image *img, int dirfd)
 {
     int r = version_read(dirfd, img->version_file, &img->version);
@@ -79,20 +61,12 @@ int image_load(int dirfd, const char *bin_file, const char *name, struct image *
     struct stat st;
     size_t data_len, blocks_len;
     uint8_t *map;
+    ssize_t n;
     int fd = -1, r;
 
-    /* O_NONBLOCK: opening a FIFO must not wait for a writer. */
-    fd = openat(dirfd, bin_file, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    fd = file_open_regular(dirfd, bin_file, &st);
     if (fd < 0) {
-        r = -errno;
-        goto fail;
-    }
-    if (fstat(fd, &st) < 0) {
-        r = -errno;
-        goto fail;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        r = -ENODEV;
+        r = fd;
         goto fail;
     }
     if (st.st_size == 0) {
@@ -133,9 +107,11 @@ int image_load(int dirfd, const char *bin_file, const char *name, struct image *
         goto fail;
     }
     map = img->map;
-    r = read_full(fd, map, img->size);
-    if (r < 0)
+    n = file_read_upto(fd, map, img->size);
+    if (n != (ssize_t)img->size) {
+        r = n < 0 ? (int)n : -EAGAIN; /* short: truncated under our feet */
         goto fail;
+    }
     img->crc = wire_encode_blocks(map, img->size, map + data_len);
     /* From here on the snapshot is immutable; a stray write would fault. */
     if (mprotect(img->map, img->map_len, PROT_READ) < 0) {

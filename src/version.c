@@ -1,10 +1,10 @@
 #include "version.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdbool.h>
-#include <sys/stat.h>
 #include <unistd.h>
+
+#include "file.h"
 
 static bool is_space(char c)
 {
@@ -37,41 +37,18 @@ int version_read(int dirfd, const char *name, uint32_t *ret)
 {
     char buf[VERSION_MAX_FILE + 1];
     struct stat st;
-    size_t len = 0;
-    ssize_t n;
-    int fd, r;
+    ssize_t len;
+    int fd;
 
-    /* O_NONBLOCK: opening a FIFO must not wait for a writer. */
-    fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    fd = file_open_regular(dirfd, name, &st);
     if (fd < 0)
-        return -errno;
-    if (fstat(fd, &st) < 0) {
-        r = -errno;
-        goto out;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        r = -ENODEV;
-        goto out;
-    }
+        return fd;
     /* One byte more than allowed tells a too-long file apart. */
-    while (len < sizeof(buf)) {
-        n = read(fd, buf + len, sizeof(buf) - len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            r = -errno;
-            goto out;
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
-    }
-    if (len > VERSION_MAX_FILE) {
-        r = -EFBIG;
-        goto out;
-    }
-    r = version_parse(buf, len, ret);
-out:
+    len = file_read_upto(fd, buf, sizeof(buf));
     close(fd);
-    return r;
+    if (len < 0)
+        return (int)len;
+    if ((size_t)len > VERSION_MAX_FILE)
+        return -EFBIG;
+    return version_parse(buf, (size_t)len, ret);
 }
