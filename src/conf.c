@@ -17,16 +17,19 @@ static const struct conf defaults = {
     .log_level = LOG_LEVEL_INFO,
     .threads = 0,
     .max_connections = 16384,
+    .settle_ms = 100,
+    .retain_seconds = 600,
+    .max_memory = 1ull << 30,
 };
 
-enum value_type { TYPE_STRING, TYPE_PATH, TYPE_ADDRESS, TYPE_UINT, TYPE_BOOL, TYPE_LEVEL };
+enum value_type { TYPE_STRING, TYPE_PATH, TYPE_ADDRESS, TYPE_UINT, TYPE_BOOL, TYPE_LEVEL, TYPE_SIZE };
 
 /* One row per key: the table is the single list of settings. */
 static const struct key {
     const char *name;
     enum value_type type;
     size_t offset;
-    unsigned long min, max; /* TYPE_UINT only */
+    uint64_t min, max; /* TYPE_UINT and TYPE_SIZE */
 } keys[] = {
     {"firmware_dir", TYPE_PATH, offsetof(struct conf, firmware_dir), 0, 0},
     {"bind", TYPE_ADDRESS, offsetof(struct conf, bind), 0, 0},
@@ -36,6 +39,9 @@ static const struct key {
     {"log_level", TYPE_LEVEL, offsetof(struct conf, log_level), 0, 0},
     {"threads", TYPE_UINT, offsetof(struct conf, threads), 0, 256},
     {"max_connections", TYPE_UINT, offsetof(struct conf, max_connections), 16, 1000000},
+    {"settle_ms", TYPE_UINT, offsetof(struct conf, settle_ms), 0, 60000},
+    {"retain_seconds", TYPE_UINT, offsetof(struct conf, retain_seconds), 0, 86400},
+    {"max_memory", TYPE_SIZE, offsetof(struct conf, max_memory), 1ull << 20, 1ull << 40},
 };
 
 int conf_init(struct conf *c)
@@ -79,20 +85,49 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
     return -EINVAL;
 }
 
-static int parse_uint(const char *s, unsigned long *ret)
+static int parse_uint(const char *s, uint64_t *ret)
 {
-    unsigned long v = 0;
+    uint64_t v = 0;
 
     if (*s == '\0')
         return -EINVAL;
     for (; *s != '\0'; s++) {
         if (*s < '0' || *s > '9')
             return -EINVAL;
-        if (v > 100000000ul) /* far beyond every range: stop before overflow */
+        if (v > 10000000000000ull) /* far beyond every range: stop before overflow */
             return -ERANGE;
-        v = v * 10 + (unsigned long)(*s - '0');
+        v = v * 10 + (uint64_t)(*s - '0');
     }
     *ret = v;
+    return 0;
+}
+
+/* A byte count: digits, optionally followed by K, M or G (powers of 1024). */
+static int parse_size(const char *s, uint64_t *ret)
+{
+    size_t len = strlen(s);
+    char digits[32];
+    int shift = 0;
+    uint64_t v;
+    int r;
+
+    if (len == 0 || len >= sizeof(digits))
+        return -EINVAL;
+    memcpy(digits, s, len + 1);
+    switch (digits[len - 1]) {
+    case 'G': case 'g': shift = 30; break;
+    case 'M': case 'm': shift = 20; break;
+    case 'K': case 'k': shift = 10; break;
+    default: break;
+    }
+    if (shift > 0)
+        digits[len - 1] = '\0';
+    r = parse_uint(digits, &v);
+    if (r < 0)
+        return r;
+    if (v > (UINT64_MAX >> shift))
+        return -ERANGE;
+    *ret = v << shift;
     return 0;
 }
 
@@ -119,7 +154,7 @@ static int key_set(struct conf *c, const struct key *k, const char *value,
                    char *err, size_t errlen)
 {
     void *field = (char *)c + k->offset;
-    unsigned long u;
+    uint64_t u;
     bool b;
     enum log_level level;
     unsigned char addr[sizeof(struct in6_addr)];
@@ -147,12 +182,21 @@ static int key_set(struct conf *c, const struct key *k, const char *value,
         if (r == -EINVAL)
             return fail(err, errlen, "%s: expected an integer, got '%s'", k->name, value);
         if (r < 0 || u < k->min || u > k->max)
-            return fail(err, errlen, "%s: %s is out of range %lu..%lu", k->name,
-                        value, k->min, k->max);
+            return fail(err, errlen, "%s: %s is out of range %llu..%llu", k->name, value,
+                        (unsigned long long)k->min, (unsigned long long)k->max);
         if (k->offset == offsetof(struct conf, port))
             *(uint16_t *)field = (uint16_t)u;
         else
             *(unsigned *)field = (unsigned)u;
+        return 0;
+    case TYPE_SIZE:
+        r = parse_size(value, &u);
+        if (r == -EINVAL)
+            return fail(err, errlen, "%s: expected a size such as 512M or 2G, got '%s'",
+                        k->name, value);
+        if (r < 0 || u < k->min || u > k->max)
+            return fail(err, errlen, "%s: %s is out of range 1M..1024G", k->name, value);
+        *(uint64_t *)field = u;
         return 0;
     case TYPE_BOOL:
         if (parse_bool(value, &b) < 0)
@@ -286,6 +330,7 @@ int conf_load_file(struct conf *c, const char *path, char *err, size_t errlen)
                 snprintf(err, errlen, "%s:%zu:%zu: %s: expected %s, got a quoted string",
                          AT(ev), cur->name,
                          cur->type == TYPE_UINT ? "an integer" :
+                         cur->type == TYPE_SIZE ? "a size" :
                          cur->type == TYPE_BOOL ? "true or false" : "a plain word");
                 r = -EINVAL;
                 goto out;
@@ -320,8 +365,10 @@ void conf_describe(const struct conf *c, char *buf, size_t len)
 {
     snprintf(buf, len,
              "firmware_dir=%s bind=%s port=%u idle_timeout=%u legacy_keep_alive=%s "
-             "threads=%u max_connections=%u log_level=%s",
+             "threads=%u max_connections=%u settle_ms=%u retain_seconds=%u max_memory=%lluM "
+             "log_level=%s",
              c->firmware_dir, c->bind, c->port, c->idle_timeout,
-             c->legacy_keep_alive ? "on" : "off", c->threads, c->max_connections,
+             c->legacy_keep_alive ? "on" : "off", c->threads, c->max_connections, c->settle_ms,
+             c->retain_seconds, (unsigned long long)(c->max_memory >> 20),
              log_level_name(c->log_level));
 }

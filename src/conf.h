@@ -18,6 +18,9 @@ struct conf {
     enum log_level log_level;
     unsigned threads;         /* 0: one per CPU */
     unsigned max_connections;
+    unsigned settle_ms;       /* quiet time before a changed file is loaded */
+    unsigned retain_seconds;  /* how long a replaced generation stays */
+    uint64_t max_memory;      /* bytes of all generations */
 };
 
 /* Exit status for configuration errors (sysexits EX_CONFIG). */

@@ -27,7 +27,16 @@
  * that, and HTTP allows a server to drop requests sent after "close".
  *
  * The response to such a request still says "Connection: close" (the library
- * always announces the close it believes in); legacy devices skip headers. */
+ * always announces the close it believes in); legacy devices skip headers.
+ *
+ * Consistent downloads. Every image load is a generation with an ETag. A
+ * connection that fetched /NAME/header is pinned to that header's generation:
+ * its /NAME/block/N requests are served from it for as long as the catalog
+ * retains it, even after the file was replaced, so an old device on one
+ * connection can never assemble blocks of two images. The pin lives in the
+ * connection's state (struct conn), which the legacy keep-alive parks while
+ * the socket passes from one library connection to the next. A block request
+ * with If-Match names its generation explicitly instead. */
 #include "http.h"
 
 #include <arpa/inet.h>
@@ -43,6 +52,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conn.h"
 #include "listing.h"
 #include "log.h"
 #include "route.h"
@@ -55,15 +65,13 @@ struct http {
     bool legacy_keep_alive;
     atomic_bool stopping;
     atomic_long in_flight;           /* requests between handler and completion */
+    struct conn_parking parking;     /* legacy sockets between two library connections */
     struct MHD_Response *not_found;  /* shared, reusable error responses */
     struct MHD_Response *out_of_range;
     struct MHD_Response *not_allowed;
+    struct MHD_Response *gone;
+    struct MHD_Response *no_match;
     struct MHD_Response *no_memory;
-};
-
-/* Per-connection state, in libmicrohttpd's socket context. */
-struct conn {
-    bool reopen; /* legacy: give the socket back after the library closes it */
 };
 
 /* Marks a request as counted in in_flight (its request context). */
@@ -86,9 +94,22 @@ static struct MHD_Response *static_response(const char *body, const char *allow)
     return r;
 }
 
+static struct conn *conn_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+    return ci != NULL ? ci->socket_context : NULL;
+}
+
 static void release_image(void *cls)
 {
     image_unref(cls);
+}
+
+static void release_generation(void *cls)
+{
+    generation_unref(cls);
 }
 
 static bool asks_close(struct MHD_Connection *c)
@@ -150,19 +171,21 @@ static enum MHD_Result respond(struct MHD_Connection *c, const char *method, con
     return ret;
 }
 
-/* A response whose body points into @img's precomputed memory: no copy. It
- * owns the reference to @img and drops it when the library frees it. */
-static struct MHD_Response *image_response(struct image *img, const uint8_t *body, size_t len)
+/* A response whose body points into memory kept alive by the reference
+ * @owner (dropped by @release when the library frees the response): no copy. */
+static struct MHD_Response *body_response(const uint8_t *body, size_t len, const char *etag,
+                                          void (*release)(void *), void *owner)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback_cls(
-        len, (void *)body, release_image, img);
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer_with_free_callback_cls(len, (void *)body, release, owner);
 
     if (r == NULL) {
-        image_unref(img);
+        release(owner);
         return NULL;
     }
-    if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, octet_stream) != MHD_YES) {
-        MHD_destroy_response(r); /* calls release_image */
+    if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, octet_stream) != MHD_YES ||
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, etag) != MHD_YES) {
+        MHD_destroy_response(r); /* calls @release */
         return NULL;
     }
     return r;
@@ -172,7 +195,7 @@ static enum MHD_Result serve_listing(struct http *h, struct MHD_Connection *c,
                                      const char *method, const char *url)
 {
     struct MHD_Response *r = NULL;
-    struct image **list;
+    struct catalog_item *list;
     bool json = wants_json(c);
     char *body;
     size_t len;
@@ -201,6 +224,107 @@ static enum MHD_Result serve_listing(struct http *h, struct MHD_Connection *c,
     return ret;
 }
 
+static enum MHD_Result send_body(struct MHD_Connection *c, const char *method,
+                                 const char *url, struct MHD_Response *r, struct http *h)
+{
+    enum MHD_Result ret;
+
+    if (r == NULL)
+        return respond(c, method, url, MHD_HTTP_INTERNAL_SERVER_ERROR, h->no_memory);
+    ret = respond(c, method, url, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result serve_header(struct http *h, struct MHD_Connection *c,
+                                    const struct route *route, const char *method,
+                                    const char *url)
+{
+    struct image *img = catalog_lookup(h->cat, route->name, route->name_len);
+    struct conn *conn = conn_of(c);
+
+    if (img == NULL)
+        return respond(c, method, url, MHD_HTTP_NOT_FOUND, h->not_found);
+    /* The blocks this connection asks for next come from this generation. */
+    if (conn != NULL)
+        (void)conn_pin(conn, route->name, route->name_len, img->gen->id);
+    return send_body(c, method, url,
+                     body_response(img->header, OTA_HEADER_WIRE, img->gen->etag,
+                                   release_image, img),
+                     h);
+}
+
+/* Finds the generation named by an If-Match value: "*" (the current one) or
+ * a list of entity tags. Weak tags never match (RFC 9110 strong comparison). */
+static struct generation *if_match(struct http *h, const struct route *route, const char *value)
+{
+    const char *p = value;
+
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (strcmp(p, "*") == 0) {
+        struct image *img = catalog_lookup(h->cat, route->name, route->name_len);
+        struct generation *g = img != NULL ? generation_ref(img->gen) : NULL;
+
+        image_unref(img);
+        return g;
+    }
+    while (*p != '\0') {
+        const char *end;
+
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        if (*p != '"') {
+            p += strcspn(p, ",");
+            continue;
+        }
+        end = strchr(p + 1, '"');
+        if (end == NULL)
+            break;
+        struct generation *g =
+            catalog_find_etag(h->cat, route->name, route->name_len, p, (size_t)(end - p + 1));
+        if (g != NULL)
+            return g;
+        p = end + 1;
+    }
+    return NULL;
+}
+
+static enum MHD_Result serve_block(struct http *h, struct MHD_Connection *c,
+                                   const struct route *route, const char *method,
+                                   const char *url)
+{
+    const char *match = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MATCH);
+    struct generation *g;
+    uint64_t pinned;
+
+    if (match != NULL) {
+        g = if_match(h, route, match);
+        if (g == NULL)
+            return respond(c, method, url, MHD_HTTP_PRECONDITION_FAILED, h->no_match);
+    } else if (conn_pinned(conn_of(c), route->name, route->name_len, &pinned)) {
+        g = catalog_find_generation(h->cat, route->name, route->name_len, pinned);
+        /* Serving the current image instead would mix two images. */
+        if (g == NULL)
+            return respond(c, method, url, MHD_HTTP_PRECONDITION_FAILED, h->gone);
+    } else {
+        struct image *img = catalog_lookup(h->cat, route->name, route->name_len);
+
+        if (img == NULL)
+            return respond(c, method, url, MHD_HTTP_NOT_FOUND, h->not_found);
+        g = generation_ref(img->gen);
+        image_unref(img);
+    }
+    if (route->index >= g->nblocks) {
+        generation_unref(g);
+        return respond(c, method, url, MHD_HTTP_RANGE_NOT_SATISFIABLE, h->out_of_range);
+    }
+    return send_body(c, method, url,
+                     body_response(generation_block(g, (uint32_t)route->index), OTA_BLOCK_WIRE,
+                                   g->etag, release_generation, g),
+                     h);
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
                               const char *method, const char *version,
                               const char *upload_data, size_t *upload_data_size,
@@ -208,9 +332,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 {
     struct http *h = cls;
     struct route route;
-    struct image *img;
-    struct MHD_Response *r;
-    enum MHD_Result ret;
 
     (void)version;
     (void)upload_data;
@@ -227,9 +348,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
             return MHD_YES;
     }
     if (h->legacy_keep_alive) {
-        const union MHD_ConnectionInfo *ci =
-            MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-        struct conn *conn = ci != NULL ? ci->socket_context : NULL;
+        struct conn *conn = conn_of(c);
 
         if (conn != NULL)
             conn->reopen = asks_close(c);
@@ -238,26 +357,17 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return respond(c, method, url, MHD_HTTP_METHOD_NOT_ALLOWED, h->not_allowed);
 
     route_parse(url, strlen(url), &route);
-    if (route.kind == ROUTE_LISTING)
+    switch (route.kind) {
+    case ROUTE_LISTING:
         return serve_listing(h, c, method, url);
-    if (route.kind == ROUTE_NONE)
-        return respond(c, method, url, MHD_HTTP_NOT_FOUND, h->not_found);
-    img = catalog_lookup(h->cat, route.name, route.name_len);
-    if (img == NULL)
-        return respond(c, method, url, MHD_HTTP_NOT_FOUND, h->not_found);
-    if (route.kind == ROUTE_HEADER) {
-        r = image_response(img, img->header, OTA_HEADER_WIRE);
-    } else if (route.index >= img->nblocks) {
-        image_unref(img);
-        return respond(c, method, url, MHD_HTTP_RANGE_NOT_SATISFIABLE, h->out_of_range);
-    } else {
-        r = image_response(img, image_block(img, (uint32_t)route.index), OTA_BLOCK_WIRE);
+    case ROUTE_HEADER:
+        return serve_header(h, c, &route, method, url);
+    case ROUTE_BLOCK:
+        return serve_block(h, c, &route, method, url);
+    case ROUTE_NONE:
+        break;
     }
-    if (r == NULL)
-        return respond(c, method, url, MHD_HTTP_INTERNAL_SERVER_ERROR, h->no_memory);
-    ret = respond(c, method, url, MHD_HTTP_OK, r);
-    MHD_destroy_response(r);
-    return ret;
+    return respond(c, method, url, MHD_HTTP_NOT_FOUND, h->not_found);
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
@@ -270,9 +380,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
         *req_cls = NULL;
     }
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) {
-        const union MHD_ConnectionInfo *ci =
-            MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-        struct conn *conn = ci != NULL ? ci->socket_context : NULL;
+        struct conn *conn = conn_of(c);
 
         /* A socket whose last exchange failed is not in sync: let it close. */
         if (conn != NULL)
@@ -285,34 +393,40 @@ static socklen_t address_length(const struct sockaddr *sa)
     return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 }
 
-/* Legacy keep-alive, step 3 (see the top of this file). */
-static void reopen(struct http *h, struct MHD_Connection *c)
+/* Legacy keep-alive, step 3 (see the top of this file). Takes @conn. */
+static void reopen(struct http *h, struct MHD_Connection *c, struct conn *conn)
 {
     const union MHD_ConnectionInfo *fdi =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     const union MHD_ConnectionInfo *ai =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    struct sockaddr_storage addr;
     struct MHD_Daemon *d;
     socklen_t len;
     int fd;
 
-    if (fdi == NULL || ai == NULL || ai->client_addr == NULL)
+    if (fdi == NULL || ai == NULL || ai->client_addr == NULL) {
+        conn_free(conn);
         return;
+    }
     len = address_length(ai->client_addr);
-    memcpy(&addr, ai->client_addr, len);
     fd = fcntl(fdi->connect_fd, F_DUPFD_CLOEXEC, 0);
     if (fd < 0) {
         log_warning("legacy keep-alive: cannot keep a connection open: %s", strerror(errno));
+        conn_free(conn);
         return;
     }
+    /* Parked before the library may start the new connection, in any thread. */
+    conn->reopen = false;
+    conn_park(&h->parking, conn, fd, ai->client_addr, len);
     /* A connection accepted from the backlog while the library was starting
      * can get here before MHD_start_daemon() has returned the daemon. */
     while ((d = atomic_load(&h->daemon)) == NULL)
         sched_yield();
     /* The library takes the descriptor and closes it itself on failure. */
-    if (MHD_add_connection(d, fd, (const struct sockaddr *)&addr, len) != MHD_YES)
+    if (MHD_add_connection(d, fd, ai->client_addr, len) != MHD_YES) {
         log_warning("legacy keep-alive: cannot keep a connection open: %s", strerror(errno));
+        conn_free(conn_claim(&h->parking, fd, ai->client_addr, len));
+    }
 }
 
 static void connection_event(void *cls, struct MHD_Connection *c, void **socket_context,
@@ -322,13 +436,22 @@ static void connection_event(void *cls, struct MHD_Connection *c, void **socket_
     struct conn *conn = *socket_context;
 
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-        *socket_context = calloc(1, sizeof(struct conn));
+        const union MHD_ConnectionInfo *fdi =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *ai =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+        if (h->legacy_keep_alive && fdi != NULL && ai != NULL && ai->client_addr != NULL)
+            conn = conn_claim(&h->parking, fdi->connect_fd, ai->client_addr,
+                              address_length(ai->client_addr));
+        *socket_context = conn != NULL ? conn : conn_new();
         return;
     }
-    if (conn != NULL && conn->reopen && !atomic_load(&h->stopping))
-        reopen(h, c);
-    free(conn);
     *socket_context = NULL;
+    if (conn != NULL && conn->reopen && !atomic_load(&h->stopping))
+        reopen(h, c, conn);
+    else
+        conn_free(conn);
 }
 
 static void library_log(void *cls, const char *fmt, va_list ap)
@@ -347,7 +470,7 @@ static void library_log(void *cls, const char *fmt, va_list ap)
 static void free_responses(struct http *h)
 {
     struct MHD_Response **all[] = {&h->not_found, &h->out_of_range, &h->not_allowed,
-                                   &h->no_memory};
+                                   &h->gone, &h->no_match, &h->no_memory};
 
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         if (*all[i] != NULL)
@@ -372,9 +495,12 @@ int http_start(const struct http_options *o, struct catalog *cat, struct http **
     h->not_found = static_response("not found\n", NULL);
     h->out_of_range = static_response("block out of range\n", NULL);
     h->not_allowed = static_response("method not allowed\n", "GET, HEAD");
+    h->gone = static_response("generation gone\n", NULL);
+    h->no_match = static_response("precondition failed\n", NULL);
     h->no_memory = static_response("out of memory\n", NULL);
+    conn_parking_init(&h->parking);
     if (h->not_found == NULL || h->out_of_range == NULL || h->not_allowed == NULL ||
-        h->no_memory == NULL)
+        h->gone == NULL || h->no_match == NULL || h->no_memory == NULL)
         goto fail;
 
     /* TURBO: no shutdown() before close, which the legacy keep-alive needs
@@ -400,6 +526,7 @@ int http_start(const struct http_options *o, struct catalog *cat, struct http **
 
 fail:
     free_responses(h);
+    conn_parking_fini(&h->parking);
     free(h);
     close(o->listen_fd);
     return -EIO;
@@ -434,5 +561,6 @@ void http_stop(struct http *h)
     atomic_store(&h->stopping, true);
     MHD_stop_daemon(atomic_load(&h->daemon));
     free_responses(h);
+    conn_parking_fini(&h->parking);
     free(h);
 }

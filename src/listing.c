@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "version.h"
 
@@ -22,12 +23,23 @@ static void version_origin(FILE *f, const struct image *img)
     }
 }
 
-static void render_text(FILE *f, struct image *const *list, size_t n)
+/* ISO 8601 UTC, as in the listing: 2026-11-21T15:04:05Z. */
+static void utc(time_t t, char *buf, size_t len)
+{
+    struct tm tm;
+
+    if (gmtime_r(&t, &tm) == NULL || strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(buf, len, "?");
+}
+
+static void render_text(FILE *f, const struct catalog_item *list, size_t n)
 {
     if (n == 0)
         fputs("no firmware\n", f);
     for (size_t i = 0; i < n; i++) {
-        const struct image *img = list[i];
+        const struct image *img = list[i].img;
+        const struct generation *g = img->gen;
+        char loaded[32];
 
         fprintf(f, "%s\n  version: %u ", img->name, img->version);
         version_origin(f, img);
@@ -37,9 +49,12 @@ static void render_text(FILE *f, struct image *const *list, size_t n)
                 "  crc32: 0x%08X\n"
                 "  blocks: %u x %u bytes\n"
                 "  files: %s + %s\n"
+                "  generation: %s loaded %s\n"
+                "  retained: %u older generation%s\n"
                 "\n",
-                img->size, img->crc, img->nblocks, OTA_BLOCK_DATA, img->bin_file,
-                img->version_file);
+                g->size, g->crc, g->nblocks, OTA_BLOCK_DATA, img->bin_file,
+                img->version_file, g->etag, (utc(g->loaded, loaded, sizeof(loaded)), loaded),
+                list[i].retained, list[i].retained == 1 ? "" : "s");
     }
 }
 
@@ -61,11 +76,13 @@ static void json_string(FILE *f, const char *s)
     fputc('"', f);
 }
 
-static void render_json(FILE *f, struct image *const *list, size_t n)
+static void render_json(FILE *f, const struct catalog_item *list, size_t n)
 {
     fputc('[', f);
     for (size_t i = 0; i < n; i++) {
-        const struct image *img = list[i];
+        const struct image *img = list[i].img;
+        const struct generation *g = img->gen;
+        char loaded[32];
 
         fputs(i ? ",\n{\"name\":" : "\n{\"name\":", f);
         json_string(f, img->name);
@@ -74,16 +91,19 @@ static void render_json(FILE *f, struct image *const *list, size_t n)
                 "\"crc32\":%u,\"crc32_hex\":\"0x%08X\",\"blocks\":%u,\"block_size\":%u,"
                 "\"bin_file\":",
                 img->version, img->version_source == VERSION_FROM_FILE ? "file" : "default",
-                img->size, img->crc, img->crc, img->nblocks, OTA_BLOCK_DATA);
+                g->size, g->crc, g->crc, g->nblocks, OTA_BLOCK_DATA);
         json_string(f, img->bin_file);
         fputs(",\"version_file\":", f);
         json_string(f, img->version_file);
-        fputc('}', f);
+        fputs(",\"etag\":", f);
+        json_string(f, g->etag);
+        utc(g->loaded, loaded, sizeof(loaded));
+        fprintf(f, ",\"loaded\":\"%s\",\"retained\":%u}", loaded, list[i].retained);
     }
     fputs(n ? "\n]\n" : "]\n", f);
 }
 
-int listing_render(struct image *const *list, size_t n, enum listing_format format,
+int listing_render(const struct catalog_item *list, size_t n, enum listing_format format,
                    char **ret, size_t *ret_len)
 {
     char *buf = NULL;

@@ -1,15 +1,19 @@
 /* otad: serves the block OTA protocol from a firmware directory.
  *
- * The table of contents: configuration, logging, the catalog, the listening
- * socket, the HTTP workers, then signals until asked to stop, then the same
- * in reverse. */
+ * The table of contents: configuration, logging, signals, the catalog and its
+ * directory watch, the listening socket, the HTTP workers, then the main loop
+ * (signals, directory changes, expiry of old generations) until asked to
+ * stop, then the same in reverse. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -19,6 +23,8 @@
 #include "listener.h"
 #include "log.h"
 #include "notify.h"
+#include "pending.h"
+#include "watch.h"
 
 /* In-flight responses get this long to finish after SIGTERM. */
 #define DRAIN_MS 1500
@@ -166,26 +172,107 @@ static unsigned worker_threads(const struct conf *c)
     return n > 0 ? (unsigned)n : 1;
 }
 
-/* Serves until SIGTERM or SIGINT; SIGHUP rescans the firmware directory. */
-static void serve(struct catalog *cat, const sigset_t *signals)
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The main loop's state: what changes the catalog, all in this thread. */
+struct loop {
+    struct catalog *cat;
+    struct watch *watch;
+    struct pending *pending;
+    bool dir_missing;   /* the firmware directory is gone, so far */
+};
+
+static bool busy(void *ctx, const char *name)
+{
+    return pending_writing(((struct loop *)ctx)->pending, name);
+}
+
+static void rescan(struct loop *l, const char *why)
+{
+    int n;
+
+    /* A new directory at the path gets watched, before it is read so that
+     * nothing written meanwhile is missed; a missing one is waited for
+     * through the watch on its parent. */
+    watch_rearm(l->watch);
+    n = catalog_scan(l->cat, busy, l);
+    if (n == -ENOENT || n == -ENOTDIR) {
+        if (!l->dir_missing)
+            log_warning("firmware directory %s is gone; serving no images until it is back",
+                        catalog_dir(l->cat));
+        l->dir_missing = true;
+    } else if (n < 0) {
+        log_error("rescan (%s): cannot read the firmware directory: %s; still serving the "
+                  "images loaded before",
+                  why, strerror(-n));
+    } else {
+        l->dir_missing = false;
+        log_info("rescan: %d image%s (%s)", n, n == 1 ? "" : "s", why);
+    }
+}
+
+static void on_event(void *ctx, enum watch_kind kind, const char *name)
+{
+    struct loop *l = ctx;
+
+    if (kind == WATCH_OVERFLOW)
+        log_warning("directory events were lost; rescanning %s", catalog_dir(l->cat));
+    if (pending_note(l->pending, kind, name, now_ms()) < 0)
+        log_error("out of memory noting a change of %s", name ? name : "the directory");
+}
+
+static void on_due(void *ctx, const char *name)
+{
+    struct loop *l = ctx;
+    int r;
+
+    if (name == NULL) {
+        rescan(l, "directory changed");
+        return;
+    }
+    r = catalog_reload(l->cat, name);
+    if (r == -EAGAIN) /* changed while being read: once more after it settles */
+        pending_note(l->pending, WATCH_CHANGED, name, now_ms());
+    else if (r == -ENOENT || r == -ENOTDIR)
+        pending_note(l->pending, WATCH_DIR, NULL, now_ms());
+    else if (r < 0)
+        log_error("%s: reload failed: %s", name, strerror(-r));
+}
+
+/* Serves until SIGTERM or SIGINT, reloading what changes in the firmware
+ * directory; SIGHUP rescans all of it. */
+static int serve(struct loop *l, int sigfd)
 {
     for (;;) {
-        int sig = sigwaitinfo(signals, NULL);
-        int n;
+        struct pollfd fds[2] = {{.fd = sigfd, .events = POLLIN},
+                                {.fd = watch_fd(l->watch), .events = POLLIN}};
+        long expire = catalog_expire(l->cat);
+        long settle = pending_timeout(l->pending, now_ms());
+        int timeout = (int)(settle < 0 ? expire : expire < 0 ? settle
+                                                 : settle < expire ? settle : expire);
 
-        if (sig < 0)
-            continue; /* EINTR */
-        if (sig != SIGHUP) {
-            log_info("stopping (%s)", strsignal(sig));
-            return;
+        if (poll(fds, 2, timeout) < 0 && errno != EINTR)
+            return -errno;
+        if (fds[0].revents & POLLIN) {
+            struct signalfd_siginfo si;
+
+            if (read(sigfd, &si, sizeof(si)) == sizeof(si)) {
+                if (si.ssi_signo != SIGHUP) {
+                    log_info("stopping (%s)", strsignal((int)si.ssi_signo));
+                    return 0;
+                }
+                rescan(l, "SIGHUP");
+            }
         }
-        n = catalog_scan(cat);
-        if (n < 0)
-            log_error("rescan failed: cannot read the firmware directory: %s; still serving "
-                      "the images loaded before",
-                      strerror(-n));
-        else
-            log_info("rescan: %d image%s", n, n == 1 ? "" : "s");
+        if (fds[1].revents & POLLIN)
+            watch_read(l->watch, on_event, l);
+        pending_run(l->pending, now_ms(), on_due, l);
     }
 }
 
@@ -194,12 +281,14 @@ int main(int argc, char **argv)
     struct args args = {0};
     struct conf conf = {0};
     struct catalog *cat = NULL;
+    struct watch *watch = NULL;
+    struct pending *pending = NULL;
     struct http *http = NULL;
     const char *config_path = NULL;
     char line[1024], where[80];
     sigset_t signals;
     unsigned threads;
-    int status, listen_fd = -1, n, r;
+    int status, listen_fd = -1, sigfd = -1, n, r;
 
     status = parse_args(argc, argv, &args);
     if (status >= 0)
@@ -218,22 +307,38 @@ int main(int argc, char **argv)
     conf_describe(&conf, line, sizeof(line));
     log_info("otad %s: %s", OTAD_VERSION, line);
 
-    /* Signals are taken synchronously by this thread; every thread started
-     * below inherits the mask. */
+    /* Signals are read by the main loop from a signalfd; every thread
+     * started below inherits the mask that routes them there. */
     sigemptyset(&signals);
     sigaddset(&signals, SIGTERM);
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);
+    sigfd = signalfd(-1, &signals, SFD_CLOEXEC);
+    if (sigfd < 0) {
+        log_error("signalfd: %s", strerror(errno));
+        goto out;
+    }
     raise_fd_limit();
 
-    r = catalog_open(conf.firmware_dir, &cat);
+    r = catalog_open(conf.firmware_dir,
+                     &(struct catalog_limits){.retain_seconds = conf.retain_seconds,
+                                              .max_memory = conf.max_memory},
+                     &cat);
     if (r < 0) {
         log_error("firmware directory %s: %s", conf.firmware_dir, strerror(-r));
         goto out;
     }
-    n = catalog_scan(cat);
+    /* Watch before the first scan: nothing written meanwhile is missed. */
+    r = watch_open(conf.firmware_dir, &watch);
+    if (r == 0)
+        r = pending_new(conf.settle_ms, &pending);
+    if (r < 0) {
+        log_error("cannot watch %s: %s", conf.firmware_dir, strerror(-r));
+        goto out;
+    }
+    n = catalog_scan(cat, NULL, NULL);
     if (n < 0) {
         log_error("firmware directory %s: %s", conf.firmware_dir, strerror(-n));
         goto out;
@@ -259,7 +364,9 @@ int main(int argc, char **argv)
     log_info("listening on %s, %d image%s", where, n, n == 1 ? "" : "s");
     notify_send("READY=1");
 
-    serve(cat, &signals);
+    r = serve(&(struct loop){.cat = cat, .watch = watch, .pending = pending}, sigfd);
+    if (r < 0)
+        log_error("main loop: %s", strerror(-r));
 
     notify_send("STOPPING=1");
     http_quiesce(http);
@@ -268,7 +375,11 @@ int main(int argc, char **argv)
     status = 0;
 out:
     http_stop(http);
+    pending_free(pending);
+    watch_close(watch);
     catalog_close(cat);
+    if (sigfd >= 0)
+        close(sigfd);
     conf_fini(&conf);
     if (status == 0 && cat != NULL)
         log_info("stopped");

@@ -32,10 +32,12 @@ class Signals(OtadTestCase):
 
     def test_sighup_rescan(self):
         """Add an image, change a version file, remove an image, replace an
-        image's bytes: after SIGHUP every endpoint shows the new state."""
+        image's bytes: after SIGHUP every endpoint shows the new state.
+        A settle time of a minute keeps the directory watch from publishing
+        the changes first, so what is tested is the rescan."""
         old = self.add_image("old", os.urandom(600), version=2)
         self.add_image("repl", os.urandom(600), version=1)
-        d = self.start()
+        d = self.start(config="settle_ms: 60000\n")
         self.assertEqual(self.names(d), ["old", "repl", "vec"])
         self.assertEqual(d.get("/old/header").body, make_header(old, 2))
 
@@ -47,6 +49,8 @@ class Signals(OtadTestCase):
         repl = os.urandom(900)
         self.write(".repl.tmp", repl)
         os.rename(os.path.join(self.dir, ".repl.tmp"), os.path.join(self.dir, "repl.bin"))
+        time.sleep(0.3)
+        self.assertEqual(self.names(d), ["old", "repl", "vec"], "published before SIGHUP")
         d.send_signal(signal.SIGHUP)
 
         vec = vector("vec.bin")

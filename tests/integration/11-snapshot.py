@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Images are copied into memory at load: changing files in place does not
-change what is served until a rescan.
+change what is served until the image is reloaded, and a download that
+started before the reload goes on with the bytes it started with.
 
 A device downloading block by block must get blocks of ONE image: if the file
 were mmap'ed or read per request, an in-place rewrite would mix old and new
@@ -17,9 +18,11 @@ from otadtest import OtadTestCase, main, make_block, make_header, vector
 
 class Snapshot(OtadTestCase):
     def test_in_place_changes_ignored_until_sighup(self):
+        """A settle time of a minute holds the reload back: meanwhile the
+        bytes in memory are served as they were loaded."""
         self.add_vectors()
         big = self.add_image("big", os.urandom(64 * 1024 + 5), version=4)
-        d = self.start()
+        d = self.start(config="settle_ms: 60000\n")
         with d.conn() as c:
             # A download has started on the original image.
             self.assertEqual(c.request("/vec/block/0").body, vector("expected/block-0.bin"))
@@ -31,7 +34,7 @@ class Snapshot(OtadTestCase):
             with open(os.path.join(self.dir, "big.bin"), "r+b") as f:
                 f.truncate(0)
             self.write("vec.txt", "99\n")
-            time.sleep(0.5)    # give a file watcher, if any, time to (wrongly) react
+            time.sleep(0.5)    # the watcher sees the writes but must wait
 
             # Same connection and fresh connections: still the original bytes.
             for n in range(4):
@@ -51,6 +54,26 @@ class Snapshot(OtadTestCase):
         self.assertEqual(d.get("/big/header").status, 404)
         self.assertEqual(d.get("/vec/header").body, make_header(new_vec, 99))
         self.assertEqual(d.get("/vec/block/3").body, make_block(new_vec, 3))
+
+    def test_pinned_download_survives_truncation(self):
+        """Truncated in place and reloaded: new requests get 404, while the
+        connection that fetched the header finishes with the old bytes."""
+        self.add_vectors()
+        big = self.add_image("big", os.urandom(64 * 1024 + 5), version=4)
+        d = self.start()
+        with d.conn() as c:
+            self.assertEqual(c.request("/big/header").body, make_header(big, 4))
+            self.assertEqual(c.request("/big/block/0").body, make_block(big, 0))
+            with open(os.path.join(self.dir, "big.bin"), "r+b") as f:
+                f.truncate(0)
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and d.get("/big/header").status != 404:
+                time.sleep(0.02)
+            self.assertEqual(d.get("/big/header").status, 404)
+            self.assertEqual(d.get("/big/block/1").status, 404)
+            for n in range(1, 257):
+                self.assertEqual(c.request("/big/block/%d" % n).body, make_block(big, n), n)
+        self.assertTrue(d.alive(), d.stderr())
 
 
 if __name__ == "__main__":

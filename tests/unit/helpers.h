@@ -37,11 +37,12 @@ static inline void tmpdir_remove(char *dir)
 /* Writes @len bytes to DIR/NAME; returns 0 or -1. */
 static inline int write_file(const char *dir, const char *name, const void *data, size_t len)
 {
-    char path[4096];
+    char path[8192];
     FILE *f;
     size_t n;
 
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
+        return -1;
     f = fopen(path, "wb");
     if (f == NULL)
         return -1;

@@ -22,7 +22,9 @@ static int setup(void **state)
     log_init(LOG_LEVEL_ERROR); /* the scans' warnings are expected here */
     f->dir = tmpdir_create();
     *state = f;
-    return catalog_open(f->dir, &f->cat);
+    return catalog_open(f->dir, &(struct catalog_limits){.retain_seconds = 600,
+                                                         .max_memory = 1ull << 30},
+                        &f->cat);
 }
 
 static int teardown(void **state)
@@ -49,10 +51,12 @@ static void test_open_errors(void **state)
     char path[4096];
     struct fixture *f = *state;
 
-    assert_int_equal(catalog_open("/nonexistent/fw", &cat), -ENOENT);
+    const struct catalog_limits lim = {.retain_seconds = 1, .max_memory = 1 << 20};
+
+    assert_int_equal(catalog_open("/nonexistent/fw", &lim, &cat), -ENOENT);
     snprintf(path, sizeof(path), "%s/file", f->dir);
     assert_int_equal(write_file(f->dir, "file", "x", 1), 0);
-    assert_int_equal(catalog_open(path, &cat), -ENOTDIR);
+    assert_int_equal(catalog_open(path, &lim, &cat), -ENOTDIR);
     assert_null(cat);
 }
 
@@ -78,7 +82,7 @@ static void test_which_files(void **state)
     snprintf(path, sizeof(path), "%s/dir.bin", f->dir);
     assert_int_equal(mkdir(path, 0755), 0);
 
-    assert_int_equal(catalog_scan(f->cat), 3);
+    assert_int_equal(catalog_scan(f->cat, NULL, NULL), 3);
     assert_true(has(f->cat, "app"));
     assert_true(has(f->cat, "UPPER"));
     assert_true(has(f->cat, "link"));
@@ -99,7 +103,7 @@ static void test_case_duplicates(void **state)
 
     assert_int_equal(write_file(f->dir, "a.BIN", "upper", 5), 0);
     assert_int_equal(write_file(f->dir, "a.bin", "lower!", 6), 0);
-    assert_int_equal(catalog_scan(f->cat), 1);
+    assert_int_equal(catalog_scan(f->cat, NULL, NULL), 1);
     img = catalog_lookup(f->cat, "a", 1);
     assert_non_null(img);
     assert_string_equal(img->bin_file, "a.bin");
@@ -114,7 +118,7 @@ static void test_rescan(void **state)
 
     assert_int_equal(write_file(f->dir, "a.bin", "aaaa", 4), 0);
     assert_int_equal(write_file(f->dir, "b.bin", "bbbb", 4), 0);
-    assert_int_equal(catalog_scan(f->cat), 2);
+    assert_int_equal(catalog_scan(f->cat, NULL, NULL), 2);
     before = catalog_lookup(f->cat, "a", 1);
     kept = catalog_lookup(f->cat, "b", 1);
 
@@ -122,7 +126,7 @@ static void test_rescan(void **state)
     assert_int_equal(write_file(f->dir, "a.txt", "5", 1), 0);
     snprintf(path, sizeof(path), "%s/c.bin", f->dir);
     assert_int_equal(write_file(f->dir, "c.bin", "cc", 2), 0);
-    assert_int_equal(catalog_scan(f->cat), 3);
+    assert_int_equal(catalog_scan(f->cat, NULL, NULL), 3);
     after = catalog_lookup(f->cat, "a", 1);
     assert_ptr_not_equal(before, after);
     assert_int_equal(after->version, 5);
@@ -133,7 +137,7 @@ static void test_rescan(void **state)
     image_unref(after);
 
     assert_int_equal(unlink(path), 0);
-    assert_int_equal(catalog_scan(f->cat), 2);
+    assert_int_equal(catalog_scan(f->cat, NULL, NULL), 2);
     assert_false(has(f->cat, "c"));
     image_unref(before);
     image_unref(kept);
@@ -142,32 +146,252 @@ static void test_rescan(void **state)
 static void test_list_sorted(void **state)
 {
     struct fixture *f = *state;
-    struct image **list;
+    struct catalog_item *list;
     int n;
 
     assert_int_equal(write_file(f->dir, "zeta.bin", "z", 1), 0);
     assert_int_equal(write_file(f->dir, "alpha.bin", "a", 1), 0);
     assert_int_equal(write_file(f->dir, "Mid.bin", "m", 1), 0);
-    assert_int_equal(catalog_scan(f->cat), 3);
+    assert_int_equal(catalog_scan(f->cat, NULL, NULL), 3);
     n = catalog_list(f->cat, &list);
     assert_int_equal(n, 3);
-    assert_string_equal(list[0]->name, "Mid");
-    assert_string_equal(list[1]->name, "alpha");
-    assert_string_equal(list[2]->name, "zeta");
+    assert_string_equal(list[0].img->name, "Mid");
+    assert_string_equal(list[1].img->name, "alpha");
+    assert_string_equal(list[2].img->name, "zeta");
     catalog_release(list, (size_t)n);
 }
 
+/* A vanished directory serves nothing, like a fresh start on an empty one;
+ * the generations stay retained for the downloads under way. */
 static void test_directory_gone(void **state)
 {
     struct fixture *f = *state;
+    struct image *img;
+    struct generation *g;
 
     assert_int_equal(write_file(f->dir, "a.bin", "a", 1), 0);
-    assert_int_equal(catalog_scan(f->cat), 1);
+    assert_int_equal(catalog_scan(f->cat, NULL, NULL), 1);
+    img = catalog_lookup(f->cat, "a", 1);
     tmpdir_remove(f->dir);
     f->dir = tmpdir_create(); /* for teardown */
-    /* The old catalog stays: better stale images than none. */
-    assert_true(catalog_scan(f->cat) < 0);
-    assert_true(has(f->cat, "a"));
+    assert_int_equal(catalog_scan(f->cat, NULL, NULL), -ENOENT);
+    assert_false(has(f->cat, "a"));
+    g = catalog_find_generation(f->cat, "a", 1, img->gen->id);
+    assert_ptr_equal(g, img->gen);
+    generation_unref(g);
+    image_unref(img);
+}
+
+/* One name reloaded alone: added, version only, replaced, removed. */
+static void test_reload_one_name(void **state)
+{
+    struct fixture *f = *state;
+    struct image *v1, *v2, *v3;
+    struct catalog_item *list;
+    char path[4096];
+    int n;
+
+    assert_int_equal(catalog_scan(f->cat, NULL, NULL), 0);
+    assert_int_equal(write_file(f->dir, "app.bin", "first", 5), 0);
+    assert_int_equal(catalog_reload(f->cat, "app"), 0);
+    v1 = catalog_lookup(f->cat, "app", 3);
+    assert_non_null(v1);
+    assert_int_equal(v1->version, 1);
+
+    assert_int_equal(write_file(f->dir, "app.txt", "2", 1), 0);
+    assert_int_equal(catalog_reload(f->cat, "app"), 0);
+    v2 = catalog_lookup(f->cat, "app", 3);
+    assert_int_equal(v2->version, 2);
+    assert_ptr_equal(v2->gen, v1->gen); /* bytes not read again */
+
+    assert_int_equal(write_file(f->dir, ".tmp", "second!", 7), 0);
+    snprintf(path, sizeof(path), "%s/.tmp", f->dir);
+    char dst[4096];
+    snprintf(dst, sizeof(dst), "%s/app.bin", f->dir);
+    assert_int_equal(rename(path, dst), 0);
+    assert_int_equal(catalog_reload(f->cat, "app"), 0);
+    v3 = catalog_lookup(f->cat, "app", 3);
+    assert_ptr_not_equal(v3->gen, v1->gen);
+    assert_int_equal(v3->gen->size, 7);
+    /* The replaced generation is retained, findable by id and ETag. */
+    struct generation *g = catalog_find_generation(f->cat, "app", 3, v1->gen->id);
+    assert_ptr_equal(g, v1->gen);
+    generation_unref(g);
+    g = catalog_find_etag(f->cat, "app", 3, v1->gen->etag, strlen(v1->gen->etag));
+    assert_ptr_equal(g, v1->gen);
+    generation_unref(g);
+    assert_null(catalog_find_etag(f->cat, "app", 3, "\"nope\"", 6));
+    assert_null(catalog_find_generation(f->cat, "other", 5, v1->gen->id));
+    n = catalog_list(f->cat, &list);
+    assert_int_equal(n, 1);
+    assert_int_equal(list[0].retained, 1);
+    catalog_release(list, (size_t)n);
+
+    assert_int_equal(unlink(dst), 0);
+    assert_int_equal(catalog_reload(f->cat, "app"), 0);
+    assert_false(has(f->cat, "app"));
+    g = catalog_find_generation(f->cat, "app", 3, v3->gen->id);
+    assert_ptr_equal(g, v3->gen); /* pinned downloads can finish */
+    generation_unref(g);
+    /* Names the reload ignores. */
+    assert_int_equal(catalog_reload(f->cat, ".hidden"), 0);
+    assert_int_equal(catalog_reload(f->cat, ""), 0);
+    image_unref(v1);
+    image_unref(v2);
+    image_unref(v3);
+}
+
+/* The case rule holds for single reloads too. */
+static void test_reload_case_variants(void **state)
+{
+    struct fixture *f = *state;
+    struct image *img;
+    char path[4096];
+
+    assert_int_equal(write_file(f->dir, "b.BIN", "upper", 5), 0);
+    assert_int_equal(catalog_reload(f->cat, "b"), 0);
+    img = catalog_lookup(f->cat, "b", 1);
+    assert_string_equal(img->bin_file, "b.BIN");
+    image_unref(img);
+    assert_int_equal(write_file(f->dir, "b.bin", "lower", 5), 0);
+    assert_int_equal(catalog_reload(f->cat, "b"), 0);
+    img = catalog_lookup(f->cat, "b", 1);
+    assert_string_equal(img->bin_file, "b.bin");
+    image_unref(img);
+    snprintf(path, sizeof(path), "%s/b.bin", f->dir);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(catalog_reload(f->cat, "b"), 0);
+    img = catalog_lookup(f->cat, "b", 1);
+    assert_string_equal(img->bin_file, "b.BIN");
+    image_unref(img);
+}
+
+static void replace(struct fixture *f, const char *name, size_t size, uint32_t seed)
+{
+    uint8_t *data = malloc(size);
+    char file[256];
+
+    fill_random(data, size, seed);
+    snprintf(file, sizeof(file), "%s.bin", name);
+    assert_int_equal(write_file(f->dir, file, data, size), 0);
+    free(data);
+    assert_int_equal(catalog_reload(f->cat, name), 0);
+}
+
+/* Over max_memory the oldest retained generations go first; current images
+ * stay whatever the bound. */
+static void test_memory_bound(void **state)
+{
+    struct fixture *f = *state;
+    struct catalog *cat;
+    struct generation *g;
+    uint64_t ids[4];
+
+    catalog_close(f->cat);
+    /* Each 100000-byte image holds 100 KiB of data + 391 blocks * 260 bytes:
+     * 204 KiB; the bound keeps three of them. */
+    assert_int_equal(catalog_open(f->dir, &(struct catalog_limits){.retain_seconds = 600,
+                                                                   .max_memory = 700 * 1024},
+                                  &cat),
+                     0);
+    f->cat = cat;
+    for (int i = 0; i < 4; i++) {
+        struct image *img;
+
+        replace(f, "m", 100000, (uint32_t)i + 1);
+        img = catalog_lookup(cat, "m", 1);
+        ids[i] = img->gen->id;
+        image_unref(img);
+    }
+    assert_true(catalog_memory(cat) <= 700 * 1024);
+    assert_null(catalog_find_generation(cat, "m", 1, ids[0]));
+    g = catalog_find_generation(cat, "m", 1, ids[1]);
+    assert_non_null(g);
+    generation_unref(g);
+    g = catalog_find_generation(cat, "m", 1, ids[3]);
+    assert_non_null(g);
+    generation_unref(g);
+    /* A current image bigger than the bound is still served. */
+    replace(f, "big", 800 * 1024, 9);
+    assert_true(has(cat, "big"));
+    assert_true(has(cat, "m"));
+    assert_null(catalog_find_generation(cat, "m", 1, ids[2]));
+}
+
+static void test_expiry(void **state)
+{
+    struct fixture *f = *state;
+    struct catalog *cat;
+    struct image *img;
+    uint64_t first;
+
+    catalog_close(f->cat);
+    assert_int_equal(catalog_open(f->dir, &(struct catalog_limits){.retain_seconds = 1,
+                                                                   .max_memory = 1 << 30},
+                                  &cat),
+                     0);
+    f->cat = cat;
+    assert_int_equal(catalog_expire(cat), -1);
+    replace(f, "e", 1000, 1);
+    img = catalog_lookup(cat, "e", 1);
+    first = img->gen->id;
+    image_unref(img);
+    replace(f, "e", 1000, 2);
+    long next = catalog_expire(cat);
+    assert_true(next > 0 && next <= 1000);
+    struct generation *g = catalog_find_generation(cat, "e", 1, first);
+    assert_non_null(g);
+    generation_unref(g);
+    usleep((useconds_t)(next + 20) * 1000);
+    assert_int_equal(catalog_expire(cat), -1);
+    assert_null(catalog_find_generation(cat, "e", 1, first));
+    assert_true(has(cat, "e"));
+}
+
+/* retain_seconds 0: nothing is retained. */
+static void test_no_retention(void **state)
+{
+    struct fixture *f = *state;
+    struct catalog *cat;
+    struct image *img;
+    uint64_t first;
+
+    catalog_close(f->cat);
+    assert_int_equal(catalog_open(f->dir, &(struct catalog_limits){.retain_seconds = 0,
+                                                                   .max_memory = 1 << 30},
+                                  &cat),
+                     0);
+    f->cat = cat;
+    replace(f, "z", 1000, 1);
+    img = catalog_lookup(cat, "z", 1);
+    first = img->gen->id;
+    image_unref(img);
+    uint64_t mem = catalog_memory(cat);
+    replace(f, "z", 1000, 2);
+    assert_null(catalog_find_generation(cat, "z", 1, first));
+    assert_int_equal(catalog_memory(cat), mem);
+}
+
+static bool busy_a(void *ctx, const char *name)
+{
+    (void)ctx;
+    return strcmp(name, "a") == 0;
+}
+
+/* A full rescan leaves names being written alone. */
+static void test_scan_skips_busy(void **state)
+{
+    struct fixture *f = *state;
+    struct image *img;
+
+    assert_int_equal(write_file(f->dir, "a.bin", "old", 3), 0);
+    assert_int_equal(catalog_scan(f->cat, NULL, NULL), 1);
+    assert_int_equal(write_file(f->dir, "a.bin", "half", 4), 0);
+    assert_int_equal(write_file(f->dir, "b.bin", "b", 1), 0);
+    assert_int_equal(catalog_scan(f->cat, busy_a, NULL), 2);
+    img = catalog_lookup(f->cat, "a", 1);
+    assert_int_equal(img->gen->size, 3);
+    image_unref(img);
 }
 
 int main(void)
@@ -179,6 +403,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rescan, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_sorted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_directory_gone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reload_one_name, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reload_case_variants, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_memory_bound, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_retention, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scan_skips_busy, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

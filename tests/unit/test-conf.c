@@ -66,6 +66,38 @@ static void test_defaults(void **state)
     assert_int_equal(f->conf.log_level, LOG_LEVEL_INFO);
     assert_int_equal(f->conf.threads, 0);
     assert_int_equal(f->conf.max_connections, 16384);
+    assert_int_equal(f->conf.settle_ms, 100);
+    assert_int_equal(f->conf.retain_seconds, 600);
+    assert_true(f->conf.max_memory == 1ull << 30);
+}
+
+static void test_sizes(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(load(f, "max_memory: 512M\n"), 0);
+    assert_true(f->conf.max_memory == 512ull << 20);
+    assert_int_equal(load(f, "max_memory: 2g\n"), 0);
+    assert_true(f->conf.max_memory == 2ull << 30);
+    assert_int_equal(load(f, "max_memory: 4096K\n"), 0);
+    assert_true(f->conf.max_memory == 4ull << 20);
+    assert_int_equal(load(f, "max_memory: 1048576\n"), 0);
+    assert_true(f->conf.max_memory == 1ull << 20);
+    assert_int_equal(load(f, "max_memory: 1000\n"), -EINVAL);
+    assert_error(f, 1, 13, "max_memory: 1000 is out of range 1M..1024G");
+    assert_int_equal(load(f, "max_memory: 2T\n"), -EINVAL);
+    assert_error(f, 1, 13, "expected a size such as 512M or 2G");
+    assert_int_equal(load(f, "max_memory: M\n"), -EINVAL);
+    assert_error(f, 1, 13, "expected a size");
+    assert_int_equal(load(f, "max_memory: 99999999999999999999G\n"), -EINVAL);
+    assert_error(f, 1, 13, "out of range");
+    assert_int_equal(load(f, "settle_ms: 0\nretain_seconds: 0\n"), 0);
+    assert_int_equal(f->conf.settle_ms, 0);
+    assert_int_equal(f->conf.retain_seconds, 0);
+    assert_int_equal(load(f, "settle_ms: 60001\n"), -EINVAL);
+    assert_error(f, 1, 12, "out of range 0..60000");
+    assert_int_equal(load(f, "retain_seconds: 86401\n"), -EINVAL);
+    assert_error(f, 1, 17, "out of range 0..86400");
 }
 
 static void test_full_file(void **state)
@@ -190,6 +222,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sizes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_types, setup, teardown),

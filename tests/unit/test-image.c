@@ -51,17 +51,21 @@ static void test_load(void **state)
     assert_string_equal(img->version_file, "app.txt");
     assert_int_equal(img->version, 9);
     assert_int_equal(img->version_source, VERSION_FROM_FILE);
-    assert_int_equal(img->size, 3000);
-    assert_int_equal(img->nblocks, 12);
-    assert_int_equal(img->crc, (uint32_t)crc32(0, data, sizeof(data)));
-    assert_memory_equal(img->data, data, sizeof(data));
+    assert_int_equal(img->gen->size, 3000);
+    assert_int_equal(img->gen->nblocks, 12);
+    assert_int_equal(img->gen->crc, (uint32_t)crc32(0, data, sizeof(data)));
+    assert_memory_equal(img->gen->data, data, sizeof(data));
     ota_header_decode(img->header, &h);
     assert_int_equal(h.version, 9);
-    assert_int_equal(h.checksum, img->crc);
+    assert_int_equal(h.checksum, img->gen->crc);
     assert_int_equal(h.blocknum, 12);
     assert_int_equal(h.blocksize, 256);
     assert_int_equal(h.binsize, 3000);
-    assert_memory_equal(image_block(img, 11), data + 11 * 256, 3000 - 11 * 256);
+    assert_memory_equal(generation_block(img->gen, 11), data + 11 * 256, 3000 - 11 * 256);
+    /* The ETag names the bytes: CRC and size in hex. */
+    char etag[32];
+    snprintf(etag, sizeof(etag), "\"%08x-%x\"", (unsigned)crc32(0, data, sizeof(data)), 3000u);
+    assert_string_equal(img->gen->etag, etag);
     image_unref(img);
 }
 
@@ -119,18 +123,18 @@ static void test_snapshot_survives_file_changes(void **state)
     fill_random(other, sizeof(other), 2);
     assert_int_equal(write_file(f->dir, "s.bin", data, sizeof(data)), 0);
     assert_int_equal(image_load(f->dfd, "s.bin", "s", &img), 0);
-    memcpy(first_block, image_block(img, 0), OTA_BLOCK_WIRE);
+    memcpy(first_block, generation_block(img->gen, 0), OTA_BLOCK_WIRE);
 
     snprintf(path, sizeof(path), "%s/s.bin", f->dir);
     fp = fopen(path, "r+b");
     assert_non_null(fp);
     assert_int_equal(fwrite(other, 1, sizeof(other), fp), sizeof(other));
     fclose(fp);
-    assert_memory_equal(img->data, data, sizeof(data));
+    assert_memory_equal(img->gen->data, data, sizeof(data));
     assert_int_equal(truncate(path, 0), 0);
-    assert_memory_equal(img->data, data, sizeof(data));
-    assert_memory_equal(image_block(img, 0), first_block, OTA_BLOCK_WIRE);
-    assert_int_equal(img->crc, (uint32_t)crc32(0, data, sizeof(data)));
+    assert_memory_equal(img->gen->data, data, sizeof(data));
+    assert_memory_equal(generation_block(img->gen, 0), first_block, OTA_BLOCK_WIRE);
+    assert_int_equal(img->gen->crc, (uint32_t)crc32(0, data, sizeof(data)));
     image_unref(img);
 }
 
@@ -144,9 +148,50 @@ static void test_references(void **state)
     assert_ptr_equal(image_ref(img), img);
     assert_int_equal(atomic_load(&img->refs), 2);
     image_unref(img);
-    assert_int_equal(img->data[1], 'b'); /* still alive with one reference */
+    assert_int_equal(img->gen->data[1], 'b'); /* still alive with one reference */
     image_unref(img);
     image_unref(NULL);
+}
+
+/* A new version file alone: a new image on the same generation, bytes
+ * untouched, header updated. */
+static void test_reversion(void **state)
+{
+    struct fixture *f = *state;
+    struct image *img = NULL, *img2 = NULL;
+    struct ota_header h;
+
+    assert_int_equal(write_file(f->dir, "v.bin", "abcdef", 6), 0);
+    assert_int_equal(write_file(f->dir, "v.txt", "3", 1), 0);
+    assert_int_equal(image_load(f->dfd, "v.bin", "v", &img), 0);
+    assert_false(image_version_changed(img, f->dfd));
+    assert_int_equal(write_file(f->dir, "v.txt", "40\n", 3), 0);
+    assert_true(image_version_changed(img, f->dfd));
+    assert_int_equal(image_reversion(img, f->dfd, &img2), 0);
+    assert_ptr_equal(img2->gen, img->gen);
+    assert_int_equal(img2->version, 40);
+    assert_int_equal(img->version, 3);
+    ota_header_decode(img2->header, &h);
+    assert_int_equal(h.version, 40);
+    assert_int_equal(h.checksum, img->gen->crc);
+    assert_false(image_version_changed(img2, f->dfd));
+    image_unref(img);
+    image_unref(img2);
+}
+
+/* Generations get increasing ids; identical bytes share an ETag. */
+static void test_generation_ids(void **state)
+{
+    struct fixture *f = *state;
+    struct generation *a = NULL, *b = NULL;
+
+    assert_int_equal(write_file(f->dir, "g.bin", "same", 4), 0);
+    assert_int_equal(generation_load(f->dfd, "g.bin", &a), 0);
+    assert_int_equal(generation_load(f->dfd, "g.bin", &b), 0);
+    assert_true(b->id > a->id);
+    assert_string_equal(a->etag, b->etag);
+    generation_unref(a);
+    generation_unref(b);
 }
 
 int main(void)
@@ -157,6 +202,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_survives_file_changes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_references, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reversion, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_generation_ids, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,11 @@
 
 #include "listing.h"
 
+static struct generation gen = {
+    .size = 1000, .crc = 0x1F52FD1C, .nblocks = 4, .etag = "\"1f52fd1c-3e8\"",
+    .loaded = 1795791845, /* 2026-11-27T15:04:05Z */
+};
+
 static struct image make(const char *name, const char *bin, uint32_t version,
                          enum version_source src)
 {
@@ -22,13 +27,11 @@ static struct image make(const char *name, const char *bin, uint32_t version,
     img.version_file = txt[k++ % 8];
     img.version = version;
     img.version_source = src;
-    img.size = 1000;
-    img.crc = 0x1F52FD1C;
-    img.nblocks = 4;
+    img.gen = &gen;
     return img;
 }
 
-static char *render(struct image **list, size_t n, enum listing_format fmt)
+static char *render(const struct catalog_item *list, size_t n, enum listing_format fmt)
 {
     char *out;
     size_t len;
@@ -42,7 +45,7 @@ static void test_text(void **state)
 {
     struct image a = make("app", "app.bin", 7, VERSION_FROM_FILE);
     struct image b = make("boot", "boot.BIN", 1, VERSION_FILE_MISSING);
-    struct image *list[] = {&a, &b};
+    struct catalog_item list[] = {{&a, 0}, {&b, 2}};
     char *out = render(list, 2, LISTING_TEXT);
 
     (void)state;
@@ -52,6 +55,8 @@ static void test_text(void **state)
                              "  crc32: 0x1F52FD1C\n"
                              "  blocks: 4 x 256 bytes\n"
                              "  files: app.bin + app.txt\n"
+                             "  generation: \"1f52fd1c-3e8\" loaded 2026-11-27T15:04:05Z\n"
+                             "  retained: 0 older generations\n"
                              "\n"
                              "boot\n"
                              "  version: 1 (default: boot.txt missing)\n"
@@ -59,6 +64,8 @@ static void test_text(void **state)
                              "  crc32: 0x1F52FD1C\n"
                              "  blocks: 4 x 256 bytes\n"
                              "  files: boot.BIN + boot.txt\n"
+                             "  generation: \"1f52fd1c-3e8\" loaded 2026-11-27T15:04:05Z\n"
+                             "  retained: 2 older generations\n"
                              "\n");
     free(out);
 }
@@ -66,7 +73,7 @@ static void test_text(void **state)
 static void test_json(void **state)
 {
     struct image a = make("a\"b\\c\x01", "x.bin", 3, VERSION_FILE_INVALID);
-    struct image *list[] = {&a};
+    struct catalog_item list[] = {{&a, 1}};
     char *out = render(list, 1, LISTING_JSON);
 
     (void)state;
@@ -74,7 +81,9 @@ static void test_json(void **state)
                              "\"version_source\":\"default\",\"size\":1000,"
                              "\"crc32\":525532444,\"crc32_hex\":\"0x1F52FD1C\","
                              "\"blocks\":4,\"block_size\":256,\"bin_file\":\"x.bin\","
-                             "\"version_file\":\"a\\\"b\\\\c\\u0001.txt\"}\n]\n");
+                             "\"version_file\":\"a\\\"b\\\\c\\u0001.txt\","
+                             "\"etag\":\"\\\"1f52fd1c-3e8\\\"\",\"loaded\":\"2026-11-27T15:04:05Z\","
+                             "\"retained\":1}\n]\n");
     free(out);
 }
 

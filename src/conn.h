@@ -1,0 +1,62 @@
+/* What otad remembers about one client TCP connection across its requests:
+ * the generation it is pinned to, and whether the legacy keep-alive must
+ * give its socket back to the HTTP library after the library closes it.
+ *
+ * A legacy connection is re-added to the library as a new library
+ * connection; its state is parked here in between so the pin survives. */
+#ifndef OTAD_CONN_H
+#define OTAD_CONN_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct conn {
+    bool reopen;            /* the last request asked for "close" (legacy) */
+    char *pin_name;         /* NAME whose header was fetched, or NULL; owned */
+    size_t pin_len;
+    uint64_t pin_gen;       /* the generation that header described */
+    /* While parked: */
+    struct conn *next;
+    int fd;
+    struct sockaddr_storage peer;
+    socklen_t peer_len;
+};
+
+/* Connections between the library's close and their re-adding. */
+struct conn_parking {
+    pthread_mutex_t lock;
+    struct conn *head;
+};
+
+/* Returns a new, unpinned state, or NULL. */
+struct conn *conn_new(void);
+
+/* Frees @c and its pin. NULL is ignored. */
+void conn_free(struct conn *c);
+
+/* Pins @c to generation @gen of @name (@len bytes). Returns 0 or -ENOMEM
+ * (then @c is unpinned). */
+int conn_pin(struct conn *c, const char *name, size_t len, uint64_t gen);
+
+/* True when @c is pinned to a generation of @name; writes it to @ret_gen. */
+bool conn_pinned(const struct conn *c, const char *name, size_t len, uint64_t *ret_gen);
+
+void conn_parking_init(struct conn_parking *p);
+
+/* Frees every state still parked. */
+void conn_parking_fini(struct conn_parking *p);
+
+/* Parks @c for the socket @fd connected to @peer; the parking owns it. */
+void conn_park(struct conn_parking *p, struct conn *c, int fd, const struct sockaddr *peer,
+               socklen_t peer_len);
+
+/* Takes back the state parked for @fd and @peer (both must match: a failed
+ * re-add closes the descriptor, whose number may then serve another client).
+ * Returns it (the caller owns it) or NULL. */
+struct conn *conn_claim(struct conn_parking *p, int fd, const struct sockaddr *peer,
+                        socklen_t peer_len);
+
+#endif

@@ -1,0 +1,139 @@
+#include "generation.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "file.h"
+#include "wire.h"
+
+static atomic_uint_fast64_t next_id = 1;
+
+static void id_from_stat(const struct stat *st, struct file_id *id)
+{
+    memset(id, 0, sizeof(*id));
+    id->dev = st->st_dev;
+    id->ino = st->st_ino;
+    id->size = st->st_size;
+    id->mtime = st->st_mtim;
+    id->ctime = st->st_ctim;
+}
+
+int file_id_read(int dirfd, const char *file, struct file_id *ret)
+{
+    struct stat st;
+
+    if (fstatat(dirfd, file, &st, 0) < 0)
+        return -errno;
+    id_from_stat(&st, ret);
+    return 0;
+}
+
+int file_id_equal(const struct file_id *a, const struct file_id *b)
+{
+    return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+           a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec &&
+           a->ctime.tv_sec == b->ctime.tv_sec && a->ctime.tv_nsec == b->ctime.tv_nsec;
+}
+
+int generation_load(int dirfd, const char *bin_file, struct generation **ret)
+{
+    struct generation *g = NULL;
+    struct stat st, after;
+    struct file_id now;
+    size_t data_len;
+    uint8_t *map;
+    ssize_t n;
+    int fd = -1, r;
+
+    fd = file_open_regular(dirfd, bin_file, &st);
+    if (fd < 0) {
+        r = fd;
+        goto fail;
+    }
+    if (st.st_size == 0) {
+        r = -ENODATA;
+        goto fail;
+    }
+    if ((uint64_t)st.st_size > GENERATION_MAX_SIZE) {
+        r = -EFBIG;
+        goto fail;
+    }
+    g = calloc(1, sizeof(*g));
+    if (g == NULL) {
+        r = -ENOMEM;
+        goto fail;
+    }
+    atomic_init(&g->refs, 1);
+    g->map = MAP_FAILED;
+    g->size = (uint32_t)st.st_size;
+    g->nblocks = ota_block_count(g->size);
+    id_from_stat(&st, &g->file);
+
+    /* Raw bytes first, page-aligned, then the block table. */
+    data_len = ((size_t)g->size + 4095) & ~(size_t)4095;
+    g->map_len = data_len + (size_t)g->nblocks * OTA_BLOCK_WIRE;
+    g->map = mmap(NULL, g->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (g->map == MAP_FAILED) {
+        r = -ENOMEM;
+        goto fail;
+    }
+    map = g->map;
+    n = file_read_upto(fd, map, g->size);
+    if (n < 0) {
+        r = (int)n;
+        goto fail;
+    }
+    /* A writer still at work: the bytes may be torn. Try again later (the
+     * writer's own events will say when). */
+    if (n != (ssize_t)g->size || fstat(fd, &after) < 0) {
+        r = -EAGAIN;
+        goto fail;
+    }
+    id_from_stat(&after, &now);
+    if (!file_id_equal(&now, &g->file)) {
+        r = -EAGAIN;
+        goto fail;
+    }
+    g->crc = wire_encode_blocks(map, g->size, map + data_len);
+    /* From here on the snapshot is immutable; a stray write would fault. */
+    if (mprotect(g->map, g->map_len, PROT_READ) < 0) {
+        r = -errno;
+        goto fail;
+    }
+    g->data = map;
+    g->blocks = map + data_len;
+    snprintf(g->etag, sizeof(g->etag), "\"%08x-%x\"", g->crc, g->size);
+    g->loaded = time(NULL);
+    g->id = atomic_fetch_add(&next_id, 1);
+    close(fd);
+    *ret = g;
+    return 0;
+
+fail:
+    if (fd >= 0)
+        close(fd);
+    generation_unref(g);
+    return r;
+}
+
+struct generation *generation_ref(struct generation *g)
+{
+    atomic_fetch_add_explicit(&g->refs, 1, memory_order_relaxed);
+    return g;
+}
+
+void generation_unref(struct generation *g)
+{
+    if (g == NULL)
+        return;
+    if (atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    if (g->map != MAP_FAILED && g->map != NULL)
+        munmap(g->map, g->map_len);
+    free(g);
+}

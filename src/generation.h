@@ -1,0 +1,81 @@
+/* A generation: one load of an image file's bytes, held as an immutable
+ * in-memory snapshot with the whole-image CRC-32 and every block's 260-byte
+ * wire form computed once, so serving a block is a pointer lookup.
+ *
+ * The bytes are copied from the file into private anonymous memory (then made
+ * read-only) rather than mapped from it: a file overwritten or truncated in
+ * place can then neither change what is served nor fault the daemon with
+ * SIGBUS.
+ *
+ * Generations are reference counted; their fields are read-only once
+ * generation_load() returned, and any thread holding a reference may read
+ * them. */
+#ifndef OTAD_GENERATION_H
+#define OTAD_GENERATION_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "otad/proto.h"
+
+/* Largest image: binsize is a uint32 on the wire. */
+#define GENERATION_MAX_SIZE UINT32_MAX
+
+/* Room for the quoted ETag "xxxxxxxx-xxxxxxxx" and its NUL. */
+#define GENERATION_ETAG_MAX 22
+
+/* Identity of a file, to tell whether it changed since it was read. */
+struct file_id {
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+    struct timespec ctime;
+};
+
+struct generation {
+    atomic_uint refs;
+    uint64_t id;                /* unique in this run, increasing */
+    uint32_t size;              /* bytes */
+    uint32_t crc;               /* CRC-32 of the whole image */
+    uint32_t nblocks;
+    const uint8_t *data;        /* size bytes: the image as in the file */
+    const uint8_t *blocks;      /* nblocks * OTA_BLOCK_WIRE bytes */
+    /* Strong validator, quoted as on the wire: "crc-size" in lowercase hex.
+     * It names the bytes: identical images share it, whenever loaded. */
+    char etag[GENERATION_ETAG_MAX];
+    struct file_id file;        /* of the .bin, when read */
+    time_t loaded;              /* wall clock */
+    void *map;                  /* one mapping holding data and blocks */
+    size_t map_len;             /* the memory this generation holds */
+};
+
+/* Reads @bin_file (relative to @dirfd) into a new generation (one reference)
+ * in @ret. Returns 0, or -ENODEV (not a regular file), -ENODATA (empty),
+ * -EFBIG (over GENERATION_MAX_SIZE), -EAGAIN (the file changed while it was
+ * read), -ENOMEM, or the errno of open/read. */
+int generation_load(int dirfd, const char *bin_file, struct generation **ret);
+
+/* Takes a reference; returns @g. */
+struct generation *generation_ref(struct generation *g);
+
+/* Drops a reference; the last one frees the memory. NULL is ignored. */
+void generation_unref(struct generation *g);
+
+/* The wire form of block @n (< nblocks): OTA_BLOCK_WIRE bytes. */
+static inline const uint8_t *generation_block(const struct generation *g, uint32_t n)
+{
+    return g->blocks + (size_t)n * OTA_BLOCK_WIRE;
+}
+
+/* Reads the identity of @file relative to @dirfd, following symlinks.
+ * Returns 0 or a negative errno. */
+int file_id_read(int dirfd, const char *file, struct file_id *ret);
+
+/* True when both identities describe the same unchanged file. */
+int file_id_equal(const struct file_id *a, const struct file_id *b);
+
+#endif

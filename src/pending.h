@@ -1,0 +1,36 @@
+/* Which firmware names wait to be reloaded, and when: a file is loaded only
+ * once it has been quiet for the settle time after its writer closed it, so a
+ * writer that writes in several goes is never caught half-way. */
+#ifndef OTAD_PENDING_H
+#define OTAD_PENDING_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "watch.h"
+
+struct pending;
+
+/* Creates an empty set with the given settle time. Returns 0 or -ENOMEM. */
+int pending_new(unsigned settle_ms, struct pending **ret);
+
+void pending_free(struct pending *p);
+
+/* Records a directory event at @now_ms (monotonic). File names that are not
+ * NAME.bin (any case) or NAME.txt, or that start with a dot, are ignored.
+ * Returns 0 or -ENOMEM. */
+int pending_note(struct pending *p, enum watch_kind kind, const char *file, uint64_t now_ms);
+
+/* Milliseconds until the next reload is due (0: now), or -1 if none waits. */
+long pending_timeout(const struct pending *p, uint64_t now_ms);
+
+/* Calls @fn for each name due at @now_ms and forgets it; @name is NULL for a
+ * full rescan, which stands for every name. Returns the number of calls. */
+unsigned pending_run(struct pending *p, uint64_t now_ms,
+                     void (*fn)(void *ctx, const char *name), void *ctx);
+
+/* True when @name is being written (modified since its last close): a full
+ * rescan must leave it alone until the writer is done. */
+bool pending_writing(const struct pending *p, const char *name);
+
+#endif

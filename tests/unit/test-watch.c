@@ -1,0 +1,160 @@
+/* inotify events as the daemon sees them: real ones from the kernel, and an
+ * injected queue overflow. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <poll.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+
+#include "helpers.h"
+#include "watch.h"
+
+struct seen {
+    unsigned changed, writing, dir, overflow;
+    char last[64];
+};
+
+static void record(void *ctx, enum watch_kind kind, const char *name)
+{
+    struct seen *s = ctx;
+
+    switch (kind) {
+    case WATCH_CHANGED:
+        s->changed++;
+        break;
+    case WATCH_WRITING:
+        s->writing++;
+        break;
+    case WATCH_DIR:
+        s->dir++;
+        break;
+    case WATCH_OVERFLOW:
+        s->overflow++;
+        break;
+    }
+    if (name != NULL)
+        snprintf(s->last, sizeof(s->last), "%s", name);
+}
+
+/* Reads events until none came for 50 ms (bounded: 40 rounds). */
+static void drain(struct watch *w, struct seen *s)
+{
+    for (int i = 0; i < 40; i++) {
+        struct pollfd pfd = {.fd = watch_fd(w), .events = POLLIN};
+
+        if (poll(&pfd, 1, 50) <= 0)
+            return;
+        assert_int_equal(watch_read(w, record, s), 0);
+    }
+}
+
+static void test_overflow_injected(void **state)
+{
+    char *dir = tmpdir_create();
+    struct watch *w = NULL;
+    struct seen s = {0};
+    struct inotify_event ev = {.wd = -1, .mask = IN_Q_OVERFLOW, .len = 0};
+
+    (void)state;
+    assert_int_equal(watch_open(dir, &w), 0);
+    watch_parse(w, &ev, sizeof(ev), record, &s);
+    assert_int_equal(s.overflow, 1);
+    assert_int_equal(s.changed + s.writing + s.dir, 0);
+    /* A truncated record is ignored, not read past its end. */
+    watch_parse(w, &ev, sizeof(ev) - 1, record, &s);
+    assert_int_equal(s.overflow, 1);
+    watch_close(w);
+    tmpdir_remove(dir);
+}
+
+static void test_file_events(void **state)
+{
+    char *dir = tmpdir_create();
+    char path[4096], path2[4096];
+    struct watch *w = NULL;
+    struct seen s = {0};
+    FILE *f;
+
+    (void)state;
+    assert_int_equal(watch_open(dir, &w), 0);
+    snprintf(path, sizeof(path), "%s/app.bin", dir);
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    fputs("half", f);
+    fflush(f);
+    drain(w, &s);
+    assert_true(s.writing >= 1); /* being written, not yet closed */
+    unsigned changed_before_close = s.changed;
+    fclose(f);
+    drain(w, &s);
+    assert_true(s.changed > changed_before_close);
+    assert_string_equal(s.last, "app.bin");
+
+    snprintf(path2, sizeof(path2), "%s/.tmp", dir);
+    assert_int_equal(write_file(dir, ".tmp", "x", 1), 0);
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(rename(path2, path), 0);
+    drain(w, &s);
+    assert_true(s.changed >= 1);
+    assert_string_equal(s.last, "app.bin");
+    watch_close(w);
+    tmpdir_remove(dir);
+}
+
+/* The directory removed, then created again: both are seen, and after a
+ * rearm files in the new directory are seen too. */
+static void test_directory_replaced(void **state)
+{
+    char *dir = tmpdir_create();
+    char sub[4096];
+    struct watch *w = NULL;
+    struct seen s = {0};
+
+    (void)state;
+    snprintf(sub, sizeof(sub), "%s/fw", dir);
+    assert_int_equal(mkdir(sub, 0755), 0);
+    assert_int_equal(watch_open(sub, &w), 0);
+    assert_int_equal(rmdir(sub), 0);
+    drain(w, &s);
+    assert_true(s.dir >= 1);
+    assert_int_equal(watch_rearm(w), -ENOENT);
+    s.dir = 0;
+    assert_int_equal(mkdir(sub, 0755), 0);
+    drain(w, &s);
+    assert_true(s.dir >= 1);
+    assert_int_equal(watch_rearm(w), 0);
+    assert_int_equal(write_file(sub, "new.bin", "n", 1), 0);
+    drain(w, &s);
+    assert_string_equal(s.last, "new.bin");
+    watch_close(w);
+    tmpdir_remove(dir);
+}
+
+static void test_missing_directory(void **state)
+{
+    char *dir = tmpdir_create();
+    char sub[4096];
+    struct watch *w = NULL;
+
+    (void)state;
+    snprintf(sub, sizeof(sub), "%s/not-yet", dir);
+    /* The parent is watched for it to appear. */
+    assert_int_equal(watch_open(sub, &w), 0);
+    watch_close(w);
+    tmpdir_remove(dir);
+    assert_true(watch_open("/nonexistent-otad/a/b", &w) < 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_overflow_injected),
+        cmocka_unit_test(test_file_events),
+        cmocka_unit_test(test_directory_replaced),
+        cmocka_unit_test(test_missing_directory),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
