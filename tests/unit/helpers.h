@@ -10,13 +10,19 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Creates a fresh temporary directory; returns its malloc'ed path. */
+/* Creates a fresh temporary directory; returns its malloc'ed path. A test
+ * cannot go on without one: failure aborts. */
 static inline char *tmpdir_create(void)
 {
     char tmpl[] = "/tmp/otad-test-XXXXXX";
     char *d = mkdtemp(tmpl);
 
-    return d != NULL ? strdup(d) : NULL;
+    d = d != NULL ? strdup(d) : NULL;
+    if (d == NULL) {
+        perror("mkdtemp");
+        abort();
+    }
+    return d;
 }
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
