@@ -180,6 +180,16 @@ static int set_current(struct catalog *cat, const char *name, struct image *img)
     }
     if (i >= 0)
         old = cat->items[i];
+    /* A retained generation becoming current again leaves the retained list. */
+    for (size_t k = 0; img != NULL && k < cat->nold; k++) {
+        if (cat->old[k].gen == img->gen) {
+            struct retained back = take_old(cat, k);
+
+            free(back.name);
+            generation_unref(back.gen); /* img holds its own reference */
+            break;
+        }
+    }
     if (old != NULL && (img == NULL || img->gen != old->gen)) {
         /* The downloads that started with the old bytes may finish them. */
         if (old_name != NULL && cat->nold == cat->cap_old) {
@@ -371,9 +381,12 @@ static void log_change(bool first, enum change change, const struct image *img, 
         return;
     case CHANGE_VERSION:
         log_version_warning(img);
-        log_info("version %s: %u (%s %s)", img->name, img->version,
-                 img->version_source == VERSION_FROM_FILE ? "from" : "default,",
-                 img->version_file);
+        if (img->version_source == VERSION_FROM_FILE)
+            log_info("version %s: %u (from %s)", img->name, img->version, img->version_file);
+        else
+            log_info("version %s: %u (default: %s %s)", img->name, img->version,
+                     img->version_file,
+                     img->version_source == VERSION_FILE_MISSING ? "missing" : "invalid");
         return;
     case CHANGE_ADDED:
     case CHANGE_REPLACED:
@@ -385,12 +398,36 @@ static void log_change(bool first, enum change change, const struct image *img, 
     }
 }
 
+static bool same_bytes(const struct generation *a, const struct generation *b)
+{
+    return a->size == b->size && strcmp(a->etag, b->etag) == 0 &&
+           memcmp(a->data, b->data, a->size) == 0;
+}
+
+/* A generation of @name already held (current or retained) with the bytes
+ * of @gen, or NULL: reloading identical bytes (a touch, a directory put back,
+ * a rollback) must neither cost memory nor strand the downloads pinned to
+ * them. Called by the writer thread, which needs no lock to read. */
+static struct generation *held_copy(struct catalog *cat, const char *name,
+                                    const struct generation *gen)
+{
+    ssize_t i = find(cat->items, cat->n, name, strlen(name));
+
+    if (i >= 0 && same_bytes(cat->items[i]->gen, gen))
+        return cat->items[i]->gen;
+    for (size_t k = cat->nold; k-- > 0;)
+        if (strcmp(cat->old[k].name, name) == 0 && same_bytes(cat->old[k].gen, gen))
+            return cat->old[k].gen;
+    return NULL;
+}
+
 /* Brings @name up to date with the file @bin_file (NULL: there is none). */
 static int refresh(struct catalog *cat, int dirfd, const char *name, const char *bin_file)
 {
     ssize_t i = find(cat->items, cat->n, name, strlen(name));
     /* Only this thread changes items: reading them here needs no lock. */
     struct image *old = i >= 0 ? cat->items[i] : NULL, *img = NULL;
+    struct generation *gen = NULL, *held;
     struct file_id id;
     enum change change;
     int r;
@@ -398,33 +435,39 @@ static int refresh(struct catalog *cat, int dirfd, const char *name, const char 
     if (bin_file == NULL) {
         if (old == NULL)
             return 0;
-        r = set_current(cat, name, NULL);
-        if (r == 0)
-            log_change(false, CHANGE_REMOVED, NULL, name);
-        return r;
+        log_change(false, CHANGE_REMOVED, NULL, name);
+        return set_current(cat, name, NULL);
     }
     if (old != NULL && strcmp(old->bin_file, bin_file) == 0 &&
-        file_id_read(dirfd, bin_file, &id) == 0 && file_id_equal(&id, &old->gen->file)) {
-        /* Same bytes: at most the version changed, and nothing is re-read. */
+        file_id_read(dirfd, bin_file, &id) == 0 && file_id_equal(&id, &old->bin_id)) {
+        /* Same file: at most the version changed, and nothing is re-read. */
         if (!image_version_changed(old, dirfd))
             return 0;
-        r = image_reversion(old, dirfd, &img);
-        change = CHANGE_VERSION;
+        r = image_make(name, bin_file, old->gen, &old->bin_id, dirfd, &img);
     } else {
-        r = image_load(dirfd, bin_file, name, &img);
-        change = old != NULL ? CHANGE_REPLACED : CHANGE_ADDED;
+        r = generation_load(dirfd, bin_file, &gen);
+        if (r == -EAGAIN || r == -ENOMEM)
+            return r;
+        if (r < 0) {
+            log_warning("%s: %s; skipped", bin_file, load_problem(r));
+            return refresh(cat, dirfd, name, NULL);
+        }
+        held = held_copy(cat, name, gen);
+        r = image_make(name, bin_file, held != NULL ? held : gen, &gen->file, dirfd, &img);
+        generation_unref(gen);
     }
-    if (r == -EAGAIN || r == -ENOMEM)
+    if (r < 0)
         return r;
-    if (r < 0) {
-        log_warning("%s: %s; skipped", bin_file, load_problem(r));
-        return refresh(cat, dirfd, name, NULL);
-    }
-    r = set_current(cat, name, image_ref(img));
-    if (r == 0)
-        log_change(!cat->scanned, change, img, name);
-    image_unref(img);
-    return r;
+    if (old == NULL)
+        change = CHANGE_ADDED;
+    else if (old->gen != img->gen)
+        change = CHANGE_REPLACED;
+    else if (old->version != img->version || old->version_source != img->version_source)
+        change = CHANGE_VERSION;
+    else
+        change = CHANGE_NONE; /* touched, same bytes: only the file identity is new */
+    log_change(!cat->scanned, change, img, name);
+    return set_current(cat, name, img);
 }
 
 /* Empties the catalog: the directory is gone. */
@@ -433,11 +476,13 @@ static void clear(struct catalog *cat)
     while (cat->n > 0) {
         char *name = strdup(cat->items[cat->n - 1]->name);
 
-        if (name == NULL || set_current(cat, name, NULL) < 0) {
+        if (name == NULL)
+            return;
+        log_change(false, CHANGE_REMOVED, NULL, name);
+        if (set_current(cat, name, NULL) < 0) {
             free(name);
             return;
         }
-        log_change(false, CHANGE_REMOVED, NULL, name);
         free(name);
     }
 }
@@ -449,7 +494,7 @@ static int open_dir(struct catalog *cat)
     return fd < 0 ? -errno : fd;
 }
 
-int catalog_scan(struct catalog *cat, catalog_busy_fn busy, void *ctx)
+int catalog_scan(struct catalog *cat)
 {
     struct candidate *cand = NULL;
     size_t ncand = 0;
@@ -478,8 +523,7 @@ int catalog_scan(struct catalog *cat, catalog_busy_fn busy, void *ctx)
         bool found = ncand > 0 &&
                      bsearch(&key, cand, ncand, sizeof(*cand), compare_name_only) != NULL;
 
-        if (!found && (busy == NULL || !busy(ctx, cat->items[i]->name)) &&
-            (stale[nstale] = strdup(cat->items[i]->name)) != NULL)
+        if (!found && (stale[nstale] = strdup(cat->items[i]->name)) != NULL)
             nstale++;
     }
     for (size_t i = 0; i < nstale; i++)
@@ -489,8 +533,6 @@ int catalog_scan(struct catalog *cat, catalog_busy_fn busy, void *ctx)
             log_warning("%s: same name as %s; ignored", cand[i].bin_file, cand[i - 1].bin_file);
             continue;
         }
-        if (busy != NULL && busy(ctx, cand[i].name))
-            continue;
         r = refresh(cat, dirfd, cand[i].name, cand[i].bin_file);
         if (r == -ENOMEM)
             goto out;

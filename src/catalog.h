@@ -41,16 +41,13 @@ void catalog_close(struct catalog *cat);
 /* The directory path, as given. */
 const char *catalog_dir(const struct catalog *cat);
 
-/* Says whether firmware @name is being written and must be left as it is. */
-typedef bool (*catalog_busy_fn)(void *ctx, const char *name);
-
-/* (Re)reads the whole directory: loads new and changed images, keeps the
- * unchanged ones without reading them, drops removed ones, and logs each
- * change (or, on the first scan, each image). Names for which @busy (may be
- * NULL) returns true are left as they are. Returns the number of images
- * served. If the directory is gone (-ENOENT, -ENOTDIR) the catalog is emptied
- * and that error returned; on other errors it is left unchanged. */
-int catalog_scan(struct catalog *cat, catalog_busy_fn busy, void *ctx);
+/* (Re)reads the whole directory, as a fresh start would: loads new and
+ * changed images, keeps the unchanged ones without reading them, drops
+ * removed ones, and logs each change (or, on the first scan, each image).
+ * Returns the number of images served. If the directory is gone (-ENOENT,
+ * -ENOTDIR) the catalog is emptied and that error returned; on other errors
+ * it is left unchanged. */
+int catalog_scan(struct catalog *cat);
 
 /* Reloads the single firmware @name from its files: added, replaced, version
  * changed, removed or unchanged. Returns 0; -EAGAIN if the file changed while

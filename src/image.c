@@ -49,36 +49,31 @@ static void set_version(struct image *img, int dirfd)
                       img->header);
 }
 
-int image_load(int dirfd, const char *bin_file, const char *name, struct image **ret)
+int image_make(const char *name, const char *bin_file, struct generation *gen,
+               const struct file_id *bin_id, int dirfd, struct image **ret)
 {
-    struct generation *gen = NULL;
-    struct image *img;
-    int r;
+    struct image *img = image_new(name, bin_file);
 
-    r = generation_load(dirfd, bin_file, &gen);
-    if (r < 0)
-        return r;
-    img = image_new(name, bin_file);
-    if (img == NULL) {
-        generation_unref(gen);
+    if (img == NULL)
         return -ENOMEM;
-    }
-    img->gen = gen;
+    img->gen = generation_ref(gen);
+    img->bin_id = *bin_id;
     set_version(img, dirfd);
     *ret = img;
     return 0;
 }
 
-int image_reversion(const struct image *old, int dirfd, struct image **ret)
+int image_load(int dirfd, const char *bin_file, const char *name, struct image **ret)
 {
-    struct image *img = image_new(old->name, old->bin_file);
+    struct generation *gen = NULL;
+    int r;
 
-    if (img == NULL)
-        return -ENOMEM;
-    img->gen = generation_ref(old->gen);
-    set_version(img, dirfd);
-    *ret = img;
-    return 0;
+    r = generation_load(dirfd, bin_file, &gen);
+    if (r < 0)
+        return r;
+    r = image_make(name, bin_file, gen, &gen->file, dirfd, ret);
+    generation_unref(gen);
+    return r;
 }
 
 int image_version_changed(const struct image *img, int dirfd)

@@ -28,6 +28,7 @@ struct image {
     enum version_source version_source;
     int version_error;          /* why the default was used: negative errno */
     struct file_id version_id;  /* of NAME.txt when read; zero if missing */
+    struct file_id bin_id;      /* of the .bin when its bytes were last checked */
     uint8_t header[OTA_HEADER_WIRE];
     struct generation *gen;     /* owned reference */
 };
@@ -38,9 +39,11 @@ struct image {
  * error: the image gets VERSION_DEFAULT and a version_source saying why. */
 int image_load(int dirfd, const char *bin_file, const char *name, struct image **ret);
 
-/* Makes a new image with @old's name, files and generation and the version
- * read again from @dirfd. Returns 0 or -ENOMEM. */
-int image_reversion(const struct image *old, int dirfd, struct image **ret);
+/* Makes a new image @name from @bin_file whose bytes are the generation @gen
+ * (a reference is taken) as checked against the file identity @bin_id, with
+ * the version read from @dirfd. Returns 0 and the image in @ret, or -ENOMEM. */
+int image_make(const char *name, const char *bin_file, struct generation *gen,
+               const struct file_id *bin_id, int dirfd, struct image **ret);
 
 /* True when NAME.txt differs from what @img was made from. */
 int image_version_changed(const struct image *img, int dirfd);

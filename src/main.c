@@ -188,11 +188,6 @@ struct loop {
     bool dir_missing;   /* the firmware directory is gone, so far */
 };
 
-static bool busy(void *ctx, const char *name)
-{
-    return pending_writing(((struct loop *)ctx)->pending, name);
-}
-
 static void rescan(struct loop *l, const char *why)
 {
     int n;
@@ -201,7 +196,7 @@ static void rescan(struct loop *l, const char *why)
      * nothing written meanwhile is missed; a missing one is waited for
      * through the watch on its parent. */
     watch_rearm(l->watch);
-    n = catalog_scan(l->cat, busy, l);
+    n = catalog_scan(l->cat);
     if (n == -ENOENT || n == -ENOTDIR) {
         if (!l->dir_missing)
             log_warning("firmware directory %s is gone; serving no images until it is back",
@@ -338,7 +333,7 @@ int main(int argc, char **argv)
         log_error("cannot watch %s: %s", conf.firmware_dir, strerror(-r));
         goto out;
     }
-    n = catalog_scan(cat, NULL, NULL);
+    n = catalog_scan(cat);
     if (n < 0) {
         log_error("firmware directory %s: %s", conf.firmware_dir, strerror(-n));
         goto out;

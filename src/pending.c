@@ -7,8 +7,9 @@
 
 struct entry {
     char *name;
-    bool writing;       /* modified since the last close: not due */
-    uint64_t due_ms;
+    unsigned opens;     /* opened and not closed yet, as far as events tell */
+    bool writing;       /* modified while open, not closed by a writer yet */
+    uint64_t due_ms;    /* UINT64_MAX: not due */
 };
 
 struct pending {
@@ -77,9 +78,19 @@ static struct entry *entry_for(struct pending *p, const char *name, size_t len)
     p->e[p->n].name = strndup(name, len);
     if (p->e[p->n].name == NULL)
         return NULL;
+    p->e[p->n].opens = 0;
     p->e[p->n].writing = false;
     p->e[p->n].due_ms = UINT64_MAX;
     return &p->e[p->n++];
+}
+
+/* Forgets an entry that neither waits nor watches a writer. */
+static void forget_idle(struct pending *p, struct entry *e)
+{
+    if (e->opens > 0 || e->writing || e->due_ms != UINT64_MAX)
+        return;
+    free(e->name);
+    *e = p->e[--p->n];
 }
 
 int pending_note(struct pending *p, enum watch_kind kind, const char *file, uint64_t now_ms)
@@ -90,6 +101,9 @@ int pending_note(struct pending *p, enum watch_kind kind, const char *file, uint
     if (kind == WATCH_DIR || kind == WATCH_OVERFLOW) {
         p->full = true;
         p->full_due_ms = now_ms + p->settle_ms;
+        if (kind == WATCH_OVERFLOW) /* lost events: open counts are unknown */
+            for (size_t i = 0; i < p->n; i++)
+                p->e[i].opens = 0;
         return 0;
     }
     len = firmware_name(file);
@@ -98,13 +112,35 @@ int pending_note(struct pending *p, enum watch_kind kind, const char *file, uint
     e = entry_for(p, file, len);
     if (e == NULL)
         return -ENOMEM;
-    if (kind == WATCH_WRITING) {
-        e->writing = true;
-        e->due_ms = UINT64_MAX;
-    } else {
+    switch (kind) {
+    case WATCH_OPENED:
+        e->opens++;
+        break;
+    case WATCH_CLOSED:
+        if (e->opens > 0)
+            e->opens--;
+        break;
+    case WATCH_MODIFIED:
+        if (e->opens > 0) {
+            e->writing = true;
+            e->due_ms = UINT64_MAX;
+            break;
+        }
         e->writing = false;
         e->due_ms = now_ms + p->settle_ms;
+        break;
+    case WATCH_WRITTEN:
+        if (e->opens > 0)
+            e->opens--;
+        e->writing = false;
+        e->due_ms = now_ms + p->settle_ms;
+        break;
+    default: /* WATCH_CHANGED */
+        e->writing = false;
+        e->due_ms = now_ms + p->settle_ms;
+        break;
     }
+    forget_idle(p, e);
     return 0;
 }
 
@@ -126,40 +162,41 @@ unsigned pending_run(struct pending *p, uint64_t now_ms,
     unsigned calls = 0;
 
     if (p->full && p->full_due_ms <= now_ms) {
-        /* The rescan reads every name; names still being written stay
-         * pending so their final state is loaded after their close. */
+        /* The rescan reads every name, as a fresh start would; names still
+         * being written stay so that their final state is loaded after the
+         * writer's close. */
         size_t kept = 0;
 
         p->full = false;
         for (size_t i = 0; i < p->n; i++) {
-            if (p->e[i].writing)
+            if (p->e[i].writing || p->e[i].opens > 0) {
+                p->e[i].due_ms = UINT64_MAX;
                 p->e[kept++] = p->e[i];
-            else
+            } else {
                 free(p->e[i].name);
+            }
         }
         p->n = kept;
         fn(ctx, NULL);
         calls++;
     }
     for (size_t i = 0; i < p->n;) {
+        char *name;
+
         if (p->e[i].writing || p->e[i].due_ms > now_ms) {
             i++;
             continue;
         }
-        char *name = p->e[i].name;
-
-        p->e[i] = p->e[--p->n];
+        /* The entry stays while someone holds the file open: its count is
+         * needed to read the next modification right. */
+        p->e[i].due_ms = UINT64_MAX;
+        name = strdup(p->e[i].name);
+        forget_idle(p, &p->e[i]);
+        if (name == NULL)
+            continue;
         fn(ctx, name);
         free(name);
         calls++;
     }
     return calls;
-}
-
-bool pending_writing(const struct pending *p, const char *name)
-{
-    for (size_t i = 0; i < p->n; i++)
-        if (p->e[i].writing && strcmp(p->e[i].name, name) == 0)
-            return true;
-    return false;
 }

@@ -1,6 +1,10 @@
 /* Which firmware names wait to be reloaded, and when: a file is loaded only
  * once it has been quiet for the settle time after its writer closed it, so a
- * writer that writes in several goes is never caught half-way. */
+ * writer that writes in several goes is never caught half-way.
+ *
+ * A name whose file was modified while someone had it open is being written:
+ * it is not due until a writer closes it. A modification with nobody holding
+ * the file open (truncate(2) by path) is complete as it is. */
 #ifndef OTAD_PENDING_H
 #define OTAD_PENDING_H
 
@@ -28,9 +32,5 @@ long pending_timeout(const struct pending *p, uint64_t now_ms);
  * full rescan, which stands for every name. Returns the number of calls. */
 unsigned pending_run(struct pending *p, uint64_t now_ms,
                      void (*fn)(void *ctx, const char *name), void *ctx);
-
-/* True when @name is being written (modified since its last close): a full
- * rescan must leave it alone until the writer is done. */
-bool pending_writing(const struct pending *p, const char *name);
 
 #endif

@@ -18,10 +18,13 @@ struct watch {
 };
 
 /* Everything that can change what a file holds or whether it is there.
- * IN_MODIFY only says a writer is at work; IN_CLOSE_WRITE says it is done. */
-#define DIR_EVENTS                                                                  \
-    (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_ATTRIB | \
-     IN_MODIFY | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
+ * IN_MODIFY alone does not say whether a writer is still at work: opens and
+ * closes are watched too, so that a truncate(2) by path, which modifies
+ * without any open, can be told from a writer pausing between two writes. */
+#define DIR_EVENTS                                                                \
+    (IN_OPEN | IN_CLOSE_NOWRITE | IN_CLOSE_WRITE | IN_MODIFY | IN_MOVED_TO |        \
+     IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | \
+     IN_ONLYDIR)
 /* The directory's own entry in its parent: created, renamed in, removed. */
 #define PARENT_EVENTS (IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM | IN_ONLYDIR)
 
@@ -99,6 +102,19 @@ int watch_rearm(struct watch *w)
     return wd < 0 ? -errno : 0;
 }
 
+static enum watch_kind kind_of(uint32_t mask)
+{
+    if (mask & IN_OPEN)
+        return WATCH_OPENED;
+    if (mask & IN_CLOSE_NOWRITE)
+        return WATCH_CLOSED;
+    if (mask & IN_MODIFY)
+        return WATCH_MODIFIED;
+    if (mask & IN_CLOSE_WRITE)
+        return WATCH_WRITTEN;
+    return WATCH_CHANGED;
+}
+
 void watch_parse(struct watch *w, const void *buf, size_t len, watch_fn fn, void *ctx)
 {
     const char *p = buf, *end = p + len;
@@ -124,7 +140,7 @@ void watch_parse(struct watch *w, const void *buf, size_t len, watch_fn fn, void
                     w->dir_wd = -1;
                 fn(ctx, WATCH_DIR, NULL);
             } else if (name != NULL && !(ev.mask & IN_ISDIR)) {
-                fn(ctx, ev.mask & IN_MODIFY ? WATCH_WRITING : WATCH_CHANGED, name);
+                fn(ctx, kind_of(ev.mask), name);
             }
         }
         /* Events of a watch removed by watch_rearm() are stale: dropped. */

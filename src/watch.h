@@ -8,14 +8,17 @@
 #include <stddef.h>
 
 enum watch_kind {
-    WATCH_CHANGED,  /* @name was written and closed, renamed, created, removed or chmod'ed */
-    WATCH_WRITING,  /* @name is being written: wait for it to be closed */
+    WATCH_OPENED,   /* @name was opened (by a reader or a writer) */
+    WATCH_CLOSED,   /* @name was closed by one who did not write */
+    WATCH_MODIFIED, /* @name's contents changed: a writer at work, or a truncate */
+    WATCH_WRITTEN,  /* @name was closed by a writer */
+    WATCH_CHANGED,  /* @name was renamed in or away, created, removed or chmod'ed */
     WATCH_DIR,      /* the directory itself went or came: rescan it all */
     WATCH_OVERFLOW, /* events were lost: rescan it all */
 };
 
-/* Called for each event; @name is the entry's name for CHANGED and WRITING,
- * NULL otherwise. */
+/* Called for each event; @name is the entry's name for the per-file kinds,
+ * NULL for DIR and OVERFLOW. */
 typedef void (*watch_fn)(void *ctx, enum watch_kind kind, const char *name);
 
 struct watch;

@@ -58,18 +58,56 @@ static void test_writer(void **state)
 
     (void)state;
     pending_note(p, WATCH_CHANGED, "fw.bin", 0);    /* created */
-    pending_note(p, WATCH_WRITING, "fw.bin", 10);   /* first half */
-    assert_true(pending_writing(p, "fw"));
+    pending_note(p, WATCH_OPENED, "fw.bin", 0);
+    pending_note(p, WATCH_MODIFIED, "fw.bin", 10);  /* first half */
     assert_int_equal(pending_timeout(p, 10), -1);
     assert_int_equal(pending_run(p, 100000, record, &c), 0);
-    pending_note(p, WATCH_CHANGED, "fw.bin", 100000); /* closed */
-    assert_false(pending_writing(p, "fw"));
+    pending_note(p, WATCH_WRITTEN, "fw.bin", 100000); /* closed */
+    assert_int_equal(pending_timeout(p, 100000), 100);
     /* Reopened and written within the settle time: wait again. */
-    pending_note(p, WATCH_WRITING, "fw.bin", 100050);
+    pending_note(p, WATCH_OPENED, "fw.bin", 100040);
+    pending_note(p, WATCH_MODIFIED, "fw.bin", 100050);
     assert_int_equal(pending_run(p, 100200, record, &c), 0);
-    pending_note(p, WATCH_CHANGED, "fw.bin", 100300);
+    pending_note(p, WATCH_WRITTEN, "fw.bin", 100300);
     assert_int_equal(pending_run(p, 100400, record, &c), 1);
     assert_string_equal(c.names[0], "fw");
+    pending_free(p);
+}
+
+/* A modification with the file open nowhere (truncate(2) by path) is
+ * complete: due after the settle time, with no close to wait for. */
+static void test_truncate_by_path(void **state)
+{
+    struct pending *p = make(100);
+    struct calls c = {0};
+
+    (void)state;
+    pending_note(p, WATCH_MODIFIED, "t.bin", 0);
+    assert_int_equal(pending_timeout(p, 0), 100);
+    assert_int_equal(pending_run(p, 100, record, &c), 1);
+    assert_string_equal(c.names[0], "t");
+    pending_free(p);
+}
+
+/* Readers (otad's own loads among them) open and close without writing:
+ * they neither make a name due nor hide a later truncate. */
+static void test_readers(void **state)
+{
+    struct pending *p = make(100);
+    struct calls c = {0};
+
+    (void)state;
+    pending_note(p, WATCH_OPENED, "r.bin", 0);
+    pending_note(p, WATCH_CLOSED, "r.bin", 1);
+    assert_int_equal(pending_timeout(p, 1), -1);
+    assert_int_equal(pending_run(p, 1000, record, &c), 0);
+    pending_note(p, WATCH_MODIFIED, "r.bin", 1000);
+    assert_int_equal(pending_run(p, 1100, record, &c), 1);
+    /* A reader still holding the file makes a modification look like a
+     * writer's: wait for a close by a writer. */
+    pending_note(p, WATCH_OPENED, "r.bin", 2000);
+    pending_note(p, WATCH_MODIFIED, "r.bin", 2001);
+    assert_int_equal(pending_timeout(p, 2001), -1);
     pending_free(p);
 }
 
@@ -100,15 +138,24 @@ static void test_full_rescan(void **state)
 
     (void)state;
     pending_note(p, WATCH_CHANGED, "a.bin", 0);
-    pending_note(p, WATCH_WRITING, "b.bin", 0);
-    pending_note(p, WATCH_OVERFLOW, NULL, 10);
-    assert_int_equal(pending_timeout(p, 10), 90);
+    pending_note(p, WATCH_OPENED, "b.bin", 0);
+    pending_note(p, WATCH_MODIFIED, "b.bin", 0);
+    pending_note(p, WATCH_DIR, NULL, 10);
+    assert_int_equal(pending_timeout(p, 10), 90); /* a.bin is due first */
     assert_int_equal(pending_run(p, 110, record, &c), 1);
     assert_string_equal(c.names[0], "(all)");
-    assert_true(pending_writing(p, "b"));
     assert_int_equal(pending_timeout(p, 110), -1);
-    pending_note(p, WATCH_DIR, NULL, 200);
-    assert_int_equal(pending_run(p, 300, record, &c), 1);
+    /* b's writer is still at work: its close makes it due after the rescan. */
+    pending_note(p, WATCH_WRITTEN, "b.bin", 150);
+    assert_int_equal(pending_run(p, 250, record, &c), 1);
+    assert_string_equal(c.names[1], "b");
+    /* An overflow loses track of opens: a modification then counts as
+     * complete rather than waiting for a close that may never be seen. */
+    pending_note(p, WATCH_OPENED, "d.bin", 300);
+    pending_note(p, WATCH_OVERFLOW, NULL, 300);
+    pending_note(p, WATCH_MODIFIED, "d.bin", 301);
+    assert_int_equal(pending_timeout(p, 301), 99);
+    assert_int_equal(pending_run(p, 1000, record, &c), 1); /* the rescan covers d */
     pending_free(p);
 }
 
@@ -143,6 +190,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_settle),
         cmocka_unit_test(test_writer),
+        cmocka_unit_test(test_truncate_by_path),
+        cmocka_unit_test(test_readers),
         cmocka_unit_test(test_ignored_names),
         cmocka_unit_test(test_full_rescan),
         cmocka_unit_test(test_renote_from_callback),

@@ -13,7 +13,7 @@
 #include "watch.h"
 
 struct seen {
-    unsigned changed, writing, dir, overflow;
+    unsigned changed, modified, written, opened, closed, dir, overflow;
     char last[64];
 };
 
@@ -25,8 +25,17 @@ static void record(void *ctx, enum watch_kind kind, const char *name)
     case WATCH_CHANGED:
         s->changed++;
         break;
-    case WATCH_WRITING:
-        s->writing++;
+    case WATCH_MODIFIED:
+        s->modified++;
+        break;
+    case WATCH_WRITTEN:
+        s->written++;
+        break;
+    case WATCH_OPENED:
+        s->opened++;
+        break;
+    case WATCH_CLOSED:
+        s->closed++;
         break;
     case WATCH_DIR:
         s->dir++;
@@ -62,7 +71,7 @@ static void test_overflow_injected(void **state)
     assert_int_equal(watch_open(dir, &w), 0);
     watch_parse(w, &ev, sizeof(ev), record, &s);
     assert_int_equal(s.overflow, 1);
-    assert_int_equal(s.changed + s.writing + s.dir, 0);
+    assert_int_equal(s.changed + s.modified + s.written + s.dir, 0);
     /* A truncated record is ignored, not read past its end. */
     watch_parse(w, &ev, sizeof(ev) - 1, record, &s);
     assert_int_equal(s.overflow, 1);
@@ -86,12 +95,30 @@ static void test_file_events(void **state)
     fputs("half", f);
     fflush(f);
     drain(w, &s);
-    assert_true(s.writing >= 1); /* being written, not yet closed */
-    unsigned changed_before_close = s.changed;
+    assert_true(s.opened >= 1);
+    assert_true(s.modified >= 1); /* being written, not yet closed */
+    assert_int_equal(s.written, 0);
     fclose(f);
     drain(w, &s);
-    assert_true(s.changed > changed_before_close);
+    assert_int_equal(s.written, 1);
     assert_string_equal(s.last, "app.bin");
+
+    /* A reader: opened and closed without writing. */
+    memset(&s, 0, sizeof(s));
+    f = fopen(path, "rb");
+    assert_non_null(f);
+    fclose(f);
+    drain(w, &s);
+    assert_int_equal(s.opened, 1);
+    assert_int_equal(s.closed, 1);
+    assert_int_equal(s.written + s.modified, 0);
+
+    /* truncate(2) by path: a modification with no open at all. */
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(truncate(path, 2), 0);
+    drain(w, &s);
+    assert_true(s.modified >= 1);
+    assert_int_equal(s.opened, 0);
 
     snprintf(path2, sizeof(path2), "%s/.tmp", dir);
     assert_int_equal(write_file(dir, ".tmp", "x", 1), 0);
