@@ -185,7 +185,6 @@ struct loop {
     struct catalog *cat;
     struct watch *watch;
     struct pending *pending;
-    bool dir_missing;   /* the firmware directory is gone, so far */
 };
 
 static void rescan(struct loop *l, const char *why)
@@ -198,16 +197,14 @@ static void rescan(struct loop *l, const char *why)
     watch_rearm(l->watch);
     n = catalog_scan(l->cat);
     if (n == -ENOENT || n == -ENOTDIR) {
-        if (!l->dir_missing)
-            log_warning("firmware directory %s is gone; serving no images until it is back",
-                        catalog_dir(l->cat));
-        l->dir_missing = true;
+        log_warning("rescan (%s): firmware directory %s is gone; serving no images until "
+                    "it is back",
+                    why, catalog_dir(l->cat));
     } else if (n < 0) {
         log_error("rescan (%s): cannot read the firmware directory: %s; still serving the "
                   "images loaded before",
                   why, strerror(-n));
     } else {
-        l->dir_missing = false;
         log_info("rescan: %d image%s (%s)", n, n == 1 ? "" : "s", why);
     }
 }

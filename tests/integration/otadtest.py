@@ -11,13 +11,16 @@ Environment:
            tests/vectors, then /work/shared/vectors, when unset or missing)
 """
 
+import json
 import os
+import re
 import shutil
 import signal
 import socket
 import struct
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 import zlib
@@ -455,6 +458,10 @@ class OtadTestCase(unittest.TestCase):
         shutil.copyfile(os.path.join(VECTORS, "vec.bin"), os.path.join(self.dir, "vec.bin"))
         shutil.copyfile(os.path.join(VECTORS, "vec.txt"), os.path.join(self.dir, "vec.txt"))
 
+    def publish(self, name, data, directory=None):
+        """Replace NAME.bin atomically (dot temp file + rename)."""
+        return publish(directory or self.dir, name, data)
+
     def write(self, relname, content, directory=None):
         path = os.path.join(directory or self.dir, relname)
         mode = "wb" if isinstance(content, bytes) else "w"
@@ -482,6 +489,146 @@ class OtadTestCase(unittest.TestCase):
         r = d.get("/vec/header")
         self.assertEqual(r.status, 200)
         self.assertEqual(r.body, vector("expected/header.bin"))
+
+
+# --------------------------------------------------------------------------
+# Live catalog (hot reload, generations, ETag): helpers for tests 12-14.
+
+SANITIZER_MARKERS = ("WARNING: ThreadSanitizer", "ERROR: AddressSanitizer",
+                     "runtime error:", "LeakSanitizer")
+
+
+def etag_of(data):
+    """The ETag of image bytes, quotes included: "CRC8HEX-SIZEHEX", lower case."""
+    return '"%08x-%x"' % (crc32(data), len(data))
+
+
+def poll(predicate, timeout=5.0, interval=0.01):
+    """True as soon as predicate() is true, False after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return bool(predicate())
+
+
+def publish(directory, name, data, suffix=".bin"):
+    """The recommended publish: write a dot temp file, then rename() it into
+    place. Returns the final path."""
+    final = os.path.join(directory, name + suffix)
+    tmp = os.path.join(directory, ".%s%s.tmp" % (name, suffix))
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.rename(tmp, final)
+    return final
+
+
+def sanitizer_reports(text):
+    """The sanitizer markers found in a daemon's stderr."""
+    return [m for m in SANITIZER_MARKERS if m in text]
+
+
+def peak_rss_kib(pid):
+    """VmHWM of a live process in KiB, or None."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def listing_json(d):
+    """The JSON listing of daemon `d` as {name: item}."""
+    r = d.get("/firmwares?format=json")
+    if r.status != 200:
+        raise AssertionError("listing: %r" % r)
+    return {item["name"]: item for item in json.loads(r.body.decode("utf-8"))}
+
+
+def change_line(kind, name, data, version):
+    """Regex of the log line for a hot-reload change of kind 'added' or
+    'replaced': info: KIND NAME: version V, SIZE bytes, crc 0x..., N blocks, etag "..." """
+    return re.compile(r"^info: %s %s: version %d, %d bytes, crc 0x(?i:%08x), %d blocks, etag %s$"
+                      % (kind, re.escape(name), version, len(data), crc32(data),
+                         block_count(data), re.escape(etag_of(data))), re.M)
+
+
+class Download:
+    """The result of download(): header fields, the ETags seen, the image."""
+
+    def __init__(self):
+        self.header = None          # parse_header() dict
+        self.header_etag = None
+        self.block_etags = set()
+        self.image = b""            # the binsize bytes, padding removed
+        self.responses = []
+
+
+def download(conn, name, headers=None, check_connection_close=False):
+    """Header then every block of NAME on `conn`, as a device does. Checks
+    status 200, sizes and every block CRC; returns a Download. Raises
+    AssertionError on any deviation (so it can run in a thread)."""
+    res = Download()
+    r = conn.request("/%s/header" % name, headers=headers)
+    if r.status != 200 or len(r.body) != 20:
+        raise AssertionError("/%s/header: %r %r" % (name, r, r.body))
+    if check_connection_close and r.header("Connection") != "close":
+        raise AssertionError("header response without Connection: close: %r" % r)
+    res.header = parse_header(r.body)
+    res.header_etag = r.header("ETag")
+    image = bytearray()
+    for n in range(res.header["blocknum"]):
+        r = conn.request("/%s/block/%d" % (name, n), headers=headers)
+        if r.status != 200 or len(r.body) != 260:
+            raise AssertionError("/%s/block/%d: %r %r" % (name, n, r, r.body[:80]))
+        if check_connection_close and r.header("Connection") != "close":
+            raise AssertionError("block response without Connection: close: %r" % r)
+        if crc32(r.body[:256]) != struct.unpack("<I", r.body[256:])[0]:
+            raise AssertionError("/%s/block/%d: bad block CRC" % (name, n))
+        res.block_etags.add(r.header("ETag"))
+        image += r.body[:256]
+    res.image = bytes(image[:res.header["binsize"]])
+    if crc32(res.image) != res.header["checksum"]:
+        raise AssertionError("/%s: image CRC 0x%08x, header says 0x%08x"
+                             % (name, crc32(res.image), res.header["checksum"]))
+    return res
+
+
+class HeaderWatcher(threading.Thread):
+    """Fetches /NAME/header on fresh connections in a loop until stop(),
+    recording every distinct (status, body) seen, so a test can assert that
+    nothing but the expected states was ever served."""
+
+    def __init__(self, daemon, name, interval=0.005):
+        super().__init__(daemon=True)
+        self.d, self.name, self.interval = daemon, name, interval
+        self.seen = []          # distinct (status, body) in order of first sight
+        self.count = 0
+        self.error = None
+        self._stop_event = threading.Event()
+
+    def run(self):
+        try:
+            while not self._stop_event.is_set():
+                r = self.d.get("/%s/header" % self.name)
+                state = (r.status, r.body if r.status == 200 else b"")
+                if state not in self.seen:
+                    self.seen.append(state)
+                self.count += 1
+                time.sleep(self.interval)
+        except Exception as e:      # reported by stop()
+            self.error = e
+
+    def stop(self):
+        self._stop_event.set()
+        self.join(10)
+        if self.error is not None:
+            raise AssertionError("header watcher failed: %r" % self.error)
+        return self.seen
 
 
 def main():
