@@ -47,6 +47,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <sched.h>
 #include <time.h>
@@ -66,6 +67,7 @@ struct http {
     atomic_bool stopping;
     atomic_long in_flight;           /* requests between handler and completion */
     struct conn_parking parking;     /* legacy sockets between two library connections */
+    MHD_socket quiesced_fd;          /* the listening socket once quiesced, or invalid */
     struct MHD_Response *not_found;  /* shared, reusable error responses */
     struct MHD_Response *out_of_range;
     struct MHD_Response *not_allowed;
@@ -491,6 +493,7 @@ int http_start(const struct http_options *o, struct catalog *cat, struct http **
         return -ENOMEM;
     }
     h->cat = cat;
+    h->quiesced_fd = MHD_INVALID_SOCKET;
     h->legacy_keep_alive = o->legacy_keep_alive;
     h->not_found = static_response("not found\n", NULL);
     h->out_of_range = static_response("block out of range\n", NULL);
@@ -534,12 +537,13 @@ fail:
 
 void http_quiesce(struct http *h)
 {
-    MHD_socket fd;
-
     atomic_store(&h->stopping, true);
-    fd = MHD_quiesce_daemon(atomic_load(&h->daemon));
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
+    h->quiesced_fd = MHD_quiesce_daemon(atomic_load(&h->daemon));
+    /* The worker threads take the socket out of their epoll sets after this
+     * returns, so it is closed only once they are gone (http_stop); until
+     * then, shutdown() stops the listening and turns new clients away. */
+    if (h->quiesced_fd != MHD_INVALID_SOCKET)
+        shutdown(h->quiesced_fd, SHUT_RDWR);
 }
 
 bool http_drain(struct http *h, unsigned timeout_ms)
@@ -560,6 +564,8 @@ void http_stop(struct http *h)
         return;
     atomic_store(&h->stopping, true);
     MHD_stop_daemon(atomic_load(&h->daemon));
+    if (h->quiesced_fd != MHD_INVALID_SOCKET)
+        close(h->quiesced_fd);
     free_responses(h);
     conn_parking_fini(&h->parking);
     free(h);
