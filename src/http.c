@@ -67,7 +67,6 @@ struct http {
     atomic_bool stopping;
     atomic_long in_flight;           /* requests between handler and completion */
     struct conn_parking parking;     /* legacy sockets between two library connections */
-    MHD_socket quiesced_fd;          /* the listening socket once quiesced, or invalid */
     struct MHD_Response *not_found;  /* shared, reusable error responses */
     struct MHD_Response *out_of_range;
     struct MHD_Response *not_allowed;
@@ -493,7 +492,6 @@ int http_start(const struct http_options *o, struct catalog *cat, struct http **
         return -ENOMEM;
     }
     h->cat = cat;
-    h->quiesced_fd = MHD_INVALID_SOCKET;
     h->legacy_keep_alive = o->legacy_keep_alive;
     h->not_found = static_response("not found\n", NULL);
     h->out_of_range = static_response("block out of range\n", NULL);
@@ -507,8 +505,8 @@ int http_start(const struct http_options *o, struct catalog *cat, struct http **
         goto fail;
 
     /* TURBO: no shutdown() before close, which the legacy keep-alive needs
-     * (see the top of this file). ITC: MHD_add_connection() and quiescing
-     * from other threads. No Date header: devices parse tiny buffers. */
+     * (see the top of this file). ITC: MHD_add_connection() from other
+     * threads. No Date header: devices parse tiny buffers. */
     flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ITC |
             MHD_USE_SUPPRESS_DATE_NO_CLOCK | MHD_USE_ERROR_LOG;
     d = MHD_start_daemon(
@@ -535,15 +533,13 @@ fail:
     return -EIO;
 }
 
-void http_quiesce(struct http *h)
+void http_begin_stop(struct http *h)
 {
+    /* MHD_quiesce_daemon() is not used: with a pool of epoll threads it
+     * races with the workers removing the listening socket themselves, and
+     * the library aborts when it loses. New connections in the last moments
+     * are closed by http_stop() like idle ones. */
     atomic_store(&h->stopping, true);
-    h->quiesced_fd = MHD_quiesce_daemon(atomic_load(&h->daemon));
-    /* The worker threads take the socket out of their epoll sets after this
-     * returns, so it is closed only once they are gone (http_stop); until
-     * then, shutdown() stops the listening and turns new clients away. */
-    if (h->quiesced_fd != MHD_INVALID_SOCKET)
-        shutdown(h->quiesced_fd, SHUT_RDWR);
 }
 
 bool http_drain(struct http *h, unsigned timeout_ms)
@@ -564,8 +560,6 @@ void http_stop(struct http *h)
         return;
     atomic_store(&h->stopping, true);
     MHD_stop_daemon(atomic_load(&h->daemon));
-    if (h->quiesced_fd != MHD_INVALID_SOCKET)
-        close(h->quiesced_fd);
     free_responses(h);
     conn_parking_fini(&h->parking);
     free(h);

@@ -23,9 +23,9 @@ struct http;
  * failure too. */
 int http_start(const struct http_options *o, struct catalog *cat, struct http **ret);
 
-/* Stops accepting: closes the listening socket and the legacy reopening.
- * Connections already open keep being served. */
-void http_quiesce(struct http *h);
+/* Starts stopping: legacy sockets are no longer handed back; connections
+ * keep being served until http_stop(). */
+void http_begin_stop(struct http *h);
 
 /* Waits until no request is being answered, at most @timeout_ms. Returns true
  * if none is left. */

@@ -361,7 +361,7 @@ int main(int argc, char **argv)
         log_error("main loop: %s", strerror(-r));
 
     notify_send("STOPPING=1");
-    http_quiesce(http);
+    http_begin_stop(http);
     if (!http_drain(http, DRAIN_MS))
         log_warning("stopping with responses still in flight");
     status = 0;
