@@ -7,19 +7,9 @@ import signal
 import time
 
 from otadtest import (ConnectionClosed, OtadTestCase, main, make_block,
-                      make_header, request_bytes, vector)
+                      make_header, poll, request_bytes, vector)
 
 STOP_LIMIT = 2.0   # seconds, from the spec
-
-
-def poll(predicate, timeout=5.0, interval=0.05):
-    """True as soon as predicate() is true, False after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 class Signals(OtadTestCase):
