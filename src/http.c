@@ -351,8 +351,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (h->legacy_keep_alive) {
         struct conn *conn = conn_of(c);
 
+        /* An unread body would be taken for the next request. */
         if (conn != NULL)
-            conn->reopen = asks_close(c);
+            conn->reopen = asks_close(c) && !has_body(c);
     }
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
         return respond(c, method, url, MHD_HTTP_METHOD_NOT_ALLOWED, h->not_allowed);
