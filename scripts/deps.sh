@@ -3,7 +3,8 @@
 # The single list of dependencies: the demo and the test scripts call this.
 set -eu
 packages="meson ninja-build pkg-config gcc libc6-dev libmicrohttpd-dev zlib1g-dev
-libyaml-dev libcmocka-dev python3 curl"
+libyaml-dev libcmocka-dev python3 curl
+gcc-arm-none-eabi binutils-arm-none-eabi libnewlib-arm-none-eabi"
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -1,0 +1,36 @@
+/* The bootloader: decides at every boot between running the application and
+ * updating it, and updates it safely. The only entry point a port calls. */
+#ifndef OTA_BOOT_H
+#define OTA_BOOT_H
+
+#include <stdint.h>
+
+/* Timing and persistence of the update; a port passes its own values. */
+struct ota_config {
+    uint32_t recv_timeout_ms;      /* longest wait for any byte of a response */
+    uint32_t block_retries;        /* attempts per request, reconnecting between */
+    uint32_t backoff_first_ms;     /* wait after a failed update attempt ... */
+    uint32_t backoff_max_ms;       /* ... doubling up to this */
+    uint32_t attempts_with_app;    /* failed attempts before a valid app is run anyway */
+};
+
+/* Sensible values for a device behind a serial Wi-Fi module. */
+#define OTA_CONFIG_DEFAULT                                                    \
+    {                                                                         \
+        .recv_timeout_ms = 5000, .block_retries = 5, .backoff_first_ms = 1000, \
+        .backoff_max_ms = 60000, .attempts_with_app = 3,                       \
+    }
+
+/* Runs the bootloader: reads the boot state, updates if the state asks for it
+ * (or there is no valid application), retrying with back-off, and jumps to
+ * the verified application. Returns only when ota_port_jump() returns (a
+ * simulator) or when there is nothing to boot and the port asked it to give
+ * up (never on a device). */
+void ota_boot_main(const struct ota_config *cfg);
+
+/* For the application: asks the bootloader to look for an update at the next
+ * boot, and resets. Returns only if the request could not be recorded
+ * (negative) or the port's reset returns (a simulator: 0). */
+int ota_request_update(void);
+
+#endif

@@ -1,0 +1,266 @@
+#include "ota_update.h"
+
+#include <string.h>
+
+#include "ota_crc32.h"
+#include "ota_err.h"
+#include "ota_log.h"
+#include "ota_port.h"
+
+void ota_update_init(struct ota_update *u, const struct ota_config *cfg,
+                     struct ota_state_store *store)
+{
+    memset(u, 0, sizeof(*u));
+    u->cfg = cfg;
+    u->store = store;
+    ota_http_init(&u->http, cfg);
+}
+
+uint32_t ota_app_addr(const struct ota_flash_layout *fl)
+{
+    return ota_flash_sector_addr(fl, fl->app_first_sector);
+}
+
+uint32_t ota_app_area_size(const struct ota_flash_layout *fl)
+{
+    uint32_t size = 0;
+
+    for (uint32_t s = fl->app_first_sector; s <= fl->app_last_sector; s++)
+        size += fl->sector_size[s];
+    return size;
+}
+
+bool ota_app_verify(const struct ota_flash_layout *fl, uint32_t size, uint32_t crc)
+{
+    uint8_t buf[256];
+    uint32_t addr = ota_app_addr(fl), c = 0;
+
+    if (size == 0 || size > ota_app_area_size(fl))
+        return false;
+    for (uint32_t off = 0; off < size; off += sizeof(buf)) {
+        uint32_t n = size - off < sizeof(buf) ? size - off : sizeof(buf);
+
+        if (ota_port_flash_read(addr + off, buf, n) < 0)
+            return false;
+        c = ota_crc32(c, buf, n);
+    }
+    return c == crc;
+}
+
+/* "/NAME/header" or "/NAME/block/N" into @buf. */
+static void make_path(char *buf, uint32_t max, const char *what, int32_t block)
+{
+    const char *name = ota_port_server()->name;
+    uint32_t n = 0;
+    char digits[10];
+    int k = 0;
+
+    buf[n++] = '/';
+    while (*name != '\0' && n < max - 24)
+        buf[n++] = *name++;
+    buf[n++] = '/';
+    while (*what != '\0')
+        buf[n++] = *what++;
+    if (block >= 0) {
+        uint32_t v = (uint32_t)block;
+
+        buf[n++] = '/';
+        do {
+            digits[k++] = (char)('0' + v % 10);
+            v /= 10;
+        } while (v != 0);
+        while (k > 0)
+            buf[n++] = digits[--k];
+    }
+    buf[n] = '\0';
+}
+
+/* One request, retried with a fresh connection after any failure. */
+static int fetch(struct ota_update *u, const char *path, uint8_t *body, uint32_t want)
+{
+    uint32_t len = 0, status = 0;
+    int r = OTA_ERR_NET;
+
+    for (uint32_t attempt = 0; attempt < u->cfg->block_retries; attempt++) {
+        r = ota_http_get(&u->http, path, body, want, &len, &status);
+        if (r == OTA_OK && len == want)
+            return OTA_OK;
+        if (r == OTA_OK) {
+            r = OTA_ERR_PROTOCOL; /* wrong length: not this protocol */
+            ota_http_close(&u->http);
+        }
+        ota_logf("ota: %s failed (%d, status %u), attempt %u", path, (int32_t)r, status,
+                 attempt + 1);
+    }
+    return r;
+}
+
+static int fetch_header(struct ota_update *u)
+{
+    uint8_t raw[OTA_HEADER_WIRE];
+    char path[96];
+    struct ota_header *h = &u->header;
+    const struct ota_flash_layout *fl = u->store->fl;
+    int r;
+
+    make_path(path, sizeof(path), "header", -1);
+    r = fetch(u, path, raw, sizeof(raw));
+    if (r < 0)
+        return r;
+    ota_header_decode(raw, h);
+    if (h->blocksize != OTA_BLOCK_DATA || h->binsize == 0 ||
+        h->blocknum != ota_block_count(h->binsize) || h->binsize > ota_app_area_size(fl) ||
+        h->blocknum > ota_state_max_blocks(fl)) {
+        ota_logf("ota: unusable header: %u bytes, %u blocks of %u", h->binsize, h->blocknum,
+                 h->blocksize);
+        return OTA_ERR_PROTOCOL;
+    }
+    return OTA_OK;
+}
+
+/* The sector holding application offset @off, and whether @off starts it. */
+static uint32_t sector_of(const struct ota_flash_layout *fl, uint32_t off, bool *starts)
+{
+    uint32_t s = fl->app_first_sector, start = 0;
+
+    while (off >= start + fl->sector_size[s]) {
+        start += fl->sector_size[s];
+        s++;
+    }
+    *starts = off == start;
+    return s;
+}
+
+/* Fetches block @n until its CRC checks out (bounded). */
+static int fetch_block(struct ota_update *u, uint32_t n, uint8_t wire[OTA_BLOCK_WIRE])
+{
+    char path[96];
+    int r = OTA_ERR_CRC;
+
+    make_path(path, sizeof(path), "block", (int32_t)n);
+    for (uint32_t attempt = 0; attempt < u->cfg->block_retries; attempt++) {
+        r = fetch(u, path, wire, OTA_BLOCK_WIRE);
+        if (r < 0)
+            return r;
+        u->blocks_fetched++;
+        if (ota_crc32(0, wire, OTA_BLOCK_DATA) == ota_get_le32(wire + OTA_BLOCK_DATA))
+            return OTA_OK;
+        /* Corrupted on the way: the connection may be out of sync too. */
+        ota_logf("ota: block %u failed its CRC, attempt %u", n, attempt + 1);
+        ota_http_close(&u->http);
+        r = OTA_ERR_CRC;
+    }
+    return r;
+}
+
+static int write_block(const struct ota_flash_layout *fl, uint32_t n, const uint8_t *data,
+                       uint32_t len)
+{
+    uint32_t addr = ota_app_addr(fl) + n * OTA_BLOCK_DATA;
+    uint8_t back[OTA_BLOCK_DATA];
+
+    if (ota_port_flash_program(addr, data, len) < 0 || ota_port_flash_read(addr, back, len) < 0 ||
+        memcmp(back, data, len) != 0)
+        return OTA_ERR_FLASH;
+    return OTA_OK;
+}
+
+static int download(struct ota_update *u, uint32_t from)
+{
+    const struct ota_flash_layout *fl = u->store->fl;
+    const struct ota_header *h = &u->header;
+    uint8_t wire[OTA_BLOCK_WIRE];
+    int r;
+
+    u->first_block = from;
+    for (uint32_t n = from; n < h->blocknum; n++) {
+        uint32_t off = n * OTA_BLOCK_DATA, len = h->binsize - off;
+        bool starts;
+        uint32_t sector = sector_of(fl, off, &starts);
+
+        if (len > OTA_BLOCK_DATA)
+            len = OTA_BLOCK_DATA;
+        r = fetch_block(u, n, wire);
+        if (r < 0)
+            return r;
+        /* A sector is erased just before its first block is written; on a
+         * resume at a sector's start it may have been cut mid-erase: erase
+         * it again. Mid-sector, it was erased before its first block. */
+        if (starts && ota_port_flash_erase(sector) < 0)
+            return OTA_ERR_FLASH;
+        r = write_block(fl, n, wire, len);
+        if (r < 0)
+            return r;
+        r = ota_state_mark_block(u->store, n);
+        if (r < 0)
+            return r;
+        if (u->progress != NULL)
+            u->progress(u->progress_ctx, n + 1, h->blocknum);
+    }
+    return OTA_OK;
+}
+
+int ota_update_run(struct ota_update *u, bool have_app, uint32_t installed)
+{
+    struct ota_state_store *s = u->store;
+    const struct ota_header *h = &u->header;
+    struct ota_state st = s->cur;
+    uint32_t from = 0;
+    int r;
+
+    u->blocks_fetched = 0;
+    r = fetch_header(u);
+    if (r < 0)
+        goto out;
+    if ((s->cur.flags & OTA_STATE_DOWNLOADING) && s->cur.dl_crc == h->checksum &&
+        s->cur.dl_size == h->binsize) {
+        from = ota_state_blocks_done(s, h->blocknum);
+        ota_logf("ota: resuming version %u at block %u of %u", h->version, from, h->blocknum);
+    } else if (have_app && h->version <= installed && !(s->cur.flags & OTA_STATE_DOWNLOADING)) {
+        ota_logf("ota: server has version %u, installed %u: nothing to do", h->version,
+                 installed);
+        r = OTA_UPDATE_CURRENT;
+        goto out;
+    } else {
+        /* A new download, in a fresh state sector whose bitmap is clean. The
+         * old application stops being valid now: its sectors will be erased. */
+        ota_logf("ota: downloading version %u: %u bytes, %u blocks, crc %x", h->version,
+                 h->binsize, h->blocknum, h->checksum);
+        st.flags = (st.flags & ~(OTA_STATE_APP_VALID | OTA_STATE_UPDATE_REQUESTED)) |
+                   OTA_STATE_DOWNLOADING;
+        st.dl_version = h->version;
+        st.dl_size = h->binsize;
+        st.dl_crc = h->checksum;
+        r = ota_state_write(s, &st, true);
+        if (r < 0)
+            goto out;
+    }
+    r = download(u, from);
+    if (r < 0)
+        goto out;
+    if (!ota_app_verify(s->fl, h->binsize, h->checksum)) {
+        /* Every block checked out yet the whole does not: a server that
+         * changed the image under a resumed download. Start over. */
+        ota_logf("ota: image crc mismatch after download; starting over");
+        st = s->cur;
+        st.flags &= ~OTA_STATE_DOWNLOADING;
+        st.dl_crc = 0;
+        r = ota_state_write(s, &st, false);
+        if (r == OTA_OK)
+            r = OTA_ERR_CRC;
+        goto out;
+    }
+    st = s->cur;
+    st.flags = OTA_STATE_APP_VALID;
+    st.app_version = h->version;
+    st.app_size = h->binsize;
+    st.app_crc = h->checksum;
+    r = ota_state_write(s, &st, false);
+    if (r == OTA_OK) {
+        ota_logf("ota: installed version %u", h->version);
+        r = OTA_UPDATE_INSTALLED;
+    }
+out:
+    ota_http_close(&u->http);
+    return r;
+}

@@ -1,0 +1,50 @@
+/* The update engine: brings the application area up to date with the
+ * server's image through the block protocol, resuming an interrupted
+ * download, and commits it only after its whole CRC is verified in flash. */
+#ifndef OTA_UPDATE_H
+#define OTA_UPDATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ota_boot.h"
+#include "ota_http.h"
+#include "ota_state.h"
+#include "otad/proto.h"
+
+enum ota_update_result {
+    OTA_UPDATE_INSTALLED = 1,   /* a new image was installed and verified */
+    OTA_UPDATE_CURRENT = 2,     /* nothing newer on the server */
+};
+
+struct ota_update {
+    const struct ota_config *cfg;
+    struct ota_state_store *store;
+    struct ota_http http;
+    /* Called after each block written (may be NULL): for progress displays. */
+    void (*progress)(void *ctx, uint32_t done, uint32_t total);
+    void *progress_ctx;
+    /* Filled in by ota_update_run(), for the caller and tests. */
+    struct ota_header header;   /* the server's header */
+    uint32_t first_block;       /* where this run started (0, or a resume point) */
+    uint32_t blocks_fetched;    /* block responses received this run */
+};
+
+void ota_update_init(struct ota_update *u, const struct ota_config *cfg,
+                     struct ota_state_store *store);
+
+/* Runs one update attempt. @have_app / @installed say whether a verified
+ * application of that version is installed: only a newer server version
+ * replaces it. A download in progress is resumed if the server still has
+ * the same image, and started over otherwise. Returns an ota_update_result,
+ * or a negative ota_err (the caller retries later; nothing is lost). */
+int ota_update_run(struct ota_update *u, bool have_app, uint32_t installed);
+
+/* Address and size of the application area. */
+uint32_t ota_app_addr(const struct ota_flash_layout *fl);
+uint32_t ota_app_area_size(const struct ota_flash_layout *fl);
+
+/* Verifies @size bytes of the application area against @crc. */
+bool ota_app_verify(const struct ota_flash_layout *fl, uint32_t size, uint32_t crc);
+
+#endif

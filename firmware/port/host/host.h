@@ -1,0 +1,71 @@
+/* The host port: the OTA core on a Linux machine, for the tests and for
+ * otaget. Flash is simulated in a file with real flash semantics and an
+ * STM32F401-like sector map, and can lose power at a chosen operation; the
+ * transport is a TCP socket, or any byte source a test plugs in. */
+#ifndef OTA_HOST_H
+#define OTA_HOST_H
+
+#include <setjmp.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* The simulated flash: 4 x 16 KiB, 64 KiB, 3 x 128 KiB at 0x08000000. The
+ * boot state lives in sectors 2-3, the application in sectors 4-7. */
+#define HOST_FLASH_BASE 0x08000000u
+#define HOST_FLASH_SIZE (512u * 1024u)
+#define HOST_APP_ADDR 0x08010000u
+
+/* Opens the flash image @path (created erased if missing, or kept in memory
+ * only if @path is NULL). Returns 0 or a negative errno. */
+int host_flash_open(const char *path);
+
+/* Writes the image back (if it has a file) and frees it. */
+void host_flash_close(void);
+
+/* Cuts the power during the @n-th flash operation from now (1: the next
+ * one): that erase or program is applied only half-way, then the core is
+ * abandoned with longjmp(*host_power_cut, 1). A negative @n never cuts. */
+void host_flash_cut_after(long n);
+
+/* Where a power cut jumps to; set by the caller before running the core. */
+extern jmp_buf *host_power_cut;
+
+/* Erase and program operations since host_flash_open(). */
+long host_flash_ops(void);
+
+/* True once the core tried to set a bit by programming (a core bug on real
+ * flash); such a program operation fails. */
+bool host_flash_violation(void);
+
+/* Direct access to the simulated flash contents, for tests. */
+uint8_t *host_flash_mem(void);
+
+/* A byte transport for the core's ota_port_net_*(): the default is a TCP
+ * connection to the configured host and port. */
+struct host_net_ops {
+    int (*open)(void *ctx);
+    int (*send)(void *ctx, const void *data, uint32_t len);
+    int (*recv)(void *ctx, void *buf, uint32_t len, uint32_t timeout_ms);
+    void (*close)(void *ctx);
+    void *ctx;
+};
+
+/* Uses @ops (NULL: TCP) for the transport. */
+void host_net_use(const struct host_net_ops *ops);
+
+/* The server the core talks to: @host (an address or name), @port, @name. */
+void host_set_server(const char *host, uint16_t port, const char *name);
+
+/* Log lines go to stderr unless @quiet. */
+void host_set_quiet(bool quiet);
+
+/* Sleeps are real unless @virtual_time: then they only add to a counter. */
+void host_set_virtual_sleep(bool virtual_time);
+uint64_t host_slept_ms(void);
+
+/* The address ota_port_jump() was last called with (0: none), and resets. */
+uint32_t host_jumped_to(void);
+unsigned host_resets(void);
+void host_clear_boot(void);
+
+#endif

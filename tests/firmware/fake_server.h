@@ -1,0 +1,184 @@
+/* An in-process otad for the firmware tests: answers the core's requests
+ * for /NAME/header and /NAME/block/N from an image in memory, through the
+ * host port's pluggable transport. Responses are built here with zlib, apart
+ * from the core's own CRC code. */
+#ifndef OTA_TEST_FAKE_SERVER_H
+#define OTA_TEST_FAKE_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "host.h"
+
+struct fake_server {
+    const uint8_t *image;
+    uint32_t size;
+    uint32_t version;
+    unsigned down_opens;      /* the next this many opens fail (server down) */
+    bool corrupt_once;        /* flip a bit in the next block response */
+    /* What was asked. */
+    unsigned opens;
+    unsigned block_requests;
+    long first_block;         /* first block index requested, -1 none */
+    long last_block;
+    /* The response being sent. */
+    uint8_t out[1024];
+    uint32_t out_len, out_pos;
+    char req[512];
+    uint32_t req_len;
+};
+
+static inline void fake_le32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static inline void fake_respond(struct fake_server *s, int status, const uint8_t *body,
+                                uint32_t len)
+{
+    int n = snprintf((char *)s->out + s->out_len, sizeof(s->out) - s->out_len,
+                     "HTTP/1.1 %d %s\r\nContent-Type: application/octet-stream\r\n"
+                     "Content-Length: %u\r\n\r\n",
+                     status, status == 200 ? "OK" : "Error", len);
+
+    s->out_len += (uint32_t)n;
+    memcpy(s->out + s->out_len, body, len);
+    s->out_len += len;
+}
+
+static inline void fake_handle(struct fake_server *s, const char *path)
+{
+    const char *slash = strchr(path + 1, '/');
+
+    if (slash != NULL && strcmp(slash, "/header") == 0) {
+        uint8_t h[20];
+        uint32_t nblocks = (s->size + 255) / 256;
+
+        fake_le32(h, s->version);
+        fake_le32(h + 4, (uint32_t)crc32(0, s->image, s->size));
+        fake_le32(h + 8, nblocks);
+        fake_le32(h + 12, 256);
+        fake_le32(h + 16, s->size);
+        fake_respond(s, 200, h, 20);
+        return;
+    }
+    if (slash != NULL && strncmp(slash, "/block/", 7) == 0) {
+        long n = strtol(slash + 7, NULL, 10);
+        uint32_t nblocks = (s->size + 255) / 256;
+        uint8_t b[260];
+        uint32_t len;
+
+        if (n < 0 || (uint32_t)n >= nblocks) {
+            fake_respond(s, 416, (const uint8_t *)"range\n", 6);
+            return;
+        }
+        s->block_requests++;
+        if (s->first_block < 0)
+            s->first_block = n;
+        s->last_block = n;
+        len = s->size - (uint32_t)n * 256 > 256 ? 256 : s->size - (uint32_t)n * 256;
+        memset(b, 0xFF, 256);
+        memcpy(b, s->image + n * 256, len);
+        fake_le32(b + 256, (uint32_t)crc32(0, b, 256));
+        if (s->corrupt_once) {
+            b[17] ^= 0x04;
+            s->corrupt_once = false;
+        }
+        fake_respond(s, 200, b, 260);
+        return;
+    }
+    fake_respond(s, 404, (const uint8_t *)"not found\n", 10);
+}
+
+static inline int fake_open(void *ctx)
+{
+    struct fake_server *s = ctx;
+
+    if (s->down_opens > 0) {
+        s->down_opens--;
+        return -1;
+    }
+    s->opens++;
+    s->out_len = s->out_pos = s->req_len = 0;
+    return 0;
+}
+
+static inline int fake_send(void *ctx, const void *data, uint32_t len)
+{
+    struct fake_server *s = ctx;
+    char *end, path[256];
+
+    if (s->req_len + len >= sizeof(s->req))
+        return -1;
+    memcpy(s->req + s->req_len, data, len);
+    s->req_len += len;
+    s->req[s->req_len] = '\0';
+    end = strstr(s->req, "\r\n\r\n");
+    if (end == NULL)
+        return 0;
+    if (sscanf(s->req, "GET %255s HTTP/1.1", path) != 1)
+        return -1;
+    if (s->out_pos == s->out_len)
+        s->out_len = s->out_pos = 0;
+    fake_handle(s, path);
+    s->req_len = 0;
+    return 0;
+}
+
+static inline int fake_recv(void *ctx, void *buf, uint32_t len, uint32_t timeout_ms)
+{
+    struct fake_server *s = ctx;
+    uint32_t n = s->out_len - s->out_pos;
+
+    (void)timeout_ms;
+    if (n == 0)
+        return 0; /* nothing to say: a timeout */
+    if (n > len)
+        n = len;
+    memcpy(buf, s->out + s->out_pos, n);
+    s->out_pos += n;
+    return (int)n;
+}
+
+static inline void fake_close(void *ctx)
+{
+    struct fake_server *s = ctx;
+
+    s->out_len = s->out_pos = s->req_len = 0;
+}
+
+/* Plugs @s in as the core's transport. */
+static inline void fake_server_use(struct fake_server *s, struct host_net_ops *ops)
+{
+    *ops = (struct host_net_ops){fake_open, fake_send, fake_recv, fake_close, s};
+    s->first_block = -1;
+    s->last_block = -1;
+    host_net_use(ops);
+}
+
+/* An image that looks like a Cortex-M application: a vector table with an
+ * initial stack pointer in RAM and a Thumb reset vector in the app area. */
+static inline uint8_t *fake_app(uint32_t size, uint32_t seed)
+{
+    uint8_t *img = malloc(size);
+    uint32_t x = seed ? seed : 1;
+
+    for (uint32_t i = 0; i < size; i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        img[i] = (uint8_t)x;
+    }
+    fake_le32(img, 0x20018000u);
+    fake_le32(img + 4, HOST_APP_ADDR + 0x101u);
+    return img;
+}
+
+#endif
