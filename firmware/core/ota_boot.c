@@ -57,8 +57,13 @@ void ota_boot_main(const struct ota_config *cfg)
                 struct ota_state st = store.cur;
 
                 st.flags &= ~OTA_STATE_UPDATE_REQUESTED;
-                if (ota_state_write(&store, &st, false) < 0)
+                if (ota_state_write(&store, &st, false) < 0) {
+                    /* The application is valid and nothing newer exists:
+                     * run it rather than ask the server again and again. */
                     ota_logf("boot: cannot clear the update request");
+                    boot(&store);
+                    return;
+                }
             }
             attempt = 0;
             backoff = cfg->backoff_first_ms;

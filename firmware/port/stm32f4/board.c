@@ -1,0 +1,110 @@
+/* The board as a whole: bring-up, the server configuration, and the hand-over
+ * to the application (plausibility check, jump, reset). */
+#include "board.h"
+
+#include <board_config.h> /* <>: the CONFIG_DIR copy wins, see Makefile */
+#include "clock.h"
+#include "ota_port.h"
+#include "regs.h"
+#include "uart.h"
+
+void board_init(void)
+{
+    clock_init();
+    uart_init();
+}
+
+const struct ota_server *ota_port_server(void)
+{
+    static const struct ota_server server = {
+        .host = BOARD_SERVER_HOST,
+        .port = BOARD_SERVER_PORT,
+        .name = BOARD_FIRMWARE_NAME,
+    };
+    return &server;
+}
+
+/* The application area as the flash layout describes it. */
+static void app_area(uint32_t *first, uint32_t *end)
+{
+    const struct ota_flash_layout *l = ota_port_flash_layout();
+    uint32_t addr = l->base;
+
+    for (uint32_t s = 0; s < l->nsectors; s++) {
+        if (s == l->app_first_sector)
+            *first = addr;
+        addr += l->sector_size[s];
+        if (s == l->app_last_sector)
+            *end = addr;
+    }
+}
+
+bool ota_port_app_plausible(uint32_t app_addr)
+{
+    uint32_t first = 0, end = 0;
+
+    app_area(&first, &end);
+    if (app_addr < first || app_addr > end - 8u || (app_addr & 3u))
+        return false;
+
+    const volatile uint32_t *vt = (const volatile uint32_t *)app_addr;
+    uint32_t sp = vt[0], pc = vt[1];
+
+    /* The stack grows down from its initial value, so the end of the SRAM is
+     * the usual choice and allowed; an erased vector (0xFFFFFFFF) fails both
+     * tests. */
+    if (sp < SRAM_BASE_ADDR || sp > SRAM_BASE_ADDR + SRAM_SIZE || (sp & 3u))
+        return false;
+    /* Thumb bit set, and the code inside the application area. */
+    if (!(pc & 1u) || (pc & ~1u) < first || (pc & ~1u) >= end)
+        return false;
+    return true;
+}
+
+/* Leaves the machine as the application expects it after a reset: no
+ * interrupt enabled or pending, SysTick off, the USARTs and GPIOA in their
+ * reset state, the clock untouched (it is the reset clock, see clock.c), the
+ * flash locked (flash.c locks it after every operation), PRIMASK clear. */
+void ota_port_jump(uint32_t app_addr)
+{
+    const volatile uint32_t *vt = (const volatile uint32_t *)app_addr;
+    uint32_t sp = vt[0], pc = vt[1];
+
+    if (!(pc & 1u)) /* the core checked; a BX to an ARM address would fault */
+        ota_port_reset();
+    uart_log_flush();
+
+    irq_disable();
+    clock_deinit();
+    uart_deinit();
+    for (uint32_t i = 0; i < (NVIC_IRQS + 31u) / 32u; i++) {
+        NVIC_ICER(i) = 0xFFFFFFFFu;
+        NVIC_ICPR(i) = 0xFFFFFFFFu;
+    }
+    SCB_ICSR = SCB_ICSR_PENDSTCLR | SCB_ICSR_PENDSVCLR;
+    SCB_VTOR = app_addr;
+    dsb();
+    isb();
+
+    /* With nothing enabled, clearing PRIMASK before the branch is safe, and
+     * an application that never executes "cpsie i" (most do not: it is the
+     * reset state) still gets its interrupts. */
+    __asm volatile("msr msp, %0\n\t"
+                   "cpsie i\n\t"
+                   "bx %1"
+                   :
+                   : "r"(sp), "r"(pc)
+                   : "memory");
+    __builtin_unreachable();
+}
+
+void ota_port_reset(void)
+{
+    uart_log_flush();
+    dsb();
+    SCB_AIRCR = SCB_AIRCR_VECTKEY | (SCB_AIRCR & SCB_AIRCR_PRIGROUP_MASK) |
+                SCB_AIRCR_SYSRESETREQ;
+    dsb();
+    for (;;) /* the reset takes effect within a few cycles */
+        ;
+}

@@ -1,0 +1,28 @@
+/* The bootloader: brings the board up and hands over to the portable core. */
+#include "board.h"
+#include "ota_boot.h"
+#include "ota_port.h"
+
+/* Timing for an ESP8266 on a 115200-baud link and a home Wi-Fi network. */
+static const struct ota_config config = {
+    /* The module forwards data every 20 ms, but a Wi-Fi retransmission or a
+     * busy access point can hold a response back for seconds. */
+    .recv_timeout_ms = 10000,
+    /* Each retry closes and reopens the connection (about 3 s with the
+     * "+++" guard times), so a few are cheap compared to a failed update. */
+    .block_retries = 5,
+    .backoff_first_ms = 2000,
+    /* A device whose server is down asks again every 5 minutes at most. */
+    .backoff_max_ms = 300000,
+    .attempts_with_app = 3,
+};
+
+int main(void)
+{
+    board_init();
+    ota_port_log("otad bootloader, stm32f4 port");
+    ota_boot_main(&config);
+    /* Only a simulator comes back here; on a device, start over. */
+    ota_port_reset();
+    return 0;
+}

@@ -1,0 +1,116 @@
+#!/bin/sh
+# Smoke test of the STM32F4 port: smoke.sh BUILD_DIR OTAD
+#
+# Runs the bootloader in QEMU's netduinoplus2 (an STM32F405: the F401's
+# USART1/USART2, SysTick and flash interface addresses) with USART1 wired to a
+# simulated ESP8266 that forwards to a real otad on 127.0.0.1, and USART2 (the
+# log) to a file. Checks:
+#   blank   no boot state: the AT dialogue, the header through transparent
+#           mode, and the first erase reported failed (QEMU's flash is
+#           read-only) and retried after "+++" and AT+CIPCLOSE;
+#   stuck   the module left in transparent mode by an earlier reset: escaped
+#           and used;
+#   app     a verified application installed: the jump, and its own start-up.
+# Exits 77 (skipped) if qemu-system-arm is missing.
+set -eu
+if [ $# -ne 2 ]; then
+    echo "usage: $0 BUILD_DIR OTAD" >&2
+    exit 2
+fi
+here=$(cd "$(dirname "$0")" && pwd)
+mkdir -p "$1"
+build=$(cd "$1" && pwd)
+otad=$2
+for tool in qemu-system-arm python3 arm-none-eabi-gcc timeout; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+        echo "skipped: $tool not found"
+        exit 77
+    fi
+done
+[ -x "$otad" ] || { echo "$otad: not an executable" >&2; exit 1; }
+
+make -C "$here/.." --no-print-directory BUILD="$build" >/dev/null
+
+work=$(mktemp -d)
+pids=""
+cleanup() {
+    for p in $pids; do kill "$p" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Waits up to 10 s for a condition (a shell command) to hold.
+wait_for() {
+    n=0
+    until eval "$1"; do
+        n=$((n + 1))
+        [ $n -lt 100 ] || { echo "timed out waiting for: $1" >&2; exit 1; }
+        sleep 0.1
+    done
+}
+
+mkdir "$work/fw"
+cp "$build/app.bin" "$work/fw/app.bin"
+echo 2 >"$work/fw/app.txt"
+otad_port=$(free_port)
+"$otad" -d "$work/fw" -b 127.0.0.1 -p "$otad_port" >"$work/otad.log" 2>&1 &
+pids="$pids $!"
+wait_for "python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", $otad_port))' 2>/dev/null"
+
+python3 "$here/mkimage.py" "$work/blank.img" "$build/bootloader.bin"
+python3 "$here/mkimage.py" "$work/app.img" "$build/bootloader.bin" "$build/app.bin" 2
+
+# run NAME IMAGE SECONDS [fake_esp8266.py options]: the log goes to NAME.log,
+# the simulated module's to NAME.esp.
+run() {
+    name=$1 image=$2 secs=$3
+    shift 3
+    python3 "$here/fake_esp8266.py" --port-file "$work/$name.port" \
+        --server-port "$otad_port" "$@" 2>"$work/$name.esp" &
+    esp=$!
+    wait_for "[ -s '$work/$name.port' ]"
+    timeout "$secs" qemu-system-arm -M netduinoplus2 -nographic -monitor none \
+        -chardev "socket,id=esp,host=127.0.0.1,port=$(cat "$work/$name.port"),nodelay=on" \
+        -serial chardev:esp -serial "file:$work/$name.log" \
+        -device "loader,file=$image,addr=0x08000000,force-raw=on" >"$work/$name.qemu" 2>&1 || true
+    kill "$esp" 2>/dev/null || true
+    wait "$esp" 2>/dev/null || true
+}
+
+passed=0 failed=0
+# expect NAME FILE TEXT: FILE (log or esp) of run NAME contains TEXT.
+expect() {
+    if grep -qF -- "$3" "$work/$1.$2"; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        echo "FAIL $1: '$3' not in $1.$2:"
+        sed 's/^/    /' "$work/$1.$2"
+    fi
+}
+
+run blank "$work/blank.img" 5
+expect blank log "otad bootloader, stm32f4 port"
+expect blank esp 'cmd AT+CWJAP="otad-demo","change-me"'
+expect blank esp 'cmd AT+CIPSTART="TCP","192.168.1.10",8000'
+expect blank log "ota: downloading version 2"
+expect blank log "boot: update failed (-9); retrying"
+expect blank esp "escape +++"
+expect blank esp "cmd AT+CIPCLOSE"
+expect blank log "boot: update (attempt 2"
+
+run stuck "$work/blank.img" 4 --stuck
+expect stuck esp "escape +++"
+expect stuck log "ota: downloading version 2"
+
+run app "$work/app.img" 3
+expect app log "boot: starting application version 2"
+expect app log "app: running"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
