@@ -34,7 +34,7 @@ static int parse_status(struct ota_http_parser *p)
     const char *l = p->line;
 
     /* "HTTP/1.x SSS reason" */
-    if (!starts_with(l, "http/1.") || l[8] != ' ' || l[9] < '1' || l[9] > '5' ||
+    if (!starts_with(l, "http/1.") || l[7] < '0' || l[7] > '9' || l[8] != ' ' || l[9] < '1' || l[9] > '5' ||
         l[10] < '0' || l[10] > '9' || l[11] < '0' || l[11] > '9' ||
         (l[12] != ' ' && l[12] != '\0'))
         return OTA_ERR_HTTP;
@@ -125,6 +125,12 @@ int ota_http_parser_feed(struct ota_http_parser *p, const uint8_t *data, uint32_
         if (++p->head_len > OTA_HTTP_HEAD_MAX) {
             *consumed = i;
             return OTA_ERR_HEADERS;
+        }
+        /* Control bytes have no place in a head; a NUL would also cut the
+         * kept line short and make a wrong length look right. */
+        if (data[i] < 0x20 && data[i] != '\t' && data[i] != '\r' && data[i] != '\n') {
+            *consumed = i;
+            return OTA_ERR_HTTP;
         }
         if (data[i] == '\n') {
             i++;

@@ -47,8 +47,9 @@ bool ota_app_verify(const struct ota_flash_layout *fl, uint32_t size, uint32_t c
     return c == crc;
 }
 
-/* "/NAME/header" or "/NAME/block/N" into @buf. */
-static void make_path(char *buf, uint32_t max, const char *what, int32_t block)
+/* "/NAME/header" or "/NAME/block/N" into @buf (@max bytes). False if the
+ * name does not fit: a cut name could name another firmware. */
+static bool make_path(char *buf, uint32_t max, const char *what, int32_t block)
 {
     const char *name = ota_port_server()->name;
     uint32_t n = 0;
@@ -56,8 +57,11 @@ static void make_path(char *buf, uint32_t max, const char *what, int32_t block)
     int k = 0;
 
     buf[n++] = '/';
-    while (*name != '\0' && n < max - 24)
-        buf[n++] = *name++;
+    for (; *name != '\0'; name++) {
+        if (n >= max - 24) /* room for "/header" or "/block/4294967295" */
+            return false;
+        buf[n++] = *name;
+    }
     buf[n++] = '/';
     while (*what != '\0')
         buf[n++] = *what++;
@@ -73,6 +77,7 @@ static void make_path(char *buf, uint32_t max, const char *what, int32_t block)
             buf[n++] = digits[--k];
     }
     buf[n] = '\0';
+    return true;
 }
 
 /* One request, retried with a fresh connection after any failure. */
@@ -103,7 +108,8 @@ static int fetch_header(struct ota_update *u)
     const struct ota_flash_layout *fl = u->store->fl;
     int r;
 
-    make_path(path, sizeof(path), "header", -1);
+    if (!make_path(path, sizeof(path), "header", -1))
+        return OTA_ERR_PROTOCOL;
     r = fetch(u, path, raw, sizeof(raw));
     if (r < 0)
         return r;
@@ -137,7 +143,8 @@ static int fetch_block(struct ota_update *u, uint32_t n, uint8_t wire[OTA_BLOCK_
     char path[96];
     int r = OTA_ERR_CRC;
 
-    make_path(path, sizeof(path), "block", (int32_t)n);
+    if (!make_path(path, sizeof(path), "block", (int32_t)n))
+        return OTA_ERR_PROTOCOL;
     for (uint32_t attempt = 0; attempt < u->cfg->block_retries; attempt++) {
         r = fetch(u, path, wire, OTA_BLOCK_WIRE);
         if (r < 0)
@@ -209,6 +216,8 @@ int ota_update_run(struct ota_update *u, bool have_app, uint32_t installed)
     int r;
 
     u->blocks_fetched = 0;
+    u->first_block = 0;
+    memset(&u->header, 0, sizeof(u->header));
     r = fetch_header(u);
     if (r < 0)
         goto out;

@@ -9,6 +9,7 @@
 #include "host.h"
 #include "ota_boot.h"
 #include "ota_state.h"
+#include "ota_err.h"
 #include "ota_update.h"
 
 #define SIZE1 (5000u)
@@ -288,6 +289,26 @@ static void test_downloading_resumes(void **state)
     assert_int_equal(server.block_requests, (SIZE2 + 255) / 256 - 10);
 }
 
+/* A name too long for the request buffer is refused, never cut: a shorter
+ * name could be another firmware. */
+static void test_name_too_long(void **state)
+{
+    char name[81];
+    struct ota_state_store s;
+    struct ota_update u;
+
+    (void)state;
+    memset(name, 'n', 80);
+    name[80] = '\0';
+    host_set_server("h", 1, name);
+    serve(v2, SIZE2, 2);
+    assert_int_equal(ota_state_load(&s, ota_port_flash_layout()), 0);
+    ota_update_init(&u, &cfg, &s);
+    assert_int_equal(ota_update_run(&u, false, 0), OTA_ERR_PROTOCOL);
+    assert_int_equal(server.opens, 0);
+    host_set_server("h", 1, "firmware");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -302,6 +323,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_torn_newest_record, setup, teardown),
         cmocka_unit_test_setup_teardown(test_garbage_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_downloading_resumes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_name_too_long, setup, teardown),
     };
     return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }
