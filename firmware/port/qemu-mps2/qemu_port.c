@@ -1,0 +1,325 @@
+/* The port contract on QEMU's mps2-an386: the log on UART0, the network on
+ * UART1 (a QEMU chardev socket to the server), flash emulated on the code
+ * RAM with real flash semantics and written through to a host file by
+ * semihosting, so that killing QEMU is a power cut. */
+#include <stdint.h>
+#include <string.h>
+
+#include "mps2.h"
+#include "ota_port.h"
+#include "ota_state.h"
+#include "qemu_port.h"
+#include "semihost.h"
+
+static const uint32_t sector_size[] = {
+    16 * 1024, 16 * 1024, 16 * 1024, 16 * 1024, 64 * 1024, 128 * 1024, 128 * 1024, 128 * 1024,
+};
+
+static const struct ota_flash_layout layout = {
+    .base = FLASH_BASE,
+    .sector_size = sector_size,
+    .nsectors = 8,
+    .state_sector = {2, 3},
+    .app_first_sector = 4,
+    .app_last_sector = 7,
+};
+
+static const struct ota_server server = {.host = "127.0.0.1", .port = 8000, .name = "app"};
+
+static volatile uint32_t ticks;
+static int flash_fd = -1;
+static uint32_t ops, cut_at;
+static bool trace;
+
+/* ---- UARTs and time ------------------------------------------------------ */
+
+static void uart_init(uint32_t base)
+{
+    UART_BAUDDIV(base) = 16;
+    /* TX must be enabled before the first write; the first read after
+     * enabling RX avoids a delayed first byte (see the QEMU notes). */
+    UART_CTRL(base) = UART_CTRL_TX_EN | UART_CTRL_RX_EN;
+    (void)UART_DATA(base);
+}
+
+static void uart_put(uint32_t base, char c)
+{
+    while (UART_STATE(base) & UART_STATE_TX_FULL)
+        ;
+    UART_DATA(base) = (uint8_t)c;
+}
+
+void qemu_log_raw(const char *s)
+{
+    while (*s != '\0')
+        uart_put(UART0_BASE, *s++);
+}
+
+void SysTick_Handler(void)
+{
+    ticks++;
+}
+
+uint32_t ota_port_millis(void)
+{
+    return ticks;
+}
+
+void ota_port_sleep_ms(uint32_t ms)
+{
+    uint32_t start = ticks;
+
+    while (ticks - start < ms)
+        __asm__ volatile("wfi");
+}
+
+void ota_port_log(const char *line)
+{
+    qemu_log_raw(line);
+    qemu_log_raw("\n");
+}
+
+static void log_num(const char *label, uint32_t v, int hex)
+{
+    char buf[12];
+    int n = 0;
+
+    qemu_log_raw(label);
+    if (hex) {
+        qemu_log_raw("0x");
+        for (int shift = 28; shift >= 0; shift -= 4)
+            buf[n++] = "0123456789abcdef"[(v >> shift) & 15];
+    } else {
+        char rev[10];
+        int k = 0;
+
+        do {
+            rev[k++] = (char)('0' + v % 10);
+            v /= 10;
+        } while (v != 0);
+        while (k > 0)
+            buf[n++] = rev[--k];
+    }
+    buf[n] = '\0';
+    qemu_log_raw(buf);
+}
+
+static uint32_t parse_u32(const char *s)
+{
+    uint32_t v = 0;
+
+    while (*s >= '0' && *s <= '9')
+        v = v * 10 + (uint32_t)(*s++ - '0');
+    return v;
+}
+
+void qemu_port_init(bool load)
+{
+    const char *path, *cut;
+    char name[200];
+    uint32_t n = 0;
+
+    uart_init(UART0_BASE);
+    uart_init(UART1_BASE);
+    SYST_RVR = SYSCLK_HZ / 1000 - 1;
+    SYST_CVR = 0;
+    SYST_CSR = 0x7; /* processor clock, interrupt, enabled */
+
+    path = semihost_arg("flash");
+    if (path == 0 || *path == '\0') {
+        qemu_log_raw("port: no flash=FILE argument\n");
+        semihost_exit(EXIT_NOTHING_TO_DO);
+    }
+    while (path[n] != ' ' && path[n] != '\0' && n < sizeof(name) - 1) {
+        name[n] = path[n];
+        n++;
+    }
+    name[n] = '\0';
+    flash_fd = semihost_open_rw(name);
+    if (flash_fd < 0) {
+        qemu_log_raw("port: cannot open the flash file\n");
+        semihost_exit(EXIT_NOTHING_TO_DO);
+    }
+    cut = semihost_arg("cut");
+    cut_at = cut != 0 ? parse_u32(cut) : 0;
+    trace = semihost_arg("trace") != 0;
+    /* The bootloader's own sectors come from the ELF; the rest is the file. */
+    if (load && semihost_pread(flash_fd, 0x8000, (void *)(FLASH_BASE + 0x8000),
+                               FLASH_SIZE - 0x8000) < 0) {
+        qemu_log_raw("port: cannot read the flash file\n");
+        semihost_exit(EXIT_NOTHING_TO_DO);
+    }
+}
+
+/* ---- Flash --------------------------------------------------------------- */
+
+const struct ota_flash_layout *ota_port_flash_layout(void)
+{
+    return &layout;
+}
+
+/* Counts an operation; with cut=N, the N-th one is applied half-way (in the
+ * file: that is what survives) and the power fails. */
+static bool cut_now(void)
+{
+    ops++;
+    return cut_at != 0 && ops == cut_at;
+}
+
+static void power_fails(void)
+{
+    qemu_log_raw("port: power cut\n");
+    semihost_exit(EXIT_POWER_CUT);
+}
+
+int ota_port_flash_erase(uint32_t sector)
+{
+    uint32_t addr, size;
+    uint8_t ff[256];
+
+    if (sector < 2 || sector >= layout.nsectors)
+        return -1; /* never the bootloader */
+    addr = ota_flash_sector_addr(&layout, sector);
+    size = sector_size[sector];
+    if (trace) {
+        log_num("flash op ", ops + 1, 0);
+        log_num(": erase sector ", sector, 0);
+        qemu_log_raw("\n");
+    }
+    memset(ff, 0xFF, sizeof(ff));
+    for (uint32_t off = 0; off < size; off += sizeof(ff)) {
+        if (off == size / 2 && cut_now())
+            power_fails();
+        if (semihost_pwrite(flash_fd, addr - FLASH_BASE + off, ff, sizeof(ff)) < 0)
+            return -1;
+    }
+    memset((void *)addr, 0xFF, size);
+    return 0;
+}
+
+int ota_port_flash_program(uint32_t addr, const void *data, uint32_t len)
+{
+    const uint8_t *src = data;
+    uint8_t *dst = (uint8_t *)addr;
+
+    if (addr < ota_flash_sector_addr(&layout, 2) || addr + len > FLASH_BASE + FLASH_SIZE ||
+        addr + len < addr)
+        return -1;
+    if (trace) {
+        log_num("flash op ", ops + 1, 0);
+        log_num(": program ", addr, 1);
+        log_num(" ", len, 0);
+        qemu_log_raw("\n");
+    }
+    for (uint32_t i = 0; i < len; i++) {
+        if ((dst[i] & src[i]) != src[i]) {
+            log_num("flash: program would set bits at ", addr + i, 1);
+            qemu_log_raw("\n");
+            semihost_exit(EXIT_FLASH_VIOLATION);
+        }
+    }
+    if (cut_now()) {
+        uint8_t half[256];
+        uint32_t n = len / 2 < sizeof(half) ? len / 2 : sizeof(half);
+
+        for (uint32_t i = 0; i < n; i++)
+            half[i] = dst[i] & src[i];
+        semihost_pwrite(flash_fd, addr - FLASH_BASE, half, n);
+        power_fails();
+    }
+    for (uint32_t i = 0; i < len; i++)
+        dst[i] &= src[i];
+    return semihost_pwrite(flash_fd, addr - FLASH_BASE, dst, len);
+}
+
+int ota_port_flash_read(uint32_t addr, void *buf, uint32_t len)
+{
+    if (addr + len > FLASH_BASE + FLASH_SIZE || addr + len < addr)
+        return -1;
+    memcpy(buf, (const void *)addr, len);
+    return 0;
+}
+
+/* ---- Network: UART1 is a TCP connection QEMU holds to the server ------- */
+
+int ota_port_net_open(void)
+{
+    return 0; /* QEMU connected the chardev; it reconnects by itself */
+}
+
+int ota_port_net_send(const void *data, uint32_t len)
+{
+    const char *p = data;
+
+    while (len-- > 0)
+        uart_put(UART1_BASE, *p++);
+    return 0;
+}
+
+int ota_port_net_recv(void *buf, uint32_t len, uint32_t timeout_ms)
+{
+    uint8_t *out = buf;
+    uint32_t start = ticks, n = 0;
+
+    while (!(UART_STATE(UART1_BASE) & UART_STATE_RX_FULL))
+        if (ticks - start >= timeout_ms)
+            return 0;
+    while (n < len && (UART_STATE(UART1_BASE) & UART_STATE_RX_FULL))
+        out[n++] = (uint8_t)UART_DATA(UART1_BASE);
+    return (int)n;
+}
+
+/* There is no connection to close: the link stays. What a real close does
+ * for the next request, a fresh byte stream, is done by dropping whatever
+ * is still arriving of an abandoned response. */
+void ota_port_net_close(void)
+{
+    uint32_t quiet = ticks;
+
+    while (ticks - quiet < 200) {
+        if (UART_STATE(UART1_BASE) & UART_STATE_RX_FULL) {
+            (void)UART_DATA(UART1_BASE);
+            quiet = ticks;
+        }
+    }
+}
+
+const struct ota_server *ota_port_server(void)
+{
+    return &server;
+}
+
+/* ---- Control --------------------------------------------------------------- */
+
+bool ota_port_app_plausible(uint32_t app_addr)
+{
+    const uint32_t *v = (const uint32_t *)app_addr;
+    uint32_t end = ota_flash_sector_addr(&layout, layout.app_last_sector) +
+                   sector_size[layout.app_last_sector];
+
+    return v[0] > SRAM_BASE && v[0] <= SRAM_END && (v[0] & 3) == 0 && (v[1] & 1) == 1 &&
+           v[1] > app_addr && v[1] < end;
+}
+
+void ota_port_jump(uint32_t app_addr)
+{
+    const uint32_t *v = (const uint32_t *)app_addr;
+
+    __asm__ volatile("cpsid i" ::: "memory");
+    SYST_CSR = 0;
+    SCB_VTOR = app_addr;
+    __asm__ volatile("msr msp, %0\n"
+                     "cpsie i\n"
+                     "bx %1\n" ::"r"(v[0]),
+                     "r"(v[1])
+                     : "memory");
+    __builtin_unreachable();
+}
+
+void ota_port_reset(void)
+{
+    __asm__ volatile("dsb" ::: "memory");
+    SCB_AIRCR = AIRCR_SYSRESETREQ;
+    for (;;)
+        ;
+}
