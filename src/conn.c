@@ -21,7 +21,7 @@ void conn_free(struct conn *c)
     free(c);
 }
 
-int conn_pin(struct conn *c, const char *name, size_t len, uint64_t gen)
+int conn_pin(struct conn *c, const char *name, size_t len, uint64_t gen, uint32_t version)
 {
     if (c->pin_name == NULL || c->pin_len != len || memcmp(c->pin_name, name, len) != 0) {
         free(c->pin_name);
@@ -35,6 +35,7 @@ int conn_pin(struct conn *c, const char *name, size_t len, uint64_t gen)
         c->pin_len = len;
     }
     c->pin_gen = gen;
+    c->pin_version = version;
     return 0;
 }
 

@@ -18,6 +18,7 @@ struct conn {
     char *pin_name;         /* NAME whose header was fetched, or NULL; owned */
     size_t pin_len;
     uint64_t pin_gen;       /* the generation that header described */
+    uint32_t pin_version;   /* and the version it announced */
     /* While parked: */
     struct conn *next;
     int fd;
@@ -37,9 +38,9 @@ struct conn *conn_new(void);
 /* Frees @c and its pin. NULL is ignored. */
 void conn_free(struct conn *c);
 
-/* Pins @c to generation @gen of @name (@len bytes). Returns 0 or -ENOMEM
- * (then @c is unpinned). */
-int conn_pin(struct conn *c, const char *name, size_t len, uint64_t gen);
+/* Pins @c to generation @gen of @name (@len bytes), announced as @version.
+ * Returns 0 or -ENOMEM (then @c is unpinned). */
+int conn_pin(struct conn *c, const char *name, size_t len, uint64_t gen, uint32_t version);
 
 /* True when @c is pinned to a generation of @name; writes it to @ret_gen. */
 bool conn_pinned(const struct conn *c, const char *name, size_t len, uint64_t *ret_gen);

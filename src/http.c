@@ -55,6 +55,7 @@
 
 #include "conn.h"
 #include "listing.h"
+#include "range.h"
 #include "log.h"
 #include "route.h"
 
@@ -248,7 +249,7 @@ static enum MHD_Result serve_header(struct http *h, struct MHD_Connection *c,
         return respond(c, method, url, MHD_HTTP_NOT_FOUND, h->not_found);
     /* The blocks this connection asks for next come from this generation. */
     if (conn != NULL)
-        (void)conn_pin(conn, route->name, route->name_len, img->gen->id);
+        (void)conn_pin(conn, route->name, route->name_len, img->gen->id, img->version);
     return send_body(c, method, url,
                      body_response(img->header, OTA_HEADER_WIRE, img->gen->etag,
                                    release_image, img),
@@ -326,6 +327,148 @@ static enum MHD_Result serve_block(struct http *h, struct MHD_Connection *c,
                      h);
 }
 
+/* Adds the headers every image response carries: what a device or script
+ * needs to decide before downloading (HEAD), and the validators. */
+static bool image_headers(struct MHD_Response *r, const struct generation *g,
+                          int64_t version, bool etag)
+{
+    char date[32], num[16], crc[16], size[16];
+
+    http_date(g->file.mtime.tv_sec, date);
+    snprintf(num, sizeof(num), "%lld", (long long)version);
+    snprintf(crc, sizeof(crc), "0x%08X", g->crc);
+    snprintf(size, sizeof(size), "%u", g->size);
+    return (!etag || MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, g->etag) == MHD_YES) &&
+           MHD_add_response_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes") == MHD_YES &&
+           MHD_add_response_header(r, MHD_HTTP_HEADER_LAST_MODIFIED, date) == MHD_YES &&
+           (version < 0 || MHD_add_response_header(r, "X-Firmware-Version", num) == MHD_YES) &&
+           MHD_add_response_header(r, "X-Firmware-CRC32", crc) == MHD_YES &&
+           MHD_add_response_header(r, "X-Firmware-Size", size) == MHD_YES;
+}
+
+/* The generation an image request is served from: If-Match names one; a
+ * connection pinned to this name keeps its generation for range requests;
+ * HEAD and full GETs (a new download) take the current one and pin it.
+ * @version gets the version announced with those bytes (-1: unknown, for a
+ * retained generation named by If-Match). */
+static struct generation *image_generation(struct http *h, struct MHD_Connection *c,
+                                           const struct route *route, bool ranged,
+                                           unsigned *status, struct MHD_Response **error,
+                                           int64_t *version)
+{
+    const char *match = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MATCH);
+    struct image *img = catalog_lookup(h->cat, route->name, route->name_len);
+    struct conn *conn = conn_of(c);
+    struct generation *g = NULL;
+    uint64_t pinned;
+
+    *version = -1;
+    if (match != NULL) {
+        g = if_match(h, route, match);
+        if (g == NULL) {
+            *status = MHD_HTTP_PRECONDITION_FAILED;
+            *error = h->no_match;
+        }
+    } else if (ranged && conn_pinned(conn, route->name, route->name_len, &pinned)) {
+        g = catalog_find_generation(h->cat, route->name, route->name_len, pinned);
+        if (g == NULL) {
+            *status = MHD_HTTP_PRECONDITION_FAILED;
+            *error = h->gone;
+        } else {
+            *version = conn->pin_version;
+        }
+    } else if (img != NULL) {
+        g = generation_ref(img->gen);
+        if (conn != NULL)
+            (void)conn_pin(conn, route->name, route->name_len, g->id, img->version);
+    } else {
+        *status = MHD_HTTP_NOT_FOUND;
+        *error = h->not_found;
+    }
+    if (g != NULL && img != NULL && img->gen == g && *version < 0)
+        *version = img->version;
+    image_unref(img);
+    return g;
+}
+
+static enum MHD_Result serve_image(struct http *h, struct MHD_Connection *c,
+                                   const struct route *route, const char *method,
+                                   const char *url)
+{
+    const char *range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE);
+    const char *if_range =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_RANGE);
+    const char *if_none =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+    struct MHD_Response *r = NULL, *error = NULL;
+    struct generation *g;
+    unsigned status = MHD_HTTP_OK;
+    uint64_t first = 0, last = 0;
+    enum range_result rr;
+    enum MHD_Result ret;
+    int64_t version;
+    char date[32], content_range[64];
+
+    g = image_generation(h, c, route, range != NULL, &status, &error, &version);
+    if (g == NULL)
+        return respond(c, method, url, status, error);
+    if (if_none != NULL && etag_list_matches(if_none, g->etag, true)) {
+        r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+        status = MHD_HTTP_NOT_MODIFIED;
+        if (r != NULL && !image_headers(r, g, version, true)) {
+            MHD_destroy_response(r);
+            r = NULL;
+        }
+        generation_unref(g);
+        goto send;
+    }
+    /* A stale If-Range validator (an ETag, or the date of Last-Modified)
+     * means the client's partial copy is of other bytes: send them all. */
+    if (if_range != NULL) {
+        http_date(g->file.mtime.tv_sec, date);
+        if (strcmp(if_range, g->etag) != 0 && strcmp(if_range, date) != 0)
+            range = NULL;
+    }
+    rr = range_parse(range, g->size, &first, &last);
+    if (rr == RANGE_UNSATISFIABLE) {
+        snprintf(content_range, sizeof(content_range), "bytes */%u", g->size);
+        r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+        status = MHD_HTTP_RANGE_NOT_SATISFIABLE;
+        if (r != NULL &&
+            (!image_headers(r, g, version, true) ||
+             MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, content_range) != MHD_YES)) {
+            MHD_destroy_response(r);
+            r = NULL;
+        }
+        generation_unref(g);
+        goto send;
+    }
+    if (rr == RANGE_FULL)
+        last = g->size - 1;
+    else
+        status = MHD_HTTP_PARTIAL_CONTENT;
+    snprintf(content_range, sizeof(content_range), "bytes %llu-%llu/%u",
+             (unsigned long long)first, (unsigned long long)last, g->size);
+    /* Zero-copy: the body is the generation's own bytes, kept alive by the
+     * reference the response owns. */
+    r = body_response(g->data + first, (size_t)(last - first + 1), g->etag,
+                      release_generation, generation_ref(g));
+    if (r != NULL && (!image_headers(r, g, version, false) ||
+                      (status == MHD_HTTP_PARTIAL_CONTENT &&
+                       MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, content_range) !=
+                           MHD_YES))) {
+        MHD_destroy_response(r);
+        r = NULL;
+    }
+    generation_unref(g);
+send:
+    if (r == NULL)
+        return respond(c, method, url, MHD_HTTP_INTERNAL_SERVER_ERROR, h->no_memory);
+    ret = respond(c, method, url, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
                               const char *method, const char *version,
                               const char *upload_data, size_t *upload_data_size,
@@ -366,6 +509,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return serve_header(h, c, &route, method, url);
     case ROUTE_BLOCK:
         return serve_block(h, c, &route, method, url);
+    case ROUTE_IMAGE:
+        return serve_image(h, c, &route, method, url);
     case ROUTE_NONE:
         break;
     }

@@ -57,8 +57,19 @@ void route_parse(const char *path, size_t len, struct route *ret)
     if (slash == NULL || slash == name || memchr(name, '\0', (size_t)(slash - name)))
         return;
     rest = slash + 1;
+    if (equals(name, (size_t)(slash - name), "firmware") && (size_t)(end - rest) > 4 &&
+        memcmp(end - 4, ".bin", 4) == 0 && memchr(rest, '/', (size_t)(end - rest)) == NULL) {
+        ret->kind = ROUTE_IMAGE;
+        ret->name = rest;
+        ret->name_len = (size_t)(end - rest) - 4;
+        return;
+    }
     ret->name = name;
     ret->name_len = (size_t)(slash - name);
+    if (equals(rest, (size_t)(end - rest), "image")) {
+        ret->kind = ROUTE_IMAGE;
+        return;
+    }
     if (equals(rest, (size_t)(end - rest), "header")) {
         ret->kind = ROUTE_HEADER;
         return;

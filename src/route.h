@@ -11,6 +11,7 @@ enum route_kind {
     ROUTE_LISTING,  /* /firmwares */
     ROUTE_HEADER,   /* /NAME/header */
     ROUTE_BLOCK,    /* /NAME/block/N */
+    ROUTE_IMAGE,    /* /NAME/image, or /firmware/NAME.bin: the raw image */
 };
 
 /* A block index too large for any image (more than 10 significant digits). */
@@ -18,14 +19,17 @@ enum route_kind {
 
 struct route {
     enum route_kind kind;
-    const char *name;   /* HEADER, BLOCK: NAME inside the path, not terminated */
+    const char *name;   /* HEADER, BLOCK, IMAGE: NAME inside the path, not terminated */
     size_t name_len;
     uint64_t index;     /* BLOCK: N, or ROUTE_INDEX_HUGE */
 };
 
 /* Parses the (already percent-decoded) path @path of length @len. A block
  * index must be plain decimal digits (leading zeros allowed); "-1", "+1",
- * "0x1", " 1" or "" make the path ROUTE_NONE. Always fills @ret. */
+ * "0x1", " 1" or "" make the path ROUTE_NONE. "/firmware/NAME.bin" (the
+ * layout of the usual ESP32 OTA servers) is the image of NAME, while
+ * "/firmware/header" and "/firmware/block/N" stay those of a firmware called
+ * "firmware". Always fills @ret. */
 void route_parse(const char *path, size_t len, struct route *ret);
 
 #endif

@@ -15,12 +15,12 @@ static void test_pin(void **state)
 
     (void)state;
     assert_false(conn_pinned(c, "app", 3, &gen));
-    assert_int_equal(conn_pin(c, "app", 3, 7), 0);
+    assert_int_equal(conn_pin(c, "app", 3, 7, 1), 0);
     assert_true(conn_pinned(c, "app", 3, &gen));
     assert_int_equal(gen, 7);
     assert_false(conn_pinned(c, "ap", 2, &gen));
     assert_false(conn_pinned(c, "apps", 4, &gen));
-    assert_int_equal(conn_pin(c, "other", 5, 9), 0); /* a header of another name re-pins */
+    assert_int_equal(conn_pin(c, "other", 5, 9, 1), 0); /* a header of another name re-pins */
     assert_false(conn_pinned(c, "app", 3, &gen));
     assert_true(conn_pinned(c, "other", 5, &gen));
     assert_int_equal(gen, 9);
@@ -44,7 +44,7 @@ static void test_parking(void **state)
 
     (void)state;
     conn_parking_init(&p);
-    conn_pin(a, "fw", 2, 3);
+    conn_pin(a, "fw", 2, 3, 1);
     conn_park(&p, a, 10, (struct sockaddr *)&pa, sizeof(pa));
     conn_park(&p, b, 11, (struct sockaddr *)&pb, sizeof(pb));
     /* Same descriptor number, another client: not ours. */

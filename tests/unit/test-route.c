@@ -73,6 +73,30 @@ static void test_block_indexes(void **state)
     assert_name(&r, "block");
 }
 
+static void test_image(void **state)
+{
+    struct route r = parse("/app/image");
+
+    (void)state;
+    assert_int_equal(r.kind, ROUTE_IMAGE);
+    assert_name(&r, "app");
+    /* The layout of the usual ESP32 OTA servers. */
+    r = parse("/firmware/app.bin");
+    assert_int_equal(r.kind, ROUTE_IMAGE);
+    assert_name(&r, "app");
+    r = parse("/firmware/my fw.bin");
+    assert_int_equal(r.kind, ROUTE_IMAGE);
+    assert_name(&r, "my fw");
+    /* A firmware called "firmware" keeps its own endpoints. */
+    assert_int_equal(parse("/firmware/header").kind, ROUTE_HEADER);
+    assert_int_equal(parse("/firmware/block/1").kind, ROUTE_BLOCK);
+    assert_int_equal(parse("/firmware/image").kind, ROUTE_IMAGE);
+    assert_int_equal(parse("/firmware/.bin").kind, ROUTE_NONE);
+    assert_int_equal(parse("/firmware/a/b.bin").kind, ROUTE_NONE);
+    assert_int_equal(parse("/other/app.bin").kind, ROUTE_NONE);
+    assert_int_equal(parse("/app/image/").kind, ROUTE_NONE);
+}
+
 static void test_not_found(void **state)
 {
     static const char *const paths[] = {
@@ -112,6 +136,7 @@ int main(void)
         cmocka_unit_test(test_listing),
         cmocka_unit_test(test_header),
         cmocka_unit_test(test_block_indexes),
+        cmocka_unit_test(test_image),
         cmocka_unit_test(test_not_found),
         cmocka_unit_test(test_embedded_nul),
     };

@@ -1,0 +1,33 @@
+/* HTTP conditional and range requests on a whole image (RFC 9110): one
+ * byte range, If-Range, If-None-Match. Pure string work, for the image
+ * endpoint. */
+#ifndef OTAD_RANGE_H
+#define OTAD_RANGE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum range_result {
+    RANGE_FULL,            /* no usable Range: the whole image, 200 */
+    RANGE_PARTIAL,         /* one satisfiable range: 206 */
+    RANGE_UNSATISFIABLE,   /* 416 with Content-Range: bytes * / SIZE */
+};
+
+/* Interprets the Range header @value (NULL if absent) for an image of
+ * @size bytes. A single range "bytes=a-b", "bytes=a-" or "bytes=-n" gives
+ * RANGE_PARTIAL with the inclusive bounds in @first/@last (an end past the
+ * image is clamped); a start past the end, or "-0", is unsatisfiable. A
+ * header otad does not understand (another unit, bad syntax) is ignored, as
+ * RFC 9110 asks, and so is a list of ranges: the whole image is sent. */
+enum range_result range_parse(const char *value, uint64_t size, uint64_t *first,
+                              uint64_t *last);
+
+/* True when the entity-tag list @value (If-None-Match, If-Match) names
+ * @etag (quoted) or is "*". Weak tags match by @weak_ok only. */
+bool etag_list_matches(const char *value, const char *etag, bool weak_ok);
+
+/* Formats @t as an HTTP date ("Sun, 06 Nov 1994 08:49:37 GMT") into @buf
+ * (at least 30 bytes). */
+void http_date(int64_t t, char *buf);
+
+#endif

@@ -1,0 +1,115 @@
+/* Range, If-Range and If-None-Match interpretation for the image endpoint. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "range.h"
+
+static enum range_result parse(const char *v, uint64_t size, uint64_t *a, uint64_t *b)
+{
+    *a = *b = 12345;
+    return range_parse(v, size, a, b);
+}
+
+static void test_forms(void **state)
+{
+    uint64_t a, b;
+
+    (void)state;
+    assert_int_equal(parse(NULL, 1000, &a, &b), RANGE_FULL);
+    assert_int_equal(parse("bytes=0-99", 1000, &a, &b), RANGE_PARTIAL);
+    assert_true(a == 0 && b == 99);
+    assert_int_equal(parse("bytes=500-", 1000, &a, &b), RANGE_PARTIAL);
+    assert_true(a == 500 && b == 999);
+    assert_int_equal(parse("bytes=-100", 1000, &a, &b), RANGE_PARTIAL);
+    assert_true(a == 900 && b == 999);
+    assert_int_equal(parse(" bytes=10-20 ", 1000, &a, &b), RANGE_PARTIAL);
+    assert_true(a == 10 && b == 20);
+    /* No white space inside a range (RFC 9110 grammar): not understood. */
+    assert_int_equal(parse("bytes=10 - 20", 1000, &a, &b), RANGE_FULL);
+    assert_int_equal(parse("bytes=999-999", 1000, &a, &b), RANGE_PARTIAL);
+    assert_true(a == 999 && b == 999);
+}
+
+static void test_clamping(void **state)
+{
+    uint64_t a, b;
+
+    (void)state;
+    /* A resumed download may ask one byte past the end. */
+    assert_int_equal(parse("bytes=900-1000", 1000, &a, &b), RANGE_PARTIAL);
+    assert_true(a == 900 && b == 999);
+    assert_int_equal(parse("bytes=0-99999999999999999", 1000, &a, &b), RANGE_PARTIAL);
+    assert_true(a == 0 && b == 999);
+    assert_int_equal(parse("bytes=5-18446744073709551615", 1000, &a, &b), RANGE_PARTIAL);
+    assert_true(a == 5 && b == 999);
+    assert_int_equal(parse("bytes=-5000", 1000, &a, &b), RANGE_PARTIAL);
+    assert_true(a == 0 && b == 999);
+}
+
+static void test_unsatisfiable(void **state)
+{
+    uint64_t a, b;
+
+    (void)state;
+    assert_int_equal(parse("bytes=1000-", 1000, &a, &b), RANGE_UNSATISFIABLE);
+    assert_int_equal(parse("bytes=1000-2000", 1000, &a, &b), RANGE_UNSATISFIABLE);
+    assert_int_equal(parse("bytes=-0", 1000, &a, &b), RANGE_UNSATISFIABLE);
+}
+
+/* Not understood, or several ranges: ignored, the whole image is sent. */
+static void test_ignored(void **state)
+{
+    static const char *const ignored[] = {
+        "", "bytes", "bytes=", "items=0-1", "bytes=a-b", "bytes=5-1", "bytes=1-2-3",
+        "bytes=0-1,5-6", "bytes=--1", "bytes=+1-2", "bytes=99999999999999999999999-",
+        "bytes=0x10-20",
+    };
+    uint64_t a, b;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
+        if (parse(ignored[i], 1000, &a, &b) != RANGE_FULL)
+            fail_msg("'%s' was not ignored", ignored[i]);
+}
+
+static void test_etag_lists(void **state)
+{
+    const char *e = "\"1f52fd1c-3e8\"";
+
+    (void)state;
+    assert_true(etag_list_matches("\"1f52fd1c-3e8\"", e, false));
+    assert_true(etag_list_matches("*", e, false));
+    assert_true(etag_list_matches("\"x\", \"1f52fd1c-3e8\"", e, false));
+    assert_true(etag_list_matches("\"x\",\"1f52fd1c-3e8\"", e, false));
+    assert_false(etag_list_matches("\"1f52fd1c-3e9\"", e, false));
+    assert_false(etag_list_matches("1f52fd1c-3e8", e, false));
+    assert_false(etag_list_matches("W/\"1f52fd1c-3e8\"", e, false));
+    assert_true(etag_list_matches("W/\"1f52fd1c-3e8\"", e, true));
+    assert_false(etag_list_matches("\"1f52fd1c-3e8", e, false));
+    assert_false(etag_list_matches("", e, false));
+}
+
+static void test_http_date(void **state)
+{
+    char buf[32];
+
+    (void)state;
+    http_date(784111777, buf);
+    assert_string_equal(buf, "Sun, 06 Nov 1994 08:49:37 GMT");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_forms),
+        cmocka_unit_test(test_clamping),
+        cmocka_unit_test(test_unsatisfiable),
+        cmocka_unit_test(test_ignored),
+        cmocka_unit_test(test_etag_lists),
+        cmocka_unit_test(test_http_date),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
