@@ -3,7 +3,7 @@
 # The single list of dependencies: the demo and the test scripts call this.
 set -eu
 packages="meson ninja-build pkg-config gcc libc6-dev libmicrohttpd-dev zlib1g-dev
-libyaml-dev libcmocka-dev python3 curl
+libyaml-dev libcmocka-dev libgnutls28-dev python3 curl openssl
 gcc-arm-none-eabi binutils-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
 missing=""
 for p in $packages; do

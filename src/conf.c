@@ -20,9 +20,15 @@ static const struct conf defaults = {
     .settle_ms = 100,
     .retain_seconds = 600,
     .max_memory = 1ull << 30,
+    .tls_cert = NULL,
+    .tls_key = NULL,
+    .tls_port = 8443,
 };
 
-enum value_type { TYPE_STRING, TYPE_PATH, TYPE_ADDRESS, TYPE_UINT, TYPE_BOOL, TYPE_LEVEL, TYPE_SIZE };
+enum value_type {
+    TYPE_STRING, TYPE_PATH, TYPE_ADDRESS, TYPE_UINT, TYPE_BOOL, TYPE_LEVEL, TYPE_SIZE,
+    TYPE_SECTION, /* a mapping whose keys are "NAME.key" rows of the table */
+};
 
 /* One row per key: the table is the single list of settings. */
 static const struct key {
@@ -42,6 +48,10 @@ static const struct key {
     {"settle_ms", TYPE_UINT, offsetof(struct conf, settle_ms), 0, 60000},
     {"retain_seconds", TYPE_UINT, offsetof(struct conf, retain_seconds), 0, 86400},
     {"max_memory", TYPE_SIZE, offsetof(struct conf, max_memory), 1ull << 20, 1ull << 40},
+    {"tls", TYPE_SECTION, 0, 0, 0},
+    {"tls.cert", TYPE_PATH, offsetof(struct conf, tls_cert), 0, 0},
+    {"tls.key", TYPE_PATH, offsetof(struct conf, tls_key), 0, 0},
+    {"tls.port", TYPE_UINT, offsetof(struct conf, tls_port), 1, 65535},
 };
 
 int conf_init(struct conf *c)
@@ -60,8 +70,12 @@ void conf_fini(struct conf *c)
 {
     free(c->firmware_dir);
     free(c->bind);
+    free(c->tls_cert);
+    free(c->tls_key);
     c->firmware_dir = NULL;
     c->bind = NULL;
+    c->tls_cert = NULL;
+    c->tls_key = NULL;
 }
 
 static const struct key *key_find(const char *name)
@@ -184,7 +198,7 @@ static int key_set(struct conf *c, const struct key *k, const char *value,
         if (r < 0 || u < k->min || u > k->max)
             return fail(err, errlen, "%s: %s is out of range %llu..%llu", k->name, value,
                         (unsigned long long)k->min, (unsigned long long)k->max);
-        if (k->offset == offsetof(struct conf, port))
+        if (k->offset == offsetof(struct conf, port) || k->offset == offsetof(struct conf, tls_port))
             *(uint16_t *)field = (uint16_t)u;
         else
             *(unsigned *)field = (unsigned)u;
@@ -198,6 +212,8 @@ static int key_set(struct conf *c, const struct key *k, const char *value,
             return fail(err, errlen, "%s: %s is out of range 1M..1024G", k->name, value);
         *(uint64_t *)field = u;
         return 0;
+    case TYPE_SECTION:
+        return fail(err, errlen, "%s: expected a mapping", k->name);
     case TYPE_BOOL:
         if (parse_bool(value, &b) < 0)
             return fail(err, errlen, "%s: expected true or false, got '%s'", k->name, value);
@@ -240,8 +256,11 @@ int conf_load_file(struct conf *c, const char *path, char *err, size_t errlen)
     bool seen[sizeof(keys) / sizeof(keys[0])] = {0};
     char msg[256];
     int r = 0;
-    enum { S_STREAM, S_TOP, S_KEY, S_VALUE, S_END } state = S_STREAM;
+    enum { S_STREAM, S_KEY, S_VALUE, S_SECTION, S_END } state = S_STREAM;
     const struct key *cur = NULL;
+    /* Inside a section mapping, its keys are looked up as "section.key". */
+    char section[16] = "", full[80];
+    size_t tls_line = 0, tls_col = 0;
 
     f = fopen(path, "re");
     if (f == NULL) {
@@ -281,11 +300,21 @@ int conf_load_file(struct conf *c, const char *path, char *err, size_t errlen)
                 state = S_KEY;
                 break;
             }
+            if (state == S_SECTION) {
+                snprintf(section, sizeof(section), "%s.", cur->name);
+                state = S_KEY;
+                break;
+            }
             snprintf(err, errlen, "%s:%zu:%zu: %s%sexpected a single value, not a mapping",
                      AT(ev), cur ? cur->name : "", cur ? ": " : "");
             r = -EINVAL;
             goto out;
         case YAML_MAPPING_END_EVENT:
+            if (section[0] != '\0') {
+                section[0] = '\0';
+                state = S_KEY;
+                break;
+            }
             state = S_END;
             break;
         case YAML_SEQUENCE_START_EVENT:
@@ -309,20 +338,37 @@ int conf_load_file(struct conf *c, const char *path, char *err, size_t errlen)
                 goto out;
             }
             if (state == S_KEY) {
-                cur = key_find(value);
-                if (cur == NULL) {
-                    snprintf(err, errlen, "%s:%zu:%zu: unknown key '%s'", AT(ev), value);
+                snprintf(full, sizeof(full), "%s%s", section, value);
+                cur = key_find(full);
+                if (cur == NULL || strchr(value, '.') != NULL) {
+                    snprintf(err, errlen, "%s:%zu:%zu: unknown key '%s'", AT(ev), full);
                     r = -EINVAL;
                     goto out;
                 }
                 if (seen[cur - keys]) {
-                    snprintf(err, errlen, "%s:%zu:%zu: duplicate key '%s'", AT(ev), value);
+                    snprintf(err, errlen, "%s:%zu:%zu: duplicate key '%s'", AT(ev), full);
                     r = -EINVAL;
                     goto out;
                 }
                 seen[cur - keys] = true;
+                if (cur->type == TYPE_SECTION) {
+                    tls_line = ev.start_mark.line + 1;
+                    tls_col = ev.start_mark.column + 1;
+                    state = S_SECTION;
+                    break;
+                }
                 state = S_VALUE;
                 break;
+            }
+            if (state == S_SECTION) {
+                /* "tls:" with nothing after it: no section at all. */
+                if (value[0] == '\0' && scalar_is_plain(&ev)) {
+                    state = S_KEY;
+                    break;
+                }
+                snprintf(err, errlen, "%s:%zu:%zu: %s: expected a mapping", AT(ev), cur->name);
+                r = -EINVAL;
+                goto out;
             }
             /* S_VALUE */
             if (cur->type != TYPE_STRING && cur->type != TYPE_PATH &&
@@ -358,12 +404,17 @@ out:
         yaml_parser_delete(&parser);
     if (f != NULL)
         fclose(f);
+    if (r == 0 && (c->tls_cert == NULL) != (c->tls_key == NULL)) {
+        snprintf(err, errlen, "%s:%zu:%zu: tls: both cert and key are needed", path, tls_line,
+                 tls_col);
+        r = -EINVAL;
+    }
     return r;
 }
 
 void conf_describe(const struct conf *c, char *buf, size_t len)
 {
-    snprintf(buf, len,
+    int n = snprintf(buf, len,
              "firmware_dir=%s bind=%s port=%u idle_timeout=%u legacy_keep_alive=%s "
              "threads=%u max_connections=%u settle_ms=%u retain_seconds=%u max_memory=%lluM "
              "log_level=%s",
@@ -371,4 +422,8 @@ void conf_describe(const struct conf *c, char *buf, size_t len)
              c->legacy_keep_alive ? "on" : "off", c->threads, c->max_connections, c->settle_ms,
              c->retain_seconds, (unsigned long long)(c->max_memory >> 20),
              log_level_name(c->log_level));
+
+    if (c->tls_cert != NULL && n > 0 && (size_t)n < len)
+        snprintf(buf + n, len - (size_t)n, " tls.port=%u tls.cert=%s tls.key=%s", c->tls_port,
+                 c->tls_cert, c->tls_key);
 }

@@ -21,6 +21,9 @@ struct conf {
     unsigned settle_ms;       /* quiet time before a changed file is loaded */
     unsigned retain_seconds;  /* how long a replaced generation stays */
     uint64_t max_memory;      /* bytes of all generations */
+    char *tls_cert;           /* owned; NULL: no HTTPS listener */
+    char *tls_key;            /* owned; set exactly when tls_cert is */
+    uint16_t tls_port;
 };
 
 /* Exit status for configuration errors (sysexits EX_CONFIG). */

@@ -56,6 +56,7 @@
 #include "conn.h"
 #include "listing.h"
 #include "range.h"
+#include "tls.h"
 #include "log.h"
 #include "route.h"
 
@@ -638,7 +639,9 @@ int http_start(const struct http_options *o, struct catalog *cat, struct http **
         return -ENOMEM;
     }
     h->cat = cat;
-    h->legacy_keep_alive = o->legacy_keep_alive;
+    /* The hand-over of legacy sockets would lose the TLS session; the
+     * devices that need it speak plain HTTP anyway. */
+    h->legacy_keep_alive = o->legacy_keep_alive && o->tls == NULL;
     h->not_found = static_response("not found\n", NULL);
     h->out_of_range = static_response("block out of range\n", NULL);
     h->not_allowed = static_response("method not allowed\n", "GET, HEAD");
@@ -655,6 +658,13 @@ int http_start(const struct http_options *o, struct catalog *cat, struct http **
      * threads. No Date header: devices parse tiny buffers. */
     flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ITC |
             MHD_USE_SUPPRESS_DATE_NO_CLOCK | MHD_USE_ERROR_LOG;
+    if (o->tls != NULL)
+        flags |= MHD_USE_TLS;
+    struct MHD_OptionItem tls_options[] = {
+        {MHD_OPTION_HTTPS_CERT_CALLBACK, 0, o->tls != NULL ? tls_retrieve_callback() : NULL},
+        {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)tls_priorities()},
+        {MHD_OPTION_END, 0, NULL},
+    };
     d = MHD_start_daemon(
         flags, 0, NULL, NULL, handle, h,
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)o->listen_fd,
@@ -664,6 +674,7 @@ int http_start(const struct http_options *o, struct catalog *cat, struct http **
         MHD_OPTION_NOTIFY_COMPLETED, completed, h,
         MHD_OPTION_NOTIFY_CONNECTION, connection_event, h,
         MHD_OPTION_EXTERNAL_LOGGER, library_log, NULL,
+        MHD_OPTION_ARRAY, o->tls != NULL ? tls_options : &tls_options[2],
         MHD_OPTION_END);
     if (d == NULL)
         goto fail;

@@ -8,10 +8,13 @@
 
 #include "catalog.h"
 
+struct tls;
+
 struct http_options {
     int listen_fd;            /* bound, listening socket; ownership passes to http */
+    struct tls *tls;          /* HTTPS with these certificates, or NULL (borrowed) */
     unsigned idle_timeout;    /* seconds */
-    bool legacy_keep_alive;
+    bool legacy_keep_alive;   /* plain HTTP only: ignored with tls */
     unsigned threads;         /* worker threads, >= 1 */
     unsigned max_connections;
 };

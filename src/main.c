@@ -24,6 +24,7 @@
 #include "log.h"
 #include "notify.h"
 #include "pending.h"
+#include "tls.h"
 #include "watch.h"
 
 /* In-flight responses get this long to finish after SIGTERM. */
@@ -185,7 +186,22 @@ struct loop {
     struct catalog *cat;
     struct watch *watch;
     struct pending *pending;
+    struct tls *tls;    /* NULL without HTTPS */
 };
+
+/* SIGHUP: a renewed certificate is used for new connections; a bad one is
+ * refused and the one in use stays. */
+static void reload_tls(struct loop *l)
+{
+    char err[512];
+
+    if (l->tls == NULL)
+        return;
+    if (tls_reload(l->tls, err, sizeof(err)) < 0)
+        log_warning("tls: %s: keeping the previous certificate", err);
+    else
+        log_info("tls: reloaded %s", tls_cert_path(l->tls));
+}
 
 static void rescan(struct loop *l, const char *why)
 {
@@ -259,6 +275,7 @@ static int serve(struct loop *l, int sigfd)
                     log_info("stopping (%s)", strsignal((int)si.ssi_signo));
                     return 0;
                 }
+                reload_tls(l);
                 rescan(l, "SIGHUP");
             }
         }
@@ -268,6 +285,51 @@ static int serve(struct loop *l, int sigfd)
     }
 }
 
+/* Checks the HTTPS settings and loads the certificate pair. Returns 0 or
+ * an exit status. */
+static int configure_tls(const struct conf *c, struct tls **ret)
+{
+    char err[512];
+
+    if (c->tls_cert == NULL)
+        return 0;
+    if (c->tls_port == c->port) {
+        fprintf(stderr, "otad: tls.port: %u is also the plain HTTP port\n", c->tls_port);
+        return CONF_EXIT_STATUS;
+    }
+    if (tls_open(c->tls_cert, c->tls_key, ret, err, sizeof(err)) < 0) {
+        fprintf(stderr, "otad: tls: %s\n", err);
+        return CONF_EXIT_STATUS;
+    }
+    return 0;
+}
+
+/* Opens a listener on @port and starts HTTP (or HTTPS with @tls) on it.
+ * Returns 0, or logs why not and returns a negative errno. */
+static int start_server(const struct conf *c, uint16_t port, struct tls *tls, unsigned threads,
+                        struct catalog *cat, struct http **ret, char *where, size_t len)
+{
+    int fd = listener_open(c->bind, port), r;
+
+    if (fd < 0) {
+        log_error("cannot listen on %s port %u: %s", c->bind, port, strerror(-fd));
+        return fd;
+    }
+    listener_describe(fd, where, len);
+    r = http_start(&(struct http_options){
+                       .listen_fd = fd,
+                       .tls = tls,
+                       .idle_timeout = c->idle_timeout,
+                       .legacy_keep_alive = c->legacy_keep_alive,
+                       .threads = threads,
+                       .max_connections = c->max_connections,
+                   },
+                   cat, ret);
+    if (r < 0)
+        log_error("cannot start the HTTP%s server: %s", tls ? "S" : "", strerror(-r));
+    return r;
+}
+
 int main(int argc, char **argv)
 {
     struct args args = {0};
@@ -275,17 +337,20 @@ int main(int argc, char **argv)
     struct catalog *cat = NULL;
     struct watch *watch = NULL;
     struct pending *pending = NULL;
-    struct http *http = NULL;
+    struct http *http = NULL, *https = NULL;
+    struct tls *tls = NULL;
     const char *config_path = NULL;
-    char line[1024], where[80];
+    char line[1024], where[80], where_tls[80];
     sigset_t signals;
     unsigned threads;
-    int status, listen_fd = -1, sigfd = -1, n, r;
+    int status, sigfd = -1, n, r;
 
     status = parse_args(argc, argv, &args);
     if (status >= 0)
         return status;
     status = configure(&args, &conf, &config_path);
+    if (status == 0)
+        status = configure_tls(&conf, &tls);
     if (status != 0)
         goto out;
     if (args.check_config) {
@@ -335,38 +400,33 @@ int main(int argc, char **argv)
         log_error("firmware directory %s: %s", conf.firmware_dir, strerror(-n));
         goto out;
     }
-    listen_fd = listener_open(conf.bind, conf.port);
-    if (listen_fd < 0) {
-        log_error("cannot listen on %s port %u: %s", conf.bind, conf.port, strerror(-listen_fd));
+    if (start_server(&conf, conf.port, NULL, threads, cat, &http, where, sizeof(where)) < 0 ||
+        (tls != NULL &&
+         start_server(&conf, conf.tls_port, tls, threads, cat, &https, where_tls,
+                      sizeof(where_tls)) < 0))
         goto out;
-    }
-    listener_describe(listen_fd, where, sizeof(where));
-    r = http_start(&(struct http_options){
-                       .listen_fd = listen_fd,
-                       .idle_timeout = conf.idle_timeout,
-                       .legacy_keep_alive = conf.legacy_keep_alive,
-                       .threads = threads,
-                       .max_connections = conf.max_connections,
-                   },
-                   cat, &http);
-    if (r < 0) {
-        log_error("cannot start the HTTP server: %s", strerror(-r));
-        goto out;
-    }
-    log_info("listening on %s, %d image%s", where, n, n == 1 ? "" : "s");
+    if (tls != NULL)
+        log_info("listening on %s (http), %s (https), %d image%s", where, where_tls, n,
+                 n == 1 ? "" : "s");
+    else
+        log_info("listening on %s, %d image%s", where, n, n == 1 ? "" : "s");
     notify_send("READY=1");
 
-    r = serve(&(struct loop){.cat = cat, .watch = watch, .pending = pending}, sigfd);
+    r = serve(&(struct loop){.cat = cat, .watch = watch, .pending = pending, .tls = tls}, sigfd);
     if (r < 0)
         log_error("main loop: %s", strerror(-r));
 
     notify_send("STOPPING=1");
     http_begin_stop(http);
-    if (!http_drain(http, DRAIN_MS))
+    if (https != NULL)
+        http_begin_stop(https);
+    if (!http_drain(http, DRAIN_MS) || (https != NULL && !http_drain(https, DRAIN_MS / 4)))
         log_warning("stopping with responses still in flight");
     status = 0;
 out:
+    http_stop(https);
     http_stop(http);
+    tls_close(tls);
     pending_free(pending);
     watch_close(watch);
     catalog_close(cat);

@@ -71,6 +71,45 @@ static void test_defaults(void **state)
     assert_true(f->conf.max_memory == 1ull << 30);
 }
 
+/* The tls section: a nested mapping, in block or flow style. */
+static void test_tls_section(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_null(f->conf.tls_cert);
+    assert_int_equal(f->conf.tls_port, 8443);
+    assert_int_equal(load(f, "port: 80\ntls:\n  cert: /c.pem\n  key: /k.pem\n  port: 443\n"
+                             "idle_timeout: 5\n"),
+                     0);
+    assert_string_equal(f->conf.tls_cert, "/c.pem");
+    assert_string_equal(f->conf.tls_key, "/k.pem");
+    assert_int_equal(f->conf.tls_port, 443);
+    assert_int_equal(f->conf.idle_timeout, 5); /* keys after the section still count */
+    assert_int_equal(load(f, "tls: {cert: /a, key: /b}\n"), 0);
+    assert_string_equal(f->conf.tls_cert, "/a");
+    assert_int_equal(load(f, "tls:\n"), 0);
+}
+
+static void test_tls_errors(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(load(f, "tls:\n  cert: /c\n  kye: /k\n"), -EINVAL);
+    assert_error(f, 3, 3, "unknown key 'tls.kye'");
+    assert_int_equal(load(f, "tls: {cert: /c}\n"), -EINVAL);
+    assert_error(f, 1, 1, "tls: both cert and key are needed");
+    conf_fini(&f->conf);
+    assert_int_equal(conf_init(&f->conf), 0);
+    assert_int_equal(load(f, "tls: {key: /k, port: 0}\n"), -EINVAL);
+    assert_error(f, 1, 22, "tls.port: 0 is out of range 1..65535");
+    assert_int_equal(load(f, "tls: yes\n"), -EINVAL);
+    assert_error(f, 1, 6, "tls: expected a mapping");
+    assert_int_equal(load(f, "tls.cert: /c\n"), -EINVAL);
+    assert_error(f, 1, 1, "unknown key 'tls.cert'");
+    assert_int_equal(load(f, "tls: {cert: /c, cert: /d}\n"), -EINVAL);
+    assert_error(f, 1, 17, "duplicate key 'tls.cert'");
+}
+
 static void test_sizes(void **state)
 {
     struct fixture *f = *state;
@@ -223,6 +262,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sizes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tls_section, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tls_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_types, setup, teardown),
