@@ -94,8 +94,31 @@ static int load(const struct tls *t, struct pair **ret, char *err, size_t errlen
         r = read_pem(t->key_path, &key, err, errlen);
     if (r < 0)
         goto out;
-    /* The library's own pairing check: a key that is not the certificate's
-     * is refused here, at start or at reload, not at the first handshake. */
+    p = calloc(1, sizeof(*p));
+    if (p == NULL) {
+        r = -ENOMEM;
+        goto out;
+    }
+    /* Each file on its own first, so an error names the one at fault. */
+    p->nchain = CHAIN_MAX;
+    g = gnutls_pcert_list_import_x509_raw(p->chain, &p->nchain, &cert, GNUTLS_X509_FMT_PEM, 0);
+    if (g < 0) {
+        p->nchain = 0;
+        snprintf(err, errlen, "%s: not a PEM certificate chain: %s", t->cert_path,
+                 gnutls_strerror(g));
+        r = -EINVAL;
+        goto out;
+    }
+    if ((g = gnutls_privkey_init(&p->key)) < 0 ||
+        (g = gnutls_privkey_import_x509_raw(p->key, &key, GNUTLS_X509_FMT_PEM, NULL, 0)) < 0) {
+        snprintf(err, errlen, "%s: not an unencrypted PEM private key: %s", t->key_path,
+                 gnutls_strerror(g));
+        r = -EINVAL;
+        goto out;
+    }
+    /* Then the library's own pairing check: a key that is not the
+     * certificate's is refused here, at start or at reload, not at the
+     * first handshake. */
     if (gnutls_certificate_allocate_credentials(&check) < 0) {
         r = -ENOMEM;
         goto out;
@@ -106,25 +129,6 @@ static int load(const struct tls *t, struct pair **ret, char *err, size_t errlen
                  g == GNUTLS_E_CERTIFICATE_KEY_MISMATCH
                      ? "the key does not belong to the certificate"
                      : gnutls_strerror(g));
-        r = -EINVAL;
-        goto out;
-    }
-    p = calloc(1, sizeof(*p));
-    if (p == NULL) {
-        r = -ENOMEM;
-        goto out;
-    }
-    p->nchain = CHAIN_MAX;
-    g = gnutls_pcert_list_import_x509_raw(p->chain, &p->nchain, &cert, GNUTLS_X509_FMT_PEM, 0);
-    if (g < 0) {
-        p->nchain = 0;
-        snprintf(err, errlen, "%s: %s", t->cert_path, gnutls_strerror(g));
-        r = -EINVAL;
-        goto out;
-    }
-    if (gnutls_privkey_init(&p->key) < 0 ||
-        (g = gnutls_privkey_import_x509_raw(p->key, &key, GNUTLS_X509_FMT_PEM, NULL, 0)) < 0) {
-        snprintf(err, errlen, "%s: %s", t->key_path, gnutls_strerror(g));
         r = -EINVAL;
         goto out;
     }

@@ -633,3 +633,53 @@ class HeaderWatcher(threading.Thread):
 
 def main():
     unittest.main(verbosity=2)
+
+
+# --------------------------------------------------------------------------
+# HTTPS (test 17): a Conn over TLS.
+
+import ssl  # noqa: E402  (only the TLS helpers below use it)
+
+
+class TlsConn(Conn):
+    """A Conn whose socket is a TLS client connection (an ssl.SSLContext
+    given by the caller decides on versions, ciphers and verification).
+    server_hostname is what the certificate is checked against; None sends
+    no SNI and needs a context without check_hostname."""
+
+    def __init__(self, port, context, host="127.0.0.1", server_hostname="127.0.0.1",
+                 timeout=IO_TIMEOUT):
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        raw = socket.socket(family, socket.SOCK_STREAM)
+        raw.settimeout(timeout)
+        try:
+            raw.connect((host, port))
+            self.sock = context.wrap_socket(raw, server_hostname=server_hostname)
+        except BaseException:
+            raw.close()
+            raise
+        self.buf = b""
+
+    def _fill(self, deadline):
+        try:
+            return Conn._fill(self, deadline)
+        except (ssl.SSLEOFError, ssl.SSLZeroReturnError):
+            raise ConnectionClosed(self.buf)
+
+    def wait_closed(self, timeout):
+        try:
+            return Conn.wait_closed(self, timeout)
+        except (ssl.SSLEOFError, ssl.SSLZeroReturnError):
+            return True
+
+    def peer_subject(self):
+        """The commonName of the server certificate (verified contexts only)."""
+        cert = self.sock.getpeercert()
+        for rdn in cert.get("subject", ()):
+            for key, value in rdn:
+                if key == "commonName":
+                    return value
+        return None
+
+    def peer_serial(self):
+        return int(self.sock.getpeercert()["serialNumber"], 16)
