@@ -163,6 +163,17 @@ static inline void fake_server_use(struct fake_server *s, struct host_net_ops *o
     host_net_use(ops);
 }
 
+/* Resets @s to serve @img (@size bytes) as @version and plugs it in. */
+static inline void fake_serve(struct fake_server *s, struct host_net_ops *ops,
+                              const uint8_t *img, uint32_t size, uint32_t version)
+{
+    memset(s, 0, sizeof(*s));
+    s->image = img;
+    s->size = size;
+    s->version = version;
+    fake_server_use(s, ops);
+}
+
 /* An image that looks like a Cortex-M application: a vector table with an
  * initial stack pointer in RAM and a Thumb reset vector in the app area. */
 static inline uint8_t *fake_app(uint32_t size, uint32_t seed)

@@ -20,7 +20,7 @@ static const struct ota_config cfg = {
     .backoff_max_ms = 800, .attempts_with_app = 3,
 };
 
-static uint8_t *v1, *v2, *snapshot;
+static uint8_t *v1, *v2;
 static struct fake_server server;
 static struct host_net_ops net;
 
@@ -52,11 +52,7 @@ static void install(const uint8_t *img, uint32_t size, uint32_t version, uint32_
 
 static void serve(const uint8_t *img, uint32_t size, uint32_t version)
 {
-    memset(&server, 0, sizeof(server));
-    server.image = img;
-    server.size = size;
-    server.version = version;
-    fake_server_use(&server, &net);
+    fake_serve(&server, &net, img, size, version);
 }
 
 static void boot(void)
@@ -72,7 +68,6 @@ static int setup_all(void **state)
     host_set_virtual_sleep(true);
     v1 = fake_app(SIZE1, 11);
     v2 = fake_app(SIZE2, 22);
-    snapshot = malloc(HOST_FLASH_SIZE);
     return 0;
 }
 
@@ -81,7 +76,6 @@ static int teardown_all(void **state)
     (void)state;
     free(v1);
     free(v2);
-    free(snapshot);
     return 0;
 }
 

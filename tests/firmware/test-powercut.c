@@ -22,7 +22,7 @@ static const struct ota_config cfg = {
     .backoff_max_ms = 1000, .attempts_with_app = 3,
 };
 
-static uint8_t *v1, *v2, *before;
+static uint8_t *v1, *v2;
 static struct fake_server server;
 static struct host_net_ops net;
 static jmp_buf cut_jmp;
@@ -45,11 +45,7 @@ static void make_device(void)
 
 static void serve(const uint8_t *img, uint32_t size, uint32_t version)
 {
-    memset(&server, 0, sizeof(server));
-    server.image = img;
-    server.size = size;
-    server.version = version;
-    fake_server_use(&server, &net);
+    fake_serve(&server, &net, img, size, version);
 }
 
 /* Boots once; returns true if the power failed during it. */
@@ -81,7 +77,6 @@ static int setup(void **state)
     host_set_virtual_sleep(true);
     v1 = fake_app(V1_SIZE, 1);
     v2 = fake_app(V2_SIZE, 2);
-    before = malloc(HOST_FLASH_SIZE);
     return 0;
 }
 
@@ -91,7 +86,6 @@ static int teardown(void **state)
     host_flash_close();
     free(v1);
     free(v2);
-    free(before);
     return 0;
 }
 
