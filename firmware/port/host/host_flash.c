@@ -10,22 +10,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "f401_layout.h"
 #include "host.h"
 #include "ota_port.h"
 #include "ota_state.h"
 
-static const uint32_t sector_size[] = {
-    16 * 1024, 16 * 1024, 16 * 1024, 16 * 1024, 64 * 1024, 128 * 1024, 128 * 1024, 128 * 1024,
-};
-
-static const struct ota_flash_layout layout = {
-    .base = HOST_FLASH_BASE,
-    .sector_size = sector_size,
-    .nsectors = 8,
-    .state_sector = {2, 3},
-    .app_first_sector = 4,
-    .app_last_sector = 7,
-};
+static const struct ota_flash_layout layout = F401_LAYOUT(HOST_FLASH_BASE);
 
 static uint8_t *mem; /* mapped: with a file, every change is in the file */
 static long ops, cut_at = -1;
@@ -128,7 +118,7 @@ int ota_port_flash_erase(uint32_t sector)
     if (sector >= layout.nsectors)
         return -EINVAL;
     off = ota_flash_sector_addr(&layout, sector) - HOST_FLASH_BASE;
-    size = sector_size[sector];
+    size = f401_sector_size[sector];
     if (counts_and_cuts()) {
         /* Interrupted: part of the sector erased, the rest as it was. */
         memset(mem + off, 0xFF, size / 2);

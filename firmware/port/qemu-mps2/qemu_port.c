@@ -5,24 +5,14 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "f401_layout.h"
 #include "mps2.h"
 #include "ota_port.h"
 #include "ota_state.h"
 #include "qemu_port.h"
 #include "semihost.h"
 
-static const uint32_t sector_size[] = {
-    16 * 1024, 16 * 1024, 16 * 1024, 16 * 1024, 64 * 1024, 128 * 1024, 128 * 1024, 128 * 1024,
-};
-
-static const struct ota_flash_layout layout = {
-    .base = FLASH_BASE,
-    .sector_size = sector_size,
-    .nsectors = 8,
-    .state_sector = {2, 3},
-    .app_first_sector = 4,
-    .app_last_sector = 7,
-};
+static const struct ota_flash_layout layout = F401_LAYOUT(FLASH_BASE);
 
 static const struct ota_server server = {.host = "127.0.0.1", .port = 8000, .name = "app"};
 
@@ -180,7 +170,7 @@ int ota_port_flash_erase(uint32_t sector)
     if (sector < 2 || sector >= layout.nsectors)
         return -1; /* never the bootloader */
     addr = ota_flash_sector_addr(&layout, sector);
-    size = sector_size[sector];
+    size = f401_sector_size[sector];
     if (trace) {
         log_num("flash op ", ops + 1, 0);
         log_num(": erase sector ", sector, 0);
@@ -295,7 +285,7 @@ bool ota_port_app_plausible(uint32_t app_addr)
 {
     const uint32_t *v = (const uint32_t *)app_addr;
     uint32_t end = ota_flash_sector_addr(&layout, layout.app_last_sector) +
-                   sector_size[layout.app_last_sector];
+                   f401_sector_size[layout.app_last_sector];
 
     return v[0] > SRAM_BASE && v[0] <= SRAM_END && (v[0] & 3) == 0 && (v[1] & 1) == 1 &&
            v[1] > app_addr && v[1] < end;

@@ -5,6 +5,7 @@
 #include <board_config.h> /* <>: the CONFIG_DIR copy wins, see Makefile */
 #include "clock.h"
 #include "ota_port.h"
+#include "ota_update.h"
 #include "regs.h"
 #include "uart.h"
 
@@ -24,26 +25,11 @@ const struct ota_server *ota_port_server(void)
     return &server;
 }
 
-/* The application area as the flash layout describes it. */
-static void app_area(uint32_t *first, uint32_t *end)
-{
-    const struct ota_flash_layout *l = ota_port_flash_layout();
-    uint32_t addr = l->base;
-
-    for (uint32_t s = 0; s < l->nsectors; s++) {
-        if (s == l->app_first_sector)
-            *first = addr;
-        addr += l->sector_size[s];
-        if (s == l->app_last_sector)
-            *end = addr;
-    }
-}
-
 bool ota_port_app_plausible(uint32_t app_addr)
 {
-    uint32_t first = 0, end = 0;
+    const struct ota_flash_layout *fl = ota_port_flash_layout();
+    uint32_t first = ota_app_addr(fl), end = first + ota_app_area_size(fl);
 
-    app_area(&first, &end);
     if (app_addr < first || app_addr > end - 8u || (app_addr & 3u))
         return false;
 

@@ -21,10 +21,12 @@
  * the ESP8266 reception go on meanwhile. The bootloader never erases its own
  * sectors, so it always has code to come back to. */
 #include "clock.h"
+#include "f401_layout.h"
 #include "ota_port.h"
+#include "ota_state.h"
 #include "regs.h"
 
-#define NSECTORS 8u
+#define NSECTORS F401_NSECTORS
 #define BOOT_SECTORS 2u /* sectors 0 and 1 */
 #define FLASH_END (FLASH_BASE_ADDR + FLASH_SIZE)
 #define WRITABLE_START (FLASH_BASE_ADDR + 32u * 1024u)
@@ -39,32 +41,11 @@
  * 84 MHz), for the case where nothing runs the SysTick. */
 #define SPIN_LIMIT (1u << 30)
 
-static const uint32_t sector_size[NSECTORS] = {
-    16u * 1024u, 16u * 1024u, 16u * 1024u, 16u * 1024u,
-    64u * 1024u, 128u * 1024u, 128u * 1024u, 128u * 1024u,
-};
-
-static const struct ota_flash_layout layout = {
-    .base = FLASH_BASE_ADDR,
-    .sector_size = sector_size,
-    .nsectors = NSECTORS,
-    .state_sector = {2, 3},
-    .app_first_sector = 4,
-    .app_last_sector = 7,
-};
+static const struct ota_flash_layout layout = F401_LAYOUT(FLASH_BASE_ADDR);
 
 const struct ota_flash_layout *ota_port_flash_layout(void)
 {
     return &layout;
-}
-
-static uint32_t sector_start(uint32_t sector)
-{
-    uint32_t addr = FLASH_BASE_ADDR;
-
-    for (uint32_t i = 0; i < sector; i++)
-        addr += sector_size[i];
-    return addr;
 }
 
 /* [addr, addr + len) lies within [lo, end of flash). */
@@ -157,8 +138,8 @@ int ota_port_flash_erase(uint32_t sector)
         return -1;
 
     /* Trust but verify: a worn or protected sector must not pass as erased. */
-    const volatile uint32_t *p = (const volatile uint32_t *)sector_start(sector);
-    for (uint32_t i = 0; i < sector_size[sector] / 4u; i++)
+    const volatile uint32_t *p = (const volatile uint32_t *)ota_flash_sector_addr(&layout, sector);
+    for (uint32_t i = 0; i < f401_sector_size[sector] / 4u; i++)
         if (p[i] != 0xFFFFFFFFu)
             return -1;
     return 0;
