@@ -20,6 +20,7 @@ static const struct conf defaults = {
     .settle_ms = 100,
     .retain_seconds = 600,
     .max_memory = 1ull << 30,
+    .connection_memory = 2048,
     .tls_cert = NULL,
     .tls_key = NULL,
     .tls_port = 8443,
@@ -48,6 +49,7 @@ static const struct key {
     {"settle_ms", TYPE_UINT, offsetof(struct conf, settle_ms), 0, 60000},
     {"retain_seconds", TYPE_UINT, offsetof(struct conf, retain_seconds), 0, 86400},
     {"max_memory", TYPE_SIZE, offsetof(struct conf, max_memory), 1ull << 20, 1ull << 40},
+    {"connection_memory", TYPE_SIZE, offsetof(struct conf, connection_memory), 1024, 1ull << 20},
     {"tls", TYPE_SECTION, 0, 0, 0},
     {"tls.cert", TYPE_PATH, offsetof(struct conf, tls_cert), 0, 0},
     {"tls.key", TYPE_PATH, offsetof(struct conf, tls_key), 0, 0},
@@ -163,6 +165,23 @@ static int parse_bool(const char *s, bool *ret)
     return -EINVAL;
 }
 
+/* @v as the shortest exact form parse_size() reads: 1024 -> "1K". */
+static const char *size_text(uint64_t v, char *buf, size_t len)
+{
+    static const char units[] = "KMG";
+    int i = -1;
+
+    while (i < 2 && v >= 1024 && v % 1024 == 0) {
+        v /= 1024;
+        i++;
+    }
+    if (i >= 0)
+        snprintf(buf, len, "%llu%c", (unsigned long long)v, units[i]);
+    else
+        snprintf(buf, len, "%llu", (unsigned long long)v);
+    return buf;
+}
+
 /* Checks @value for @k and stores it; on error writes "KEY: message" to err. */
 static int key_set(struct conf *c, const struct key *k, const char *value,
                    char *err, size_t errlen)
@@ -208,8 +227,12 @@ static int key_set(struct conf *c, const struct key *k, const char *value,
         if (r == -EINVAL)
             return fail(err, errlen, "%s: expected a size such as 512M or 2G, got '%s'",
                         k->name, value);
-        if (r < 0 || u < k->min || u > k->max)
-            return fail(err, errlen, "%s: %s is out of range 1M..1024G", k->name, value);
+        if (r < 0 || u < k->min || u > k->max) {
+            char lo[24], hi[24];
+
+            return fail(err, errlen, "%s: %s is out of range %s..%s", k->name, value,
+                        size_text(k->min, lo, sizeof(lo)), size_text(k->max, hi, sizeof(hi)));
+        }
         *(uint64_t *)field = u;
         return 0;
     case TYPE_SECTION:
@@ -416,12 +439,12 @@ void conf_describe(const struct conf *c, char *buf, size_t len)
 {
     int n = snprintf(buf, len,
              "firmware_dir=%s bind=%s port=%u idle_timeout=%u legacy_keep_alive=%s "
-             "threads=%u max_connections=%u settle_ms=%u retain_seconds=%u max_memory=%lluM "
-             "log_level=%s",
+             "threads=%u max_connections=%u connection_memory=%llu settle_ms=%u "
+             "retain_seconds=%u max_memory=%lluM log_level=%s",
              c->firmware_dir, c->bind, c->port, c->idle_timeout,
-             c->legacy_keep_alive ? "on" : "off", c->threads, c->max_connections, c->settle_ms,
-             c->retain_seconds, (unsigned long long)(c->max_memory >> 20),
-             log_level_name(c->log_level));
+             c->legacy_keep_alive ? "on" : "off", c->threads, c->max_connections,
+             (unsigned long long)c->connection_memory, c->settle_ms, c->retain_seconds,
+             (unsigned long long)(c->max_memory >> 20), log_level_name(c->log_level));
 
     if (c->tls_cert != NULL && n > 0 && (size_t)n < len)
         snprintf(buf + n, len - (size_t)n, " tls.port=%u tls.cert=%s tls.key=%s", c->tls_port,

@@ -11,19 +11,26 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
+/* Kept small: every open connection has one, idle ones included (about
+ * 100 bytes with its pin). */
 struct conn {
     bool reopen;            /* the last request asked for "close" (legacy) */
+    uint32_t pin_version;   /* the version the pinned header announced */
+    uint64_t pin_gen;       /* the generation that header described */
     char *pin_name;         /* NAME whose header was fetched, or NULL; owned */
     size_t pin_len;
-    uint64_t pin_gen;       /* the generation that header described */
-    uint32_t pin_version;   /* and the version it announced */
     /* While parked: */
     struct conn *next;
     int fd;
-    struct sockaddr_storage peer;
     socklen_t peer_len;
+    union {                 /* otad listens on IPv4 and IPv6 only */
+        struct sockaddr sa;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+    } peer;
 };
 
 /* Connections between the library's close and their re-adding. */

@@ -17,6 +17,7 @@ struct http_options {
     bool legacy_keep_alive;   /* plain HTTP only: ignored with tls */
     unsigned threads;         /* worker threads, >= 1 */
     unsigned max_connections;
+    size_t connection_memory; /* the library's memory per connection */
 };
 
 struct http;

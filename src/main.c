@@ -323,6 +323,7 @@ static int start_server(const struct conf *c, uint16_t port, struct tls *tls, un
                        .legacy_keep_alive = c->legacy_keep_alive,
                        .threads = threads,
                        .max_connections = c->max_connections,
+                       .connection_memory = (size_t)c->connection_memory,
                    },
                    cat, ret);
     if (r < 0)

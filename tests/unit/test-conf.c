@@ -69,6 +69,7 @@ static void test_defaults(void **state)
     assert_int_equal(f->conf.settle_ms, 100);
     assert_int_equal(f->conf.retain_seconds, 600);
     assert_true(f->conf.max_memory == 1ull << 30);
+    assert_true(f->conf.connection_memory == 2048);
 }
 
 /* The tls section: a nested mapping, in block or flow style. */
@@ -130,6 +131,17 @@ static void test_sizes(void **state)
     assert_error(f, 1, 13, "expected a size");
     assert_int_equal(load(f, "max_memory: 99999999999999999999G\n"), -EINVAL);
     assert_error(f, 1, 13, "out of range");
+    /* connection_memory: 1K..1M, the range written in the units it is read in */
+    assert_int_equal(load(f, "connection_memory: 8K\n"), 0);
+    assert_true(f->conf.connection_memory == 8192);
+    assert_int_equal(load(f, "connection_memory: 1536\n"), 0);
+    assert_true(f->conf.connection_memory == 1536);
+    assert_int_equal(load(f, "connection_memory: 1M\n"), 0);
+    assert_true(f->conf.connection_memory == 1ull << 20);
+    assert_int_equal(load(f, "connection_memory: 512\n"), -EINVAL);
+    assert_error(f, 1, 20, "connection_memory: 512 is out of range 1K..1M");
+    assert_int_equal(load(f, "connection_memory: 2M\n"), -EINVAL);
+    assert_error(f, 1, 20, "out of range 1K..1M");
     assert_int_equal(load(f, "settle_ms: 0\nretain_seconds: 0\n"), 0);
     assert_int_equal(f->conf.settle_ms, 0);
     assert_int_equal(f->conf.retain_seconds, 0);
