@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +39,14 @@ struct catalog {
 struct candidate {
     char *name;
     char *bin_file;
+    /* Loaded ahead by preload(), on several threads: */
+    bool loaded;
+    int load_error;           /* generation_load()'s result */
+    struct generation *gen;   /* owned until refresh() takes it */
 };
+
+/* Threads that load images during a scan (at most; one per CPU). */
+enum { LOAD_THREADS_MAX = 8 };
 
 /* What a change did, for the log. */
 enum change { CHANGE_NONE, CHANGE_ADDED, CHANGE_REPLACED, CHANGE_VERSION, CHANGE_REMOVED };
@@ -246,6 +254,7 @@ static void free_candidates(struct candidate *c, size_t n)
     for (size_t i = 0; i < n; i++) {
         free(c[i].name);
         free(c[i].bin_file);
+        generation_unref(c[i].gen);
     }
     free(c);
 }
@@ -309,8 +318,8 @@ static int read_candidates(int dirfd, const char *only, struct candidate **ret, 
             }
             c = grown;
         }
-        c[n].bin_file = strdup(de->d_name);
-        c[n].name = strndup(de->d_name, len - 4);
+        c[n] = (struct candidate){.bin_file = strdup(de->d_name),
+                                  .name = strndup(de->d_name, len - 4)};
         n++;
         if (c[n - 1].bin_file == NULL || c[n - 1].name == NULL) {
             r = -ENOMEM;
@@ -421,8 +430,10 @@ static struct generation *held_copy(struct catalog *cat, const char *name,
     return NULL;
 }
 
-/* Brings @name up to date with the file @bin_file (NULL: there is none). */
-static int refresh(struct catalog *cat, int dirfd, const char *name, const char *bin_file)
+/* Brings @name up to date with the file @bin_file (NULL: there is none),
+ * using the generation @pre loaded ahead, if it is not NULL and was loaded. */
+static int refresh(struct catalog *cat, int dirfd, const char *name, const char *bin_file,
+                   struct candidate *pre)
 {
     ssize_t i = find(cat->items, cat->n, name, strlen(name));
     /* Only this thread changes items: reading them here needs no lock. */
@@ -445,12 +456,18 @@ static int refresh(struct catalog *cat, int dirfd, const char *name, const char 
             return 0;
         r = image_make(name, bin_file, old->gen, &old->bin_id, dirfd, &img);
     } else {
-        r = generation_load(dirfd, bin_file, &gen);
+        if (pre != NULL && pre->loaded) {
+            r = pre->load_error;
+            gen = pre->gen;
+            pre->gen = NULL;
+        } else {
+            r = generation_load(dirfd, bin_file, &gen);
+        }
         if (r == -EAGAIN || r == -ENOMEM)
             return r;
         if (r < 0) {
             log_warning("%s: %s; skipped", bin_file, load_problem(r));
-            return refresh(cat, dirfd, name, NULL);
+            return refresh(cat, dirfd, name, NULL, NULL);
         }
         held = held_copy(cat, name, gen);
         r = image_make(name, bin_file, held != NULL ? held : gen, &gen->file, dirfd, &img);
@@ -485,6 +502,66 @@ static void clear(struct catalog *cat)
         }
         free(name);
     }
+}
+
+/* Shared by the threads of one preload(). */
+struct load_queue {
+    int dirfd;
+    struct candidate **todo;
+    size_t n;
+    atomic_size_t next;
+};
+
+static void *load_worker(void *arg)
+{
+    struct load_queue *q = arg;
+    size_t i;
+
+    while ((i = atomic_fetch_add(&q->next, 1)) < q->n) {
+        struct candidate *c = q->todo[i];
+
+        c->load_error = generation_load(q->dirfd, c->bin_file, &c->gen);
+        c->loaded = true;
+    }
+    return NULL;
+}
+
+/* Loads, on up to one thread per CPU, the candidates a scan will read (new
+ * names, and files that are not the ones served): reading and indexing is
+ * nearly all of a start-up, and images are independent. Everything else,
+ * the catalog included, stays with the calling thread; refresh() uses what
+ * was loaded, and loads what was not itself. */
+static void preload(struct catalog *cat, int dirfd, struct candidate *cand, size_t ncand)
+{
+    struct load_queue q = {.dirfd = dirfd};
+    pthread_t threads[LOAD_THREADS_MAX];
+    size_t nthreads = 0;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    struct file_id id;
+
+    q.todo = calloc(ncand ? ncand : 1, sizeof(*q.todo));
+    if (q.todo == NULL)
+        return;
+    for (size_t i = 0; i < ncand; i++) {
+        ssize_t k = find(cat->items, cat->n, cand[i].name, strlen(cand[i].name));
+        const struct image *old = k >= 0 ? cat->items[k] : NULL;
+
+        if (i > 0 && strcmp(cand[i - 1].name, cand[i].name) == 0)
+            continue; /* the duplicate spelling is ignored */
+        if (old != NULL && strcmp(old->bin_file, cand[i].bin_file) == 0 &&
+            file_id_read(dirfd, cand[i].bin_file, &id) == 0 && file_id_equal(&id, &old->bin_id))
+            continue; /* served already: refresh() checks the version only */
+        q.todo[q.n++] = &cand[i];
+    }
+    atomic_init(&q.next, 0);
+    /* With one image or one CPU the calling thread loads them in refresh(). */
+    while (q.n > 1 && cpus > 1 && nthreads < (size_t)cpus && nthreads < LOAD_THREADS_MAX &&
+           nthreads < q.n &&
+           pthread_create(&threads[nthreads], NULL, load_worker, &q) == 0)
+        nthreads++;
+    for (size_t t = 0; t < nthreads; t++)
+        pthread_join(threads[t], NULL);
+    free(q.todo);
 }
 
 static int open_dir(struct catalog *cat)
@@ -527,13 +604,14 @@ int catalog_scan(struct catalog *cat)
             nstale++;
     }
     for (size_t i = 0; i < nstale; i++)
-        refresh(cat, dirfd, stale[i], NULL);
+        refresh(cat, dirfd, stale[i], NULL, NULL);
+    preload(cat, dirfd, cand, ncand);
     for (size_t i = 0; i < ncand; i++) {
         if (i > 0 && strcmp(cand[i - 1].name, cand[i].name) == 0) {
             log_warning("%s: same name as %s; ignored", cand[i].bin_file, cand[i - 1].bin_file);
             continue;
         }
-        r = refresh(cat, dirfd, cand[i].name, cand[i].bin_file);
+        r = refresh(cat, dirfd, cand[i].name, cand[i].bin_file, &cand[i]);
         if (r == -ENOMEM)
             goto out;
         if (r == -EAGAIN)
@@ -564,7 +642,7 @@ int catalog_reload(struct catalog *cat, const char *name)
         return dirfd;
     r = read_candidates(dirfd, name, &cand, &ncand);
     if (r == 0)
-        r = refresh(cat, dirfd, name, ncand > 0 ? cand[0].bin_file : NULL);
+        r = refresh(cat, dirfd, name, ncand > 0 ? cand[0].bin_file : NULL, NULL);
     for (size_t i = 1; r == 0 && i < ncand; i++)
         log_warning("%s: same name as %s; ignored", cand[i].bin_file, cand[0].bin_file);
     free_candidates(cand, ncand);

@@ -77,7 +77,8 @@ int generation_load(int dirfd, const char *bin_file, struct generation **ret)
     /* Raw bytes first, page-aligned, then the block table. */
     data_len = ((size_t)g->size + 4095) & ~(size_t)4095;
     g->map_len = data_len + (size_t)g->nblocks * OTA_BLOCK_WIRE;
-    g->map = mmap(NULL, g->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    g->map = mmap(NULL, g->map_len, PROT_READ | PROT_WRITE,
+                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     if (g->map == MAP_FAILED) {
         r = -ENOMEM;
         goto fail;

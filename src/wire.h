@@ -8,8 +8,8 @@
 
 /* Writes the wire form of every block of the @size-byte image at @data into
  * @out (ota_block_count(size) * OTA_BLOCK_WIRE bytes, caller-owned) and
- * returns the CRC-32 of the whole image. Each byte is read once: the image
- * CRC is combined from the block CRCs instead of a second pass. */
+ * returns the CRC-32 of the whole image, block by block while each is in the
+ * cache. */
 uint32_t wire_encode_blocks(const uint8_t *data, uint32_t size, uint8_t *out);
 
 #endif

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <zlib.h>
 #include <errno.h>
 #include <sys/stat.h>
 
@@ -278,6 +279,69 @@ static void replace(struct fixture *f, const char *name, size_t size, uint32_t s
     assert_int_equal(catalog_reload(f->cat, name), 0);
 }
 
+/* A scan loads images on several threads: with many images, empty and
+ * duplicate files among them, every image must come out as if loaded alone
+ * (bytes, CRC against zlib, size), and a rescan with some files replaced
+ * must load exactly those again. */
+static void test_many_images(void **state)
+{
+    enum { N = 64 };
+    struct fixture *f = *state;
+    struct image *kept[N];
+    uint8_t *data[N];
+    size_t size[N];
+    char file[64], name[64], path[4096];
+
+    for (int i = 0; i < N; i++) {
+        size[i] = 1 + (size_t)i * 977 % 20000;
+        data[i] = malloc(size[i]);
+        fill_random(data[i], size[i], (uint32_t)i + 100);
+        snprintf(file, sizeof(file), "img%02d.bin", i);
+        assert_int_equal(write_file(f->dir, file, data[i], size[i]), 0);
+    }
+    assert_int_equal(write_file(f->dir, "empty.bin", "", 0), 0);
+    assert_int_equal(write_file(f->dir, "img07.BIN", "other spelling", 14), 0);
+    assert_int_equal(catalog_scan(f->cat), N);
+    for (int i = 0; i < N; i++) {
+        snprintf(name, sizeof(name), "img%02d", i);
+        kept[i] = catalog_lookup(f->cat, name, strlen(name));
+        assert_non_null(kept[i]);
+        assert_string_equal(kept[i]->bin_file, strcat(name, ".bin"));
+        assert_int_equal(kept[i]->gen->size, size[i]);
+        assert_memory_equal(kept[i]->gen->data, data[i], size[i]);
+        assert_int_equal(kept[i]->gen->crc, (uint32_t)crc32(0L, data[i], (uInt)size[i]));
+    }
+    assert_false(has(f->cat, "empty"));
+
+    /* Every third image replaced: new generations for those, the same
+     * image objects for the rest. */
+    for (int i = 0; i < N; i += 3) {
+        fill_random(data[i], size[i], (uint32_t)i + 999);
+        snprintf(file, sizeof(file), "img%02d.bin", i);
+        snprintf(path, sizeof(path), "%s/%s", f->dir, file);
+        assert_int_equal(unlink(path), 0); /* a new inode: surely a new file */
+        assert_int_equal(write_file(f->dir, file, data[i], size[i]), 0);
+    }
+    assert_int_equal(catalog_scan(f->cat), N);
+    for (int i = 0; i < N; i++) {
+        struct image *now;
+
+        snprintf(name, sizeof(name), "img%02d", i);
+        now = catalog_lookup(f->cat, name, strlen(name));
+        assert_non_null(now);
+        if (i % 3 == 0) {
+            assert_ptr_not_equal(now, kept[i]);
+            assert_memory_equal(now->gen->data, data[i], size[i]);
+            assert_int_equal(now->gen->crc, (uint32_t)crc32(0L, data[i], (uInt)size[i]));
+        } else {
+            assert_ptr_equal(now, kept[i]);
+        }
+        image_unref(now);
+        image_unref(kept[i]);
+        free(data[i]);
+    }
+}
+
 /* Over max_memory the oldest retained generations go first; current images
  * stay whatever the bound. */
 static void test_memory_bound(void **state)
@@ -422,6 +486,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_retention, setup, teardown),
         cmocka_unit_test_setup_teardown(test_identical_bytes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many_images, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
