@@ -2,6 +2,7 @@
 """Measures how long a published image takes to be served (hot reload latency).
 
     bench/reload-latency.py [OTAD] [--settle-ms N] [--swaps N] [--size BYTES]
+                            [--json PATH]
 
 Starts otad itself (OTAD from the first argument, else $OTAD, else build/otad
 next to this script's repository) on 127.0.0.1 with an ephemeral port, a
@@ -11,10 +12,12 @@ name, rename()s it into place, takes the time right after the rename, and
 polls /fw/header on one keep-alive connection as fast as it can until the
 header carries the new image's CRC (computed here with zlib). Prints the
 median and worst latency, and the same minus settle_ms (the part otad adds on
-top of the quiet time it waits for by design). Stops the daemon by its PID.
+top of the quiet time it waits for by design). --json PATH also writes the
+figures as a JSON object to PATH. Stops the daemon by its PID.
 """
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -69,6 +72,7 @@ def main():
     ap.add_argument("--settle-ms", type=int, default=100)
     ap.add_argument("--swaps", type=int, default=100)
     ap.add_argument("--size", type=int, default=64 * 1024)
+    ap.add_argument("--json", metavar="PATH", help="write the figures as JSON to PATH")
     args = ap.parse_args()
     otad = os.path.abspath(args.otad)
     if not os.access(otad, os.X_OK):
@@ -144,6 +148,15 @@ def main():
                   % (med * 1e3, worst * 1e3, min(latencies) * 1e3))
             print("minus settle_ms: median %.1f ms, worst %.1f ms"
                   % ((med - settle) * 1e3, (worst - settle) * 1e3))
+        if args.json:
+            figures = {"swaps": args.swaps, "served": len(latencies), "lost": lost,
+                       "settle_ms": args.settle_ms, "size": args.size, "polls": polls}
+            if latencies:
+                figures.update(median_ms=round(med * 1e3, 3), worst_ms=round(worst * 1e3, 3),
+                               best_ms=round(min(latencies) * 1e3, 3))
+            with open(args.json, "w") as f:
+                json.dump(figures, f, indent=2)
+                f.write("\n")
         if lost:
             print("LOST: %d swaps not served within %.0f s" % (lost, POLL_LIMIT))
         sock.close()

@@ -18,15 +18,16 @@ run_suite() {
 }
 
 run_suite build ""
-# The QEMU suite tests the device side end to end; it runs once, in the plain
+# The QEMU suite tests the device side end to end, and the bench suite runs
+# each benchmark briefly to keep it working; both run once, in the plain
 # build (the sanitizers watch otad, which the other suites exercise).
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    run_suite build-asan "--no-suite qemu" -Db_sanitize=address,undefined -Db_lundef=false
+    run_suite build-asan "--no-suite qemu --no-suite bench" -Db_sanitize=address,undefined -Db_lundef=false
 # The stress test swaps images under many client threads: here every data
 # race in otad's own code is reported (and fails the test).
 TSAN_OPTIONS=halt_on_error=0:second_deadlock_stack=1 \
-    run_suite build-tsan "--no-suite qemu" -Db_sanitize=thread -Db_lundef=false
+    run_suite build-tsan "--no-suite qemu --no-suite bench" -Db_sanitize=thread -Db_lundef=false
 
 python3 scripts/summary.py build/meson-logs/testlog.json \
     build-asan/meson-logs/testlog.json build-tsan/meson-logs/testlog.json

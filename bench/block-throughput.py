@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Block throughput: otad against nginx and the Python reference server.
+
+    bench/block-throughput.py [OTAD] [--conns 1,16,256] [--seconds 10] [--runs 3]
+                              [--servers otad,nginx,reference] [--json PATH]
+
+Makes a random 460 KiB image (app460, 1,840 blocks) and serves it three ways,
+each on 127.0.0.1 with an ephemeral port:
+  otad       from app460.bin + app460.txt (OTAD from the first argument, else
+             $OTAD, else build/otad of this checkout), default settings
+  nginx      Debian's nginx serving the identical header and block bytes,
+             precomputed here as static files at the same URLs (2 workers, no
+             access log, keepalive_requests unlimited, sendfile on)
+  reference  bench/reference/smart_server.py (Flask), the server otad replaces
+First checks that all three return the same bytes for the header and a few
+blocks. Then wrk, over keep-alive connections, walks every block of the image
+(a Lua script: each wrk thread requests block after block, wrapping around) for
+--seconds at each connection count; servers take turns within each round, and
+the whole set is repeated --runs times. Prints, per server and connection
+count, the median over the runs of requests/s, p50 and p99 latency and the
+server's CPU time per request, then the ratios otad/nginx and otad/reference
+of the median requests/s. wrk runs 1 thread for 1 connection, else 2.
+Every server is stopped by its PID at the end.
+"""
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+
+import benchlib as bl
+
+NAME = "app460"
+VERSION = 7
+TARGETS = {"nginx": 1.3, "reference": 50.0}     # otad's lead at 16 and 256 connections
+
+
+def check_same_bytes(servers, data):
+    """Every server must serve exactly the protocol's bytes, or the race is void."""
+    want = {"/%s/header" % NAME: bl.header_bytes(data, VERSION)}
+    last = bl.block_count(data) - 1
+    for n in (0, 1, last // 2, last):
+        want["/%s/block/%d" % (NAME, n)] = bl.block_bytes(data, n)
+    for s in servers:
+        for path, body in want.items():
+            status, got = bl.get(s.port, path)
+            if status != 200 or got != body:
+                bl.die("%s: %s answered %d with %d bytes that differ from the image"
+                       % (s.label, path, status, len(got)))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("otad", nargs="?", default=bl.default_otad())
+    ap.add_argument("--conns", default="1,16,256",
+                    help="comma-separated connection counts (default 1,16,256)")
+    ap.add_argument("--seconds", type=int, default=10, help="per wrk run (default 10)")
+    ap.add_argument("--runs", type=int, default=3, help="rounds; medians are reported")
+    ap.add_argument("--servers", default="otad,nginx,reference")
+    ap.add_argument("--json", metavar="PATH", help="also write the figures to PATH")
+    args = ap.parse_args()
+    otad = bl.require_executable(args.otad, "otad")
+    conns = [int(c) for c in args.conns.split(",")]
+    names = args.servers.split(",")
+    if "otad" not in names or not set(names) <= {"otad", "nginx", "reference"}:
+        bl.die("--servers: otad and any of nginx, reference")
+    if args.seconds < 1 or args.runs < 1 or min(conns) < 1:
+        bl.die("--seconds, --runs and --conns must be positive")
+
+    with tempfile.TemporaryDirectory(prefix="otad-bench-") as tmp:
+        fw, www = os.path.join(tmp, "firmware"), os.path.join(tmp, "www")
+        data = bl.random_image(bl.IMAGE_460K, seed=460)
+        bl.write_firmware(fw, NAME, data, VERSION)
+        bl.write_static_tree(www, NAME, data, VERSION)
+        lua = os.path.join(tmp, "walk.lua")
+        bl.write_walk_lua(lua, NAME, bl.block_count(data))
+
+        servers = []
+        try:
+            probe = "/%s/header" % NAME
+            for name in names:
+                s = {"otad": lambda: bl.Otad(otad, fw),
+                     "nginx": lambda: bl.Nginx(www),
+                     "reference": lambda: bl.Reference(fw)}[name]()
+                servers.append(s)
+                s.start(probe)
+            check_same_bytes(servers, data)
+            results = run_all(servers, lua, conns, args.seconds, args.runs)
+        finally:
+            for s in servers:
+                s.stop()
+    report(results, names, conns, args)
+
+
+def run_all(servers, lua, conns, seconds, runs):
+    """{server: {conns: [result of each run]}}; servers take turns in each round."""
+    results = {s.label: {c: [] for c in conns} for s in servers}
+    for r in range(runs):
+        for c in conns:
+            for s in servers:
+                cpu = s.cpu_seconds()
+                res = bl.run_wrk(s.port, lua, c, seconds,
+                                 threads=1 if c == 1 else 2)
+                res["cpu_us"] = (s.cpu_seconds() - cpu) * 1e6 / max(res["requests"], 1)
+                results[s.label][c].append(res)
+                print("run %d/%d  %-9s %4d conns  %9.0f req/s  p50 %7.3f ms  p99 %8.3f ms"
+                      "  %6.1f us CPU/req  errors %d"
+                      % (r + 1, runs, s.label, c, res["rps"], res["p50"], res["p99"],
+                         res["cpu_us"], res["errors"]), file=sys.stderr, flush=True)
+    return results
+
+
+def report(results, names, conns, args):
+    med = {n: {c: {k: bl.median([r[k] for r in results[n][c]])
+                   for k in ("rps", "p50", "p99", "cpu_us")} for c in conns} for n in names}
+    errors = {n: {c: sum(r["errors"] for r in results[n][c]) for c in conns} for n in names}
+    rows = []
+    for c in conns:
+        for n in names:
+            m = med[n][c]
+            rows.append([str(c), n, "%.0f" % m["rps"], "%.3f" % m["p50"], "%.3f" % m["p99"],
+                         "%.1f" % m["cpu_us"], str(errors[n][c])])
+    print("Block requests, %s image, %d s per run, median of %d run(s)"
+          % ("460 KiB", args.seconds, args.runs))
+    print(bl.table(rows, ["conns", "server", "req/s", "p50 ms", "p99 ms",
+                          "CPU us/req", "errors"]))
+    ratios = {}
+    lines = []
+    for other in names[1:]:
+        ratios[other] = {c: med["otad"][c]["rps"] / med[other][c]["rps"]
+                         if med[other][c]["rps"] > 0 else float("inf") for c in conns}
+        for c in conns:
+            verdict = ""
+            if c in (16, 256):
+                verdict = "  (target >= %g: %s)" % (
+                    TARGETS[other], "met" if ratios[other][c] >= TARGETS[other] else "MISSED")
+            lines.append("otad/%s at %d conns: %.2fx%s" % (other, c, ratios[other][c], verdict))
+    print("\n".join(lines))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"seconds": args.seconds, "runs": args.runs, "conns": conns,
+                       "median": med, "errors": errors, "ratios": ratios,
+                       "all": results}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
