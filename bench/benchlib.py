@@ -160,11 +160,13 @@ class Server:
     def env(self):
         return None
 
-    def start(self, probe="/"):
+    def start(self, probe="/", limit=START_LIMIT):
+        """Starts the server and waits, up to @limit seconds, for @probe to
+        answer 200."""
         self.log = open(os.path.join(self.tmp, "server.log"), "wb")
         self.proc = subprocess.Popen(self.command(), stdout=self.log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, env=self.env(), cwd=self.tmp)
-        deadline = time.monotonic() + START_LIMIT
+        deadline = time.monotonic() + limit
         while True:
             if self.proc.poll() is not None:
                 raise RuntimeError("%s exited with %d at start:\n%s"
@@ -180,7 +182,7 @@ class Server:
                 out = self.output()
                 self.stop()
                 raise RuntimeError("%s did not answer %s with 200 within %.0f s (last: %s):\n%s"
-                                   % (self.label, probe, START_LIMIT, status, out))
+                                   % (self.label, probe, limit, status, out))
             time.sleep(0.05)
 
     def output(self):
