@@ -276,10 +276,11 @@ class Nginx(Server):
     label = "nginx"
     stop_signal = signal.SIGQUIT      # graceful: the master waits for its workers
 
-    def __init__(self, www, workers=2):
+    def __init__(self, www, workers=2, master_process=True):
         super().__init__()
         self.www = os.path.abspath(www)
         self.workers = workers
+        self.master_process = master_process   # off: one process does everything
         self.binary = require_program("nginx")
         open_to_workers(self.www)
 
@@ -290,6 +291,7 @@ class Nginx(Server):
         with open(conf, "w") as f:
             f.write("""\
 daemon off;
+master_process %(master)s;
 worker_processes %(workers)d;
 worker_rlimit_nofile 20000;
 pid %(tmp)s/nginx.pid;
@@ -313,7 +315,8 @@ http {
         root %(www)s;
     }
 }
-""" % {"workers": self.workers, "tmp": self.tmp, "temp": temp, "port": self.port,
+""" % {"workers": self.workers, "master": "on" if self.master_process else "off",
+       "tmp": self.tmp, "temp": temp, "port": self.port,
        "www": self.www})
         return [self.binary, "-p", self.tmp, "-c", conf]
 

@@ -90,41 +90,11 @@ class CallgrindNginx(benchlib.Nginx):
     resend_stop = True
 
     def __init__(self, www, out_file):
-        super().__init__(www, workers=1)
+        super().__init__(www, workers=1, master_process=False)
         self.out_file = out_file
 
     def command(self):
-        conf = os.path.join(self.tmp, "nginx.conf")
-        temp = os.path.join(self.tmp, "temp")
-        os.makedirs(temp, exist_ok=True)
-        with open(conf, "w") as f:
-            f.write("""\
-daemon off;
-master_process off;
-worker_processes 1;
-pid %(tmp)s/nginx.pid;
-error_log stderr warn;
-events { worker_connections 256; }
-http {
-    access_log off;
-    keepalive_requests 4294967295;
-    keepalive_timeout 600s;
-    sendfile on;
-    tcp_nopush on;
-    default_type application/octet-stream;
-    types { }
-    client_body_temp_path %(temp)s/body;
-    proxy_temp_path %(temp)s/proxy;
-    fastcgi_temp_path %(temp)s/fastcgi;
-    uwsgi_temp_path %(temp)s/uwsgi;
-    scgi_temp_path %(temp)s/scgi;
-    server {
-        listen 127.0.0.1:%(port)d;
-        root %(www)s;
-    }
-}
-""" % {"tmp": self.tmp, "temp": temp, "port": self.port, "www": self.www})
-        return callgrind_command(self.out_file) + [self.binary, "-p", self.tmp, "-c", conf]
+        return callgrind_command(self.out_file) + super().command()
 
     def env(self):
         return callgrind_env()
