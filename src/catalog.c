@@ -430,6 +430,23 @@ static struct generation *held_copy(struct catalog *cat, const char *name,
     return NULL;
 }
 
+/* True when @old (NULL: none) is served from the file @bin_file is now:
+ * nothing to read again. */
+static bool same_file(const struct image *old, int dirfd, const char *bin_file)
+{
+    struct file_id id;
+
+    return old != NULL && strcmp(old->bin_file, bin_file) == 0 &&
+           file_id_read(dirfd, bin_file, &id) == 0 && file_id_equal(&id, &old->bin_id);
+}
+
+/* True when candidate @i is another spelling of the name before it (the
+ * preferred spelling sorts first and is the one used). */
+static bool other_spelling(const struct candidate *cand, size_t i)
+{
+    return i > 0 && strcmp(cand[i - 1].name, cand[i].name) == 0;
+}
+
 /* Brings @name up to date with the file @bin_file (NULL: there is none),
  * using the generation @pre loaded ahead, if it is not NULL and was loaded. */
 static int refresh(struct catalog *cat, int dirfd, const char *name, const char *bin_file,
@@ -439,7 +456,7 @@ static int refresh(struct catalog *cat, int dirfd, const char *name, const char 
     /* Only this thread changes items: reading them here needs no lock. */
     struct image *old = i >= 0 ? cat->items[i] : NULL, *img = NULL;
     struct generation *gen = NULL, *held;
-    struct file_id id;
+    bool preloaded = pre != NULL && pre->loaded; /* then known not to be the same file */
     enum change change;
     int r;
 
@@ -449,14 +466,13 @@ static int refresh(struct catalog *cat, int dirfd, const char *name, const char 
         log_change(false, CHANGE_REMOVED, NULL, name);
         return set_current(cat, name, NULL);
     }
-    if (old != NULL && strcmp(old->bin_file, bin_file) == 0 &&
-        file_id_read(dirfd, bin_file, &id) == 0 && file_id_equal(&id, &old->bin_id)) {
+    if (!preloaded && same_file(old, dirfd, bin_file)) {
         /* Same file: at most the version changed, and nothing is re-read. */
         if (!image_version_changed(old, dirfd))
             return 0;
         r = image_make(name, bin_file, old->gen, &old->bin_id, dirfd, &img);
     } else {
-        if (pre != NULL && pre->loaded) {
+        if (preloaded) {
             r = pre->load_error;
             gen = pre->gen;
             pre->gen = NULL;
@@ -537,25 +553,24 @@ static void preload(struct catalog *cat, int dirfd, struct candidate *cand, size
     pthread_t threads[LOAD_THREADS_MAX];
     size_t nthreads = 0;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    struct file_id id;
 
-    q.todo = calloc(ncand ? ncand : 1, sizeof(*q.todo));
+    /* With one CPU the calling thread loads them all in refresh(). */
+    if (cpus < 2 || ncand < 2)
+        return;
+    q.todo = calloc(ncand, sizeof(*q.todo));
     if (q.todo == NULL)
         return;
     for (size_t i = 0; i < ncand; i++) {
         ssize_t k = find(cat->items, cat->n, cand[i].name, strlen(cand[i].name));
-        const struct image *old = k >= 0 ? cat->items[k] : NULL;
 
-        if (i > 0 && strcmp(cand[i - 1].name, cand[i].name) == 0)
-            continue; /* the duplicate spelling is ignored */
-        if (old != NULL && strcmp(old->bin_file, cand[i].bin_file) == 0 &&
-            file_id_read(dirfd, cand[i].bin_file, &id) == 0 && file_id_equal(&id, &old->bin_id))
-            continue; /* served already: refresh() checks the version only */
+        if (other_spelling(cand, i) || same_file(k >= 0 ? cat->items[k] : NULL, dirfd,
+                                                 cand[i].bin_file))
+            continue; /* ignored, or served already: refresh() checks the version */
         q.todo[q.n++] = &cand[i];
     }
     atomic_init(&q.next, 0);
-    /* With one image or one CPU the calling thread loads them in refresh(). */
-    while (q.n > 1 && cpus > 1 && nthreads < (size_t)cpus && nthreads < LOAD_THREADS_MAX &&
+    /* With one image left, refresh() loads it too. */
+    while (q.n > 1 && nthreads < (size_t)cpus && nthreads < LOAD_THREADS_MAX &&
            nthreads < q.n &&
            pthread_create(&threads[nthreads], NULL, load_worker, &q) == 0)
         nthreads++;
@@ -607,7 +622,7 @@ int catalog_scan(struct catalog *cat)
         refresh(cat, dirfd, stale[i], NULL, NULL);
     preload(cat, dirfd, cand, ncand);
     for (size_t i = 0; i < ncand; i++) {
-        if (i > 0 && strcmp(cand[i - 1].name, cand[i].name) == 0) {
+        if (other_spelling(cand, i)) {
             log_warning("%s: same name as %s; ignored", cand[i].bin_file, cand[i - 1].bin_file);
             continue;
         }

@@ -84,7 +84,6 @@ static char in_flight_marker;
 
 static const char octet_stream[] = "application/octet-stream";
 
-
 static struct MHD_Response *static_response(const char *body, const char *allow)
 {
     struct MHD_Response *r =
@@ -529,8 +528,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
          * request announcing a body is refused at once: otad never reads
          * bodies, and closing beats draining an upload nobody wants. */
         if (head_too_large(h, c)) {
-            if (conn_of(c) != NULL)
-                conn_of(c)->reopen = false;
+            struct conn *conn = conn_of(c);
+
+            if (conn != NULL)
+                conn->reopen = false; /* the library closes after this answer */
             return respond(c, method, url, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE,
                            h->too_large);
         }
