@@ -173,12 +173,27 @@ static unsigned worker_threads(const struct conf *c)
     return n > 0 ? (unsigned)n : 1;
 }
 
-static uint64_t now_ms(void)
+/* The monotonic clock in nanoseconds. */
+static uint64_t now_ns(void)
 {
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The pending reloads count whole milliseconds. Events are noted rounded up
+ * and compared with the time rounded down, so that a file is never reloaded
+ * before a whole settle_ms of quiet (rounding both down cut it short by up
+ * to a millisecond). */
+static uint64_t now_ms(void)
+{
+    return now_ns() / 1000000u;
+}
+
+static uint64_t event_ms(void)
+{
+    return (now_ns() + 999999u) / 1000000u;
 }
 
 /* The main loop's state: what changes the catalog, all in this thread. */
@@ -231,7 +246,7 @@ static void on_event(void *ctx, enum watch_kind kind, const char *name)
 
     if (kind == WATCH_OVERFLOW)
         log_warning("directory events were lost; rescanning %s", catalog_dir(l->cat));
-    if (pending_note(l->pending, kind, name, now_ms()) < 0)
+    if (pending_note(l->pending, kind, name, event_ms()) < 0)
         log_error("out of memory noting a change of %s", name ? name : "the directory");
 }
 
@@ -246,9 +261,9 @@ static void on_due(void *ctx, const char *name)
     }
     r = catalog_reload(l->cat, name);
     if (r == -EAGAIN) /* changed while being read: once more after it settles */
-        pending_note(l->pending, WATCH_CHANGED, name, now_ms());
+        pending_note(l->pending, WATCH_CHANGED, name, event_ms());
     else if (r == -ENOENT || r == -ENOTDIR)
-        pending_note(l->pending, WATCH_DIR, NULL, now_ms());
+        pending_note(l->pending, WATCH_DIR, NULL, event_ms());
     else if (r < 0)
         log_error("%s: reload failed: %s", name, strerror(-r));
 }
