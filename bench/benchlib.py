@@ -12,6 +12,7 @@ The three servers serve the same URLs, so one client walks all three:
   reference  bench/reference/smart_server.py (Flask), from NAME.bin + NAME.txt
 """
 
+import contextlib
 import os
 import random
 import re
@@ -112,26 +113,33 @@ def write_static_tree(www, name, data, version):
 
 # ---- HTTP on a raw socket -----------------------------------------------------
 
-def read_response(sock, buf=b""):
-    """Reads one response; returns (status, header bytes, body, rest of buffer)."""
-    while b"\r\n\r\n" not in buf:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise EOFError("connection closed")
-        buf += chunk
-    head, _, buf = buf.partition(b"\r\n\r\n")
+def parse_response(buf):
+    """(status, header bytes, body, rest) when @buf starts with a complete
+    response, else None."""
+    head, sep, rest = buf.partition(b"\r\n\r\n")
+    if not sep:
+        return None
     status = int(head.split(b" ", 2)[1])
     length = 0
     for line in head.split(b"\r\n")[1:]:
         key, _, value = line.partition(b":")
         if key.strip().lower() == b"content-length":
             length = int(value)
-    while len(buf) < length:
+    if len(rest) < length:
+        return None
+    return status, head + sep, rest[:length], rest[length:]
+
+
+def read_response(sock, buf=b""):
+    """Reads one response; returns (status, header bytes, body, rest of buffer)."""
+    parsed = parse_response(buf)
+    while parsed is None:
         chunk = sock.recv(65536)
         if not chunk:
             raise EOFError("connection closed")
         buf += chunk
-    return status, head + b"\r\n\r\n", buf[:length], buf[length:]
+        parsed = parse_response(buf)
+    return parsed
 
 
 def get(port, path, timeout=5.0):
@@ -158,7 +166,14 @@ class Server:
         raise NotImplementedError
 
     def env(self):
-        return None
+        """The environment without what makes a server behave unlike in
+        production: JOURNAL_STREAM (otad would write journal-style lines) and
+        MALLOC_PERTURB_ (set by meson's test runner: glibc then fills every
+        allocation, which also changes instruction counts)."""
+        env = dict(os.environ)
+        env.pop("JOURNAL_STREAM", None)
+        env.pop("MALLOC_PERTURB_", None)
+        return env
 
     def start(self, probe="/", limit=START_LIMIT):
         """Starts the server and waits, up to @limit seconds, for @probe to
@@ -345,6 +360,33 @@ class Reference(Server):
     def command(self):
         return [SYSTEM_PYTHON, os.path.join(HERE, "reference", "smart_server.py"),
                 "--dir", self.fw_dir, "--bind", "127.0.0.1", "--port", str(self.port)]
+
+
+def server_names(text):
+    """The list given with --servers: otad, and any of nginx and reference."""
+    names = text.split(",")
+    if "otad" not in names or not set(names) <= {"otad", "nginx", "reference"}:
+        die("--servers: otad and any of nginx, reference")
+    return names
+
+
+@contextlib.contextmanager
+def started(names, otad, fw_dir, www, probe):
+    """Starts the servers @names in that order: otad and the reference
+    serving NAME.bin + NAME.txt from @fw_dir, nginx the static tree @www.
+    Each must answer 200 to @probe. Yields the list; stops them all after."""
+    make = {"otad": lambda: Otad(otad, fw_dir),
+            "nginx": lambda: Nginx(www),
+            "reference": lambda: Reference(fw_dir)}
+    servers = []
+    try:
+        for name in names:
+            servers.append(make[name]())
+            servers[-1].start(probe)
+        yield servers
+    finally:
+        for s in servers:
+            s.stop()
 
 
 # ---- wrk ----------------------------------------------------------------------

@@ -62,9 +62,7 @@ def main():
     args = ap.parse_args()
     otad = bl.require_executable(args.otad, "otad")
     conns = [int(c) for c in args.conns.split(",")]
-    names = args.servers.split(",")
-    if "otad" not in names or not set(names) <= {"otad", "nginx", "reference"}:
-        bl.die("--servers: otad and any of nginx, reference")
+    names = bl.server_names(args.servers)
     if args.seconds < 1 or args.runs < 1 or min(conns) < 1:
         bl.die("--seconds, --runs and --conns must be positive")
 
@@ -76,20 +74,9 @@ def main():
         lua = os.path.join(tmp, "walk.lua")
         bl.write_walk_lua(lua, NAME, bl.block_count(data))
 
-        servers = []
-        try:
-            probe = "/%s/header" % NAME
-            for name in names:
-                s = {"otad": lambda: bl.Otad(otad, fw),
-                     "nginx": lambda: bl.Nginx(www),
-                     "reference": lambda: bl.Reference(fw)}[name]()
-                servers.append(s)
-                s.start(probe)
+        with bl.started(names, otad, fw, www, "/%s/header" % NAME) as servers:
             check_same_bytes(servers, data)
             results = run_all(servers, lua, conns, args.seconds, args.runs)
-        finally:
-            for s in servers:
-                s.stop()
     report(results, names, conns, args)
 
 

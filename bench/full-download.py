@@ -64,9 +64,7 @@ def main():
     args = ap.parse_args()
     otad = bl.require_executable(args.otad, "otad")
     otaget = bl.require_executable(args.otaget, "otaget")
-    names = args.servers.split(",")
-    if "otad" not in names or not set(names) <= {"otad", "nginx", "reference"}:
-        bl.die("--servers: otad and any of nginx, reference")
+    names = bl.server_names(args.servers)
     ref_runs = args.reference_runs if args.reference_runs is not None else args.runs
     if args.runs < 1 or ref_runs < 1:
         bl.die("--runs and --reference-runs must be positive")
@@ -80,14 +78,7 @@ def main():
         bl.write_firmware(fw, NAME, data, VERSION)
         bl.write_static_tree(www, NAME, data, VERSION)
         out = os.path.join(tmp, "installed.bin")
-        servers = []
-        try:
-            for name in names:
-                s = {"otad": lambda: bl.Otad(otad, fw),
-                     "nginx": lambda: bl.Nginx(www),
-                     "reference": lambda: bl.Reference(fw)}[name]()
-                servers.append(s)
-                s.start("/%s/header" % NAME)
+        with bl.started(names, otad, fw, www, "/%s/header" % NAME) as servers:
             for r in range(max(args.runs, ref_runs)):
                 for s in servers:
                     if r >= (ref_runs if s.label == "reference" else args.runs):
@@ -99,9 +90,6 @@ def main():
                     times[s.label].append(t)
                     print("run %d  %-9s %9.1f ms" % (r + 1, s.label, t * 1e3),
                           file=sys.stderr, flush=True)
-        finally:
-            for s in servers:
-                s.stop()
     report(times, names, data, args)
 
 

@@ -75,23 +75,6 @@ def header_request(name):
     return b"GET /%s/header HTTP/1.1\r\nHost: bench\r\n\r\n" % name.encode()
 
 
-def parse_response(buf):
-    """(status, body, rest) when @buf holds a complete response, else None."""
-    head, sep, rest = buf.partition(b"\r\n\r\n")
-    if not sep:
-        return None
-    lines = head.split(b"\r\n")
-    status = int(lines[0].split()[1])
-    length = 0
-    for line in lines[1:]:
-        key, _, value = line.partition(b":")
-        if key.strip().lower() == b"content-length":
-            length = int(value)
-    if len(rest) < length:
-        return None
-    return status, rest[:length], rest[length:]
-
-
 # ---- The second process: opens, holds and checks the idle connections ---------
 
 def report(obj):
@@ -164,10 +147,10 @@ def open_idle(port, name, conns, deadline):
                 fail(sock, "connection closed before the header response")
                 continue
             pending[sock] += chunk
-            parsed = parse_response(pending[sock])
+            parsed = benchlib.parse_response(pending[sock])
             if parsed is None:
                 continue
-            status, body, rest = parsed
+            status, _, body, rest = parsed
             if status != 200 or len(body) != 20 or rest:
                 fail(sock, "header response: status %d, %d-byte body, %d extra bytes"
                      % (status, len(body), len(rest)))
@@ -215,11 +198,11 @@ def check_idle(held, name, deadline):
                 if not chunk:
                     raise EOFError("connection closed")
                 buf += chunk
-                parsed = parse_response(buf)
+                parsed = benchlib.parse_response(buf)
         except (OSError, EOFError) as e:
             errors.append("sample request: %s" % e)
             continue
-        status, body, rest = parsed
+        status, _, body, rest = parsed
         if status == 200 and len(body) == 20 and not rest:
             sample_ok += 1
         else:

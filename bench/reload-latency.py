@@ -20,74 +20,42 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import socket
 import statistics
 import struct
-import subprocess
 import sys
 import tempfile
 import time
 import zlib
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib as bl  # noqa: E402
+
 POLL_LIMIT = 5.0       # seconds per swap before it counts as lost
-START_LIMIT = 10.0
 
 
 def request(sock, path, buf):
     """One GET on a keep-alive socket; returns (status, body, rest of buffer)."""
     sock.sendall(b"GET %s HTTP/1.1\r\nHost: bench\r\n\r\n" % path.encode())
-    while b"\r\n\r\n" not in buf:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise EOFError("connection closed by otad")
-        buf += chunk
-    head, _, buf = buf.partition(b"\r\n\r\n")
-    lines = head.split(b"\r\n")
-    status = int(lines[0].split()[1])
-    length = 0
-    for line in lines[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value)
-    while len(buf) < length:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise EOFError("connection closed by otad")
-        buf += chunk
-    return status, buf[:length], buf[length:]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    status, _, body, buf = bl.read_response(sock, buf)
+    return status, body, buf
 
 
 def main():
-    here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("otad", nargs="?",
-                    default=os.environ.get("OTAD") or os.path.join(here, "..", "build", "otad"))
+    ap.add_argument("otad", nargs="?", default=bl.default_otad())
     ap.add_argument("--settle-ms", type=int, default=100)
     ap.add_argument("--swaps", type=int, default=100)
     ap.add_argument("--size", type=int, default=64 * 1024)
     ap.add_argument("--json", metavar="PATH", help="write the figures as JSON to PATH")
     args = ap.parse_args()
-    otad = os.path.abspath(args.otad)
-    if not os.access(otad, os.X_OK):
-        sys.exit("reload-latency: %s: not an executable otad" % otad)
+    otad = bl.require_executable(args.otad, "otad")
 
     tmp = tempfile.mkdtemp(prefix="otad-bench-")
-    proc = None
+    server = None
     try:
         fw = os.path.join(tmp, "firmware")
         os.mkdir(fw)
-        port = free_port()
-        config = os.path.join(tmp, "otad.yaml")
-        with open(config, "w") as f:
-            f.write("firmware_dir: %s\nbind: 127.0.0.1\nport: %d\nsettle_ms: %d\n"
-                    "log_level: warning\n" % (fw, port, args.settle_ms))
 
         def publish(data):
             tmpname = os.path.join(fw, ".fw.bin.tmp")
@@ -100,20 +68,8 @@ def main():
         publish(data)
         with open(os.path.join(fw, "fw.txt"), "w") as f:
             f.write("1\n")
-        log = open(os.path.join(tmp, "otad.log"), "wb")
-        env = dict(os.environ)
-        env.pop("JOURNAL_STREAM", None)
-        proc = subprocess.Popen([otad, "--config", config], stdin=subprocess.DEVNULL,
-                                stdout=log, stderr=log, env=env)
-        deadline = time.monotonic() + START_LIMIT
-        sock = None
-        while sock is None:
-            try:
-                sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    sys.exit("reload-latency: otad did not start (status %s)" % proc.poll())
-                time.sleep(0.01)
+        server = bl.Otad(otad, fw, {"settle_ms": args.settle_ms}).start("/fw/header")
+        sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         buf = b""
 
@@ -162,13 +118,8 @@ def main():
         sock.close()
         return 1 if lost else 0
     finally:
-        if proc is not None and proc.poll() is None:
-            os.kill(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait()
+        if server is not None:
+            server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

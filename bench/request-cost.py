@@ -57,14 +57,6 @@ def callgrind_command(out_file):
             "--callgrind-out-file=" + out_file]
 
 
-def callgrind_env():
-    """The environment without what changes the counts from run to run."""
-    env = dict(os.environ)
-    env.pop("MALLOC_PERTURB_", None)
-    env.pop("JOURNAL_STREAM", None)
-    return env
-
-
 class CallgrindOtad(benchlib.Otad):
     """otad with one HTTP thread, run under callgrind."""
     label = "otad-callgrind"
@@ -75,9 +67,6 @@ class CallgrindOtad(benchlib.Otad):
 
     def command(self):
         return callgrind_command(self.out_file) + super().command()
-
-    def env(self):
-        return callgrind_env()
 
 
 class CallgrindNginx(benchlib.Nginx):
@@ -95,9 +84,6 @@ class CallgrindNginx(benchlib.Nginx):
 
     def command(self):
         return callgrind_command(self.out_file) + super().command()
-
-    def env(self):
-        return callgrind_env()
 
 
 def stop_and_wait(server, limit):

@@ -189,9 +189,7 @@ class NotifyingOtad(benchlib.Otad):
         self.notify_path = notify_path
 
     def env(self):
-        env = dict(os.environ)
-        env.pop("JOURNAL_STREAM", None)     # plain log lines on stderr
-        env.pop("MALLOC_PERTURB_", None)    # glibc filling allocations: not production
+        env = super().env()
         env["NOTIFY_SOCKET"] = self.notify_path
         return env
 
