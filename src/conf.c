@@ -182,59 +182,94 @@ static const char *size_text(uint64_t v, char *buf, size_t len)
     return buf;
 }
 
-/* Checks @value for @k and stores it; on error writes "KEY: message" to err. */
-static int key_set(struct conf *c, const struct key *k, const char *value,
+/* What a key of @type expects, for messages about a quoted value. */
+static const char *type_expects(enum value_type type)
+{
+    switch (type) {
+    case TYPE_UINT: return "an integer";
+    case TYPE_SIZE: return "a size";
+    case TYPE_BOOL: return "true or false";
+    default: return "a plain word";
+    }
+}
+
+static int set_string(const struct key *k, void *field, const char *value, char *err,
+                      size_t errlen)
+{
+    unsigned char addr[sizeof(struct in6_addr)];
+    char *copy;
+
+    if (value[0] == '\0')
+        return fail(err, errlen, "%s: must not be empty", k->name);
+    if (k->type == TYPE_ADDRESS && inet_pton(AF_INET, value, addr) != 1 &&
+        inet_pton(AF_INET6, value, addr) != 1)
+        return fail(err, errlen, "%s: '%s' is not an IPv4 or IPv6 address", k->name, value);
+    copy = strdup(value);
+    if (copy == NULL)
+        return fail(err, errlen, "%s: out of memory", k->name);
+    free(*(char **)field);
+    *(char **)field = copy;
+    return 0;
+}
+
+static int set_uint(const struct key *k, void *field, const char *value, char *err,
+                    size_t errlen)
+{
+    uint64_t u;
+    int r = parse_uint(value, &u);
+
+    if (r == -EINVAL)
+        return fail(err, errlen, "%s: expected an integer, got '%s'", k->name, value);
+    if (r < 0 || u < k->min || u > k->max)
+        return fail(err, errlen, "%s: %s is out of range %llu..%llu", k->name, value,
+                    (unsigned long long)k->min, (unsigned long long)k->max);
+    if (k->offset == offsetof(struct conf, port) || k->offset == offsetof(struct conf, tls_port))
+        *(uint16_t *)field = (uint16_t)u;
+    else
+        *(unsigned *)field = (unsigned)u;
+    return 0;
+}
+
+static int set_size(const struct key *k, void *field, const char *value, char *err,
+                    size_t errlen)
+{
+    char lo[24], hi[24];
+    uint64_t u;
+    int r = parse_size(value, &u);
+
+    if (r == -EINVAL)
+        return fail(err, errlen, "%s: expected a size such as 512M or 2G, got '%s'", k->name,
+                    value);
+    if (r < 0 || u < k->min || u > k->max)
+        return fail(err, errlen, "%s: %s is out of range %s..%s", k->name, value,
+                    size_text(k->min, lo, sizeof(lo)), size_text(k->max, hi, sizeof(hi)));
+    *(uint64_t *)field = u;
+    return 0;
+}
+
+/* Checks @value for @k and stores it; on error writes "KEY: message" to err.
+ * @quoted: the value was a quoted YAML scalar, which only string keys take
+ * (a quoted "8000" is a string, not a port). The type rules live here only. */
+static int key_set(struct conf *c, const struct key *k, const char *value, bool quoted,
                    char *err, size_t errlen)
 {
     void *field = (char *)c + k->offset;
-    uint64_t u;
-    bool b;
     enum log_level level;
-    unsigned char addr[sizeof(struct in6_addr)];
-    char *copy;
-    int r;
+    bool b;
 
+    if (quoted && k->type != TYPE_STRING && k->type != TYPE_PATH && k->type != TYPE_ADDRESS &&
+        k->type != TYPE_SECTION)
+        return fail(err, errlen, "%s: expected %s, got a quoted string", k->name,
+                    type_expects(k->type));
     switch (k->type) {
     case TYPE_PATH:
     case TYPE_STRING:
     case TYPE_ADDRESS:
-        if (value[0] == '\0')
-            return fail(err, errlen, "%s: must not be empty", k->name);
-        if (k->type == TYPE_ADDRESS && inet_pton(AF_INET, value, addr) != 1 &&
-            inet_pton(AF_INET6, value, addr) != 1)
-            return fail(err, errlen,
-                        "%s: '%s' is not an IPv4 or IPv6 address", k->name, value);
-        copy = strdup(value);
-        if (copy == NULL)
-            return fail(err, errlen, "%s: out of memory", k->name);
-        free(*(char **)field);
-        *(char **)field = copy;
-        return 0;
+        return set_string(k, field, value, err, errlen);
     case TYPE_UINT:
-        r = parse_uint(value, &u);
-        if (r == -EINVAL)
-            return fail(err, errlen, "%s: expected an integer, got '%s'", k->name, value);
-        if (r < 0 || u < k->min || u > k->max)
-            return fail(err, errlen, "%s: %s is out of range %llu..%llu", k->name, value,
-                        (unsigned long long)k->min, (unsigned long long)k->max);
-        if (k->offset == offsetof(struct conf, port) || k->offset == offsetof(struct conf, tls_port))
-            *(uint16_t *)field = (uint16_t)u;
-        else
-            *(unsigned *)field = (unsigned)u;
-        return 0;
+        return set_uint(k, field, value, err, errlen);
     case TYPE_SIZE:
-        r = parse_size(value, &u);
-        if (r == -EINVAL)
-            return fail(err, errlen, "%s: expected a size such as 512M or 2G, got '%s'",
-                        k->name, value);
-        if (r < 0 || u < k->min || u > k->max) {
-            char lo[24], hi[24];
-
-            return fail(err, errlen, "%s: %s is out of range %s..%s", k->name, value,
-                        size_text(k->min, lo, sizeof(lo)), size_text(k->max, hi, sizeof(hi)));
-        }
-        *(uint64_t *)field = u;
-        return 0;
+        return set_size(k, field, value, err, errlen);
     case TYPE_SECTION:
         return fail(err, errlen, "%s: expected a mapping", k->name);
     case TYPE_BOOL:
@@ -260,7 +295,14 @@ int conf_set(struct conf *c, const char *key, const char *value, char *err,
 
     if (k == NULL)
         return fail(err, errlen, "unknown key '%s'", key);
-    return key_set(c, k, value, err, errlen);
+    return key_set(c, k, value, false, err, errlen);
+}
+
+int conf_check(const struct conf *c, char *err, size_t errlen)
+{
+    if (c->tls_cert != NULL && c->tls_port == c->port)
+        return fail(err, errlen, "tls.port: %u is also the plain HTTP port", c->tls_port);
+    return 0;
 }
 
 /* Plain scalars carry numbers and booleans; a quoted "8000" is a string. */
@@ -269,21 +311,158 @@ static bool scalar_is_plain(const yaml_event_t *ev)
     return ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
 }
 
+/* The state of one file's parse: a flat mapping of keys, some of whose
+ * values are one-level sections ("tls:") of "section.key" rows. */
+struct loader {
+    struct conf *conf;
+    const char *path;
+    char *err;
+    size_t errlen;
+    enum { S_STREAM, S_KEY, S_VALUE, S_SECTION, S_END } state;
+    const struct key *cur;
+    /* Inside a section mapping, its keys are looked up as "section.key". */
+    char section[16];
+    /* Which keys appeared already, to report duplicates. */
+    bool seen[sizeof(keys) / sizeof(keys[0])];
+    yaml_mark_t section_mark; /* where the open section's key stands */
+};
+
+static int fail_at(struct loader *l, yaml_mark_t mark, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Writes "PATH:LINE:COL: message" and returns -EINVAL. */
+static int fail_at(struct loader *l, yaml_mark_t mark, const char *fmt, ...)
+{
+    char msg[384];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    return fail(l->err, l->errlen, "%s:%zu:%zu: %s", l->path, mark.line + 1, mark.column + 1,
+                msg);
+}
+
+/* A value that is a mapping or a list where a single value belongs. */
+static int fail_not_scalar(struct loader *l, const yaml_event_t *ev, const char *what)
+{
+    return fail_at(l, ev->start_mark, "%s%sexpected a single value, not %s",
+                   l->cur ? l->cur->name : "", l->cur ? ": " : "", what);
+}
+
+static int on_mapping_start(struct loader *l, const yaml_event_t *ev)
+{
+    if (l->state == S_STREAM) {
+        l->state = S_KEY;
+        return 0;
+    }
+    if (l->state == S_SECTION) {
+        snprintf(l->section, sizeof(l->section), "%s.", l->cur->name);
+        l->state = S_KEY;
+        return 0;
+    }
+    return fail_not_scalar(l, ev, "a mapping");
+}
+
+static int on_mapping_end(struct loader *l)
+{
+    if (l->section[0] == '\0') {
+        l->state = S_END;
+        return 0;
+    }
+    l->section[0] = '\0';
+    l->state = S_KEY;
+    /* The section's own rule: HTTPS needs the pair. */
+    if ((l->conf->tls_cert == NULL) != (l->conf->tls_key == NULL))
+        return fail_at(l, l->section_mark, "tls: both cert and key are needed");
+    return 0;
+}
+
+static int on_key(struct loader *l, const yaml_event_t *ev, const char *value)
+{
+    char full[80];
+
+    snprintf(full, sizeof(full), "%s%s", l->section, value);
+    l->cur = key_find(full);
+    if (l->cur == NULL || strchr(value, '.') != NULL)
+        return fail_at(l, ev->start_mark, "unknown key '%s'", full);
+    if (l->seen[l->cur - keys])
+        return fail_at(l, ev->start_mark, "duplicate key '%s'", full);
+    l->seen[l->cur - keys] = true;
+    if (l->cur->type == TYPE_SECTION) {
+        l->section_mark = ev->start_mark;
+        l->state = S_SECTION;
+        return 0;
+    }
+    l->state = S_VALUE;
+    return 0;
+}
+
+static int on_scalar(struct loader *l, const yaml_event_t *ev)
+{
+    const char *value = (const char *)ev->data.scalar.value;
+    bool empty = value[0] == '\0' && scalar_is_plain(ev);
+    char msg[256];
+
+    switch (l->state) {
+    case S_STREAM:
+        /* An empty document is an empty configuration. */
+        return empty ? 0 : fail_at(l, ev->start_mark, "expected a mapping of settings");
+    case S_KEY:
+        return on_key(l, ev, value);
+    case S_SECTION:
+        /* "tls:" with nothing after it: no section at all. */
+        if (!empty)
+            return fail_at(l, ev->start_mark, "%s: expected a mapping", l->cur->name);
+        l->state = S_KEY;
+        return 0;
+    case S_VALUE:
+    case S_END:
+        break;
+    }
+    if (key_set(l->conf, l->cur, value, !scalar_is_plain(ev), msg, sizeof(msg)) < 0)
+        return fail_at(l, ev->start_mark, "%s", msg);
+    l->state = S_KEY;
+    return 0;
+}
+
+/* Applies one parser event. Returns 1 at the end of the stream, 0 to go on,
+ * or -EINVAL with the message written. */
+static int on_event(struct loader *l, const yaml_event_t *ev)
+{
+    switch (ev->type) {
+    case YAML_STREAM_END_EVENT:
+        return 1;
+    case YAML_DOCUMENT_END_EVENT:
+        l->state = S_END;
+        return 0;
+    case YAML_MAPPING_START_EVENT:
+        return on_mapping_start(l, ev);
+    case YAML_MAPPING_END_EVENT:
+        return on_mapping_end(l);
+    case YAML_SEQUENCE_START_EVENT:
+        return fail_not_scalar(l, ev, "a list");
+    case YAML_ALIAS_EVENT:
+        return fail_at(l, ev->start_mark, "aliases are not supported");
+    case YAML_SCALAR_EVENT:
+        return on_scalar(l, ev);
+    case YAML_STREAM_START_EVENT:
+    case YAML_DOCUMENT_START_EVENT:
+    case YAML_SEQUENCE_END_EVENT:
+    case YAML_NO_EVENT:
+        break;
+    }
+    return 0;
+}
+
 int conf_load_file(struct conf *c, const char *path, char *err, size_t errlen)
 {
+    struct loader l = {.conf = c, .path = path, .err = err, .errlen = errlen};
     yaml_parser_t parser;
     yaml_event_t ev;
     FILE *f = NULL;
-    bool parser_ready = false, have_event = false;
-    /* Which keys appeared already, to report duplicates. */
-    bool seen[sizeof(keys) / sizeof(keys[0])] = {0};
-    char msg[256];
+    bool parser_ready = false;
     int r = 0;
-    enum { S_STREAM, S_KEY, S_VALUE, S_SECTION, S_END } state = S_STREAM;
-    const struct key *cur = NULL;
-    /* Inside a section mapping, its keys are looked up as "section.key". */
-    char section[16] = "", full[80];
-    size_t tls_line = 0, tls_col = 0;
 
     f = fopen(path, "re");
     if (f == NULL) {
@@ -298,140 +477,22 @@ int conf_load_file(struct conf *c, const char *path, char *err, size_t errlen)
     }
     parser_ready = true;
     yaml_parser_set_input_file(&parser, f);
-
-    for (;;) {
+    do {
         if (!yaml_parser_parse(&parser, &ev)) {
-            snprintf(err, errlen, "%s:%zu:%zu: %s", path,
-                     parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-                     parser.problem != NULL ? parser.problem : "syntax error");
-            r = -EINVAL;
+            r = fail_at(&l, parser.problem_mark, "%s",
+                        parser.problem != NULL ? parser.problem : "syntax error");
             goto out;
         }
-        have_event = true;
-#define AT(ev) path, (ev).start_mark.line + 1, (ev).start_mark.column + 1
-        switch (ev.type) {
-        case YAML_STREAM_START_EVENT:
-        case YAML_DOCUMENT_START_EVENT:
-            break;
-        case YAML_STREAM_END_EVENT:
-            goto out;
-        case YAML_DOCUMENT_END_EVENT:
-            state = S_END;
-            break;
-        case YAML_MAPPING_START_EVENT:
-            if (state == S_STREAM) {
-                state = S_KEY;
-                break;
-            }
-            if (state == S_SECTION) {
-                snprintf(section, sizeof(section), "%s.", cur->name);
-                state = S_KEY;
-                break;
-            }
-            snprintf(err, errlen, "%s:%zu:%zu: %s%sexpected a single value, not a mapping",
-                     AT(ev), cur ? cur->name : "", cur ? ": " : "");
-            r = -EINVAL;
-            goto out;
-        case YAML_MAPPING_END_EVENT:
-            if (section[0] != '\0') {
-                section[0] = '\0';
-                state = S_KEY;
-                break;
-            }
-            state = S_END;
-            break;
-        case YAML_SEQUENCE_START_EVENT:
-            snprintf(err, errlen, "%s:%zu:%zu: %s%sexpected a single value, not a list",
-                     AT(ev), cur ? cur->name : "", cur ? ": " : "");
-            r = -EINVAL;
-            goto out;
-        case YAML_ALIAS_EVENT:
-            snprintf(err, errlen, "%s:%zu:%zu: aliases are not supported", AT(ev));
-            r = -EINVAL;
-            goto out;
-        case YAML_SCALAR_EVENT: {
-            const char *value = (const char *)ev.data.scalar.value;
-
-            if (state == S_STREAM) {
-                /* An empty document is an empty configuration. */
-                if (value[0] == '\0' && scalar_is_plain(&ev))
-                    break;
-                snprintf(err, errlen, "%s:%zu:%zu: expected a mapping of settings", AT(ev));
-                r = -EINVAL;
-                goto out;
-            }
-            if (state == S_KEY) {
-                snprintf(full, sizeof(full), "%s%s", section, value);
-                cur = key_find(full);
-                if (cur == NULL || strchr(value, '.') != NULL) {
-                    snprintf(err, errlen, "%s:%zu:%zu: unknown key '%s'", AT(ev), full);
-                    r = -EINVAL;
-                    goto out;
-                }
-                if (seen[cur - keys]) {
-                    snprintf(err, errlen, "%s:%zu:%zu: duplicate key '%s'", AT(ev), full);
-                    r = -EINVAL;
-                    goto out;
-                }
-                seen[cur - keys] = true;
-                if (cur->type == TYPE_SECTION) {
-                    tls_line = ev.start_mark.line + 1;
-                    tls_col = ev.start_mark.column + 1;
-                    state = S_SECTION;
-                    break;
-                }
-                state = S_VALUE;
-                break;
-            }
-            if (state == S_SECTION) {
-                /* "tls:" with nothing after it: no section at all. */
-                if (value[0] == '\0' && scalar_is_plain(&ev)) {
-                    state = S_KEY;
-                    break;
-                }
-                snprintf(err, errlen, "%s:%zu:%zu: %s: expected a mapping", AT(ev), cur->name);
-                r = -EINVAL;
-                goto out;
-            }
-            /* S_VALUE */
-            if (cur->type != TYPE_STRING && cur->type != TYPE_PATH &&
-                cur->type != TYPE_ADDRESS && !scalar_is_plain(&ev)) {
-                snprintf(err, errlen, "%s:%zu:%zu: %s: expected %s, got a quoted string",
-                         AT(ev), cur->name,
-                         cur->type == TYPE_UINT ? "an integer" :
-                         cur->type == TYPE_SIZE ? "a size" :
-                         cur->type == TYPE_BOOL ? "true or false" : "a plain word");
-                r = -EINVAL;
-                goto out;
-            }
-            r = key_set(c, cur, value, msg, sizeof(msg));
-            if (r < 0) {
-                snprintf(err, errlen, "%s:%zu:%zu: %s", AT(ev), msg);
-                goto out;
-            }
-            state = S_KEY;
-            break;
-        }
-        case YAML_SEQUENCE_END_EVENT:
-        case YAML_NO_EVENT:
-            break;
-        }
-#undef AT
+        r = on_event(&l, &ev);
         yaml_event_delete(&ev);
-        have_event = false;
-    }
+    } while (r == 0);
+    if (r > 0)
+        r = 0;
 out:
-    if (have_event)
-        yaml_event_delete(&ev);
     if (parser_ready)
         yaml_parser_delete(&parser);
     if (f != NULL)
         fclose(f);
-    if (r == 0 && (c->tls_cert == NULL) != (c->tls_key == NULL)) {
-        snprintf(err, errlen, "%s:%zu:%zu: tls: both cert and key are needed", path, tls_line,
-                 tls_col);
-        r = -EINVAL;
-    }
     return r;
 }
 

@@ -47,6 +47,11 @@ int conf_load_file(struct conf *c, const char *path, char *err, size_t errlen);
 int conf_set(struct conf *c, const char *key, const char *value, char *err,
              size_t errlen);
 
+/* Checks the rules that span several keys, once the file and the flags are
+ * applied (the HTTPS port must differ from the plain one). Returns 0 or
+ * -EINVAL with a message "KEY: ..." in @err. */
+int conf_check(const struct conf *c, char *err, size_t errlen);
+
 /* Writes the effective settings as one "key=value ..." line into @buf. */
 void conf_describe(const struct conf *c, char *buf, size_t len);
 

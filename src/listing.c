@@ -5,8 +5,6 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "version.h"
-
 /* Where the version came from, as "(from NAME.txt)" or "(default: NAME.txt missing)". */
 static void version_origin(FILE *f, const struct image *img)
 {

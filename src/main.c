@@ -147,6 +147,10 @@ static int configure(const struct args *a, struct conf *c, const char **ret_path
             return CONF_EXIT_STATUS;
         }
     }
+    if (conf_check(c, err, sizeof(err)) < 0) {
+        fprintf(stderr, "otad: %s\n", err);
+        return CONF_EXIT_STATUS;
+    }
     *ret_path = path;
     return 0;
 }
@@ -300,7 +304,7 @@ static int serve(struct loop *l, int sigfd)
     }
 }
 
-/* Checks the HTTPS settings and loads the certificate pair. Returns 0 or
+/* Loads the HTTPS certificate pair. Returns 0 or
  * an exit status. */
 static int configure_tls(const struct conf *c, struct tls **ret)
 {
@@ -308,10 +312,6 @@ static int configure_tls(const struct conf *c, struct tls **ret)
 
     if (c->tls_cert == NULL)
         return 0;
-    if (c->tls_port == c->port) {
-        fprintf(stderr, "otad: tls.port: %u is also the plain HTTP port\n", c->tls_port);
-        return CONF_EXIT_STATUS;
-    }
     if (tls_open(c->tls_cert, c->tls_key, ret, err, sizeof(err)) < 0) {
         fprintf(stderr, "otad: tls: %s\n", err);
         return CONF_EXIT_STATUS;

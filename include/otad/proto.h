@@ -1,5 +1,6 @@
 /* The block OTA protocol's wire formats, declared once for the daemon and the
- * firmware. Every integer on the wire is little-endian; see PROTOCOL.md.
+ * firmware. Every integer on the wire is little-endian; otad(8), section
+ * HTTP INTERFACE (man/otad.8), specifies the endpoints that carry them.
  *
  * Freestanding: only <stdint.h> and <stddef.h>, so firmware/core can include it. */
 #ifndef OTAD_PROTO_H

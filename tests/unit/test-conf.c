@@ -111,6 +111,23 @@ static void test_tls_errors(void **state)
     assert_error(f, 1, 17, "duplicate key 'tls.cert'");
 }
 
+/* Rules across keys are checked after the file and the flags: the HTTPS
+ * port may not be the plain one, whichever of the two set it. */
+static void test_check_ports(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(load(f, "port: 8443\n"), 0);
+    assert_int_equal(conf_check(&f->conf, f->err, sizeof(f->err)), 0); /* no tls */
+    assert_int_equal(load(f, "port: 9000\ntls: {cert: /c, key: /k, port: 9000}\n"), 0);
+    assert_int_equal(conf_check(&f->conf, f->err, sizeof(f->err)), -EINVAL);
+    assert_string_equal(f->err, "tls.port: 9000 is also the plain HTTP port");
+    assert_int_equal(conf_set(&f->conf, "port", "9001", f->err, sizeof(f->err)), 0);
+    assert_int_equal(conf_check(&f->conf, f->err, sizeof(f->err)), 0);
+    assert_int_equal(conf_set(&f->conf, "tls.port", "9001", f->err, sizeof(f->err)), 0);
+    assert_int_equal(conf_check(&f->conf, f->err, sizeof(f->err)), -EINVAL);
+}
+
 static void test_sizes(void **state)
 {
     struct fixture *f = *state;
@@ -276,6 +293,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sizes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tls_section, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tls_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_check_ports, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_types, setup, teardown),
