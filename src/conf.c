@@ -325,6 +325,7 @@ struct loader {
     /* Which keys appeared already, to report duplicates. */
     bool seen[sizeof(keys) / sizeof(keys[0])];
     yaml_mark_t section_mark; /* where the open section's key stands */
+    bool had_document;
 };
 
 static int fail_at(struct loader *l, yaml_mark_t mark, const char *fmt, ...)
@@ -416,8 +417,10 @@ static int on_scalar(struct loader *l, const yaml_event_t *ev)
             return fail_at(l, ev->start_mark, "%s: expected a mapping", l->cur->name);
         l->state = S_KEY;
         return 0;
-    case S_VALUE:
     case S_END:
+        /* Unreachable in one document; refused rather than trusted. */
+        return fail_at(l, ev->start_mark, "unexpected value after the settings");
+    case S_VALUE:
         break;
     }
     if (key_set(l->conf, l->cur, value, !scalar_is_plain(ev), msg, sizeof(msg)) < 0)
@@ -446,8 +449,14 @@ static int on_event(struct loader *l, const yaml_event_t *ev)
         return fail_at(l, ev->start_mark, "aliases are not supported");
     case YAML_SCALAR_EVENT:
         return on_scalar(l, ev);
-    case YAML_STREAM_START_EVENT:
     case YAML_DOCUMENT_START_EVENT:
+        /* A second document would silently override the first one's keys. */
+        if (l->had_document)
+            return fail_at(l, ev->start_mark,
+                           "a second YAML document: the configuration is one document");
+        l->had_document = true;
+        return 0;
+    case YAML_STREAM_START_EVENT:
     case YAML_SEQUENCE_END_EVENT:
     case YAML_NO_EVENT:
         break;

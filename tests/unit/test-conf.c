@@ -128,6 +128,23 @@ static void test_check_ports(void **state)
     assert_int_equal(conf_check(&f->conf, f->err, sizeof(f->err)), -EINVAL);
 }
 
+/* One document only: a second one used to override keys silently (or, after
+ * an empty first one, crash the loader). */
+static void test_one_document(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(load(f, "port: 46219\n--- 46220\n"), -EINVAL);
+    assert_error(f, 2, 1, "a second YAML document: the configuration is one document");
+    assert_int_equal(f->conf.port, 46219);
+    assert_int_equal(load(f, "!\n---\n"), -EINVAL);
+    assert_error(f, 2, 1, "a second YAML document: the configuration is one document");
+    assert_int_equal(load(f, "---\n---\n"), -EINVAL);
+    assert_error(f, 2, 1, "a second YAML document: the configuration is one document");
+    assert_int_equal(load(f, "---\nport: 81\n...\n"), 0); /* explicit markers, one document */
+    assert_int_equal(f->conf.port, 81);
+}
+
 static void test_sizes(void **state)
 {
     struct fixture *f = *state;
@@ -294,6 +311,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tls_section, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tls_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_ports, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_one_document, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_types, setup, teardown),
