@@ -128,6 +128,10 @@ void watch_parse(struct watch *w, const void *buf, size_t len, watch_fn fn, void
             break;
         name = ev.len > 0 ? p + sizeof(ev) : NULL;
         p += sizeof(ev) + ev.len;
+        /* The kernel pads names with NULs; a record that is not terminated
+         * within its length is not trusted as a name. */
+        if (name != NULL && memchr(name, '\0', ev.len) == NULL)
+            continue;
 
         if (ev.mask & IN_Q_OVERFLOW) {
             fn(ctx, WATCH_OVERFLOW, NULL);

@@ -79,6 +79,35 @@ static void test_overflow_injected(void **state)
     tmpdir_remove(dir);
 }
 
+/* A name that is not NUL-terminated within its record (no kernel sends one)
+ * is dropped, not read past the record; the next record still counts. */
+static void test_unterminated_name(void **state)
+{
+    char *dir = tmpdir_create();
+    struct watch *w = NULL;
+    struct seen s = {0};
+    union {
+        struct inotify_event ev;
+        char bytes[2 * (sizeof(struct inotify_event) + 16)];
+    } buf;
+    struct inotify_event ev = {.mask = IN_CLOSE_WRITE, .len = 16};
+    size_t rec = sizeof(ev) + 16;
+
+    (void)state;
+    assert_int_equal(watch_open(dir, &w), 0);
+    ev.wd = 2; /* the directory's watch: added after its parent's */
+    memcpy(buf.bytes, &ev, sizeof(ev));
+    memset(buf.bytes + sizeof(ev), 'a', 16);
+    memcpy(buf.bytes + rec, &ev, sizeof(ev));
+    memset(buf.bytes + rec + sizeof(ev), 0, 16);
+    memcpy(buf.bytes + rec + sizeof(ev), "b.bin", 5);
+    watch_parse(w, buf.bytes, sizeof(buf.bytes), record, &s);
+    assert_int_equal(s.written, 1);
+    assert_string_equal(s.last, "b.bin");
+    watch_close(w);
+    tmpdir_remove(dir);
+}
+
 static void test_file_events(void **state)
 {
     char *dir = tmpdir_create();
@@ -179,6 +208,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_overflow_injected),
+        cmocka_unit_test(test_unterminated_name),
         cmocka_unit_test(test_file_events),
         cmocka_unit_test(test_directory_replaced),
         cmocka_unit_test(test_missing_directory),
