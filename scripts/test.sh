@@ -1,6 +1,7 @@
 #!/bin/sh
 # Builds otad three times (plain; AddressSanitizer + UndefinedBehaviorSanitizer;
-# ThreadSanitizer) and runs every test suite in each. Prints one
+# ThreadSanitizer) and runs every test suite in each, then builds the fuzz
+# targets with clang and runs each for a bounded time. Prints one
 # "N passed, N failed" line at the end and fails if any test failed.
 set -eu
 cd "$(dirname "$0")/.."
@@ -29,5 +30,11 @@ UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 TSAN_OPTIONS=halt_on_error=0:second_deadlock_stack=1 \
     run_suite build-tsan "--no-suite qemu --no-suite bench" -Db_sanitize=thread -Db_lundef=false
 
+# Every parser's libFuzzer target, FUZZ_SECONDS (default 60) each from its
+# seed corpus: any crash, sanitizer report, leak or timeout fails the run.
+CC=clang run_suite build-fuzz "--suite fuzz" -Dfuzz=true -Db_sanitize=address,undefined \
+    -Db_lundef=false
+
 python3 scripts/summary.py build/meson-logs/testlog.json \
-    build-asan/meson-logs/testlog.json build-tsan/meson-logs/testlog.json
+    build-asan/meson-logs/testlog.json build-tsan/meson-logs/testlog.json \
+    build-fuzz/meson-logs/testlog.json
