@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,16 +20,25 @@
 /* PEM files larger than this are not certificates or keys. */
 #define PEM_MAX (256 * 1024)
 
+/* A certificate pair. A connection may be handed any pair that is current
+ * from its start to its close (a handshake, or a TLS 1.2 renegotiation, asks
+ * for the current one), so a replaced pair is freed only once every
+ * connection that started before it was replaced has closed: each pair
+ * counts the connections that started while it was current, and replaced
+ * pairs are freed oldest first, each when it and all older ones count 0. */
 struct pair {
     gnutls_pcert_st chain[CHAIN_MAX];
     unsigned nchain;
     gnutls_privkey_t key;
-    struct pair *older;   /* kept until exit: a handshake may still use it */
+    atomic_uint open;     /* connections that started while this was current */
+    struct pair *newer;   /* replaced pairs: the next one replaced, or current */
 };
 
 struct tls {
     char *cert_path, *key_path;
     _Atomic(struct pair *) current;
+    pthread_mutex_t lock; /* orders tls_hold() against freeing replaced pairs */
+    struct pair *oldest;  /* the replaced pairs still kept, then current */
 };
 
 static struct tls *the_tls;
@@ -69,15 +79,26 @@ static int read_pem(const char *path, gnutls_datum_t *ret, char *err, size_t err
 
 static void pair_free(struct pair *p)
 {
-    while (p != NULL) {
-        struct pair *older = p->older;
+    if (p == NULL)
+        return;
+    for (unsigned i = 0; i < p->nchain; i++)
+        gnutls_pcert_deinit(&p->chain[i]);
+    if (p->key != NULL)
+        gnutls_privkey_deinit(p->key);
+    free(p);
+}
 
-        for (unsigned i = 0; i < p->nchain; i++)
-            gnutls_pcert_deinit(&p->chain[i]);
-        if (p->key != NULL)
-            gnutls_privkey_deinit(p->key);
-        free(p);
-        p = older;
+/* Frees the replaced pairs that no open connection can be using. Called
+ * with t->lock held. */
+static void prune(struct tls *t)
+{
+    struct pair *current = atomic_load(&t->current);
+
+    while (t->oldest != current && atomic_load(&t->oldest->open) == 0) {
+        struct pair *p = t->oldest;
+
+        t->oldest = p->newer;
+        pair_free(p);
     }
 }
 
@@ -185,7 +206,9 @@ int tls_open(const char *cert, const char *key, struct tls **ret, char *err, siz
         tls_close(t);
         return r;
     }
+    pthread_mutex_init(&t->lock, NULL);
     atomic_store(&t->current, p);
+    t->oldest = p;
     the_tls = t;
     *ret = t;
     return 0;
@@ -198,11 +221,43 @@ int tls_reload(struct tls *t, char *err, size_t errlen)
 
     if (r < 0)
         return r;
-    /* The previous pair stays allocated: a handshake in another thread may
-     * have just been handed it. Renewals are rare; all go at exit. */
-    p->older = atomic_load(&t->current);
+    pthread_mutex_lock(&t->lock);
+    atomic_load(&t->current)->newer = p;
     atomic_store(&t->current, p);
+    prune(t);
+    pthread_mutex_unlock(&t->lock);
     return 0;
+}
+
+struct tls_hold *tls_hold(struct tls *t)
+{
+    struct pair *p;
+
+    pthread_mutex_lock(&t->lock);
+    p = atomic_load(&t->current);
+    atomic_fetch_add(&p->open, 1);
+    pthread_mutex_unlock(&t->lock);
+    return (struct tls_hold *)p;
+}
+
+void tls_release(struct tls *t, struct tls_hold *h)
+{
+    /* Only counted down here: the pair goes at the next renewal (or exit),
+     * so a connection's close never takes the lock. */
+    if (h != NULL)
+        atomic_fetch_sub(&((struct pair *)h)->open, 1);
+    (void)t;
+}
+
+size_t tls_pairs_held(struct tls *t)
+{
+    size_t n = 0;
+
+    pthread_mutex_lock(&t->lock);
+    for (struct pair *p = t->oldest; p != NULL; p = p->newer)
+        n++;
+    pthread_mutex_unlock(&t->lock);
+    return n;
 }
 
 void *tls_retrieve_callback(void)
@@ -226,7 +281,14 @@ void tls_close(struct tls *t)
         return;
     if (the_tls == t)
         the_tls = NULL;
-    pair_free(atomic_load(&t->current));
+    while (t->oldest != NULL) {
+        struct pair *p = t->oldest;
+
+        t->oldest = p->newer;
+        pair_free(p);
+    }
+    if (atomic_load(&t->current) != NULL)
+        pthread_mutex_destroy(&t->lock);
     free(t->cert_path);
     free(t->key_path);
     free(t);

@@ -16,8 +16,22 @@ struct tls;
 int tls_open(const char *cert, const char *key, struct tls **ret, char *err, size_t errlen);
 
 /* Loads the files again; on success new connections use them. On error the
- * previous pair stays and @err says why. */
+ * previous pair stays and @err says why. Replaced pairs that no open
+ * connection can still use are freed here. */
 int tls_reload(struct tls *t, char *err, size_t errlen);
+
+/* A connection's claim on the pairs current during its life. */
+struct tls_hold;
+
+/* Called when a TLS connection starts: keeps the current pair, and every
+ * later one, allocated until the matching tls_release(). */
+struct tls_hold *tls_hold(struct tls *t);
+
+/* Called when that connection has closed. NULL is ignored. */
+void tls_release(struct tls *t, struct tls_hold *h);
+
+/* How many pairs are allocated (the current one included), for tests. */
+size_t tls_pairs_held(struct tls *t);
 
 /* The callback libmicrohttpd passes to GnuTLS (a
  * gnutls_certificate_retrieve_function2), serving the current pair. */
@@ -30,7 +44,7 @@ const char *tls_priorities(void);
 /* The certificate file, for logs. */
 const char *tls_cert_path(const struct tls *t);
 
-/* Frees every pair ever loaded. NULL is ignored. */
+/* Frees every pair still held. NULL is ignored. */
 void tls_close(struct tls *t);
 
 #endif
