@@ -24,6 +24,7 @@ static const struct conf defaults = {
     .tls_cert = NULL,
     .tls_key = NULL,
     .tls_port = 8443,
+    .user = "nobody",
 };
 
 enum value_type {
@@ -54,6 +55,7 @@ static const struct key {
     {"tls.cert", TYPE_PATH, offsetof(struct conf, tls_cert), 0, 0},
     {"tls.key", TYPE_PATH, offsetof(struct conf, tls_key), 0, 0},
     {"tls.port", TYPE_UINT, offsetof(struct conf, tls_port), 1, 65535},
+    {"user", TYPE_STRING, offsetof(struct conf, user), 0, 0},
 };
 
 int conf_init(struct conf *c)
@@ -61,7 +63,8 @@ int conf_init(struct conf *c)
     *c = defaults;
     c->firmware_dir = strdup(defaults.firmware_dir);
     c->bind = strdup(defaults.bind);
-    if (c->firmware_dir == NULL || c->bind == NULL) {
+    c->user = strdup(defaults.user);
+    if (c->firmware_dir == NULL || c->bind == NULL || c->user == NULL) {
         conf_fini(c);
         return -ENOMEM;
     }
@@ -74,7 +77,9 @@ void conf_fini(struct conf *c)
     free(c->bind);
     free(c->tls_cert);
     free(c->tls_key);
+    free(c->user);
     c->firmware_dir = NULL;
+    c->user = NULL;
     c->bind = NULL;
     c->tls_cert = NULL;
     c->tls_key = NULL;
@@ -510,11 +515,11 @@ void conf_describe(const struct conf *c, char *buf, size_t len)
     int n = snprintf(buf, len,
              "firmware_dir=%s bind=%s port=%u idle_timeout=%u legacy_keep_alive=%s "
              "threads=%u max_connections=%u connection_memory=%llu settle_ms=%u "
-             "retain_seconds=%u max_memory=%lluM log_level=%s",
+             "retain_seconds=%u max_memory=%lluM log_level=%s user=%s",
              c->firmware_dir, c->bind, c->port, c->idle_timeout,
              c->legacy_keep_alive ? "on" : "off", c->threads, c->max_connections,
              (unsigned long long)c->connection_memory, c->settle_ms, c->retain_seconds,
-             (unsigned long long)(c->max_memory >> 20), log_level_name(c->log_level));
+             (unsigned long long)(c->max_memory >> 20), log_level_name(c->log_level), c->user);
 
     if (c->tls_cert != NULL && n > 0 && (size_t)n < len)
         snprintf(buf + n, len - (size_t)n, " tls.port=%u tls.cert=%s tls.key=%s", c->tls_port,

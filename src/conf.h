@@ -25,6 +25,7 @@ struct conf {
     char *tls_cert;           /* owned; NULL: no HTTPS listener */
     char *tls_key;            /* owned; set exactly when tls_cert is */
     uint16_t tls_port;
+    char *user;               /* owned; who otad becomes when started as root */
 };
 
 /* Exit status for configuration errors (sysexits EX_CONFIG). */
