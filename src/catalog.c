@@ -228,6 +228,11 @@ struct image *catalog_current(struct catalog *cat, const char *name)
     return i >= 0 ? cat->items[i] : NULL;
 }
 
+size_t catalog_count(const struct catalog *cat)
+{
+    return cat->n;
+}
+
 static bool same_bytes(const struct generation *a, const struct generation *b)
 {
     return a->size == b->size && strcmp(a->etag, b->etag) == 0 &&
@@ -370,14 +375,4 @@ uint64_t catalog_memory(struct catalog *cat)
     m = cat->memory;
     pthread_rwlock_unlock(&cat->lock);
     return m;
-}
-
-size_t catalog_count(struct catalog *cat)
-{
-    size_t n;
-
-    pthread_rwlock_rdlock(&cat->lock);
-    n = cat->n;
-    pthread_rwlock_unlock(&cat->lock);
-    return n;
 }

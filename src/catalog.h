@@ -83,6 +83,9 @@ void catalog_report(struct catalog *cat, const struct catalog_change *change);
  * the current image of @name (borrowed), or NULL. */
 struct image *catalog_current(struct catalog *cat, const char *name);
 
+/* For the changing thread: the number of current images. */
+size_t catalog_count(const struct catalog *cat);
+
 /* For the changing thread: a generation of @name already held, current or
  * retained, with the same bytes as @gen (borrowed), or NULL. */
 struct generation *catalog_held(struct catalog *cat, const char *name,
@@ -119,9 +122,6 @@ int catalog_list(struct catalog *cat, struct catalog_item **ret);
 
 /* Drops the references taken by catalog_list() and frees the array. */
 void catalog_release(struct catalog_item *items, size_t n);
-
-/* The number of current images. */
-size_t catalog_count(struct catalog *cat);
 
 /* Bytes held by all generations, current and retained. */
 uint64_t catalog_memory(struct catalog *cat);

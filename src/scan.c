@@ -112,6 +112,12 @@ static int read_candidates(int dirfd, const char *only, struct candidate **ret, 
     return 0;
 }
 
+/* Why a file could not be read, for the errors file_open_regular() adds. */
+static const char *file_problem(int error)
+{
+    return error == -ENODEV ? "not a regular file" : strerror(-error);
+}
+
 static const char *version_problem(int error)
 {
     switch (error) {
@@ -121,25 +127,18 @@ static const char *version_problem(int error)
         return "above 4294967295";
     case -EFBIG:
         return "longer than 64 bytes";
-    case -ENODEV:
-        return "not a regular file";
     default:
-        return strerror(-error);
+        return file_problem(error);
     }
 }
 
 static const char *load_problem(int error)
 {
-    switch (error) {
-    case -ENODEV:
-        return "not a regular file";
-    case -ENODATA:
+    if (error == -ENODATA)
         return "empty";
-    case -EFBIG:
+    if (error == -EFBIG)
         return "larger than 4 GiB";
-    default:
-        return strerror(-error);
-    }
+    return file_problem(error);
 }
 
 /* Why @img has the default version, or NULL if it has its file's. */
