@@ -51,10 +51,16 @@ static void record(void *ctx, const struct catalog_change *c)
         snprintf(s->etag, sizeof(s->etag), "%s", c->gen != NULL ? c->gen->etag : c->img->gen->etag);
 }
 
-static int open_with(struct fixture *f, unsigned retain_seconds, uint64_t max_memory)
+/* Closes the catalog, which may be opened again. */
+static void close_catalog(struct fixture *f)
 {
     catalog_close(f->cat);
     f->cat = NULL;
+}
+
+static int open_with(struct fixture *f, unsigned retain_seconds, uint64_t max_memory)
+{
+    close_catalog(f);
     return catalog_open(f->dir,
                         &(struct catalog_limits){.retain_seconds = retain_seconds,
                                                  .max_memory = max_memory},
@@ -72,11 +78,9 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    struct fixture *f = *state;
-
-    catalog_close(f->cat);
-    tmpdir_remove(f->dir);
-    free(f);
+    close_catalog(*state);
+    tmpdir_remove(((struct fixture *)*state)->dir);
+    free(*state);
     return 0;
 }
 
@@ -86,6 +90,17 @@ static void assert_seen(const struct fixture *f, size_t i, enum catalog_event ev
     assert_true(i < f->n);
     assert_int_equal(f->seen[i].event, event);
     assert_string_equal(f->seen[i].name, name);
+}
+
+/* Checks that change @i refused @file with @event, and @why: the reason, or
+ * for a duplicate the file used instead. */
+static void assert_refused(const struct fixture *f, size_t i, enum catalog_event event,
+                           const char *file, const char *why)
+{
+    assert_true(i < f->n);
+    assert_int_equal(f->seen[i].event, event);
+    assert_string_equal(f->seen[i].file, file);
+    assert_string_equal(event == CATALOG_DUPLICATE ? f->seen[i].other : f->seen[i].reason, why);
 }
 
 static void remove_file(const char *dir, const char *name)
@@ -132,6 +147,20 @@ static void test_added_replaced_removed(void **state)
     assert_seen(f, 2, CATALOG_ADDED, "c");
 }
 
+/* Writes @text to a.txt and checks that reloading a tells one version
+ * change, to @version, with @problem ("" for none). */
+static void expect_version(struct fixture *f, const char *text, uint32_t version,
+                           const char *problem)
+{
+    f->n = 0;
+    assert_int_equal(write_file(f->dir, "a.txt", text, strlen(text)), 0);
+    assert_int_equal(scan_reload(f->cat, "a"), 0);
+    assert_int_equal(f->n, 1);
+    assert_seen(f, 0, CATALOG_VERSION, "a");
+    assert_int_equal(f->seen[0].version, version);
+    assert_string_equal(f->seen[0].version_problem, problem);
+}
+
 static void test_version_changes(void **state)
 {
     struct fixture *f = *state;
@@ -142,27 +171,14 @@ static void test_version_changes(void **state)
     assert_seen(f, 0, CATALOG_ADDED, "a");
     assert_int_equal(f->seen[0].version, 3);
 
-    f->n = 0;
-    assert_int_equal(write_file(f->dir, "a.txt", "three", 5), 0);
-    assert_int_equal(scan_reload(f->cat, "a"), 0);
-    assert_int_equal(f->n, 1);
-    assert_seen(f, 0, CATALOG_VERSION, "a");
-    assert_int_equal(f->seen[0].version, 1);
-    assert_string_equal(f->seen[0].version_problem, "not a decimal number");
-
+    expect_version(f, "three", 1, "not a decimal number");
+    /* Still the default version for another bad file: no change to tell. */
     f->n = 0;
     assert_int_equal(write_file(f->dir, "a.txt", "99999999999", 11), 0);
     assert_int_equal(scan_reload(f->cat, "a"), 0);
-    /* Still the default version for a bad file: no change to tell. */
     assert_int_equal(f->n, 0);
-
-    f->n = 0;
-    assert_int_equal(write_file(f->dir, "a.txt", "4", 1), 0);
-    assert_int_equal(scan_reload(f->cat, "a"), 0);
-    assert_int_equal(f->n, 1);
-    assert_seen(f, 0, CATALOG_VERSION, "a");
-    assert_int_equal(f->seen[0].version, 4);
-    assert_string_equal(f->seen[0].version_problem, "");
+    expect_version(f, "4", 4, "");
+    expect_version(f, "  5\n", 5, "");
 }
 
 static void test_rejected_with_reason(void **state)
@@ -177,29 +193,20 @@ static void test_rejected_with_reason(void **state)
     assert_int_equal(write_file(f->dir, "x.bin", "lower", 5), 0);
     assert_int_equal(scan_all(f->cat), 1);
     assert_int_equal(f->n, 4);
-    assert_int_equal(f->seen[0].event, CATALOG_SKIPPED);
-    assert_string_equal(f->seen[0].file, "dir.bin");
-    assert_string_equal(f->seen[0].reason, "not a regular file");
-    assert_int_equal(f->seen[1].event, CATALOG_SKIPPED);
-    assert_string_equal(f->seen[1].file, "empty.bin");
-    assert_string_equal(f->seen[1].reason, "empty");
+    assert_refused(f, 0, CATALOG_SKIPPED, "dir.bin", "not a regular file");
+    assert_refused(f, 1, CATALOG_SKIPPED, "empty.bin", "empty");
     /* The exact suffix wins; the other spelling is ignored, and said so. */
     assert_seen(f, 2, CATALOG_ADDED, "x");
-    assert_int_equal(f->seen[3].event, CATALOG_DUPLICATE);
-    assert_string_equal(f->seen[3].file, "x.BIN");
-    assert_string_equal(f->seen[3].other, "x.bin");
+    assert_refused(f, 3, CATALOG_DUPLICATE, "x.BIN", "x.bin");
 
     /* A served image whose file turns bad is skipped, then removed. */
     f->n = 0;
     assert_int_equal(write_file(f->dir, "x.bin", "", 0), 0);
     assert_int_equal(scan_reload(f->cat, "x"), 0);
     assert_int_equal(f->n, 3);
-    assert_int_equal(f->seen[0].event, CATALOG_SKIPPED);
-    assert_string_equal(f->seen[0].file, "x.bin");
-    assert_string_equal(f->seen[0].reason, "empty");
+    assert_refused(f, 0, CATALOG_SKIPPED, "x.bin", "empty");
     assert_seen(f, 1, CATALOG_REMOVED, "x");
-    assert_int_equal(f->seen[2].event, CATALOG_DUPLICATE);
-    assert_string_equal(f->seen[2].file, "x.BIN");
+    assert_refused(f, 2, CATALOG_DUPLICATE, "x.BIN", "x.bin");
 }
 
 static void test_directory_gone(void **state)
