@@ -1,4 +1,5 @@
-/* The catalog: which files become images, lookups, rescans. */
+/* The catalog as the scans fill it: which files become images, lookups,
+ * rescans, retention. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +10,6 @@
 
 #include "catalog.h"
 #include "helpers.h"
-#include "log.h"
 #include "scan.h"
 
 struct fixture {
@@ -21,7 +21,6 @@ static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
 
-    log_init(LOG_LEVEL_ERROR); /* the scans' warnings are expected here */
     f->dir = tmpdir_create();
     *state = f;
     return catalog_open(f->dir, &(struct catalog_limits){.retain_seconds = 600,
