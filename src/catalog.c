@@ -1,20 +1,15 @@
 #include "catalog.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "version.h"
+#include "array.h"
 
 /* An older generation kept for the downloads that started with it. */
 struct retained {
@@ -26,30 +21,16 @@ struct retained {
 struct catalog {
     char *dir;
     struct catalog_limits limits;
+    catalog_report_fn *report;
+    void *report_ctx;
     pthread_rwlock_t lock;
     struct image **items;     /* current images, sorted by name; owned */
     size_t n, cap;
     struct retained *old;     /* retained generations, oldest first */
     size_t nold, cap_old;
     uint64_t memory;          /* map_len of current and retained generations */
-    bool scanned;             /* the first scan logs images, later ones changes */
 };
 
-/* A directory entry that may become an image. */
-struct candidate {
-    char *name;
-    char *bin_file;
-    /* Loaded ahead by preload(), on several threads: */
-    bool loaded;
-    int load_error;           /* generation_load()'s result */
-    struct generation *gen;   /* owned until refresh() takes it */
-};
-
-/* Threads that load images during a scan (at most; one per CPU). */
-enum { LOAD_THREADS_MAX = 8 };
-
-/* What a change did, for the log. */
-enum change { CHANGE_NONE, CHANGE_ADDED, CHANGE_REPLACED, CHANGE_VERSION, CHANGE_REMOVED };
 
 static uint64_t now_ms(void)
 {
@@ -59,7 +40,8 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-int catalog_open(const char *dir, const struct catalog_limits *limits, struct catalog **ret)
+int catalog_open(const char *dir, const struct catalog_limits *limits,
+                 catalog_report_fn *report, void *ctx, struct catalog **ret)
 {
     struct catalog *cat;
     int fd;
@@ -77,6 +59,8 @@ int catalog_open(const char *dir, const struct catalog_limits *limits, struct ca
         return -ENOMEM;
     }
     cat->limits = *limits;
+    cat->report = report;
+    cat->report_ctx = ctx;
     pthread_rwlock_init(&cat->lock, NULL);
     *ret = cat;
     return 0;
@@ -102,6 +86,12 @@ void catalog_close(struct catalog *cat)
 const char *catalog_dir(const struct catalog *cat)
 {
     return cat->dir;
+}
+
+void catalog_report(struct catalog *cat, const struct catalog_change *change)
+{
+    if (cat->report != NULL)
+        cat->report(cat->report_ctx, change);
 }
 
 static int compare_name(const char *a, size_t alen, const char *b)
@@ -150,21 +140,22 @@ static struct retained take_old(struct catalog *cat, size_t i)
     return r;
 }
 
-static void log_dropped(struct retained *dropped, size_t n, const char *why)
+/* Reports and frees the generations taken out by take_old(). */
+static void drop(struct catalog *cat, struct retained *dropped, size_t n, const char *why)
 {
     for (size_t i = 0; i < n; i++) {
-        log_info("dropped generation %s of %s: %s", dropped[i].gen->etag, dropped[i].name, why);
+        catalog_report(cat, &(struct catalog_change){.event = CATALOG_DROPPED,
+                                                     .name = dropped[i].name,
+                                                     .gen = dropped[i].gen,
+                                                     .reason = why});
         free(dropped[i].name);
         generation_unref(dropped[i].gen);
     }
 }
 
-/* Makes @img (one reference, consumed; NULL to remove) the current image of
- * @name. The generation it replaces is retained, then the oldest retained
- * generations are dropped while over max_memory. */
-static int set_current(struct catalog *cat, const char *name, struct image *img)
+int catalog_set(struct catalog *cat, const char *name, struct image *img)
 {
-    size_t len = strlen(name), ndropped = 0;
+    size_t len = strlen(name), ndropped = 0, cap_dropped = 0;
     struct retained *dropped = NULL;
     struct image *old = NULL;
     char *old_name = NULL;
@@ -175,16 +166,10 @@ static int set_current(struct catalog *cat, const char *name, struct image *img)
         old_name = strdup(name);
     pthread_rwlock_wrlock(&cat->lock);
     i = find(cat->items, cat->n, name, len);
-    if (i < 0 && img != NULL && cat->n == cat->cap) {
-        size_t cap = cat->cap ? cat->cap * 2 : 16;
-        struct image **grown = realloc(cat->items, cap * sizeof(*grown));
-
-        if (grown == NULL) {
-            r = -ENOMEM;
-            goto unlock;
-        }
-        cat->items = grown;
-        cat->cap = cap;
+    if (i < 0 && img != NULL &&
+        array_grow(&cat->items, &cat->cap, cat->n + 1, sizeof(*cat->items)) < 0) {
+        r = -ENOMEM;
+        goto unlock;
     }
     if (i >= 0)
         old = cat->items[i];
@@ -200,16 +185,8 @@ static int set_current(struct catalog *cat, const char *name, struct image *img)
     }
     if (old != NULL && (img == NULL || img->gen != old->gen)) {
         /* The downloads that started with the old bytes may finish them. */
-        if (old_name != NULL && cat->nold == cat->cap_old) {
-            size_t cap = cat->cap_old ? cat->cap_old * 2 : 16;
-            struct retained *grown = realloc(cat->old, cap * sizeof(*grown));
-
-            if (grown != NULL) {
-                cat->old = grown;
-                cat->cap_old = cap;
-            }
-        }
-        if (old_name != NULL && cat->nold < cat->cap_old) {
+        if (old_name != NULL &&
+            array_grow(&cat->old, &cat->cap_old, cat->nold + 1, sizeof(*cat->old)) == 0) {
             cat->old[cat->nold++] = (struct retained){
                 .name = old_name, .gen = generation_ref(old->gen), .retired_ms = now_ms()};
             old_name = NULL;
@@ -231,17 +208,12 @@ static int set_current(struct catalog *cat, const char *name, struct image *img)
         cat->n++;
     }
     img = NULL;
-    while (cat->memory > cat->limits.max_memory && cat->nold > 0) {
-        struct retained *grown = realloc(dropped, (ndropped + 1) * sizeof(*dropped));
-
-        if (grown == NULL)
-            break;
-        dropped = grown;
+    while (cat->memory > cat->limits.max_memory && cat->nold > 0 &&
+           array_grow(&dropped, &cap_dropped, ndropped + 1, sizeof(*dropped)) == 0)
         dropped[ndropped++] = take_old(cat, 0);
-    }
 unlock:
     pthread_rwlock_unlock(&cat->lock);
-    log_dropped(dropped, ndropped, "over max_memory");
+    drop(cat, dropped, ndropped, "over max_memory");
     free(dropped);
     free(old_name);
     image_unref(old);
@@ -249,162 +221,16 @@ unlock:
     return r;
 }
 
-static void free_candidates(struct candidate *c, size_t n)
+struct image *catalog_current(struct catalog *cat, const char *name)
 {
-    for (size_t i = 0; i < n; i++) {
-        free(c[i].name);
-        free(c[i].bin_file);
-        generation_unref(c[i].gen);
-    }
-    free(c);
+    ssize_t i = find(cat->items, cat->n, name, strlen(name));
+
+    return i >= 0 ? cat->items[i] : NULL;
 }
 
-static int compare_name_only(const void *pa, const void *pb)
+size_t catalog_count(const struct catalog *cat)
 {
-    return strcmp(((const struct candidate *)pa)->name, ((const struct candidate *)pb)->name);
-}
-
-static int compare_candidates(const void *pa, const void *pb)
-{
-    const struct candidate *a = pa, *b = pb;
-    int c = strcmp(a->name, b->name);
-
-    if (c != 0)
-        return c;
-    /* "x.bin" sorts before "x.BIN": the exact suffix wins a tie. */
-    return strcmp(b->bin_file, a->bin_file);
-}
-
-/* Lists the NAME.bin entries of the directory (only those of @only, if not
- * NULL), sorted by name, the preferred spelling of a name first. */
-static int read_candidates(int dirfd, const char *only, struct candidate **ret, size_t *ret_n)
-{
-    struct candidate *c = NULL, *grown;
-    size_t n = 0, cap = 0, only_len = only ? strlen(only) : 0;
-    struct dirent *de;
-    DIR *d;
-    int fd, r = 0;
-
-    fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    d = fdopendir(fd);
-    if (d == NULL) {
-        r = -errno;
-        close(fd);
-        return r;
-    }
-    for (;;) {
-        size_t len;
-
-        errno = 0;
-        de = readdir(d);
-        if (de == NULL) {
-            r = -errno;
-            break;
-        }
-        len = strlen(de->d_name);
-        /* Dot files are temporaries of editors and rsync: never served. */
-        if (de->d_name[0] == '.' || len <= 4 || strcasecmp(de->d_name + len - 4, ".bin") != 0)
-            continue;
-        if (only != NULL && (len - 4 != only_len || memcmp(de->d_name, only, only_len) != 0))
-            continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            grown = realloc(c, cap * sizeof(*c));
-            if (grown == NULL) {
-                r = -ENOMEM;
-                break;
-            }
-            c = grown;
-        }
-        c[n] = (struct candidate){.bin_file = strdup(de->d_name),
-                                  .name = strndup(de->d_name, len - 4)};
-        n++;
-        if (c[n - 1].bin_file == NULL || c[n - 1].name == NULL) {
-            r = -ENOMEM;
-            break;
-        }
-    }
-    closedir(d);
-    if (r < 0) {
-        free_candidates(c, n);
-        return r;
-    }
-    if (n > 0)
-        qsort(c, n, sizeof(*c), compare_candidates);
-    *ret = c;
-    *ret_n = n;
-    return 0;
-}
-
-static const char *version_problem(int error)
-{
-    switch (error) {
-    case -EINVAL:
-        return "not a decimal number";
-    case -ERANGE:
-        return "above 4294967295";
-    case -EFBIG:
-        return "longer than 64 bytes";
-    case -ENODEV:
-        return "not a regular file";
-    default:
-        return strerror(-error);
-    }
-}
-
-static const char *load_problem(int error)
-{
-    switch (error) {
-    case -ENODEV:
-        return "not a regular file";
-    case -ENODATA:
-        return "empty";
-    case -EFBIG:
-        return "larger than 4 GiB";
-    default:
-        return strerror(-error);
-    }
-}
-
-static void log_version_warning(const struct image *img)
-{
-    if (img->version_source == VERSION_FILE_MISSING)
-        log_warning("%s: missing; using version %u", img->version_file, VERSION_DEFAULT);
-    else if (img->version_source == VERSION_FILE_INVALID)
-        log_warning("%s: %s; using version %u", img->version_file,
-                    version_problem(img->version_error), VERSION_DEFAULT);
-}
-
-static void log_change(bool first, enum change change, const struct image *img, const char *name)
-{
-    static const char *const what[] = {
-        [CHANGE_ADDED] = "added", [CHANGE_REPLACED] = "replaced"};
-
-    switch (change) {
-    case CHANGE_NONE:
-        return;
-    case CHANGE_REMOVED:
-        log_info("removed %s", name);
-        return;
-    case CHANGE_VERSION:
-        log_version_warning(img);
-        if (img->version_source == VERSION_FROM_FILE)
-            log_info("version %s: %u (from %s)", img->name, img->version, img->version_file);
-        else
-            log_info("version %s: %u (default: %s %s)", img->name, img->version,
-                     img->version_file,
-                     img->version_source == VERSION_FILE_MISSING ? "missing" : "invalid");
-        return;
-    case CHANGE_ADDED:
-    case CHANGE_REPLACED:
-        log_version_warning(img);
-        log_info("%s %s: version %u, %u bytes, crc 0x%08X, %u blocks, etag %s",
-                 first ? "image" : what[change], img->name, img->version, img->gen->size,
-                 img->gen->crc, img->gen->nblocks, img->gen->etag);
-        return;
-    }
+    return cat->n;
 }
 
 static bool same_bytes(const struct generation *a, const struct generation *b)
@@ -413,278 +239,36 @@ static bool same_bytes(const struct generation *a, const struct generation *b)
            memcmp(a->data, b->data, a->size) == 0;
 }
 
-/* A generation of @name already held (current or retained) with the bytes
- * of @gen, or NULL: reloading identical bytes (a touch, a directory put back,
- * a rollback) must neither cost memory nor strand the downloads pinned to
- * them. Called by the writer thread, which needs no lock to read. */
-static struct generation *held_copy(struct catalog *cat, const char *name,
-                                    const struct generation *gen)
+/* Reloading identical bytes (a touch, a directory put back, a rollback) must
+ * neither cost memory nor strand the downloads pinned to them. */
+struct generation *catalog_held(struct catalog *cat, const char *name,
+                                const struct generation *gen)
 {
-    ssize_t i = find(cat->items, cat->n, name, strlen(name));
+    struct image *cur = catalog_current(cat, name);
 
-    if (i >= 0 && same_bytes(cat->items[i]->gen, gen))
-        return cat->items[i]->gen;
+    if (cur != NULL && same_bytes(cur->gen, gen))
+        return cur->gen;
     for (size_t k = cat->nold; k-- > 0;)
         if (strcmp(cat->old[k].name, name) == 0 && same_bytes(cat->old[k].gen, gen))
             return cat->old[k].gen;
     return NULL;
 }
 
-/* True when @old (NULL: none) is served from the file @bin_file is now:
- * nothing to read again. */
-static bool same_file(const struct image *old, int dirfd, const char *bin_file)
-{
-    struct file_id id;
-
-    return old != NULL && strcmp(old->bin_file, bin_file) == 0 &&
-           file_id_read(dirfd, bin_file, &id) == 0 && file_id_equal(&id, &old->bin_id);
-}
-
-/* True when candidate @i is another spelling of the name before it (the
- * preferred spelling sorts first and is the one used). */
-static bool other_spelling(const struct candidate *cand, size_t i)
-{
-    return i > 0 && strcmp(cand[i - 1].name, cand[i].name) == 0;
-}
-
-/* Brings @name up to date with the file @bin_file (NULL: there is none),
- * using the generation @pre loaded ahead, if it is not NULL and was loaded. */
-static int refresh(struct catalog *cat, int dirfd, const char *name, const char *bin_file,
-                   struct candidate *pre)
-{
-    ssize_t i = find(cat->items, cat->n, name, strlen(name));
-    /* Only this thread changes items: reading them here needs no lock. */
-    struct image *old = i >= 0 ? cat->items[i] : NULL, *img = NULL;
-    struct generation *gen = NULL, *held;
-    bool preloaded = pre != NULL && pre->loaded; /* then known not to be the same file */
-    enum change change;
-    int r;
-
-    if (bin_file == NULL) {
-        if (old == NULL)
-            return 0;
-        log_change(false, CHANGE_REMOVED, NULL, name);
-        return set_current(cat, name, NULL);
-    }
-    if (!preloaded && same_file(old, dirfd, bin_file)) {
-        /* Same file: at most the version changed, and nothing is re-read. */
-        if (!image_version_changed(old, dirfd))
-            return 0;
-        r = image_make(name, bin_file, old->gen, &old->bin_id, dirfd, &img);
-    } else {
-        if (preloaded) {
-            r = pre->load_error;
-            gen = pre->gen;
-            pre->gen = NULL;
-        } else {
-            r = generation_load(dirfd, bin_file, &gen);
-        }
-        if (r == -EAGAIN || r == -ENOMEM)
-            return r;
-        if (r < 0) {
-            log_warning("%s: %s; skipped", bin_file, load_problem(r));
-            return refresh(cat, dirfd, name, NULL, NULL);
-        }
-        held = held_copy(cat, name, gen);
-        r = image_make(name, bin_file, held != NULL ? held : gen, &gen->file, dirfd, &img);
-        generation_unref(gen);
-    }
-    if (r < 0)
-        return r;
-    if (old == NULL)
-        change = CHANGE_ADDED;
-    else if (old->gen != img->gen)
-        change = CHANGE_REPLACED;
-    else if (old->version != img->version || old->version_source != img->version_source)
-        change = CHANGE_VERSION;
-    else
-        change = CHANGE_NONE; /* touched, same bytes: only the file identity is new */
-    log_change(!cat->scanned, change, img, name);
-    return set_current(cat, name, img);
-}
-
-/* Empties the catalog: the directory is gone. */
-static void clear(struct catalog *cat)
-{
-    while (cat->n > 0) {
-        char *name = strdup(cat->items[cat->n - 1]->name);
-
-        if (name == NULL)
-            return;
-        log_change(false, CHANGE_REMOVED, NULL, name);
-        if (set_current(cat, name, NULL) < 0) {
-            free(name);
-            return;
-        }
-        free(name);
-    }
-}
-
-/* Shared by the threads of one preload(). */
-struct load_queue {
-    int dirfd;
-    struct candidate **todo;
-    size_t n;
-    atomic_size_t next;
-};
-
-static void *load_worker(void *arg)
-{
-    struct load_queue *q = arg;
-    size_t i;
-
-    while ((i = atomic_fetch_add(&q->next, 1)) < q->n) {
-        struct candidate *c = q->todo[i];
-
-        c->load_error = generation_load(q->dirfd, c->bin_file, &c->gen);
-        c->loaded = true;
-    }
-    return NULL;
-}
-
-/* Loads, on up to one thread per CPU, the candidates a scan will read (new
- * names, and files that are not the ones served): reading and indexing is
- * nearly all of a start-up, and images are independent. Everything else,
- * the catalog included, stays with the calling thread; refresh() uses what
- * was loaded, and loads what was not itself. */
-static void preload(struct catalog *cat, int dirfd, struct candidate *cand, size_t ncand)
-{
-    struct load_queue q = {.dirfd = dirfd};
-    pthread_t threads[LOAD_THREADS_MAX];
-    size_t nthreads = 0;
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-
-    /* With one CPU the calling thread loads them all in refresh(). */
-    if (cpus < 2 || ncand < 2)
-        return;
-    q.todo = calloc(ncand, sizeof(*q.todo));
-    if (q.todo == NULL)
-        return;
-    for (size_t i = 0; i < ncand; i++) {
-        ssize_t k = find(cat->items, cat->n, cand[i].name, strlen(cand[i].name));
-
-        if (other_spelling(cand, i) || same_file(k >= 0 ? cat->items[k] : NULL, dirfd,
-                                                 cand[i].bin_file))
-            continue; /* ignored, or served already: refresh() checks the version */
-        q.todo[q.n++] = &cand[i];
-    }
-    atomic_init(&q.next, 0);
-    /* With one image left, refresh() loads it too. */
-    while (q.n > 1 && nthreads < (size_t)cpus && nthreads < LOAD_THREADS_MAX &&
-           nthreads < q.n &&
-           pthread_create(&threads[nthreads], NULL, load_worker, &q) == 0)
-        nthreads++;
-    for (size_t t = 0; t < nthreads; t++)
-        pthread_join(threads[t], NULL);
-    free(q.todo);
-}
-
-static int open_dir(struct catalog *cat)
-{
-    int fd = open(cat->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-    return fd < 0 ? -errno : fd;
-}
-
-int catalog_scan(struct catalog *cat)
-{
-    struct candidate *cand = NULL;
-    size_t ncand = 0;
-    char **stale = NULL;
-    size_t nstale = 0;
-    int dirfd, r;
-
-    dirfd = open_dir(cat);
-    if (dirfd == -ENOENT || dirfd == -ENOTDIR) {
-        clear(cat);
-        return dirfd;
-    }
-    if (dirfd < 0)
-        return dirfd;
-    r = read_candidates(dirfd, NULL, &cand, &ncand);
-    if (r < 0)
-        goto out;
-    /* Names served now but no longer in the directory. */
-    stale = calloc(cat->n ? cat->n : 1, sizeof(*stale));
-    if (stale == NULL) {
-        r = -ENOMEM;
-        goto out;
-    }
-    for (size_t i = 0; i < cat->n; i++) {
-        struct candidate key = {.name = cat->items[i]->name};
-        bool found = ncand > 0 &&
-                     bsearch(&key, cand, ncand, sizeof(*cand), compare_name_only) != NULL;
-
-        if (!found && (stale[nstale] = strdup(cat->items[i]->name)) != NULL)
-            nstale++;
-    }
-    for (size_t i = 0; i < nstale; i++)
-        refresh(cat, dirfd, stale[i], NULL, NULL);
-    preload(cat, dirfd, cand, ncand);
-    for (size_t i = 0; i < ncand; i++) {
-        if (other_spelling(cand, i)) {
-            log_warning("%s: same name as %s; ignored", cand[i].bin_file, cand[i - 1].bin_file);
-            continue;
-        }
-        r = refresh(cat, dirfd, cand[i].name, cand[i].bin_file, &cand[i]);
-        if (r == -ENOMEM)
-            goto out;
-        if (r == -EAGAIN)
-            log_warning("%s: changed while being read; kept the previous state",
-                        cand[i].bin_file);
-    }
-    cat->scanned = true;
-    r = (int)cat->n;
-out:
-    for (size_t i = 0; i < nstale; i++)
-        free(stale[i]);
-    free(stale);
-    free_candidates(cand, ncand);
-    close(dirfd);
-    return r;
-}
-
-int catalog_reload(struct catalog *cat, const char *name)
-{
-    struct candidate *cand = NULL;
-    size_t ncand = 0;
-    int dirfd, r;
-
-    if (name[0] == '\0' || name[0] == '.' || strchr(name, '/') != NULL)
-        return 0;
-    dirfd = open_dir(cat);
-    if (dirfd < 0)
-        return dirfd;
-    r = read_candidates(dirfd, name, &cand, &ncand);
-    if (r == 0)
-        r = refresh(cat, dirfd, name, ncand > 0 ? cand[0].bin_file : NULL, NULL);
-    for (size_t i = 1; r == 0 && i < ncand; i++)
-        log_warning("%s: same name as %s; ignored", cand[i].bin_file, cand[0].bin_file);
-    free_candidates(cand, ncand);
-    close(dirfd);
-    return r;
-}
-
 long catalog_expire(struct catalog *cat)
 {
     uint64_t now = now_ms(), keep = (uint64_t)cat->limits.retain_seconds * 1000;
     struct retained *dropped = NULL;
-    size_t ndropped = 0;
+    size_t ndropped = 0, cap_dropped = 0;
     long next = -1;
 
     pthread_rwlock_wrlock(&cat->lock);
-    while (cat->nold > 0 && now - cat->old[0].retired_ms >= keep) {
-        struct retained *grown = realloc(dropped, (ndropped + 1) * sizeof(*dropped));
-
-        if (grown == NULL)
-            break;
-        dropped = grown;
+    while (cat->nold > 0 && now - cat->old[0].retired_ms >= keep &&
+           array_grow(&dropped, &cap_dropped, ndropped + 1, sizeof(*dropped)) == 0)
         dropped[ndropped++] = take_old(cat, 0);
-    }
     if (cat->nold > 0)
         next = (long)(cat->old[0].retired_ms + keep - now);
     pthread_rwlock_unlock(&cat->lock);
-    log_dropped(dropped, ndropped, "retain_seconds passed");
+    drop(cat, dropped, ndropped, "retain_seconds passed");
     free(dropped);
     return next;
 }

@@ -1,13 +1,17 @@
-/* The catalog: the images served, by name, loaded from the firmware
- * directory, and the older generations retained so that downloads started
- * before a change can finish.
+/* The catalog: the images served, by name, and the older generations
+ * retained so that downloads started before a change can finish. scan.c
+ * fills it from the firmware directory.
  *
  * Lookups come from the HTTP threads and take a read lock only long enough to
  * find an image or generation and take a reference; the caller owns that
  * reference. Changes (scans, reloads, expiry) come from one thread, the main
  * loop, and take the write lock only to swap pointers: files are read before.
  * Memory stays within max_memory by dropping the oldest retained generations;
- * current images are never dropped. */
+ * current images are never dropped.
+ *
+ * What changes is told to a reporter function given to catalog_open(), called
+ * on the changing thread, never under the lock: the catalog itself says
+ * nothing. */
 #ifndef OTAD_CATALOG_H
 #define OTAD_CATALOG_H
 
@@ -28,12 +32,43 @@ struct catalog_item {
     unsigned retained;        /* older generations of this name still held */
 };
 
+/* What a reporter is told. */
+enum catalog_event {
+    CATALOG_ADDED,      /* @img: a new name */
+    CATALOG_REPLACED,   /* @img: new bytes for a name */
+    CATALOG_VERSION,    /* @img: same bytes, another version */
+    CATALOG_REMOVED,    /* @name is served no more */
+    CATALOG_SKIPPED,    /* @file could not be loaded: @reason */
+    CATALOG_DUPLICATE,  /* @file: another spelling of @other's name, ignored */
+    CATALOG_UNSETTLED,  /* @file changed while being read; the old state stays */
+    CATALOG_DROPPED,    /* the retained generation @gen of @name: @reason */
+};
+
+/* One change; the pointers are borrowed for the duration of the call. */
+struct catalog_change {
+    enum catalog_event event;
+    const char *name;
+    const struct image *img;        /* ADDED, REPLACED, VERSION */
+    /* ADDED, REPLACED, VERSION: why img->version_file was not used ("missing",
+     * "not a decimal number"...), NULL if it was. */
+    const char *version_problem;
+    const char *file;               /* SKIPPED, DUPLICATE, UNSETTLED */
+    const char *other;              /* DUPLICATE: the file used instead */
+    const struct generation *gen;   /* DROPPED */
+    const char *reason;             /* SKIPPED, DROPPED */
+};
+
+/* Told each change, with the @ctx given to catalog_open(). */
+typedef void catalog_report_fn(void *ctx, const struct catalog_change *change);
+
 struct catalog;
 
-/* Creates an empty catalog for the directory @dir (the path is copied).
- * Returns 0, -ENOMEM, or the error of opening @dir (-ENOENT, -ENOTDIR,
- * -EACCES...) so a bad directory is reported before anything else starts. */
-int catalog_open(const char *dir, const struct catalog_limits *limits, struct catalog **ret);
+/* Creates an empty catalog for the directory @dir (the path is copied) that
+ * tells its changes to @report (NULL: to no one). Returns 0, -ENOMEM, or the
+ * error of opening @dir (-ENOENT, -ENOTDIR, -EACCES...) so a bad directory is
+ * reported before anything else starts. */
+int catalog_open(const char *dir, const struct catalog_limits *limits,
+                 catalog_report_fn *report, void *ctx, struct catalog **ret);
 
 /* Frees the catalog; images still referenced elsewhere stay alive. */
 void catalog_close(struct catalog *cat);
@@ -41,23 +76,30 @@ void catalog_close(struct catalog *cat);
 /* The directory path, as given. */
 const char *catalog_dir(const struct catalog *cat);
 
-/* (Re)reads the whole directory, as a fresh start would: loads new and
- * changed images, keeps the unchanged ones without reading them, drops
- * removed ones, and logs each change (or, on the first scan, each image).
- * Returns the number of images served. If the directory is gone (-ENOENT,
- * -ENOTDIR) the catalog is emptied and that error returned; on other errors
- * it is left unchanged. */
-int catalog_scan(struct catalog *cat);
+/* Tells @change to the reporter. */
+void catalog_report(struct catalog *cat, const struct catalog_change *change);
 
-/* Reloads the single firmware @name from its files: added, replaced, version
- * changed, removed or unchanged. Returns 0; -EAGAIN if the file changed while
- * being read (the old image stays; try again on the next change); -ENOENT if
- * the directory is gone; -ENOMEM. Problems with the files themselves are
- * logged, not returned. */
-int catalog_reload(struct catalog *cat, const char *name);
+/* For the thread that changes the catalog, which reads it without a lock:
+ * the current image of @name (borrowed), or NULL. */
+struct image *catalog_current(struct catalog *cat, const char *name);
 
-/* Drops retained generations older than retain_seconds. Returns the
- * milliseconds until the next one expires, or -1 if none is retained. */
+/* For the changing thread: the number of current images. */
+size_t catalog_count(const struct catalog *cat);
+
+/* For the changing thread: a generation of @name already held, current or
+ * retained, with the same bytes as @gen (borrowed), or NULL. */
+struct generation *catalog_held(struct catalog *cat, const char *name,
+                                const struct generation *gen);
+
+/* Makes @img (one reference, consumed; NULL removes @name) the current image
+ * of @name. The generation it replaces is retained, then the oldest retained
+ * ones are dropped (and reported) while over max_memory. Returns 0 or
+ * -ENOMEM (nothing changed). */
+int catalog_set(struct catalog *cat, const char *name, struct image *img);
+
+/* Drops (and reports) retained generations older than retain_seconds.
+ * Returns the milliseconds until the next one expires, or -1 if none is
+ * retained. */
 long catalog_expire(struct catalog *cat);
 
 /* Finds the image called @name (@len bytes, not NUL-terminated). Returns a new

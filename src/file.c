@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <unistd.h>
 
 int file_open_regular(int dirfd, const char *name, struct stat *ret_st)
@@ -41,4 +42,31 @@ ssize_t file_read_upto(int fd, void *buf, size_t len)
         done += (size_t)n;
     }
     return (ssize_t)done;
+}
+
+void file_id_from_stat(const struct stat *st, struct file_id *ret)
+{
+    memset(ret, 0, sizeof(*ret));
+    ret->dev = st->st_dev;
+    ret->ino = st->st_ino;
+    ret->size = st->st_size;
+    ret->mtime = st->st_mtim;
+    ret->ctime = st->st_ctim;
+}
+
+int file_id_read(int dirfd, const char *file, struct file_id *ret)
+{
+    struct stat st;
+
+    if (fstatat(dirfd, file, &st, 0) < 0)
+        return -errno;
+    file_id_from_stat(&st, ret);
+    return 0;
+}
+
+int file_id_equal(const struct file_id *a, const struct file_id *b)
+{
+    return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+           a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec &&
+           a->ctime.tv_sec == b->ctime.tv_sec && a->ctime.tv_nsec == b->ctime.tv_nsec;
 }

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,33 +11,6 @@
 #include "wire.h"
 
 static atomic_uint_fast64_t next_id = 1;
-
-static void id_from_stat(const struct stat *st, struct file_id *id)
-{
-    memset(id, 0, sizeof(*id));
-    id->dev = st->st_dev;
-    id->ino = st->st_ino;
-    id->size = st->st_size;
-    id->mtime = st->st_mtim;
-    id->ctime = st->st_ctim;
-}
-
-int file_id_read(int dirfd, const char *file, struct file_id *ret)
-{
-    struct stat st;
-
-    if (fstatat(dirfd, file, &st, 0) < 0)
-        return -errno;
-    id_from_stat(&st, ret);
-    return 0;
-}
-
-int file_id_equal(const struct file_id *a, const struct file_id *b)
-{
-    return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-           a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec &&
-           a->ctime.tv_sec == b->ctime.tv_sec && a->ctime.tv_nsec == b->ctime.tv_nsec;
-}
 
 int generation_load(int dirfd, const char *bin_file, struct generation **ret)
 {
@@ -72,7 +44,7 @@ int generation_load(int dirfd, const char *bin_file, struct generation **ret)
     g->map = MAP_FAILED;
     g->size = (uint32_t)st.st_size;
     g->nblocks = ota_block_count(g->size);
-    id_from_stat(&st, &g->file);
+    file_id_from_stat(&st, &g->file);
 
     /* Raw bytes first, page-aligned, then the block table. */
     data_len = ((size_t)g->size + 4095) & ~(size_t)4095;
@@ -95,7 +67,7 @@ int generation_load(int dirfd, const char *bin_file, struct generation **ret)
         r = -EAGAIN;
         goto fail;
     }
-    id_from_stat(&after, &now);
+    file_id_from_stat(&after, &now);
     if (!file_id_equal(&now, &g->file)) {
         r = -EAGAIN;
         goto fail;

@@ -19,6 +19,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "file.h"
 #include "otad/proto.h"
 
 /* Largest image: binsize is a uint32 on the wire. */
@@ -26,15 +27,6 @@
 
 /* Room for the quoted ETag "xxxxxxxx-xxxxxxxx" and its NUL. */
 #define GENERATION_ETAG_MAX 22
-
-/* Identity of a file, to tell whether it changed since it was read. */
-struct file_id {
-    dev_t dev;
-    ino_t ino;
-    off_t size;
-    struct timespec mtime;
-    struct timespec ctime;
-};
 
 struct generation {
     atomic_uint refs;
@@ -70,12 +62,5 @@ static inline const uint8_t *generation_block(const struct generation *g, uint32
 {
     return g->blocks + (size_t)n * OTA_BLOCK_WIRE;
 }
-
-/* Reads the identity of @file relative to @dirfd, following symlinks.
- * Returns 0 or a negative errno. */
-int file_id_read(int dirfd, const char *file, struct file_id *ret);
-
-/* True when both identities describe the same unchanged file. */
-int file_id_equal(const struct file_id *a, const struct file_id *b);
 
 #endif

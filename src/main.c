@@ -24,7 +24,9 @@
 #include "log.h"
 #include "notify.h"
 #include "pending.h"
+#include "scan.h"
 #include "tls.h"
+#include "version.h"
 #include "watch.h"
 
 /* In-flight responses get this long to finish after SIGTERM. */
@@ -222,6 +224,37 @@ static void reload_tls(struct loop *l)
         log_info("tls: reloaded %s", tls_cert_path(l->tls));
 }
 
+/* The log of the catalog's changes; *@ctx is true during the first scan, which
+ * lists each image rather than what changed. */
+static void report(void *ctx, const struct catalog_change *c)
+{
+    const struct image *img = c->img;
+
+    if (c->version_problem != NULL)
+        log_warning("%s: %s; using version %u", img->version_file, c->version_problem,
+                    VERSION_DEFAULT);
+    if (c->event == CATALOG_ADDED || c->event == CATALOG_REPLACED)
+        log_info("%s %s: version %u, %u bytes, crc 0x%08X, %u blocks, etag %s",
+                 *(bool *)ctx ? "image" : c->event == CATALOG_ADDED ? "added" : "replaced",
+                 img->name, img->version, img->gen->size, img->gen->crc, img->gen->nblocks,
+                 img->gen->etag);
+    else if (c->event == CATALOG_VERSION && img->version_source == VERSION_FROM_FILE)
+        log_info("version %s: %u (from %s)", img->name, img->version, img->version_file);
+    else if (c->event == CATALOG_VERSION)
+        log_info("version %s: %u (default: %s %s)", img->name, img->version, img->version_file,
+                 img->version_source == VERSION_FILE_MISSING ? "missing" : "invalid");
+    else if (c->event == CATALOG_REMOVED)
+        log_info("removed %s", c->name);
+    else if (c->event == CATALOG_SKIPPED)
+        log_warning("%s: %s; skipped", c->file, c->reason);
+    else if (c->event == CATALOG_DUPLICATE)
+        log_warning("%s: same name as %s; ignored", c->file, c->other);
+    else if (c->event == CATALOG_UNSETTLED)
+        log_warning("%s: changed while being read; kept the previous state", c->file);
+    else if (c->event == CATALOG_DROPPED)
+        log_info("dropped generation %s of %s: %s", c->gen->etag, c->name, c->reason);
+}
+
 static void rescan(struct loop *l, const char *why)
 {
     int n;
@@ -230,7 +263,7 @@ static void rescan(struct loop *l, const char *why)
      * nothing written meanwhile is missed; a missing one is waited for
      * through the watch on its parent. */
     watch_rearm(l->watch);
-    n = catalog_scan(l->cat);
+    n = scan_all(l->cat);
     if (n == -ENOENT || n == -ENOTDIR) {
         log_warning("rescan (%s): firmware directory %s is gone; serving no images until "
                     "it is back",
@@ -263,7 +296,7 @@ static void on_due(void *ctx, const char *name)
         rescan(l, "directory changed");
         return;
     }
-    r = catalog_reload(l->cat, name);
+    r = scan_reload(l->cat, name);
     if (r == -EAGAIN) /* changed while being read: once more after it settles */
         pending_note(l->pending, WATCH_CHANGED, name, event_ms());
     else if (r == -ENOENT || r == -ENOTDIR)
@@ -351,6 +384,7 @@ int main(int argc, char **argv)
     struct args args = {0};
     struct conf conf = {0};
     struct catalog *cat = NULL;
+    bool starting = true; /* the first scan lists the images */
     struct watch *watch = NULL;
     struct pending *pending = NULL;
     struct http *http = NULL, *https = NULL;
@@ -398,7 +432,7 @@ int main(int argc, char **argv)
     r = catalog_open(conf.firmware_dir,
                      &(struct catalog_limits){.retain_seconds = conf.retain_seconds,
                                               .max_memory = conf.max_memory},
-                     &cat);
+                     report, &starting, &cat);
     if (r < 0) {
         log_error("firmware directory %s: %s", conf.firmware_dir, strerror(-r));
         goto out;
@@ -411,7 +445,8 @@ int main(int argc, char **argv)
         log_error("cannot watch %s: %s", conf.firmware_dir, strerror(-r));
         goto out;
     }
-    n = catalog_scan(cat);
+    n = scan_all(cat);
+    starting = false;
     if (n < 0) {
         log_error("firmware directory %s: %s", conf.firmware_dir, strerror(-n));
         goto out;

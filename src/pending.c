@@ -5,6 +5,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "array.h"
+
 struct entry {
     char *name;
     unsigned opens;     /* opened and not closed yet, as far as events tell */
@@ -61,20 +63,11 @@ static size_t firmware_name(const char *file)
 
 static struct entry *entry_for(struct pending *p, const char *name, size_t len)
 {
-    struct entry *grown;
-
     for (size_t i = 0; i < p->n; i++)
         if (strlen(p->e[i].name) == len && memcmp(p->e[i].name, name, len) == 0)
             return &p->e[i];
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 8;
-
-        grown = realloc(p->e, cap * sizeof(*grown));
-        if (grown == NULL)
-            return NULL;
-        p->e = grown;
-        p->cap = cap;
-    }
+    if (array_grow(&p->e, &p->cap, p->n + 1, sizeof(*p->e)) < 0)
+        return NULL;
     p->e[p->n].name = strndup(name, len);
     if (p->e[p->n].name == NULL)
         return NULL;

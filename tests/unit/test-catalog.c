@@ -1,4 +1,5 @@
-/* The catalog: which files become images, lookups, rescans. */
+/* The catalog as the scans fill it: which files become images, lookups,
+ * rescans, retention. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +10,7 @@
 
 #include "catalog.h"
 #include "helpers.h"
-#include "log.h"
+#include "scan.h"
 
 struct fixture {
     char *dir;
@@ -20,12 +21,11 @@ static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
 
-    log_init(LOG_LEVEL_ERROR); /* the scans' warnings are expected here */
     f->dir = tmpdir_create();
     *state = f;
     return catalog_open(f->dir, &(struct catalog_limits){.retain_seconds = 600,
                                                          .max_memory = 1ull << 30},
-                        &f->cat);
+                        NULL, NULL, &f->cat);
 }
 
 static int teardown(void **state)
@@ -54,10 +54,10 @@ static void test_open_errors(void **state)
 
     const struct catalog_limits lim = {.retain_seconds = 1, .max_memory = 1 << 20};
 
-    assert_int_equal(catalog_open("/nonexistent/fw", &lim, &cat), -ENOENT);
+    assert_int_equal(catalog_open("/nonexistent/fw", &lim, NULL, NULL, &cat), -ENOENT);
     snprintf(path, sizeof(path), "%s/file", f->dir);
     assert_int_equal(write_file(f->dir, "file", "x", 1), 0);
-    assert_int_equal(catalog_open(path, &lim, &cat), -ENOTDIR);
+    assert_int_equal(catalog_open(path, &lim, NULL, NULL, &cat), -ENOTDIR);
     assert_null(cat);
 }
 
@@ -83,7 +83,7 @@ static void test_which_files(void **state)
     snprintf(path, sizeof(path), "%s/dir.bin", f->dir);
     assert_int_equal(mkdir(path, 0755), 0);
 
-    assert_int_equal(catalog_scan(f->cat), 3);
+    assert_int_equal(scan_all(f->cat), 3);
     assert_true(has(f->cat, "app"));
     assert_true(has(f->cat, "UPPER"));
     assert_true(has(f->cat, "link"));
@@ -104,7 +104,7 @@ static void test_case_duplicates(void **state)
 
     assert_int_equal(write_file(f->dir, "a.BIN", "upper", 5), 0);
     assert_int_equal(write_file(f->dir, "a.bin", "lower!", 6), 0);
-    assert_int_equal(catalog_scan(f->cat), 1);
+    assert_int_equal(scan_all(f->cat), 1);
     img = catalog_lookup(f->cat, "a", 1);
     assert_non_null(img);
     assert_string_equal(img->bin_file, "a.bin");
@@ -119,7 +119,7 @@ static void test_rescan(void **state)
 
     assert_int_equal(write_file(f->dir, "a.bin", "aaaa", 4), 0);
     assert_int_equal(write_file(f->dir, "b.bin", "bbbb", 4), 0);
-    assert_int_equal(catalog_scan(f->cat), 2);
+    assert_int_equal(scan_all(f->cat), 2);
     before = catalog_lookup(f->cat, "a", 1);
     kept = catalog_lookup(f->cat, "b", 1);
 
@@ -127,7 +127,7 @@ static void test_rescan(void **state)
     assert_int_equal(write_file(f->dir, "a.txt", "5", 1), 0);
     snprintf(path, sizeof(path), "%s/c.bin", f->dir);
     assert_int_equal(write_file(f->dir, "c.bin", "cc", 2), 0);
-    assert_int_equal(catalog_scan(f->cat), 3);
+    assert_int_equal(scan_all(f->cat), 3);
     after = catalog_lookup(f->cat, "a", 1);
     assert_ptr_not_equal(before, after);
     assert_int_equal(after->version, 5);
@@ -138,7 +138,7 @@ static void test_rescan(void **state)
     image_unref(after);
 
     assert_int_equal(unlink(path), 0);
-    assert_int_equal(catalog_scan(f->cat), 2);
+    assert_int_equal(scan_all(f->cat), 2);
     assert_false(has(f->cat, "c"));
     image_unref(before);
     image_unref(kept);
@@ -153,7 +153,7 @@ static void test_list_sorted(void **state)
     assert_int_equal(write_file(f->dir, "zeta.bin", "z", 1), 0);
     assert_int_equal(write_file(f->dir, "alpha.bin", "a", 1), 0);
     assert_int_equal(write_file(f->dir, "Mid.bin", "m", 1), 0);
-    assert_int_equal(catalog_scan(f->cat), 3);
+    assert_int_equal(scan_all(f->cat), 3);
     n = catalog_list(f->cat, &list);
     assert_int_equal(n, 3);
     assert_string_equal(list[0].img->name, "Mid");
@@ -171,11 +171,11 @@ static void test_directory_gone(void **state)
     struct generation *g;
 
     assert_int_equal(write_file(f->dir, "a.bin", "a", 1), 0);
-    assert_int_equal(catalog_scan(f->cat), 1);
+    assert_int_equal(scan_all(f->cat), 1);
     img = catalog_lookup(f->cat, "a", 1);
     tmpdir_remove(f->dir);
     f->dir = tmpdir_create(); /* for teardown */
-    assert_int_equal(catalog_scan(f->cat), -ENOENT);
+    assert_int_equal(scan_all(f->cat), -ENOENT);
     assert_false(has(f->cat, "a"));
     g = catalog_find_generation(f->cat, "a", 1, img->gen->id);
     assert_ptr_equal(g, img->gen);
@@ -192,15 +192,15 @@ static void test_reload_one_name(void **state)
     char path[4096];
     int n;
 
-    assert_int_equal(catalog_scan(f->cat), 0);
+    assert_int_equal(scan_all(f->cat), 0);
     assert_int_equal(write_file(f->dir, "app.bin", "first", 5), 0);
-    assert_int_equal(catalog_reload(f->cat, "app"), 0);
+    assert_int_equal(scan_reload(f->cat, "app"), 0);
     v1 = catalog_lookup(f->cat, "app", 3);
     assert_non_null(v1);
     assert_int_equal(v1->version, 1);
 
     assert_int_equal(write_file(f->dir, "app.txt", "2", 1), 0);
-    assert_int_equal(catalog_reload(f->cat, "app"), 0);
+    assert_int_equal(scan_reload(f->cat, "app"), 0);
     v2 = catalog_lookup(f->cat, "app", 3);
     assert_int_equal(v2->version, 2);
     assert_ptr_equal(v2->gen, v1->gen); /* bytes not read again */
@@ -210,7 +210,7 @@ static void test_reload_one_name(void **state)
     char dst[4096];
     snprintf(dst, sizeof(dst), "%s/app.bin", f->dir);
     assert_int_equal(rename(path, dst), 0);
-    assert_int_equal(catalog_reload(f->cat, "app"), 0);
+    assert_int_equal(scan_reload(f->cat, "app"), 0);
     v3 = catalog_lookup(f->cat, "app", 3);
     assert_ptr_not_equal(v3->gen, v1->gen);
     assert_int_equal(v3->gen->size, 7);
@@ -229,14 +229,14 @@ static void test_reload_one_name(void **state)
     catalog_release(list, (size_t)n);
 
     assert_int_equal(unlink(dst), 0);
-    assert_int_equal(catalog_reload(f->cat, "app"), 0);
+    assert_int_equal(scan_reload(f->cat, "app"), 0);
     assert_false(has(f->cat, "app"));
     g = catalog_find_generation(f->cat, "app", 3, v3->gen->id);
     assert_ptr_equal(g, v3->gen); /* pinned downloads can finish */
     generation_unref(g);
     /* Names the reload ignores. */
-    assert_int_equal(catalog_reload(f->cat, ".hidden"), 0);
-    assert_int_equal(catalog_reload(f->cat, ""), 0);
+    assert_int_equal(scan_reload(f->cat, ".hidden"), 0);
+    assert_int_equal(scan_reload(f->cat, ""), 0);
     image_unref(v1);
     image_unref(v2);
     image_unref(v3);
@@ -250,18 +250,18 @@ static void test_reload_case_variants(void **state)
     char path[4096];
 
     assert_int_equal(write_file(f->dir, "b.BIN", "upper", 5), 0);
-    assert_int_equal(catalog_reload(f->cat, "b"), 0);
+    assert_int_equal(scan_reload(f->cat, "b"), 0);
     img = catalog_lookup(f->cat, "b", 1);
     assert_string_equal(img->bin_file, "b.BIN");
     image_unref(img);
     assert_int_equal(write_file(f->dir, "b.bin", "lower", 5), 0);
-    assert_int_equal(catalog_reload(f->cat, "b"), 0);
+    assert_int_equal(scan_reload(f->cat, "b"), 0);
     img = catalog_lookup(f->cat, "b", 1);
     assert_string_equal(img->bin_file, "b.bin");
     image_unref(img);
     snprintf(path, sizeof(path), "%s/b.bin", f->dir);
     assert_int_equal(unlink(path), 0);
-    assert_int_equal(catalog_reload(f->cat, "b"), 0);
+    assert_int_equal(scan_reload(f->cat, "b"), 0);
     img = catalog_lookup(f->cat, "b", 1);
     assert_string_equal(img->bin_file, "b.BIN");
     image_unref(img);
@@ -276,7 +276,7 @@ static void replace(struct fixture *f, const char *name, size_t size, uint32_t s
     snprintf(file, sizeof(file), "%s.bin", name);
     assert_int_equal(write_file(f->dir, file, data, size), 0);
     free(data);
-    assert_int_equal(catalog_reload(f->cat, name), 0);
+    assert_int_equal(scan_reload(f->cat, name), 0);
 }
 
 /* A scan loads images on several threads: with many images, empty and
@@ -301,7 +301,7 @@ static void test_many_images(void **state)
     }
     assert_int_equal(write_file(f->dir, "empty.bin", "", 0), 0);
     assert_int_equal(write_file(f->dir, "img07.BIN", "other spelling", 14), 0);
-    assert_int_equal(catalog_scan(f->cat), N);
+    assert_int_equal(scan_all(f->cat), N);
     for (int i = 0; i < N; i++) {
         snprintf(name, sizeof(name), "img%02d", i);
         kept[i] = catalog_lookup(f->cat, name, strlen(name));
@@ -322,7 +322,7 @@ static void test_many_images(void **state)
         assert_int_equal(unlink(path), 0); /* a new inode: surely a new file */
         assert_int_equal(write_file(f->dir, file, data[i], size[i]), 0);
     }
-    assert_int_equal(catalog_scan(f->cat), N);
+    assert_int_equal(scan_all(f->cat), N);
     for (int i = 0; i < N; i++) {
         struct image *now;
 
@@ -356,7 +356,7 @@ static void test_memory_bound(void **state)
      * 204 KiB; the bound keeps three of them. */
     assert_int_equal(catalog_open(f->dir, &(struct catalog_limits){.retain_seconds = 600,
                                                                    .max_memory = 700 * 1024},
-                                  &cat),
+                                  NULL, NULL, &cat),
                      0);
     f->cat = cat;
     for (int i = 0; i < 4; i++) {
@@ -392,7 +392,7 @@ static void test_expiry(void **state)
     catalog_close(f->cat);
     assert_int_equal(catalog_open(f->dir, &(struct catalog_limits){.retain_seconds = 1,
                                                                    .max_memory = 1 << 30},
-                                  &cat),
+                                  NULL, NULL, &cat),
                      0);
     f->cat = cat;
     assert_int_equal(catalog_expire(cat), -1);
@@ -423,7 +423,7 @@ static void test_no_retention(void **state)
     catalog_close(f->cat);
     assert_int_equal(catalog_open(f->dir, &(struct catalog_limits){.retain_seconds = 0,
                                                                    .max_memory = 1 << 30},
-                                  &cat),
+                                  NULL, NULL, &cat),
                      0);
     f->cat = cat;
     replace(f, "z", 1000, 1);
@@ -452,7 +452,7 @@ static void test_identical_bytes(void **state)
     mem = catalog_memory(f->cat);
     snprintf(path, sizeof(path), "%s/t.bin", f->dir);
     assert_int_equal(utimensat(AT_FDCWD, path, NULL, 0), 0); /* touch */
-    assert_int_equal(catalog_reload(f->cat, "t"), 0);
+    assert_int_equal(scan_reload(f->cat, "t"), 0);
     now = catalog_lookup(f->cat, "t", 1);
     assert_ptr_equal(now->gen, v1->gen);
     image_unref(now);

@@ -44,10 +44,40 @@ static void test_open_regular(void **state)
     tmpdir_remove(dir);
 }
 
+static void test_file_id(void **state)
+{
+    char *dir = tmpdir_create();
+    struct file_id a, b, link;
+    char path[4096];
+    int dfd;
+
+    (void)state;
+    dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    assert_true(dfd >= 0);
+    assert_int_equal(write_file(dir, "f", "hello", 5), 0);
+    assert_int_equal(file_id_read(dfd, "f", &a), 0);
+    assert_int_equal(a.size, 5);
+    assert_int_equal(file_id_read(dfd, "f", &b), 0);
+    assert_true(file_id_equal(&a, &b));
+    /* A symlink is followed: the identity is its target's. */
+    snprintf(path, sizeof(path), "%s/link", dir);
+    assert_int_equal(symlink("f", path), 0);
+    assert_int_equal(file_id_read(dfd, "link", &link), 0);
+    assert_true(file_id_equal(&a, &link));
+    /* Rewritten with another size: a changed file. */
+    assert_int_equal(write_file(dir, "f", "hello!", 6), 0);
+    assert_int_equal(file_id_read(dfd, "f", &b), 0);
+    assert_false(file_id_equal(&a, &b));
+    assert_int_equal(file_id_read(dfd, "none", &b), -ENOENT);
+    close(dfd);
+    tmpdir_remove(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_open_regular),
+        cmocka_unit_test(test_file_id),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
