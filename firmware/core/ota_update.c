@@ -4,6 +4,7 @@
 
 #include "ota_crc32.h"
 #include "ota_err.h"
+#include "ota_fmt.h"
 #include "ota_log.h"
 #include "ota_port.h"
 
@@ -53,8 +54,6 @@ static bool make_path(char *buf, uint32_t max, const char *what, int32_t block)
 {
     const char *name = ota_port_server()->name;
     uint32_t n = 0;
-    char digits[10];
-    int k = 0;
 
     buf[n++] = '/';
     for (; *name != '\0'; name++) {
@@ -66,15 +65,8 @@ static bool make_path(char *buf, uint32_t max, const char *what, int32_t block)
     while (*what != '\0')
         buf[n++] = *what++;
     if (block >= 0) {
-        uint32_t v = (uint32_t)block;
-
         buf[n++] = '/';
-        do {
-            digits[k++] = (char)('0' + v % 10);
-            v /= 10;
-        } while (v != 0);
-        while (k > 0)
-            buf[n++] = digits[--k];
+        n += ota_fmt_dec(buf + n, OTA_FMT_DEC_MAX, (uint32_t)block);
     }
     buf[n] = '\0';
     return true;
