@@ -249,14 +249,11 @@ const struct ota_server *ota_port_server(void)
 
 /* ---- Control --------------------------------------------------------------- */
 
-bool ota_port_app_plausible(uint32_t app_addr)
+const struct ota_ram *ota_port_ram(void)
 {
-    const uint32_t *v = (const uint32_t *)app_addr;
-    uint32_t end = ota_flash_sector_addr(&layout, layout.app_last_sector) +
-                   f401_sector_size[layout.app_last_sector];
+    static const struct ota_ram ram = {.base = SRAM_BASE, .size = SRAM_END - SRAM_BASE};
 
-    return v[0] > SRAM_BASE && v[0] <= SRAM_END && (v[0] & 3) == 0 && (v[1] & 1) == 1 &&
-           v[1] > app_addr && v[1] < end;
+    return &ram;
 }
 
 void ota_port_jump(uint32_t app_addr)
