@@ -1,6 +1,7 @@
 #include "ota_boot.h"
 
 #include "ota_err.h"
+#include "ota_image.h"
 #include "ota_log.h"
 #include "ota_port.h"
 #include "ota_state.h"
@@ -18,7 +19,7 @@ static bool app_bootable(const struct ota_state_store *s)
         ota_logf("boot: application fails its crc check");
         return false;
     }
-    return ota_port_app_plausible(ota_app_addr(fl));
+    return ota_app_plausible(fl, ota_port_ram());
 }
 
 static void boot(const struct ota_state_store *s)

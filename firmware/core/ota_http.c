@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "ota_err.h"
+#include "ota_fmt.h"
 #include "ota_port.h"
 
 enum { S_STATUS, S_HEADER, S_BODY, S_DONE };
@@ -173,16 +174,7 @@ static uint32_t append(char *buf, uint32_t pos, uint32_t max, const char *s)
 
 static uint32_t append_dec(char *buf, uint32_t pos, uint32_t max, uint32_t v)
 {
-    char digits[11];
-    int n = 0;
-
-    do {
-        digits[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    while (n > 0 && pos < max)
-        buf[pos++] = digits[--n];
-    return pos;
+    return pos + ota_fmt_dec(buf + pos, max - pos, v);
 }
 
 /* Keep-alive is HTTP/1.1's default: no Connection header at all, so servers

@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 
+#include "ota_fmt.h"
 #include "ota_port.h"
 
 #define LINE_MAX 120
@@ -19,15 +20,7 @@ static void put(struct out *o, char c)
 
 static void put_dec(struct out *o, uint32_t v)
 {
-    char digits[10];
-    int n = 0;
-
-    do {
-        digits[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    while (n > 0)
-        put(o, digits[--n]);
+    o->len += ota_fmt_dec(o->buf + o->len, LINE_MAX - o->len, v);
 }
 
 static void put_hex(struct out *o, uint32_t v)

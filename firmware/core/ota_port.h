@@ -75,10 +75,15 @@ void ota_port_sleep_ms(uint32_t ms);
 /* Writes one log line (@line has no newline). */
 void ota_port_log(const char *line);
 
-/* True if the vector table at @app_addr looks like an application's: an
- * initial stack pointer inside the RAM and a reset vector inside the
- * application area. */
-bool ota_port_app_plausible(uint32_t app_addr);
+/* The RAM an application's initial stack pointer must point into. */
+struct ota_ram {
+    uint32_t base;
+    uint32_t size;
+};
+
+/* The port's RAM (static; the core never frees it). The core checks an
+ * application's vector table against it before jumping. */
+const struct ota_ram *ota_port_ram(void);
 
 /* Starts the application whose vector table is at @app_addr. Does not return
  * on a device; a simulator may return to let its caller observe the boot. */

@@ -4,6 +4,7 @@
 
 #include "ota_crc32.h"
 #include "ota_err.h"
+#include "otad/proto.h"
 
 #define MAGIC 0x5341544Fu /* "OTAS" */
 #define SLOTS (OTA_STATE_RECORDS_AREA / OTA_STATE_RECORD_SIZE)
@@ -17,19 +18,6 @@ uint32_t ota_flash_sector_addr(const struct ota_flash_layout *fl, uint32_t secto
     return addr;
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 void ota_state_encode(const struct ota_state *st, uint8_t out[OTA_STATE_RECORD_SIZE])
 {
     const uint32_t words[11] = {MAGIC,          st->seq,        st->flags,
@@ -38,22 +26,22 @@ void ota_state_encode(const struct ota_state *st, uint8_t out[OTA_STATE_RECORD_S
                                 0,               0};
 
     for (int i = 0; i < 11; i++)
-        put32(out + 4 * i, words[i]);
-    put32(out + 44, ota_crc32(0, out, 44));
+        ota_put_le32(out + 4 * i, words[i]);
+    ota_put_le32(out + 44, ota_crc32(0, out, 44));
 }
 
 bool ota_state_decode(const uint8_t in[OTA_STATE_RECORD_SIZE], struct ota_state *st)
 {
-    if (get32(in) != MAGIC || get32(in + 44) != ota_crc32(0, in, 44))
+    if (ota_get_le32(in) != MAGIC || ota_get_le32(in + 44) != ota_crc32(0, in, 44))
         return false;
-    st->seq = get32(in + 4);
-    st->flags = get32(in + 8);
-    st->app_version = get32(in + 12);
-    st->app_size = get32(in + 16);
-    st->app_crc = get32(in + 20);
-    st->dl_version = get32(in + 24);
-    st->dl_size = get32(in + 28);
-    st->dl_crc = get32(in + 32);
+    st->seq = ota_get_le32(in + 4);
+    st->flags = ota_get_le32(in + 8);
+    st->app_version = ota_get_le32(in + 12);
+    st->app_size = ota_get_le32(in + 16);
+    st->app_crc = ota_get_le32(in + 20);
+    st->dl_version = ota_get_le32(in + 24);
+    st->dl_size = ota_get_le32(in + 28);
+    st->dl_crc = ota_get_le32(in + 32);
     return true;
 }
 

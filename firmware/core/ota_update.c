@@ -4,6 +4,8 @@
 
 #include "ota_crc32.h"
 #include "ota_err.h"
+#include "ota_fmt.h"
+#include "ota_image.h"
 #include "ota_log.h"
 #include "ota_port.h"
 
@@ -16,45 +18,12 @@ void ota_update_init(struct ota_update *u, const struct ota_config *cfg,
     ota_http_init(&u->http, cfg);
 }
 
-uint32_t ota_app_addr(const struct ota_flash_layout *fl)
-{
-    return ota_flash_sector_addr(fl, fl->app_first_sector);
-}
-
-uint32_t ota_app_area_size(const struct ota_flash_layout *fl)
-{
-    uint32_t size = 0;
-
-    for (uint32_t s = fl->app_first_sector; s <= fl->app_last_sector; s++)
-        size += fl->sector_size[s];
-    return size;
-}
-
-bool ota_app_verify(const struct ota_flash_layout *fl, uint32_t size, uint32_t crc)
-{
-    uint8_t buf[256];
-    uint32_t addr = ota_app_addr(fl), c = 0;
-
-    if (size == 0 || size > ota_app_area_size(fl))
-        return false;
-    for (uint32_t off = 0; off < size; off += sizeof(buf)) {
-        uint32_t n = size - off < sizeof(buf) ? size - off : sizeof(buf);
-
-        if (ota_port_flash_read(addr + off, buf, n) < 0)
-            return false;
-        c = ota_crc32(c, buf, n);
-    }
-    return c == crc;
-}
-
 /* "/NAME/header" or "/NAME/block/N" into @buf (@max bytes). False if the
  * name does not fit: a cut name could name another firmware. */
 static bool make_path(char *buf, uint32_t max, const char *what, int32_t block)
 {
     const char *name = ota_port_server()->name;
     uint32_t n = 0;
-    char digits[10];
-    int k = 0;
 
     buf[n++] = '/';
     for (; *name != '\0'; name++) {
@@ -66,15 +35,8 @@ static bool make_path(char *buf, uint32_t max, const char *what, int32_t block)
     while (*what != '\0')
         buf[n++] = *what++;
     if (block >= 0) {
-        uint32_t v = (uint32_t)block;
-
         buf[n++] = '/';
-        do {
-            digits[k++] = (char)('0' + v % 10);
-            v /= 10;
-        } while (v != 0);
-        while (k > 0)
-            buf[n++] = digits[--k];
+        n += ota_fmt_dec(buf + n, OTA_FMT_DEC_MAX, (uint32_t)block);
     }
     buf[n] = '\0';
     return true;

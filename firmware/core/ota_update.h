@@ -9,6 +9,7 @@
 
 #include "ota_boot.h"
 #include "ota_http.h"
+#include "ota_image.h"
 #include "ota_state.h"
 #include "otad/proto.h"
 
@@ -39,12 +40,5 @@ void ota_update_init(struct ota_update *u, const struct ota_config *cfg,
  * the same image, and started over otherwise. Returns an ota_update_result,
  * or a negative ota_err (the caller retries later; nothing is lost). */
 int ota_update_run(struct ota_update *u, bool have_app, uint32_t installed);
-
-/* Address and size of the application area. */
-uint32_t ota_app_addr(const struct ota_flash_layout *fl);
-uint32_t ota_app_area_size(const struct ota_flash_layout *fl);
-
-/* Verifies @size bytes of the application area against @crc. */
-bool ota_app_verify(const struct ota_flash_layout *fl, uint32_t size, uint32_t crc);
 
 #endif

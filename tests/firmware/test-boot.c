@@ -219,8 +219,32 @@ static void test_implausible_vector_table(void **state)
         ota_update_init(&u, &cfg, &s);
         assert_int_equal(ota_update_run(&u, false, 0), OTA_UPDATE_INSTALLED);
     }
-    assert_false(ota_port_app_plausible(HOST_APP_ADDR));
+    assert_false(ota_app_plausible(ota_port_flash_layout(), ota_port_ram()));
     free(bad);
+}
+
+/* Writes a vector table and says whether the core would start it. */
+static bool plausible(uint32_t sp, uint32_t pc)
+{
+    fake_le32(app_area(), sp);
+    fake_le32(app_area() + 4, pc);
+    return ota_app_plausible(ota_port_flash_layout(), ota_port_ram());
+}
+
+/* The bounds of the vector table check: a 96 KiB RAM at 0x20000000 and the
+ * application area 0x08010000-0x0807FFFF. */
+static void test_vector_table_bounds(void **state)
+{
+    (void)state;
+    assert_true(plausible(0x20018000u, 0x08010101u));  /* stack at the end of the RAM */
+    assert_true(plausible(0x20000004u, 0x0807FFFFu));  /* last Thumb address of the area */
+    assert_false(plausible(0x20000000u, 0x08010101u)); /* the RAM's base: no stack */
+    assert_false(plausible(0x20018004u, 0x08010101u)); /* past the RAM */
+    assert_false(plausible(0x20017FFEu, 0x08010101u)); /* not word-aligned */
+    assert_false(plausible(0x20018000u, 0x08010100u)); /* no Thumb bit */
+    assert_false(plausible(0x20018000u, 0x08080001u)); /* past the area */
+    assert_false(plausible(0x20018000u, 0x08000101u)); /* in the bootloader */
+    assert_false(plausible(0xFFFFFFFFu, 0xFFFFFFFFu)); /* erased */
 }
 
 /* The newest record torn: the one before it decides. */
@@ -314,6 +338,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_requested_server_down, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupted_app, setup, teardown),
         cmocka_unit_test_setup_teardown(test_implausible_vector_table, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vector_table_bounds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_torn_newest_record, setup, teardown),
         cmocka_unit_test_setup_teardown(test_garbage_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_downloading_resumes, setup, teardown),

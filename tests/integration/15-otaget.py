@@ -112,16 +112,19 @@ def progress_at_least(bg, percent):
 # A broken server for what otad never does: bad CRCs.
 
 class FakeServer(socketserver.ThreadingTCPServer):
-    """Keep-alive HTTP/1.1 on 127.0.0.1 answering GET paths from `routes`
-    ({path: body}); anything else is a 404. Counts the requests."""
+    """Keep-alive HTTP/1.1 on 127.0.0.1 (or `host`) answering GET paths from
+    `routes` ({path: body}); anything else is a 404. Counts the requests and
+    keeps their Host headers."""
 
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, routes):
+    def __init__(self, routes, host="127.0.0.1"):
         self.routes = routes
         self.requests = []
-        super().__init__(("127.0.0.1", 0), _FakeHandler)
+        self.hosts = []
+        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        super().__init__((host, 0), _FakeHandler)
         self.port = self.server_address[1]
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
         self._thread.start()
@@ -141,6 +144,8 @@ class _FakeHandler(socketserver.StreamRequestHandler):
                 h = self.rfile.readline(4096)
                 if h in (b"\r\n", b"\n", b""):
                     break
+                if h.lower().startswith(b"host:"):
+                    self.server.hosts.append(h[5:].strip().decode("latin-1"))
             path = line.split()[1].decode("latin-1")
             self.server.requests.append(path)
             body = self.server.routes.get(path)
@@ -451,6 +456,21 @@ class Otaget(OtadTestCase):
         out = self.path("app6.out")
         self.assertInstalled(self.otaget(self.url(d, "app"), "--out", out), "app", data, 1)
         self.assertEqual(self.read(out), data)
+
+    def test_ipv6_host_header(self):
+        """An IPv6 address goes into the Host header in brackets, port
+        included; an IPv4 one as it is, port included."""
+        if not ipv6_loopback_available():
+            self.skipTest("no IPv6 loopback")
+        data = os.urandom(600)
+        for host, url_host in (("::1", "[::1]"), ("127.0.0.1", "127.0.0.1")):
+            fake = FakeServer(image_routes("app", data, 1), host=host)
+            try:
+                run = self.otaget("http://%s:%d/app" % (url_host, fake.port))
+            finally:
+                fake.close()
+            self.assertInstalled(run, "app", data, 1)
+            self.assertEqual(fake.hosts, ["%s:%d" % (url_host, fake.port)] * 4, run)
 
 
 if __name__ == "__main__":

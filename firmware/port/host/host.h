@@ -53,7 +53,9 @@ struct host_net_ops {
 /* Uses @ops (NULL: TCP) for the transport. */
 void host_net_use(const struct host_net_ops *ops);
 
-/* The server the core talks to: @host (an address or name), @port, @name. */
+/* The server the core talks to: @host (a name, an IPv4 address or an IPv6
+ * one without brackets; the Host header gets it in brackets), @port, @name.
+ * The strings are copied. */
 void host_set_server(const char *host, uint16_t port, const char *name);
 
 /* Log lines go to stderr unless @quiet. */

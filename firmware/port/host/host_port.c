@@ -1,105 +1,30 @@
-/* The rest of the contract on a Linux host: a TCP transport, time, log, and
- * a "jump" that only records where the application would start. */
+/* The rest of the contract on a Linux host: the transport (TCP by default,
+ * see host_tcp.c), time, log, and a "jump" that only records where the
+ * application would start. */
 #include <errno.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "host.h"
+#include "host_tcp.h"
 #include "ota_port.h"
 
 static struct ota_server server = {.host = "127.0.0.1", .port = 8000, .name = "firmware"};
-static char host_buf[256], name_buf[256];
+static char host_buf[256], host_hdr_buf[sizeof(host_buf) + 2], name_buf[256];
 static const struct host_net_ops *net;
 static bool quiet, virtual_sleep;
 static uint64_t slept;
 static uint32_t jumped;
 static unsigned resets;
 
-/* ---- TCP ---------------------------------------------------------------- */
+/* ---- Transport ------------------------------------------------------------ */
 
-static int tcp_fd = -1;
+/* Ample for a server on the same machine or network. */
+#define CONNECT_TIMEOUT_MS 5000u
 
-static int tcp_open(void *ctx)
-{
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-    struct addrinfo *res = NULL, *ai;
-    char port[8];
-    int one = 1;
-
-    (void)ctx;
-    snprintf(port, sizeof(port), "%u", server.port);
-    if (getaddrinfo(server.host, port, &hints, &res) != 0)
-        return -EHOSTUNREACH;
-    for (ai = res; ai != NULL; ai = ai->ai_next) {
-        tcp_fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-        if (tcp_fd < 0)
-            continue;
-        if (connect(tcp_fd, ai->ai_addr, ai->ai_addrlen) == 0)
-            break;
-        close(tcp_fd);
-        tcp_fd = -1;
-    }
-    freeaddrinfo(res);
-    if (tcp_fd < 0)
-        return -ECONNREFUSED;
-    /* Requests are small and each waits for its answer. */
-    setsockopt(tcp_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    return 0;
-}
-
-static int tcp_send(void *ctx, const void *data, uint32_t len)
-{
-    const char *p = data;
-
-    (void)ctx;
-    while (len > 0) {
-        ssize_t n = send(tcp_fd, p, len, MSG_NOSIGNAL);
-
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        p += n;
-        len -= (uint32_t)n;
-    }
-    return 0;
-}
-
-static int tcp_recv(void *ctx, void *buf, uint32_t len, uint32_t timeout_ms)
-{
-    struct pollfd pfd = {.fd = tcp_fd, .events = POLLIN};
-    ssize_t n;
-    int r;
-
-    (void)ctx;
-    r = poll(&pfd, 1, (int)timeout_ms);
-    if (r == 0)
-        return 0;
-    if (r < 0)
-        return -errno;
-    n = recv(tcp_fd, buf, len, 0);
-    if (n == 0)
-        return -ECONNRESET; /* closed by the server */
-    return n < 0 ? -errno : (int)n;
-}
-
-static void tcp_close(void *ctx)
-{
-    (void)ctx;
-    if (tcp_fd >= 0)
-        close(tcp_fd);
-    tcp_fd = -1;
-}
-
-static const struct host_net_ops tcp = {tcp_open, tcp_send, tcp_recv, tcp_close, NULL};
+static struct host_tcp tcp = {.host = "127.0.0.1", .port = 8000,
+                              .connect_timeout_ms = CONNECT_TIMEOUT_MS, .fd = -1};
 
 void host_net_use(const struct host_net_ops *ops)
 {
@@ -108,7 +33,10 @@ void host_net_use(const struct host_net_ops *ops)
 
 static const struct host_net_ops *ops(void)
 {
-    return net != NULL ? net : &tcp;
+    static const struct host_net_ops tcp_ops = {host_tcp_open, host_tcp_send, host_tcp_recv,
+                                                host_tcp_close, &tcp};
+
+    return net != NULL ? net : &tcp_ops;
 }
 
 int ota_port_net_open(void)
@@ -136,8 +64,14 @@ void ota_port_net_close(void)
 void host_set_server(const char *host, uint16_t port, const char *name)
 {
     snprintf(host_buf, sizeof(host_buf), "%s", host);
+    /* An IPv6 address goes into the Host header in brackets (RFC 7230 5.4),
+     * or its port would be one more of its colon-separated groups. */
+    snprintf(host_hdr_buf, sizeof(host_hdr_buf), strchr(host_buf, ':') ? "[%s]" : "%s",
+             host_buf);
     snprintf(name_buf, sizeof(name_buf), "%s", name);
-    server.host = host_buf;
+    host_tcp_close(&tcp);
+    host_tcp_init(&tcp, host_buf, port, CONNECT_TIMEOUT_MS);
+    server.host = host_hdr_buf;
     server.port = port;
     server.name = name_buf;
 }
@@ -188,19 +122,13 @@ void ota_port_log(const char *line)
         fprintf(stderr, "%s\n", line);
 }
 
-/* The vector table of a Cortex-M application: word 0 the initial stack
- * pointer (inside a 96 KiB RAM at 0x20000000), word 1 the reset handler
- * (Thumb, inside the application area). */
-bool ota_port_app_plausible(uint32_t app_addr)
+/* Where a Cortex-M application's stack may start: a 96 KiB RAM, as on the
+ * STM32F401 whose flash the host port simulates. */
+const struct ota_ram *ota_port_ram(void)
 {
-    const uint8_t *v = host_flash_mem() + (app_addr - HOST_FLASH_BASE);
-    uint32_t sp = (uint32_t)v[0] | (uint32_t)v[1] << 8 | (uint32_t)v[2] << 16 |
-                  (uint32_t)v[3] << 24;
-    uint32_t pc = (uint32_t)v[4] | (uint32_t)v[5] << 8 | (uint32_t)v[6] << 16 |
-                  (uint32_t)v[7] << 24;
+    static const struct ota_ram ram = {.base = 0x20000000u, .size = 96u * 1024u};
 
-    return sp > 0x20000000u && sp <= 0x20018000u && (sp & 3) == 0 && (pc & 1) == 1 &&
-           pc > app_addr && pc < HOST_FLASH_BASE + HOST_FLASH_SIZE;
+    return &ram;
 }
 
 void ota_port_jump(uint32_t app_addr)

@@ -7,6 +7,7 @@
 
 #include "f401_layout.h"
 #include "mps2.h"
+#include "ota_log.h"
 #include "ota_port.h"
 #include "ota_state.h"
 #include "qemu_port.h"
@@ -67,31 +68,6 @@ void ota_port_log(const char *line)
 {
     qemu_log_raw(line);
     qemu_log_raw("\n");
-}
-
-static void log_num(const char *label, uint32_t v, int hex)
-{
-    char buf[12];
-    int n = 0;
-
-    qemu_log_raw(label);
-    if (hex) {
-        qemu_log_raw("0x");
-        for (int shift = 28; shift >= 0; shift -= 4)
-            buf[n++] = "0123456789abcdef"[(v >> shift) & 15];
-    } else {
-        char rev[10];
-        int k = 0;
-
-        do {
-            rev[k++] = (char)('0' + v % 10);
-            v /= 10;
-        } while (v != 0);
-        while (k > 0)
-            buf[n++] = rev[--k];
-    }
-    buf[n] = '\0';
-    qemu_log_raw(buf);
 }
 
 static uint32_t parse_u32(const char *s)
@@ -171,11 +147,8 @@ int ota_port_flash_erase(uint32_t sector)
         return -1; /* never the bootloader */
     addr = ota_flash_sector_addr(&layout, sector);
     size = f401_sector_size[sector];
-    if (trace) {
-        log_num("flash op ", ops + 1, 0);
-        log_num(": erase sector ", sector, 0);
-        qemu_log_raw("\n");
-    }
+    if (trace)
+        ota_logf("flash op %u: erase sector %u", ops + 1, sector);
     memset(ff, 0xFF, sizeof(ff));
     for (uint32_t off = 0; off < size; off += sizeof(ff)) {
         if (off == size / 2 && cut_now())
@@ -195,16 +168,11 @@ int ota_port_flash_program(uint32_t addr, const void *data, uint32_t len)
     if (addr < ota_flash_sector_addr(&layout, 2) || addr + len > FLASH_BASE + FLASH_SIZE ||
         addr + len < addr)
         return -1;
-    if (trace) {
-        log_num("flash op ", ops + 1, 0);
-        log_num(": program ", addr, 1);
-        log_num(" ", len, 0);
-        qemu_log_raw("\n");
-    }
+    if (trace)
+        ota_logf("flash op %u: program 0x%x %u", ops + 1, addr, len);
     for (uint32_t i = 0; i < len; i++) {
         if ((dst[i] & src[i]) != src[i]) {
-            log_num("flash: program would set bits at ", addr + i, 1);
-            qemu_log_raw("\n");
+            ota_logf("flash: program would set bits at 0x%x", addr + i);
             semihost_exit(EXIT_FLASH_VIOLATION);
         }
     }
@@ -281,14 +249,11 @@ const struct ota_server *ota_port_server(void)
 
 /* ---- Control --------------------------------------------------------------- */
 
-bool ota_port_app_plausible(uint32_t app_addr)
+const struct ota_ram *ota_port_ram(void)
 {
-    const uint32_t *v = (const uint32_t *)app_addr;
-    uint32_t end = ota_flash_sector_addr(&layout, layout.app_last_sector) +
-                   f401_sector_size[layout.app_last_sector];
+    static const struct ota_ram ram = {.base = SRAM_BASE, .size = SRAM_END - SRAM_BASE};
 
-    return v[0] > SRAM_BASE && v[0] <= SRAM_END && (v[0] & 3) == 0 && (v[1] & 1) == 1 &&
-           v[1] > app_addr && v[1] < end;
+    return &ram;
 }
 
 void ota_port_jump(uint32_t app_addr)

@@ -1,11 +1,10 @@
 /* The board as a whole: bring-up, the server configuration, and the hand-over
- * to the application (plausibility check, jump, reset). */
+ * to the application (the RAM its stack must be in, jump, reset). */
 #include "board.h"
 
 #include <board_config.h> /* <>: the CONFIG_DIR copy wins, see Makefile */
 #include "clock.h"
 #include "ota_port.h"
-#include "ota_update.h"
 #include "regs.h"
 #include "uart.h"
 
@@ -25,26 +24,11 @@ const struct ota_server *ota_port_server(void)
     return &server;
 }
 
-bool ota_port_app_plausible(uint32_t app_addr)
+const struct ota_ram *ota_port_ram(void)
 {
-    const struct ota_flash_layout *fl = ota_port_flash_layout();
-    uint32_t first = ota_app_addr(fl), end = first + ota_app_area_size(fl);
+    static const struct ota_ram ram = {.base = SRAM_BASE_ADDR, .size = SRAM_SIZE};
 
-    if (app_addr < first || app_addr > end - 8u || (app_addr & 3u))
-        return false;
-
-    const volatile uint32_t *vt = (const volatile uint32_t *)app_addr;
-    uint32_t sp = vt[0], pc = vt[1];
-
-    /* The stack grows down from its initial value, so the end of the SRAM is
-     * the usual choice and allowed; an erased vector (0xFFFFFFFF) fails both
-     * tests. */
-    if (sp < SRAM_BASE_ADDR || sp > SRAM_BASE_ADDR + SRAM_SIZE || (sp & 3u))
-        return false;
-    /* Thumb bit set, and the code inside the application area. */
-    if (!(pc & 1u) || (pc & ~1u) < first || (pc & ~1u) >= end)
-        return false;
-    return true;
+    return &ram;
 }
 
 /* Leaves the machine as the application expects it after a reset: no

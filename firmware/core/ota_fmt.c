@@ -1,0 +1,15 @@
+#include "ota_fmt.h"
+
+uint32_t ota_fmt_dec(char *buf, uint32_t max, uint32_t v)
+{
+    char digits[OTA_FMT_DEC_MAX];
+    uint32_t k = 0, n = 0;
+
+    do {
+        digits[k++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    while (k > 0 && n < max)
+        buf[n++] = digits[--k];
+    return n;
+}

@@ -1,0 +1,14 @@
+/* Numbers as text without stdio, for log lines, request lines and paths. */
+#ifndef OTA_FMT_H
+#define OTA_FMT_H
+
+#include <stdint.h>
+
+/* Longest decimal uint32_t: "4294967295". */
+#define OTA_FMT_DEC_MAX 10u
+
+/* Writes @v in decimal into @buf (at most @max bytes, no NUL; digits that do
+ * not fit are dropped from the end). Returns the bytes written. */
+uint32_t ota_fmt_dec(char *buf, uint32_t max, uint32_t v);
+
+#endif

@@ -1,0 +1,37 @@
+/* otaget's command line: the options and the URL, checked and split into
+ * what the transport and the engine need. */
+#ifndef OTAGET_CLI_H
+#define OTAGET_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* The engine builds "/NAME/block/N" in 96 bytes (a longer name is cut) and
+ * the request, Host header included, in 192: both fit with these. */
+#define CLI_NAME_MAX 64u
+#define CLI_HOST_MAX 64u
+
+struct cli_options {
+    char host[CLI_HOST_MAX + 1];     /* as in the URL, without brackets: "::1", "localhost" */
+    uint16_t port;
+    char name[CLI_NAME_MAX + 1];
+    bool have_installed;
+    uint32_t installed;
+    const char *out;                 /* borrowed from argv, NULL: none */
+    const char *flash;               /* borrowed from argv, NULL: in memory */
+    unsigned retries;
+    uint32_t timeout_ms;
+    uint32_t delay_ms;
+    bool verbose;
+    bool quiet;
+};
+
+/* Prints the help text to @f. */
+void cli_usage(FILE *f);
+
+/* Fills @ret from the command line: 0, 1 for --help, or -EINVAL after
+ * printing what is wrong to stderr. */
+int cli_parse(int argc, char **argv, struct cli_options *ret);
+
+#endif
