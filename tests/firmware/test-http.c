@@ -273,12 +273,12 @@ static void test_other_spellings(void **state)
         "HTTP/1.1 200\r\nContent-Length: 20\r\n\r\n",
         "http/1.1 200 OK\r\nContent-Length: 20\r\n\r\n",
         "HTTP/1.0 200 OK\r\nContent-Length: 20\r\nConnection: keep-alive\r\n\r\n",
-        "HTTP/1.1 200 OK\r\nX-Long: "
-        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n"
-        "Content-Length: 20\r\nKeep-Alive: timeout=60\r\n\r\n",
-        "HTTP/1.1 200 OK with a reason phrase much longer than the forty-eight bytes kept\r\n"
-        "Content-Length: 20\r\n\r\n",
+        ("HTTP/1.1 200 OK\r\nX-Long: "
+         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n"
+         "Content-Length: 20\r\nKeep-Alive: timeout=60\r\n\r\n"),
+        ("HTTP/1.1 200 OK with a reason phrase much longer than the forty-eight bytes kept\r\n"
+         "Content-Length: 20\r\n\r\n"),
         "HTTP/1.1 200 OK\r\nContent-Length: 20\r\nContent-Length: 20\r\n\r\n",
         "HTTP/1.1 200 OK\r\nX-Content-Length: 999\r\nContent-Length: 20\r\n\r\n",
     };
