@@ -8,6 +8,8 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "scalar.h"
+
 static const struct conf defaults = {
     .firmware_dir = "/var/lib/otad/firmware",
     .bind = "0.0.0.0",
@@ -106,87 +108,6 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
     return -EINVAL;
 }
 
-static int parse_uint(const char *s, uint64_t *ret)
-{
-    uint64_t v = 0;
-
-    if (*s == '\0')
-        return -EINVAL;
-    for (; *s != '\0'; s++) {
-        if (*s < '0' || *s > '9')
-            return -EINVAL;
-        if (v > 10000000000000ull) /* far beyond every range: stop before overflow */
-            return -ERANGE;
-        v = v * 10 + (uint64_t)(*s - '0');
-    }
-    *ret = v;
-    return 0;
-}
-
-/* A byte count: digits, optionally followed by K, M or G (powers of 1024). */
-static int parse_size(const char *s, uint64_t *ret)
-{
-    size_t len = strlen(s);
-    char digits[32];
-    int shift = 0;
-    uint64_t v;
-    int r;
-
-    if (len == 0 || len >= sizeof(digits))
-        return -EINVAL;
-    memcpy(digits, s, len + 1);
-    switch (digits[len - 1]) {
-    case 'G': case 'g': shift = 30; break;
-    case 'M': case 'm': shift = 20; break;
-    case 'K': case 'k': shift = 10; break;
-    default: break;
-    }
-    if (shift > 0)
-        digits[len - 1] = '\0';
-    r = parse_uint(digits, &v);
-    if (r < 0)
-        return r;
-    if (v > (UINT64_MAX >> shift))
-        return -ERANGE;
-    *ret = v << shift;
-    return 0;
-}
-
-static int parse_bool(const char *s, bool *ret)
-{
-    static const char *const yes[] = {"true", "yes", "on"};
-    static const char *const no[] = {"false", "no", "off"};
-
-    for (size_t i = 0; i < 3; i++) {
-        if (strcasecmp(s, yes[i]) == 0) {
-            *ret = true;
-            return 0;
-        }
-        if (strcasecmp(s, no[i]) == 0) {
-            *ret = false;
-            return 0;
-        }
-    }
-    return -EINVAL;
-}
-
-/* @v as the shortest exact form parse_size() reads: 1024 -> "1K". */
-static const char *size_text(uint64_t v, char *buf, size_t len)
-{
-    static const char units[] = "KMG";
-    int i = -1;
-
-    while (i < 2 && v >= 1024 && v % 1024 == 0) {
-        v /= 1024;
-        i++;
-    }
-    if (i >= 0)
-        snprintf(buf, len, "%llu%c", (unsigned long long)v, units[i]);
-    else
-        snprintf(buf, len, "%llu", (unsigned long long)v);
-    return buf;
-}
-
 /* What a key of @type expects, for messages about a quoted value. */
 static const char *type_expects(enum value_type type)
 {
@@ -221,7 +142,7 @@ static int set_uint(const struct key *k, void *field, const char *value, char *e
                     size_t errlen)
 {
     uint64_t u;
-    int r = parse_uint(value, &u);
+    int r = scalar_uint(value, &u);
 
     if (r == -EINVAL)
         return fail(err, errlen, "%s: expected an integer, got '%s'", k->name, value);
@@ -240,14 +161,14 @@ static int set_size(const struct key *k, void *field, const char *value, char *e
 {
     char lo[24], hi[24];
     uint64_t u;
-    int r = parse_size(value, &u);
+    int r = scalar_size(value, &u);
 
     if (r == -EINVAL)
         return fail(err, errlen, "%s: expected a size such as 512M or 2G, got '%s'", k->name,
                     value);
     if (r < 0 || u < k->min || u > k->max)
         return fail(err, errlen, "%s: %s is out of range %s..%s", k->name, value,
-                    size_text(k->min, lo, sizeof(lo)), size_text(k->max, hi, sizeof(hi)));
+                    scalar_size_text(k->min, lo, sizeof(lo)), scalar_size_text(k->max, hi, sizeof(hi)));
     *(uint64_t *)field = u;
     return 0;
 }
@@ -278,7 +199,7 @@ static int key_set(struct conf *c, const struct key *k, const char *value, bool 
     case TYPE_SECTION:
         return fail(err, errlen, "%s: expected a mapping", k->name);
     case TYPE_BOOL:
-        if (parse_bool(value, &b) < 0)
+        if (scalar_bool(value, &b) < 0)
             return fail(err, errlen, "%s: expected true or false, got '%s'", k->name, value);
         *(bool *)field = b;
         return 0;
