@@ -3,10 +3,7 @@
 # BUILD_DIR; fails if either does not build or the bootloader is over its
 # 32 KiB (the Makefile checks both).
 set -eu
-if [ $# -ne 1 ]; then
-    echo "usage: $0 BUILD_DIR" >&2
-    exit 2
-fi
+[ $# -eq 1 ] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$1"
 build=$(cd "$1" && pwd) # make -C would read a relative path from $here

@@ -13,10 +13,7 @@
 #   app     a verified application installed: the jump, and its own start-up.
 # Exits 77 (skipped) if qemu-system-arm is missing.
 set -eu
-if [ $# -ne 2 ]; then
-    echo "usage: $0 BUILD_DIR OTAD" >&2
-    exit 2
-fi
+[ $# -eq 2 ] || { echo "usage: $0 BUILD_DIR OTAD" >&2; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$1"
 build=$(cd "$1" && pwd)
