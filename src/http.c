@@ -29,7 +29,6 @@
  * The response to such a request still says "Connection: close" (the library
  * always announces the close it believes in); legacy devices skip headers.
  *
- *
  * Consistent downloads (see serve.c) pin a connection to a generation. The
  * pin lives in the connection's state (struct conn), which the legacy
  * keep-alive parks while the socket passes from one library connection to
@@ -55,6 +54,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "reply.h"
 #include "serve.h"
 #include "tls.h"
 
@@ -67,10 +67,7 @@ struct http {
     atomic_bool stopping;
     atomic_long in_flight;           /* requests between handler and completion */
     struct conn_parking parking;     /* legacy sockets between two library connections */
-    /* Shared, reusable responses: serve's canned answers, by enum
-     * serve_canned (SERVE_BODY unused), and the 431 of head_too_large(). */
-    struct MHD_Response *canned[SERVE_NO_MEMORY + 1];
-    struct MHD_Response *too_large;
+    struct reply_set replies;        /* shared, reusable responses */
     size_t connection_memory;        /* as given to the library */
     void (*event)(void *cls, const struct http_event *e);
     void *event_cls;
@@ -78,21 +75,6 @@ struct http {
 
 /* Marks a request as counted in in_flight (its request context). */
 static char in_flight_marker;
-
-static struct MHD_Response *static_response(const char *body, const char *allow)
-{
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
-
-    if (r == NULL)
-        return NULL;
-    if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain") != MHD_YES ||
-        (allow != NULL && MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow) != MHD_YES)) {
-        MHD_destroy_response(r);
-        return NULL;
-    }
-    return r;
-}
 
 static struct conn *conn_of(struct MHD_Connection *c)
 {
@@ -160,73 +142,21 @@ static void report(const struct http *h, const struct http_event *e)
 static enum MHD_Result respond(struct http *h, struct MHD_Connection *c, const char *method,
                                const char *url, unsigned status, struct MHD_Response *r)
 {
-    const union MHD_ConnectionInfo *ci;
     enum MHD_Result ret;
 
     if (r == NULL)
         return MHD_NO; /* out of memory: the library closes the connection */
     ret = MHD_queue_response(c, status, r);
     if (h->event != NULL) {
-        ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         h->event(h->event_cls, &(struct http_event){
                                    .kind = HTTP_EVENT_REQUEST,
-                                   .peer = ci != NULL ? ci->client_addr : NULL,
+                                   .connection = c,
                                    .method = method,
                                    .url = url,
                                    .status = status,
                                });
     }
     return ret;
-}
-
-/* Builds the library's response for @s, header by header in its order. The
- * body is not copied: the library drops its owner when done with it. */
-static struct MHD_Response *library_response(const struct http *h,
-                                             const struct serve_response *s)
-{
-    struct MHD_Response *r;
-
-    if (s->canned != SERVE_BODY)
-        return h->canned[s->canned];
-    r = MHD_create_response_from_buffer_with_free_callback_cls(s->body_len, (void *)s->body,
-                                                               s->release, s->owner);
-    if (r == NULL) {
-        s->release(s->owner);
-        return NULL;
-    }
-    for (size_t i = 0; i < s->nheaders; i++) {
-        if (MHD_add_response_header(r, s->headers[i].name, s->headers[i].value) != MHD_YES) {
-            MHD_destroy_response(r); /* calls the release */
-            return NULL;
-        }
-    }
-    return r;
-}
-
-/* Reads what the route's endpoint looks at (see serve.h); a block request
- * reads one header only. */
-static void read_request(struct MHD_Connection *c, struct serve_request *rq)
-{
-    rq->if_match = rq->if_none_match = rq->if_range = rq->range = NULL;
-    rq->format = rq->accept = NULL;
-    switch (rq->route.kind) {
-    case ROUTE_LISTING:
-        rq->format = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
-        rq->accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
-        break;
-    case ROUTE_IMAGE:
-        rq->range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE);
-        rq->if_range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_RANGE);
-        rq->if_none_match =
-            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
-        /* fall through */
-    case ROUTE_BLOCK:
-        rq->if_match = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MATCH);
-        break;
-    case ROUTE_HEADER:
-    case ROUTE_NONE:
-        break;
-    }
 }
 
 static enum MHD_Result answer(struct http *h, struct MHD_Connection *c, const char *url,
@@ -240,17 +170,16 @@ static enum MHD_Result answer(struct http *h, struct MHD_Connection *c, const ch
     rq.method = method;
     route_parse(url, strlen(url), &rq.route);
     rq.conn = conn_of(c);
-    read_request(c, &rq);
+    reply_read_request(c, &rq);
     serve_handle(h->cat, &rq, &s);
-    r = library_response(h, &s);
+    r = reply_response(&h->replies, &s);
     if (r == NULL)
-        return respond(h, c, method, url, 500, h->canned[SERVE_NO_MEMORY]);
+        return respond(h, c, method, url, MHD_HTTP_INTERNAL_SERVER_ERROR, h->replies.canned[SERVE_NO_MEMORY]);
     ret = respond(h, c, method, url, s.status, r);
     if (s.canned == SERVE_BODY)
         MHD_destroy_response(r);
     return ret;
 }
-
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
                               const char *method, const char *version,
@@ -276,7 +205,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
             if (conn != NULL)
                 conn->reopen = false; /* the library closes after this answer */
             return respond(h, c, method, url, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE,
-                           h->too_large);
+                           h->replies.too_large);
         }
         if (!has_body(c))
             return MHD_YES;
@@ -290,7 +219,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     }
     return answer(h, c, url, method);
 }
-
 
 static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
                       enum MHD_RequestTerminationCode toe)
@@ -376,7 +304,6 @@ static void connection_event(void *cls, struct MHD_Connection *c, void **socket_
         conn_free(conn);
 }
 
-
 static void library_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];
@@ -394,39 +321,6 @@ static void library_log(void *cls, const char *fmt, va_list ap)
                                 : HTTP_EVENT_LIBRARY,
                     .message = msg,
                 });
-}
-
-static void free_responses(struct http *h)
-{
-    for (size_t i = 0; i < sizeof(h->canned) / sizeof(h->canned[0]); i++) {
-        if (h->canned[i] != NULL)
-            MHD_destroy_response(h->canned[i]);
-        h->canned[i] = NULL;
-    }
-    if (h->too_large != NULL)
-        MHD_destroy_response(h->too_large);
-    h->too_large = NULL;
-}
-
-/* The answers that are always the same bytes, made once. */
-static int make_responses(struct http *h)
-{
-    static const char *const bodies[] = {
-        [SERVE_NOT_FOUND] = "not found\n",
-        [SERVE_OUT_OF_RANGE] = "block out of range\n",
-        [SERVE_NOT_ALLOWED] = "method not allowed\n",
-        [SERVE_GONE] = "generation gone\n",
-        [SERVE_NO_MATCH] = "precondition failed\n",
-        [SERVE_NO_MEMORY] = "out of memory\n",
-    };
-
-    for (size_t i = SERVE_BODY + 1; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
-        h->canned[i] = static_response(bodies[i], i == SERVE_NOT_ALLOWED ? "GET, HEAD" : NULL);
-        if (h->canned[i] == NULL)
-            return -ENOMEM;
-    }
-    h->too_large = static_response("request header too large\n", NULL);
-    return h->too_large != NULL ? 0 : -ENOMEM;
 }
 
 int http_start(const struct http_options *o, struct catalog *cat, struct http **ret)
@@ -449,7 +343,7 @@ int http_start(const struct http_options *o, struct catalog *cat, struct http **
     h->event = o->event;
     h->event_cls = o->event_cls;
     conn_parking_init(&h->parking);
-    r = make_responses(h);
+    r = reply_open(&h->replies);
     if (r < 0)
         goto fail;
 
@@ -494,15 +388,18 @@ int http_start(const struct http_options *o, struct catalog *cat, struct http **
     return 0;
 
 fail:
-    free_responses(h);
+    reply_close(&h->replies);
     conn_parking_fini(&h->parking);
     free(h);
     close(o->listen_fd);
     return r;
 }
 
-void http_peer_name(const struct sockaddr *peer, char *buf, size_t len)
+void http_peer_name(const struct http_event *e, char *buf, size_t len)
 {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(e->connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *peer = ci != NULL ? ci->client_addr : NULL;
     const void *addr = NULL;
 
     if (peer != NULL && peer->sa_family == AF_INET)
@@ -540,7 +437,7 @@ void http_stop(struct http *h)
         return;
     atomic_store(&h->stopping, true);
     MHD_stop_daemon(atomic_load(&h->daemon));
-    free_responses(h);
+    reply_close(&h->replies);
     conn_parking_fini(&h->parking);
     free(h);
 }

@@ -6,7 +6,6 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <sys/socket.h>
 
 #include "catalog.h"
 
@@ -22,7 +21,7 @@ enum http_event_kind {
 /* Something an operator may want to know; valid during the callback only. */
 struct http_event {
     enum http_event_kind kind;
-    const struct sockaddr *peer; /* REQUEST: the client, or NULL */
+    void *connection;            /* REQUEST: the client, for http_peer_name() */
     const char *method;          /* REQUEST */
     const char *url;             /* REQUEST */
     unsigned status;             /* REQUEST */
@@ -51,9 +50,10 @@ struct http;
  * failure too. */
 int http_start(const struct http_options *o, struct catalog *cat, struct http **ret);
 
-/* Formats the address of @peer (NULL: unknown, "?") into @buf of @len
- * bytes (INET6_ADDRSTRLEN suffices). */
-void http_peer_name(const struct sockaddr *peer, char *buf, size_t len);
+/* Formats the client address of the REQUEST event @e ("?" if unknown) into
+ * @buf of @len bytes (INET6_ADDRSTRLEN suffices). Only asked for when
+ * needed: it costs more than the rest of a block request. */
+void http_peer_name(const struct http_event *e, char *buf, size_t len);
 
 /* Starts stopping: legacy sockets are no longer handed back; connections
  * keep being served until http_stop(). */

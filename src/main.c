@@ -4,7 +4,6 @@
  * directory watch, the listening socket, the HTTP workers, then the main loop
  * (signals, directory changes, expiry of old generations) until asked to
  * stop, then the same in reverse. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -13,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -333,11 +333,11 @@ static void http_event(void *cls, const struct http_event *e)
     (void)cls;
     switch (e->kind) {
     case HTTP_EVENT_REQUEST:
-        /* Checked first: the address formatting costs more than the rest
-         * of a block request. */
+        /* Checked first: the address costs more than the rest of a block
+         * request. */
         if (!log_enabled(LOG_LEVEL_DEBUG))
             return;
-        http_peer_name(e->peer, addr, sizeof(addr));
+        http_peer_name(e, addr, sizeof(addr));
         log_debug("%s %s %s %u", addr, e->method, e->url, e->status);
         return;
     case HTTP_EVENT_KEEP_ALIVE_FAILED:
