@@ -395,6 +395,8 @@ fail:
     return r;
 }
 
+_Static_assert(HTTP_PEER_NAME_MAX >= INET6_ADDRSTRLEN, "room for an IPv6 address");
+
 void http_peer_name(const struct http_event *e, char *buf, size_t len)
 {
     const union MHD_ConnectionInfo *ci =

@@ -50,8 +50,11 @@ struct http;
  * failure too. */
 int http_start(const struct http_options *o, struct catalog *cat, struct http **ret);
 
+/* Room for any client address as text (INET6_ADDRSTRLEN). */
+#define HTTP_PEER_NAME_MAX 46
+
 /* Formats the client address of the REQUEST event @e ("?" if unknown) into
- * @buf of @len bytes (INET6_ADDRSTRLEN suffices). Only asked for when
+ * @buf of @len bytes. Only asked for when
  * needed: it costs more than the rest of a block request. */
 void http_peer_name(const struct http_event *e, char *buf, size_t len);
 

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -326,15 +325,14 @@ static int configure_tls(const struct conf *c, struct tls **ret)
 static void http_event(void *cls, const struct http_event *e)
 {
     static _Atomic int64_t last_room_warning = INT64_MIN / 2;
-    char addr[INET6_ADDRSTRLEN];
+    char addr[HTTP_PEER_NAME_MAX];
     struct timespec ts;
     int64_t last;
 
     (void)cls;
     switch (e->kind) {
     case HTTP_EVENT_REQUEST:
-        /* Checked first: the address costs more than the rest of a block
-         * request. */
+        /* First: the address costs more than the rest of a block request. */
         if (!log_enabled(LOG_LEVEL_DEBUG))
             return;
         http_peer_name(e, addr, sizeof(addr));
@@ -344,8 +342,7 @@ static void http_event(void *cls, const struct http_event *e)
         log_warning("legacy keep-alive: cannot keep a connection open: %s", strerror(-e->error));
         return;
     case HTTP_EVENT_HEADER_ROOM:
-        /* The one library message an operator can act on: at most once a
-         * minute, then as debug. */
+        /* The library message an operator can act on: once a minute. */
         clock_gettime(CLOCK_MONOTONIC, &ts);
         last = atomic_load(&last_room_warning);
         if (log_enabled(LOG_LEVEL_WARNING) && (int64_t)ts.tv_sec - last >= 60 &&
