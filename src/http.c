@@ -174,7 +174,8 @@ static enum MHD_Result answer(struct http *h, struct MHD_Connection *c, const ch
     serve_handle(h->cat, &rq, &s);
     r = reply_response(&h->replies, &s);
     if (r == NULL)
-        return respond(h, c, method, url, MHD_HTTP_INTERNAL_SERVER_ERROR, h->replies.canned[SERVE_NO_MEMORY]);
+        return respond(h, c, method, url, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                       h->replies.canned[SERVE_NO_MEMORY]);
     ret = respond(h, c, method, url, s.status, r);
     if (s.canned == SERVE_BODY)
         MHD_destroy_response(r);

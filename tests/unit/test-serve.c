@@ -42,7 +42,8 @@ static int setup(void **state)
     f->dir = tmpdir_create();
     fill_random(f->data, SIZE, 7);
     etag_of(f->data, SIZE, f->etag);
-    if (write_file(f->dir, "app.bin", f->data, SIZE) < 0 || write_file(f->dir, "app.txt", "5", 1) < 0)
+    if (write_file(f->dir, "app.bin", f->data, SIZE) < 0 ||
+        write_file(f->dir, "app.txt", "5", 1) < 0)
         return -1;
     snprintf(path, sizeof(path), "%s/app.bin", f->dir);
     if (stat(path, &st) < 0 || gmtime_r(&st.st_mtime, &tm) == NULL)
@@ -74,8 +75,8 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Serves a request with the given header values ("Name: value" pairs as
- * plain strings, NULL-terminated) into f->r. */
+/* Serves @method @path for @conn with If-Match and Range values (NULL:
+ * absent) into f->r, releasing the previous answer. */
 static struct serve_response *get(struct fixture *f, const char *method, const char *path,
                                   struct conn *conn, const char *if_match, const char *range)
 {
@@ -89,6 +90,7 @@ static struct serve_response *get(struct fixture *f, const char *method, const c
     return &f->r;
 }
 
+/* Serves the request @rq (GET unless it says) for @path into f->r. */
 static struct serve_response *serve(struct fixture *f, struct serve_request *rq,
                                     const char *path)
 {
