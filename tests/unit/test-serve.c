@@ -75,22 +75,8 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Serves @method @path for @conn with If-Match and Range values (NULL:
- * absent) into f->r, releasing the previous answer. */
-static struct serve_response *get(struct fixture *f, const char *method, const char *path,
-                                  struct conn *conn, const char *if_match, const char *range)
-{
-    struct serve_request rq = {.method = method, .conn = conn, .if_match = if_match,
-                               .range = range};
-
-    release(f);
-    route_parse(path, strlen(path), &rq.route);
-    serve_handle(f->cat, &rq, &f->r);
-    f->held = f->r.canned == SERVE_BODY;
-    return &f->r;
-}
-
-/* Serves the request @rq (GET unless it says) for @path into f->r. */
+/* Serves the request @rq (GET unless it says) for @path into f->r,
+ * releasing the previous answer. */
 static struct serve_response *serve(struct fixture *f, struct serve_request *rq,
                                     const char *path)
 {
@@ -101,6 +87,17 @@ static struct serve_response *serve(struct fixture *f, struct serve_request *rq,
     serve_handle(f->cat, rq, &f->r);
     f->held = f->r.canned == SERVE_BODY;
     return &f->r;
+}
+
+/* Serves @method @path for @conn with If-Match and Range values (NULL:
+ * absent). */
+static struct serve_response *get(struct fixture *f, const char *method, const char *path,
+                                  struct conn *conn, const char *if_match, const char *range)
+{
+    struct serve_request rq = {.method = method, .conn = conn, .if_match = if_match,
+                               .range = range};
+
+    return serve(f, &rq, path);
 }
 
 /* The value of header @name, or NULL. */
