@@ -5,10 +5,29 @@
 #define OTAD_HTTP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "catalog.h"
 
 struct tls;
+
+enum http_event_kind {
+    HTTP_EVENT_REQUEST,          /* a request was answered */
+    HTTP_EVENT_KEEP_ALIVE_FAILED, /* a legacy socket could not be kept open */
+    HTTP_EVENT_HEADER_ROOM,      /* the library closed a connection: no room for the response */
+    HTTP_EVENT_LIBRARY,          /* any other message of the library */
+};
+
+/* Something an operator may want to know; valid during the callback only. */
+struct http_event {
+    enum http_event_kind kind;
+    void *connection;            /* REQUEST: the client, for http_peer_name() */
+    const char *method;          /* REQUEST */
+    const char *url;             /* REQUEST */
+    unsigned status;             /* REQUEST */
+    int error;                   /* KEEP_ALIVE_FAILED: negative errno */
+    const char *message;         /* HEADER_ROOM, LIBRARY: the library's words */
+};
 
 struct http_options {
     int listen_fd;            /* bound, listening socket; ownership passes to http */
@@ -18,6 +37,10 @@ struct http_options {
     unsigned threads;         /* worker threads, >= 1 */
     unsigned max_connections;
     size_t connection_memory; /* the library's memory per connection */
+    /* Called from the worker threads with what happened, or NULL. It runs
+     * for every request: a costly report should be skipped early. */
+    void (*event)(void *cls, const struct http_event *e);
+    void *event_cls;
 };
 
 struct http;
@@ -26,6 +49,14 @@ struct http;
  * server). Returns 0 or a negative errno; the listening socket is closed on
  * failure too. */
 int http_start(const struct http_options *o, struct catalog *cat, struct http **ret);
+
+/* Room for any client address as text (INET6_ADDRSTRLEN). */
+#define HTTP_PEER_NAME_MAX 46
+
+/* Formats the client address of the REQUEST event @e ("?" if unknown) into
+ * @buf of @len bytes. Only asked for when
+ * needed: it costs more than the rest of a block request. */
+void http_peer_name(const struct http_event *e, char *buf, size_t len);
 
 /* Starts stopping: legacy sockets are no longer handed back; connections
  * keep being served until http_stop(). */

@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -352,6 +354,43 @@ static int configure_tls(const struct conf *c, struct tls **ret)
     return 0;
 }
 
+/* Logs what the HTTP servers report, from their threads. */
+static void http_event(void *cls, const struct http_event *e)
+{
+    static _Atomic int64_t last_room_warning = INT64_MIN / 2;
+    char addr[HTTP_PEER_NAME_MAX];
+    struct timespec ts;
+    int64_t last;
+
+    (void)cls;
+    switch (e->kind) {
+    case HTTP_EVENT_REQUEST:
+        /* First: the address costs more than the rest of a block request. */
+        if (!log_enabled(LOG_LEVEL_DEBUG))
+            return;
+        http_peer_name(e, addr, sizeof(addr));
+        log_debug("%s %s %s %u", addr, e->method, e->url, e->status);
+        return;
+    case HTTP_EVENT_KEEP_ALIVE_FAILED:
+        log_warning("legacy keep-alive: cannot keep a connection open: %s", strerror(-e->error));
+        return;
+    case HTTP_EVENT_HEADER_ROOM:
+        /* The library message an operator can act on: once a minute. */
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        last = atomic_load(&last_room_warning);
+        if (log_enabled(LOG_LEVEL_WARNING) && (int64_t)ts.tv_sec - last >= 60 &&
+            atomic_compare_exchange_strong(&last_room_warning, &last, (int64_t)ts.tv_sec)) {
+            log_warning("closed a connection whose request headers left no room for the "
+                        "response (raise connection_memory for such clients)");
+            return;
+        }
+        break;
+    case HTTP_EVENT_LIBRARY:
+        break;
+    }
+    log_debug("libmicrohttpd: %s", e->message);
+}
+
 /* Opens a listener on @port and starts HTTP (or HTTPS with @tls) on it.
  * Returns 0, or logs why not and returns a negative errno. */
 static int start_server(const struct conf *c, uint16_t port, struct tls *tls, unsigned threads,
@@ -372,6 +411,7 @@ static int start_server(const struct conf *c, uint16_t port, struct tls *tls, un
                        .threads = threads,
                        .max_connections = c->max_connections,
                        .connection_memory = (size_t)c->connection_memory,
+                       .event = http_event,
                    },
                    cat, ret);
     if (r < 0)

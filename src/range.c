@@ -106,6 +106,35 @@ bool etag_list_matches(const char *value, const char *etag, bool weak_ok)
     return false;
 }
 
+unsigned range_decide(const struct range_conditions *c, const char *etag, int64_t mtime,
+                      uint64_t size, uint64_t *first, uint64_t *last)
+{
+    const char *range = c->range;
+    uint64_t a = 0, b = size - 1;
+    char date[32];
+
+    if (c->if_none_match != NULL && etag_list_matches(c->if_none_match, etag, true))
+        return 304;
+    if (c->if_range != NULL && range != NULL) {
+        http_date(mtime, date);
+        if (strcmp(c->if_range, etag) != 0 && strcmp(c->if_range, date) != 0)
+            range = NULL;
+    }
+    switch (range_parse(range, size, &a, &b)) {
+    case RANGE_UNSATISFIABLE:
+        return 416;
+    case RANGE_PARTIAL:
+        *first = a;
+        *last = b;
+        return 206;
+    case RANGE_FULL:
+        break;
+    }
+    *first = 0;
+    *last = size - 1;
+    return 200;
+}
+
 void http_date(int64_t t, char *buf)
 {
     time_t tt = (time_t)t;

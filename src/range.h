@@ -26,6 +26,23 @@ enum range_result range_parse(const char *value, uint64_t size, uint64_t *first,
  * @etag (quoted) or is "*". Weak tags match by @weak_ok only. */
 bool etag_list_matches(const char *value, const char *etag, bool weak_ok);
 
+/* The conditions of a request for a whole image; NULL when absent. */
+struct range_conditions {
+    const char *range;
+    const char *if_range;
+    const char *if_none_match;
+};
+
+/* Decides the status of a GET or HEAD of an image of @size (> 0) bytes
+ * whose strong ETag is @etag (quoted) and Last-Modified is @mtime: 304 when
+ * If-None-Match names the ETag (weakly), else 416 for an unsatisfiable
+ * Range, 206 for a satisfiable one, 200 otherwise. A stale If-Range
+ * validator (neither the ETag nor the date of @mtime) voids the Range: the
+ * client's partial copy is of other bytes. For 200 and 206 the inclusive
+ * bounds to send are written to @first/@last. */
+unsigned range_decide(const struct range_conditions *c, const char *etag, int64_t mtime,
+                      uint64_t size, uint64_t *first, uint64_t *last);
+
 /* Formats @t as an HTTP date ("Sun, 06 Nov 1994 08:49:37 GMT") into @buf
  * (at least 30 bytes). */
 void http_date(int64_t t, char *buf);

@@ -101,6 +101,50 @@ static void test_http_date(void **state)
     assert_string_equal(buf, "Sun, 06 Nov 1994 08:49:37 GMT");
 }
 
+/* The decision for an image of 1000 bytes with this ETag, modified at
+ * 784111777 (Sun, 06 Nov 1994 08:49:37 GMT). */
+static unsigned decide(const char *range, const char *if_range, const char *if_none,
+                       uint64_t *a, uint64_t *b)
+{
+    const struct range_conditions c = {
+        .range = range, .if_range = if_range, .if_none_match = if_none};
+
+    *a = *b = 12345;
+    return range_decide(&c, "\"1f52fd1c-3e8\"", 784111777, 1000, a, b);
+}
+
+static void test_decide(void **state)
+{
+    const char *date = "Sun, 06 Nov 1994 08:49:37 GMT", *etag = "\"1f52fd1c-3e8\"";
+    uint64_t a, b;
+
+    (void)state;
+    assert_int_equal(decide(NULL, NULL, NULL, &a, &b), 200);
+    assert_true(a == 0 && b == 999);
+    assert_int_equal(decide("bytes=100-199", NULL, NULL, &a, &b), 206);
+    assert_true(a == 100 && b == 199);
+    assert_int_equal(decide("bytes=0-9,20-29", NULL, NULL, &a, &b), 200);
+    assert_true(a == 0 && b == 999);
+    assert_int_equal(decide("bytes=1000-", NULL, NULL, &a, &b), 416);
+    assert_true(a == 12345 && b == 12345);
+    /* If-Range: the ETag or the exact date keep the range, anything else
+     * voids it. */
+    assert_int_equal(decide("bytes=-10", etag, NULL, &a, &b), 206);
+    assert_true(a == 990 && b == 999);
+    assert_int_equal(decide("bytes=-10", date, NULL, &a, &b), 206);
+    assert_int_equal(decide("bytes=-10", "\"0badbad0-3e8\"", NULL, &a, &b), 200);
+    assert_true(a == 0 && b == 999);
+    assert_int_equal(decide("bytes=-10", "Sun, 06 Nov 1994 08:49:38 GMT", NULL, &a, &b), 200);
+    assert_int_equal(decide("bytes=1000-", "\"other\"", NULL, &a, &b), 200);
+    assert_int_equal(decide(NULL, etag, NULL, &a, &b), 200);
+    /* If-None-Match comes first, weak tags included. */
+    assert_int_equal(decide("bytes=1000-", NULL, etag, &a, &b), 304);
+    assert_int_equal(decide(NULL, NULL, "W/\"1f52fd1c-3e8\"", &a, &b), 304);
+    assert_int_equal(decide(NULL, NULL, "*", &a, &b), 304);
+    assert_int_equal(decide("bytes=0-0", NULL, "\"x\"", &a, &b), 206);
+    assert_true(a == 0 && b == 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -110,6 +154,7 @@ int main(void)
         cmocka_unit_test(test_ignored),
         cmocka_unit_test(test_etag_lists),
         cmocka_unit_test(test_http_date),
+        cmocka_unit_test(test_decide),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,102 @@
+/* libmicrohttpd's side of serve.c: the request values an endpoint reads,
+ * and the library response for an answer, built without copying the body. */
+#include "reply.h"
+
+#include <errno.h>
+#include <string.h>
+
+static struct MHD_Response *static_response(const char *body, const char *allow)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
+
+    if (r == NULL)
+        return NULL;
+    if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain") != MHD_YES ||
+        (allow != NULL && MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow) != MHD_YES)) {
+        MHD_destroy_response(r);
+        return NULL;
+    }
+    return r;
+}
+
+void reply_close(struct reply_set *set)
+{
+    for (size_t i = 0; i < sizeof(set->canned) / sizeof(set->canned[0]); i++) {
+        if (set->canned[i] != NULL)
+            MHD_destroy_response(set->canned[i]);
+        set->canned[i] = NULL;
+    }
+    if (set->too_large != NULL)
+        MHD_destroy_response(set->too_large);
+    set->too_large = NULL;
+}
+
+int reply_open(struct reply_set *set)
+{
+    static const char *const bodies[] = {
+        [SERVE_NOT_FOUND] = "not found\n",
+        [SERVE_OUT_OF_RANGE] = "block out of range\n",
+        [SERVE_NOT_ALLOWED] = "method not allowed\n",
+        [SERVE_GONE] = "generation gone\n",
+        [SERVE_NO_MATCH] = "precondition failed\n",
+        [SERVE_NO_MEMORY] = "out of memory\n",
+    };
+
+    for (size_t i = SERVE_BODY + 1; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        set->canned[i] = static_response(bodies[i], i == SERVE_NOT_ALLOWED ? "GET, HEAD" : NULL);
+        if (set->canned[i] == NULL)
+            goto fail;
+    }
+    set->too_large = static_response("request header too large\n", NULL);
+    if (set->too_large != NULL)
+        return 0;
+fail:
+    reply_close(set);
+    return -ENOMEM;
+}
+
+void reply_read_request(struct MHD_Connection *c, struct serve_request *rq)
+{
+    rq->if_match = rq->if_none_match = rq->if_range = rq->range = NULL;
+    rq->format = rq->accept = NULL;
+    switch (rq->route.kind) {
+    case ROUTE_LISTING:
+        rq->format = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
+        rq->accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+        break;
+    case ROUTE_IMAGE:
+        rq->range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE);
+        rq->if_range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_RANGE);
+        rq->if_none_match =
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+        /* fall through */
+    case ROUTE_BLOCK:
+        rq->if_match = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MATCH);
+        break;
+    case ROUTE_HEADER:
+    case ROUTE_NONE:
+        break;
+    }
+}
+
+struct MHD_Response *reply_response(const struct reply_set *set, const struct serve_response *s)
+{
+    struct MHD_Response *r;
+
+    if (s->canned != SERVE_BODY)
+        return set->canned[s->canned];
+    r = MHD_create_response_from_buffer_with_free_callback_cls(s->body_len, (void *)s->body,
+                                                               s->release, s->owner);
+    if (r == NULL) {
+        s->release(s->owner);
+        return NULL;
+    }
+    for (size_t i = 0; i < s->nheaders; i++) {
+        if (MHD_add_response_header(r, s->headers[i].name, s->headers[i].value) != MHD_YES) {
+            MHD_destroy_response(r); /* calls the release */
+            return NULL;
+        }
+    }
+    return r;
+}

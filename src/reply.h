@@ -1,0 +1,35 @@
+/* Between libmicrohttpd and the endpoints (serve.h): a request's values in,
+ * the library's response out, and the shared responses of the fixed
+ * answers. */
+#ifndef OTAD_REPLY_H
+#define OTAD_REPLY_H
+
+#include <microhttpd.h>
+
+#include "serve.h"
+
+/* The fixed answers, made once and queued again and again. */
+struct reply_set {
+    struct MHD_Response *canned[SERVE_NO_MEMORY + 1]; /* by enum serve_canned */
+    struct MHD_Response *too_large; /* 431 "request header too large" */
+};
+
+/* Makes every response of @set (zeroed). Returns 0 or -ENOMEM (then @set
+ * holds none). */
+int reply_open(struct reply_set *set);
+
+/* Frees the responses of @set; the library may still hold them queued. */
+void reply_close(struct reply_set *set);
+
+/* Fills the header values of @rq that the endpoint of rq->route reads (see
+ * serve.h) from @c, and NULL the others. The values belong to the library
+ * and last as long as the request. */
+void reply_read_request(struct MHD_Connection *c, struct serve_request *rq);
+
+/* The library response for @s: a shared one of @set for a canned answer
+ * (not to be destroyed), else a new one (the caller destroys it) owning
+ * the body's owner. Returns NULL if out of memory; the owner is then
+ * released. */
+struct MHD_Response *reply_response(const struct reply_set *set, const struct serve_response *s);
+
+#endif

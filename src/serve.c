@@ -1,0 +1,313 @@
+/* The endpoints. Consistent downloads: a connection that fetched
+ * /NAME/header is pinned to that header's generation, and its block requests
+ * are served from it for as long as the catalog retains it, even after the
+ * file was replaced, so a device can never assemble blocks of two images.
+ * If-Match names a generation explicitly instead. */
+#include "serve.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "listing.h"
+#include "range.h"
+
+/* Header names and the type of every block response. libmicrohttpd runs
+ * strlen() and strchr() over each header of every response; a string in
+ * the last 32 bytes of a page sends those down their slow path (60
+ * instructions a block request, measured), which 32-byte alignment rules
+ * out. */
+#define HOT_STRING __attribute__((aligned(32)))
+static const char content_type[] HOT_STRING = "Content-Type";
+static const char etag_name[] HOT_STRING = "ETag";
+static const char octet_stream[] HOT_STRING = "application/octet-stream";
+
+static void release_image(void *owner)
+{
+    image_unref(owner);
+}
+
+static void release_generation(void *owner)
+{
+    generation_unref(owner);
+}
+
+static void canned(struct serve_response *r, unsigned status, enum serve_canned which)
+{
+    r->status = status;
+    r->canned = which;
+}
+
+static void add_header(struct serve_response *r, const char *name, const char *value)
+{
+    r->headers[r->nheaders].name = name;
+    r->headers[r->nheaders].value = value;
+    r->nheaders++;
+}
+
+/* A body in memory kept alive by @owner, which the response now holds. */
+static void body(struct serve_response *r, unsigned status, const void *data, size_t len,
+                 void (*release)(void *), void *owner)
+{
+    r->status = status;
+    r->canned = SERVE_BODY;
+    r->body = data;
+    r->body_len = len;
+    r->release = release;
+    r->owner = owner;
+    r->nheaders = 0;
+}
+
+static bool wants_json(const struct serve_request *rq)
+{
+    if (rq->format != NULL)
+        return strcmp(rq->format, "json") == 0;
+    return rq->accept != NULL && strcasestr(rq->accept, "application/json") != NULL;
+}
+
+static void serve_listing(struct catalog *cat, const struct serve_request *rq,
+                          struct serve_response *r)
+{
+    struct catalog_item *list;
+    bool json = wants_json(rq);
+    char *text;
+    size_t len;
+    int n, err;
+
+    n = catalog_list(cat, &list);
+    if (n < 0) {
+        canned(r, 500, SERVE_NO_MEMORY);
+        return;
+    }
+    err = listing_render(list, (size_t)n, json ? LISTING_JSON : LISTING_TEXT, &text, &len);
+    catalog_release(list, (size_t)n);
+    if (err < 0) {
+        canned(r, 500, SERVE_NO_MEMORY);
+        return;
+    }
+    body(r, 200, text, len, free, text);
+    add_header(r, content_type, json ? "application/json" : "text/plain; charset=utf-8");
+}
+
+static void serve_header(struct catalog *cat, const struct serve_request *rq,
+                         struct serve_response *r)
+{
+    const struct route *route = &rq->route;
+    struct image *img = catalog_lookup(cat, route->name, route->name_len);
+
+    if (img == NULL) {
+        canned(r, 404, SERVE_NOT_FOUND);
+        return;
+    }
+    /* The blocks this connection asks for next come from this generation. */
+    if (rq->conn != NULL)
+        (void)conn_pin(rq->conn, route->name, route->name_len, img->gen->id, img->version);
+    body(r, 200, img->header, OTA_HEADER_WIRE, release_image, img);
+    add_header(r, content_type, octet_stream);
+    add_header(r, etag_name, img->gen->etag);
+}
+
+/* Finds the generation named by an If-Match value: "*" (the current one) or
+ * a list of entity tags. Weak tags never match (RFC 9110 strong comparison). */
+static struct generation *if_match(struct catalog *cat, const struct route *route,
+                                   const char *value)
+{
+    const char *p = value;
+
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (strcmp(p, "*") == 0) {
+        struct image *img = catalog_lookup(cat, route->name, route->name_len);
+        struct generation *g = img != NULL ? generation_ref(img->gen) : NULL;
+
+        image_unref(img);
+        return g;
+    }
+    while (*p != '\0') {
+        const char *end;
+
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        if (*p != '"') {
+            p += strcspn(p, ",");
+            continue;
+        }
+        end = strchr(p + 1, '"');
+        if (end == NULL)
+            break;
+        struct generation *g =
+            catalog_find_etag(cat, route->name, route->name_len, p, (size_t)(end - p + 1));
+        if (g != NULL)
+            return g;
+        p = end + 1;
+    }
+    return NULL;
+}
+
+/* The generation a request is served from, as a reference in @ret: the one
+ * If-Match names, else (with @use_pin) the one the connection is pinned to,
+ * else the current one. @ret_version gets the version announced with it (-1:
+ * not known here), @ret_current whether it is the current one. Returns
+ * SERVE_BODY, or the canned answer that refuses the request. */
+__attribute__((always_inline)) /* 45 instructions of a block request */
+static inline enum serve_canned choose_generation(struct catalog *cat,
+                                                  const struct serve_request *rq, bool use_pin,
+                                                  struct generation **ret, int64_t *ret_version,
+                                                  bool *ret_current)
+{
+    const struct route *route = &rq->route;
+    struct generation *g;
+    struct image *img;
+    uint64_t pinned;
+
+    if (rq->if_match != NULL) {
+        g = if_match(cat, route, rq->if_match);
+        if (g == NULL)
+            return SERVE_NO_MATCH;
+        *ret_version = -1;
+        *ret_current = false;
+    } else if (use_pin && conn_pinned(rq->conn, route->name, route->name_len, &pinned)) {
+        g = catalog_find_generation(cat, route->name, route->name_len, pinned);
+        /* Serving the current image instead would mix two images. */
+        if (g == NULL)
+            return SERVE_GONE;
+        *ret_version = rq->conn->pin_version;
+        *ret_current = false;
+    } else {
+        img = catalog_lookup(cat, route->name, route->name_len);
+        if (img == NULL)
+            return SERVE_NOT_FOUND;
+        g = generation_ref(img->gen);
+        *ret_version = img->version;
+        *ret_current = true;
+        image_unref(img);
+    }
+    *ret = g;
+    return SERVE_BODY;
+}
+
+static void refuse(struct serve_response *r, enum serve_canned why)
+{
+    canned(r, why == SERVE_NOT_FOUND ? 404 : 412, why);
+}
+
+static void serve_block(struct catalog *cat, const struct serve_request *rq,
+                        struct serve_response *r)
+{
+    struct generation *g;
+    enum serve_canned why;
+    int64_t version;
+    bool current;
+
+    why = choose_generation(cat, rq, true, &g, &version, &current);
+    if (why != SERVE_BODY) {
+        refuse(r, why);
+        return;
+    }
+    if (rq->route.index >= g->nblocks) {
+        generation_unref(g);
+        canned(r, 416, SERVE_OUT_OF_RANGE);
+        return;
+    }
+    body(r, 200, generation_block(g, (uint32_t)rq->route.index), OTA_BLOCK_WIRE,
+         release_generation, g);
+    add_header(r, content_type, octet_stream);
+    add_header(r, etag_name, g->etag);
+}
+
+/* The headers every image response carries: what a device or script needs
+ * to decide before downloading (HEAD), and the validators. A response with
+ * a body names its type first, as every body response does. */
+static void image_headers(struct serve_response *r, const struct generation *g,
+                          int64_t version)
+{
+    bool has_body = r->status == 200 || r->status == 206;
+
+    http_date(g->file.mtime.tv_sec, r->date);
+    snprintf(r->version, sizeof(r->version), "%lld", (long long)version);
+    snprintf(r->crc, sizeof(r->crc), "0x%08X", g->crc);
+    snprintf(r->size, sizeof(r->size), "%u", g->size);
+    if (has_body)
+        add_header(r, content_type, octet_stream);
+    add_header(r, etag_name, g->etag);
+    add_header(r, "Accept-Ranges", "bytes");
+    add_header(r, "Last-Modified", r->date);
+    if (version >= 0)
+        add_header(r, "X-Firmware-Version", r->version);
+    add_header(r, "X-Firmware-CRC32", r->crc);
+    add_header(r, "X-Firmware-Size", r->size);
+}
+
+/* The generation comes from If-Match, or for a range request from the
+ * connection's pin (a resumed download); HEAD and full GETs (a new download)
+ * take the current one and pin it. */
+static void serve_image(struct catalog *cat, const struct serve_request *rq,
+                        struct serve_response *r)
+{
+    const struct route *route = &rq->route;
+    const struct range_conditions cond = {
+        .range = rq->range, .if_range = rq->if_range, .if_none_match = rq->if_none_match};
+    struct generation *g;
+    enum serve_canned why;
+    uint64_t first = 0, last = 0;
+    int64_t version;
+    unsigned status;
+    bool current;
+
+    why = choose_generation(cat, rq, rq->range != NULL, &g, &version, &current);
+    if (why != SERVE_BODY) {
+        refuse(r, why);
+        return;
+    }
+    if (current && rq->conn != NULL)
+        (void)conn_pin(rq->conn, route->name, route->name_len, g->id, (uint32_t)version);
+    if (version < 0) {
+        /* Named by If-Match: its version is known if it is the current one. */
+        struct image *img = catalog_lookup(cat, route->name, route->name_len);
+
+        if (img != NULL && img->gen == g)
+            version = img->version;
+        image_unref(img);
+    }
+    status = range_decide(&cond, g->etag, g->file.mtime.tv_sec, g->size, &first, &last);
+    if (status == 200 || status == 206)
+        body(r, status, g->data + first, (size_t)(last - first + 1), release_generation, g);
+    else
+        body(r, status, NULL, 0, release_generation, g);
+    image_headers(r, g, version);
+    if (status == 416)
+        snprintf(r->content_range, sizeof(r->content_range), "bytes */%u", g->size);
+    else if (status == 206)
+        snprintf(r->content_range, sizeof(r->content_range), "bytes %llu-%llu/%u",
+                 (unsigned long long)first, (unsigned long long)last, g->size);
+    else
+        return;
+    add_header(r, "Content-Range", r->content_range);
+}
+
+void serve_handle(struct catalog *cat, const struct serve_request *rq,
+                  struct serve_response *ret)
+{
+    if (strcmp(rq->method, "GET") != 0 && strcmp(rq->method, "HEAD") != 0) {
+        canned(ret, 405, SERVE_NOT_ALLOWED);
+        return;
+    }
+    switch (rq->route.kind) {
+    case ROUTE_LISTING:
+        serve_listing(cat, rq, ret);
+        return;
+    case ROUTE_HEADER:
+        serve_header(cat, rq, ret);
+        return;
+    case ROUTE_BLOCK:
+        serve_block(cat, rq, ret);
+        return;
+    case ROUTE_IMAGE:
+        serve_image(cat, rq, ret);
+        return;
+    case ROUTE_NONE:
+        break;
+    }
+    canned(ret, 404, SERVE_NOT_FOUND);
+}

@@ -1,0 +1,447 @@
+/* The endpoints' decisions: status, canned answer, headers and body for each
+ * request, from a catalog on a temporary directory. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <zlib.h>
+
+#include "helpers.h"
+#include "log.h"
+#include "scan.h"
+#include "serve.h"
+
+enum { SIZE = 1000, SIZE2 = 700 };
+
+struct fixture {
+    char *dir;
+    struct catalog *cat;
+    uint8_t data[SIZE];
+    char etag[32];            /* of the first image, worked out here */
+    char date[32];            /* its Last-Modified */
+    struct serve_response r;
+    bool held;                /* r owns a body to release */
+};
+
+static void etag_of(const uint8_t *data, size_t len, char *buf)
+{
+    snprintf(buf, 32, "\"%08lx-%zx\"", crc32(0, data, (uInt)len), len);
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    struct stat st;
+    struct tm tm;
+    char path[4096];
+
+    log_init(LOG_LEVEL_ERROR);
+    f->dir = tmpdir_create();
+    fill_random(f->data, SIZE, 7);
+    etag_of(f->data, SIZE, f->etag);
+    if (write_file(f->dir, "app.bin", f->data, SIZE) < 0 ||
+        write_file(f->dir, "app.txt", "5", 1) < 0)
+        return -1;
+    snprintf(path, sizeof(path), "%s/app.bin", f->dir);
+    if (stat(path, &st) < 0 || gmtime_r(&st.st_mtime, &tm) == NULL)
+        return -1;
+    strftime(f->date, sizeof(f->date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    *state = f;
+    if (catalog_open(f->dir, &(struct catalog_limits){.retain_seconds = 600,
+                                                      .max_memory = 1ull << 30},
+                     NULL, NULL, &f->cat) < 0)
+        return -1;
+    return scan_all(f->cat) == 1 ? 0 : -1;
+}
+
+static void release(struct fixture *f)
+{
+    if (f->held)
+        f->r.release(f->r.owner);
+    f->held = false;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+
+    release(f);
+    catalog_close(f->cat);
+    tmpdir_remove(f->dir);
+    free(f);
+    return 0;
+}
+
+/* Serves the request @rq (GET unless it says) for @path into f->r,
+ * releasing the previous answer. */
+static struct serve_response *serve(struct fixture *f, struct serve_request *rq,
+                                    const char *path)
+{
+    release(f);
+    if (rq->method == NULL)
+        rq->method = "GET";
+    route_parse(path, strlen(path), &rq->route);
+    serve_handle(f->cat, rq, &f->r);
+    f->held = f->r.canned == SERVE_BODY;
+    return &f->r;
+}
+
+/* Serves @method @path for @conn with If-Match and Range values (NULL:
+ * absent). */
+static struct serve_response *get(struct fixture *f, const char *method, const char *path,
+                                  struct conn *conn, const char *if_match, const char *range)
+{
+    struct serve_request rq = {.method = method, .conn = conn, .if_match = if_match,
+                               .range = range};
+
+    return serve(f, &rq, path);
+}
+
+/* The value of header @name, or NULL. */
+static const char *header(const struct serve_response *r, const char *name)
+{
+    for (size_t i = 0; i < r->nheaders; i++)
+        if (strcmp(r->headers[i].name, name) == 0)
+            return r->headers[i].value;
+    return NULL;
+}
+
+/* Asserts the header names, in order. */
+static void assert_header_names(const struct serve_response *r, const char *const *names)
+{
+    size_t n = 0;
+
+    for (; names[n] != NULL; n++) {
+        assert_true(n < r->nheaders);
+        assert_string_equal(r->headers[n].name, names[n]);
+    }
+    assert_int_equal(r->nheaders, n);
+}
+
+/* Replaces app.bin by other bytes and rescans: the first generation is
+ * retained. Returns the new ETag into @etag. */
+static void replace(struct fixture *f, char *etag)
+{
+    uint8_t other[SIZE2];
+
+    fill_random(other, SIZE2, 99);
+    etag_of(other, SIZE2, etag);
+    assert_int_equal(write_file(f->dir, "app.bin", other, SIZE2), 0);
+    assert_int_equal(scan_all(f->cat), 1);
+}
+
+static void test_method_and_route(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(get(f, "POST", "/app/header", NULL, NULL, NULL)->status, 405);
+    assert_int_equal(f->r.canned, SERVE_NOT_ALLOWED);
+    assert_int_equal(get(f, "DELETE", "/firmwares", NULL, NULL, NULL)->status, 405);
+    assert_int_equal(get(f, "GET", "/nowhere", NULL, NULL, NULL)->status, 404);
+    assert_int_equal(f->r.canned, SERVE_NOT_FOUND);
+    assert_int_equal(get(f, "HEAD", "/app/header", NULL, NULL, NULL)->status, 200);
+}
+
+static void test_header(void **state)
+{
+    struct fixture *f = *state;
+    struct conn *conn = conn_new();
+    static const char *const names[] = {"Content-Type", "ETag", NULL};
+    uint64_t gen;
+
+    assert_non_null(conn);
+    assert_int_equal(get(f, "GET", "/none/header", conn, NULL, NULL)->status, 404);
+    assert_int_equal(f->r.canned, SERVE_NOT_FOUND);
+    assert_false(conn_pinned(conn, "app", 3, &gen));
+    get(f, "GET", "/app/header", conn, NULL, NULL);
+    assert_int_equal(f->r.status, 200);
+    assert_int_equal(f->r.canned, SERVE_BODY);
+    assert_int_equal(f->r.body_len, OTA_HEADER_WIRE);
+    assert_header_names(&f->r, names);
+    assert_string_equal(header(&f->r, "Content-Type"), "application/octet-stream");
+    assert_string_equal(header(&f->r, "ETag"), f->etag);
+    assert_true(conn_pinned(conn, "app", 3, &gen));
+    assert_int_equal(conn->pin_version, 5);
+    /* Without a connection state there is nothing to pin, and no crash. */
+    assert_int_equal(get(f, "GET", "/app/header", NULL, NULL, NULL)->status, 200);
+    release(f);
+    conn_free(conn);
+}
+
+static void test_block(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const names[] = {"Content-Type", "ETag", NULL};
+
+    get(f, "GET", "/app/block/1", NULL, NULL, NULL);
+    assert_int_equal(f->r.status, 200);
+    assert_int_equal(f->r.body_len, OTA_BLOCK_WIRE);
+    assert_memory_equal(f->r.body, f->data + OTA_BLOCK_DATA, OTA_BLOCK_DATA);
+    assert_header_names(&f->r, names);
+    assert_string_equal(header(&f->r, "ETag"), f->etag);
+    /* 1000 bytes: blocks 0 to 3. */
+    assert_int_equal(get(f, "GET", "/app/block/3", NULL, NULL, NULL)->status, 200);
+    assert_int_equal(get(f, "GET", "/app/block/4", NULL, NULL, NULL)->status, 416);
+    assert_int_equal(f->r.canned, SERVE_OUT_OF_RANGE);
+    assert_int_equal(get(f, "GET", "/app/block/99999999999", NULL, NULL, NULL)->status, 416);
+    assert_int_equal(get(f, "GET", "/none/block/0", NULL, NULL, NULL)->status, 404);
+    assert_int_equal(f->r.canned, SERVE_NOT_FOUND);
+}
+
+static void test_block_pinned(void **state)
+{
+    struct fixture *f = *state;
+    struct conn *pinned = conn_new(), *fresh = conn_new();
+    char etag2[32];
+
+    assert_non_null(pinned);
+    assert_non_null(fresh);
+    get(f, "GET", "/app/header", pinned, NULL, NULL);
+    replace(f, etag2);
+    /* The pinned connection keeps the retained generation... */
+    get(f, "GET", "/app/block/0", pinned, NULL, NULL);
+    assert_int_equal(f->r.status, 200);
+    assert_string_equal(header(&f->r, "ETag"), f->etag);
+    assert_memory_equal(f->r.body, f->data, OTA_BLOCK_DATA);
+    /* ...where 1000 bytes have a block 3 and 700 have not. */
+    assert_int_equal(get(f, "GET", "/app/block/3", pinned, NULL, NULL)->status, 200);
+    assert_int_equal(get(f, "GET", "/app/block/3", fresh, NULL, NULL)->status, 416);
+    get(f, "GET", "/app/block/0", fresh, NULL, NULL);
+    assert_string_equal(header(&f->r, "ETag"), etag2);
+    /* If-Match overrides the pin. */
+    get(f, "GET", "/app/block/0", pinned, etag2, NULL);
+    assert_int_equal(f->r.status, 200);
+    assert_string_equal(header(&f->r, "ETag"), etag2);
+    release(f);
+    conn_free(pinned);
+    conn_free(fresh);
+}
+
+static void test_block_gone(void **state)
+{
+    struct fixture *f = *state;
+    struct conn *conn = conn_new();
+    struct catalog *keep = f->cat;
+    char etag2[32];
+
+    assert_non_null(conn);
+    /* A catalog that retains nothing. */
+    assert_int_equal(catalog_open(f->dir, &(struct catalog_limits){.retain_seconds = 0,
+                                                                   .max_memory = 1ull << 30},
+                                  NULL, NULL, &f->cat),
+                     0);
+    assert_int_equal(scan_all(f->cat), 1);
+    get(f, "GET", "/app/header", conn, NULL, NULL);
+    release(f);
+    replace(f, etag2);
+    (void)catalog_expire(f->cat);
+    assert_int_equal(get(f, "GET", "/app/block/0", conn, NULL, NULL)->status, 412);
+    assert_int_equal(f->r.canned, SERVE_GONE);
+    /* Naming the current generation still works. */
+    assert_int_equal(get(f, "GET", "/app/block/0", conn, etag2, NULL)->status, 200);
+    release(f);
+    catalog_close(f->cat);
+    f->cat = keep;
+    conn_free(conn);
+}
+
+static void test_if_match(void **state)
+{
+    struct fixture *f = *state;
+    char etag2[32], list[128], weak[40];
+
+    replace(f, etag2);
+    get(f, "GET", "/app/block/0", NULL, f->etag, NULL);
+    assert_int_equal(f->r.status, 200);
+    assert_string_equal(header(&f->r, "ETag"), f->etag);
+    assert_int_equal(get(f, "GET", "/app/block/0", NULL, "\"0badbad0-3e8\"", NULL)->status, 412);
+    assert_int_equal(f->r.canned, SERVE_NO_MATCH);
+    get(f, "GET", "/app/block/0", NULL, " *", NULL);
+    assert_int_equal(f->r.status, 200);
+    assert_string_equal(header(&f->r, "ETag"), etag2);
+    snprintf(list, sizeof(list), "\"nope\", %s", f->etag);
+    get(f, "GET", "/app/block/0", NULL, list, NULL);
+    assert_int_equal(f->r.status, 200);
+    assert_string_equal(header(&f->r, "ETag"), f->etag);
+    /* Strong comparison: a weak tag never matches. */
+    snprintf(weak, sizeof(weak), "W/%s", f->etag);
+    assert_int_equal(get(f, "GET", "/app/block/0", NULL, weak, NULL)->status, 412);
+    assert_int_equal(get(f, "GET", "/none/block/0", NULL, "*", NULL)->status, 412);
+    /* The image endpoint takes the same choice. */
+    get(f, "GET", "/app/image", NULL, f->etag, NULL);
+    assert_int_equal(f->r.status, 200);
+    assert_int_equal(f->r.body_len, SIZE);
+    /* A retained generation's version is not known: no version header. */
+    assert_null(header(&f->r, "X-Firmware-Version"));
+    get(f, "GET", "/app/image", NULL, etag2, NULL);
+    assert_string_equal(header(&f->r, "X-Firmware-Version"), "5");
+    assert_int_equal(get(f, "GET", "/app/image", NULL, "\"x\"", NULL)->status, 412);
+    assert_int_equal(f->r.canned, SERVE_NO_MATCH);
+}
+
+static void test_image_full(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const names[] = {"Content-Type",     "ETag",          "Accept-Ranges",
+                                        "Last-Modified",    "X-Firmware-Version",
+                                        "X-Firmware-CRC32", "X-Firmware-Size", NULL};
+    char crc[16];
+
+    get(f, "GET", "/app/image", NULL, NULL, NULL);
+    assert_int_equal(f->r.status, 200);
+    assert_int_equal(f->r.body_len, SIZE);
+    assert_memory_equal(f->r.body, f->data, SIZE);
+    assert_header_names(&f->r, names);
+    snprintf(crc, sizeof(crc), "0x%08lX", crc32(0, f->data, SIZE));
+    assert_string_equal(header(&f->r, "Content-Type"), "application/octet-stream");
+    assert_string_equal(header(&f->r, "ETag"), f->etag);
+    assert_string_equal(header(&f->r, "Accept-Ranges"), "bytes");
+    assert_string_equal(header(&f->r, "Last-Modified"), f->date);
+    assert_string_equal(header(&f->r, "X-Firmware-Version"), "5");
+    assert_string_equal(header(&f->r, "X-Firmware-CRC32"), crc);
+    assert_string_equal(header(&f->r, "X-Firmware-Size"), "1000");
+    /* The ESP32 servers' layout names the same image. */
+    assert_int_equal(get(f, "HEAD", "/firmware/app.bin", NULL, NULL, NULL)->status, 200);
+    assert_int_equal(f->r.body_len, SIZE);
+    assert_int_equal(get(f, "GET", "/none/image", NULL, NULL, NULL)->status, 404);
+    assert_int_equal(f->r.canned, SERVE_NOT_FOUND);
+}
+
+static void expect_range(struct fixture *f, const char *range, size_t first, size_t len,
+                         const char *content_range)
+{
+    get(f, "GET", "/app/image", NULL, NULL, range);
+    assert_int_equal(f->r.status, 206);
+    assert_int_equal(f->r.body_len, len);
+    assert_memory_equal(f->r.body, f->data + first, len);
+    assert_string_equal(f->r.headers[f->r.nheaders - 1].name, "Content-Range");
+    assert_string_equal(header(&f->r, "Content-Range"), content_range);
+    assert_string_equal(f->r.headers[0].name, "Content-Type");
+}
+
+static void test_image_ranges(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const names416[] = {"ETag", "Accept-Ranges", "Last-Modified",
+                                           "X-Firmware-Version", "X-Firmware-CRC32",
+                                           "X-Firmware-Size", "Content-Range", NULL};
+
+    expect_range(f, "bytes=10-19", 10, 10, "bytes 10-19/1000");
+    expect_range(f, "bytes=990-", 990, 10, "bytes 990-999/1000");
+    expect_range(f, "bytes=-100", 900, 100, "bytes 900-999/1000");
+    expect_range(f, "bytes=900-5000", 900, 100, "bytes 900-999/1000");
+    get(f, "GET", "/app/image", NULL, NULL, "bytes=1000-");
+    assert_int_equal(f->r.status, 416);
+    assert_int_equal(f->r.canned, SERVE_BODY);
+    assert_int_equal(f->r.body_len, 0);
+    assert_header_names(&f->r, names416);
+    assert_string_equal(header(&f->r, "Content-Range"), "bytes */1000");
+    /* Several ranges, or a unit otad does not know: the whole image. */
+    get(f, "GET", "/app/image", NULL, NULL, "bytes=0-9,20-29");
+    assert_int_equal(f->r.status, 200);
+    assert_int_equal(f->r.body_len, SIZE);
+    assert_null(header(&f->r, "Content-Range"));
+    assert_int_equal(get(f, "GET", "/app/image", NULL, NULL, "items=0-9")->status, 200);
+}
+
+static void test_image_conditions(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const names304[] = {"ETag", "Accept-Ranges", "Last-Modified",
+                                           "X-Firmware-Version", "X-Firmware-CRC32",
+                                           "X-Firmware-Size", NULL};
+    struct serve_request rq = {.range = "bytes=0-9", .if_range = f->etag};
+
+    assert_int_equal(serve(f, &rq, "/app/image")->status, 206);
+    rq.if_range = f->date;
+    assert_int_equal(serve(f, &rq, "/app/image")->status, 206);
+    rq.if_range = "\"0badbad0-3e8\"";
+    assert_int_equal(serve(f, &rq, "/app/image")->status, 200);
+    assert_int_equal(f->r.body_len, SIZE);
+    rq.if_range = "Thu, 01 Jan 1970 00:00:00 GMT";
+    assert_int_equal(serve(f, &rq, "/app/image")->status, 200);
+    rq = (struct serve_request){.if_none_match = f->etag, .range = "bytes=0-9"};
+    assert_int_equal(serve(f, &rq, "/app/image")->status, 304);
+    assert_int_equal(f->r.body_len, 0);
+    assert_header_names(&f->r, names304);
+    rq.if_none_match = "\"other\"";
+    assert_int_equal(serve(f, &rq, "/app/image")->status, 206);
+    rq.if_none_match = "*";
+    assert_int_equal(serve(f, &rq, "/app/image")->status, 304);
+}
+
+static void test_image_pinned(void **state)
+{
+    struct fixture *f = *state;
+    struct conn *conn = conn_new();
+    char etag2[32];
+
+    assert_non_null(conn);
+    /* A full GET pins the connection; a resumed (ranged) one stays on it. */
+    get(f, "HEAD", "/app/image", conn, NULL, NULL);
+    replace(f, etag2);
+    assert_int_equal(write_file(f->dir, "app.txt", "6", 1), 0);
+    assert_int_equal(scan_all(f->cat), 1);
+    get(f, "GET", "/app/image", conn, NULL, "bytes=0-9");
+    assert_int_equal(f->r.status, 206);
+    assert_string_equal(header(&f->r, "ETag"), f->etag);
+    assert_string_equal(header(&f->r, "X-Firmware-Version"), "5");
+    assert_memory_equal(f->r.body, f->data, 10);
+    /* A full GET is a new download: the current image, pinned anew. */
+    get(f, "GET", "/app/image", conn, NULL, NULL);
+    assert_string_equal(header(&f->r, "ETag"), etag2);
+    assert_string_equal(header(&f->r, "X-Firmware-Version"), "6");
+    get(f, "GET", "/app/block/0", conn, NULL, NULL);
+    assert_string_equal(header(&f->r, "ETag"), etag2);
+    release(f);
+    conn_free(conn);
+}
+
+static void test_listing(void **state)
+{
+    struct fixture *f = *state;
+    struct serve_request rq = {0};
+    static const char *const names[] = {"Content-Type", NULL};
+
+    assert_int_equal(serve(f, &rq, "/firmwares")->status, 200);
+    assert_header_names(&f->r, names);
+    assert_string_equal(header(&f->r, "Content-Type"), "text/plain; charset=utf-8");
+    assert_non_null(memmem(f->r.body, f->r.body_len, "app", 3));
+    rq = (struct serve_request){.format = "json"};
+    serve(f, &rq, "/firmwares");
+    assert_string_equal(header(&f->r, "Content-Type"), "application/json");
+    assert_true(f->r.body_len > 0 && (f->r.body[0] == '[' || f->r.body[0] == '{'));
+    rq = (struct serve_request){.accept = "text/html, Application/JSON;q=0.9"};
+    serve(f, &rq, "/firmwares");
+    assert_string_equal(header(&f->r, "Content-Type"), "application/json");
+    /* The query argument wins over Accept. */
+    rq = (struct serve_request){.format = "text", .accept = "application/json"};
+    serve(f, &rq, "/firmwares");
+    assert_string_equal(header(&f->r, "Content-Type"), "text/plain; charset=utf-8");
+    rq = (struct serve_request){.accept = "text/html"};
+    serve(f, &rq, "/firmwares");
+    assert_string_equal(header(&f->r, "Content-Type"), "text/plain; charset=utf-8");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_method_and_route, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_header, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_block, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_block_pinned, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_block_gone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_if_match, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_image_full, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_image_ranges, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_image_conditions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_image_pinned, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_listing, setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
