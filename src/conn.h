@@ -22,6 +22,7 @@ struct conn {
     uint64_t pin_gen;       /* the generation that header described */
     char *pin_name;         /* NAME whose header was fetched, or NULL; owned */
     size_t pin_len;
+    struct tls_hold *tls;   /* HTTPS: the certificate pairs this connection may use */
     /* While parked: */
     struct conn *next;
     int fd;

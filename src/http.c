@@ -63,6 +63,7 @@ struct http {
      * serve connections from the backlog before that. */
     _Atomic(struct MHD_Daemon *) daemon;
     struct catalog *cat;
+    struct tls *tls;                 /* HTTPS only: the certificate pairs */
     bool legacy_keep_alive;
     atomic_bool stopping;
     atomic_long in_flight;           /* requests between handler and completion */
@@ -295,10 +296,17 @@ static void connection_event(void *cls, struct MHD_Connection *c, void **socket_
         if (h->legacy_keep_alive && fdi != NULL && ai != NULL && ai->client_addr != NULL)
             conn = conn_claim(&h->parking, fdi->connect_fd, ai->client_addr,
                               address_length(ai->client_addr));
-        *socket_context = conn != NULL ? conn : conn_new();
+        if (conn == NULL)
+            conn = conn_new();
+        /* A handshake may be handed any pair current from now to the close. */
+        if (h->tls != NULL)
+            tls_hold(h->tls, conn != NULL ? &conn->tls : NULL);
+        *socket_context = conn;
         return;
     }
     *socket_context = NULL;
+    if (h->tls != NULL)
+        tls_release(h->tls, conn != NULL ? conn->tls : NULL);
     if (conn != NULL && conn->reopen && !atomic_load(&h->stopping))
         reopen(h, c, conn);
     else
@@ -340,6 +348,7 @@ int http_start(const struct http_options *o, struct catalog *cat, struct http **
     /* The hand-over of legacy sockets would lose the TLS session; the
      * devices that need it speak plain HTTP anyway. */
     h->legacy_keep_alive = o->legacy_keep_alive && o->tls == NULL;
+    h->tls = o->tls;
     h->connection_memory = o->connection_memory;
     h->event = o->event;
     h->event_cls = o->event_cls;

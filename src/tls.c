@@ -39,6 +39,7 @@ struct tls {
     _Atomic(struct pair *) current;
     pthread_mutex_t lock; /* orders tls_hold() against freeing replaced pairs */
     struct pair *oldest;  /* the replaced pairs still kept, then current */
+    atomic_uint untracked; /* open connections that could not keep a claim */
 };
 
 static struct tls *the_tls;
@@ -94,6 +95,8 @@ static void prune(struct tls *t)
 {
     struct pair *current = atomic_load(&t->current);
 
+    if (atomic_load(&t->untracked) > 0)
+        return; /* such a connection may be using any pair */
     while (t->oldest != current && atomic_load(&t->oldest->open) == 0) {
         struct pair *p = t->oldest;
 
@@ -229,15 +232,19 @@ int tls_reload(struct tls *t, char *err, size_t errlen)
     return 0;
 }
 
-struct tls_hold *tls_hold(struct tls *t)
+void tls_hold(struct tls *t, struct tls_hold **ret)
 {
     struct pair *p;
 
     pthread_mutex_lock(&t->lock);
-    p = atomic_load(&t->current);
-    atomic_fetch_add(&p->open, 1);
+    if (ret != NULL) {
+        p = atomic_load(&t->current);
+        atomic_fetch_add(&p->open, 1);
+        *ret = (struct tls_hold *)p;
+    } else {
+        atomic_fetch_add(&t->untracked, 1);
+    }
     pthread_mutex_unlock(&t->lock);
-    return (struct tls_hold *)p;
 }
 
 void tls_release(struct tls *t, struct tls_hold *h)
@@ -246,7 +253,8 @@ void tls_release(struct tls *t, struct tls_hold *h)
      * so a connection's close never takes the lock. */
     if (h != NULL)
         atomic_fetch_sub(&((struct pair *)h)->open, 1);
-    (void)t;
+    else
+        atomic_fetch_sub(&t->untracked, 1);
 }
 
 size_t tls_pairs_held(struct tls *t)

@@ -24,10 +24,14 @@ int tls_reload(struct tls *t, char *err, size_t errlen);
 struct tls_hold;
 
 /* Called when a TLS connection starts: keeps the current pair, and every
- * later one, allocated until the matching tls_release(). */
-struct tls_hold *tls_hold(struct tls *t);
+ * later one, allocated until the matching tls_release(), and writes the
+ * claim to @ret. A connection with nowhere to keep it (its state could not
+ * be allocated) passes NULL: then no replaced pair is freed at all until it
+ * has closed. */
+void tls_hold(struct tls *t, struct tls_hold **ret);
 
-/* Called when that connection has closed. NULL is ignored. */
+/* Called when that connection has closed, with what tls_hold() wrote (NULL
+ * for a connection that passed NULL there). */
 void tls_release(struct tls *t, struct tls_hold *h);
 
 /* How many pairs are allocated (the current one included), for tests. */

@@ -75,11 +75,11 @@ static void test_open_connection_keeps_pairs(void **state)
     struct fixture *f = *state;
     struct tls_hold *a, *b;
 
-    a = tls_hold(f->tls);
+    tls_hold(f->tls, &a);
     reload(f);
     reload(f);
     assert_int_equal(tls_pairs_held(f->tls), 3);
-    b = tls_hold(f->tls);   /* started under the third pair */
+    tls_hold(f->tls, &b);   /* started under the third pair */
     tls_release(f->tls, a);
     reload(f);              /* the first two go; the third is b's */
     assert_int_equal(tls_pairs_held(f->tls), 2);
@@ -95,13 +95,27 @@ static void test_older_connection_protects_newer_pairs(void **state)
     struct fixture *f = *state;
     struct tls_hold *old, *young;
 
-    old = tls_hold(f->tls);
+    tls_hold(f->tls, &old);
     reload(f);
-    young = tls_hold(f->tls);
+    tls_hold(f->tls, &young);
     tls_release(f->tls, young);
     reload(f);
     assert_int_equal(tls_pairs_held(f->tls), 3);
     tls_release(f->tls, old);
+    reload(f);
+    assert_int_equal(tls_pairs_held(f->tls), 1);
+}
+
+/* A connection that could not keep its claim keeps every pair until it has
+ * closed. */
+static void test_untracked_connection_keeps_all(void **state)
+{
+    struct fixture *f = *state;
+
+    tls_hold(f->tls, NULL);
+    reload(f);
+    reload(f);
+    assert_int_equal(tls_pairs_held(f->tls), 3);
     tls_release(f->tls, NULL);
     reload(f);
     assert_int_equal(tls_pairs_held(f->tls), 1);
@@ -114,6 +128,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_open_connection_keeps_pairs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_older_connection_protects_newer_pairs, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_untracked_connection_keeps_all, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
