@@ -19,6 +19,7 @@
 #include "config.h"
 #include "catalog.h"
 #include "conf.h"
+#include "escape.h"
 #include "http.h"
 #include "listener.h"
 #include "log.h"
@@ -225,34 +226,38 @@ static void reload_tls(struct loop *l)
 }
 
 /* The log of the catalog's changes; *@ctx is true during the first scan, which
- * lists each image rather than what changed. */
+ * lists each image rather than what changed. File names are anyone's bytes:
+ * each is escaped, so that none can forge a line. */
 static void report(void *ctx, const struct catalog_change *c)
 {
     const struct image *img = c->img;
+    char a[ESCAPE_NAME_SIZE], b[ESCAPE_NAME_SIZE];
+    const char *name = escape_name(img ? img->name : c->name ? c->name : "", a, sizeof(a));
+    const char *file = escape_name(img ? img->version_file : c->file ? c->file : "", b,
+                                   sizeof(b));
 
     if (c->version_problem != NULL)
-        log_warning("%s: %s; using version %u", img->version_file, c->version_problem,
-                    VERSION_DEFAULT);
+        log_warning("%s: %s; using version %u", file, c->version_problem, VERSION_DEFAULT);
     if (c->event == CATALOG_ADDED || c->event == CATALOG_REPLACED)
         log_info("%s %s: version %u, %u bytes, crc 0x%08X, %u blocks, etag %s",
                  *(bool *)ctx ? "image" : c->event == CATALOG_ADDED ? "added" : "replaced",
-                 img->name, img->version, img->gen->size, img->gen->crc, img->gen->nblocks,
+                 name, img->version, img->gen->size, img->gen->crc, img->gen->nblocks,
                  img->gen->etag);
     else if (c->event == CATALOG_VERSION && img->version_source == VERSION_FROM_FILE)
-        log_info("version %s: %u (from %s)", img->name, img->version, img->version_file);
+        log_info("version %s: %u (from %s)", name, img->version, file);
     else if (c->event == CATALOG_VERSION)
-        log_info("version %s: %u (default: %s %s)", img->name, img->version, img->version_file,
+        log_info("version %s: %u (default: %s %s)", name, img->version, file,
                  img->version_source == VERSION_FILE_MISSING ? "missing" : "invalid");
     else if (c->event == CATALOG_REMOVED)
-        log_info("removed %s", c->name);
+        log_info("removed %s", name);
     else if (c->event == CATALOG_SKIPPED)
-        log_warning("%s: %s; skipped", c->file, c->reason);
+        log_warning("%s: %s; skipped", file, c->reason);
     else if (c->event == CATALOG_DUPLICATE)
-        log_warning("%s: same name as %s; ignored", c->file, c->other);
+        log_warning("%s: same name as %s; ignored", file, escape_name(c->other, a, sizeof(a)));
     else if (c->event == CATALOG_UNSETTLED)
-        log_warning("%s: changed while being read; kept the previous state", c->file);
+        log_warning("%s: changed while being read; kept the previous state", file);
     else if (c->event == CATALOG_DROPPED)
-        log_info("dropped generation %s of %s: %s", c->gen->etag, c->name, c->reason);
+        log_info("dropped generation %s of %s: %s", c->gen->etag, name, c->reason);
 }
 
 static void rescan(struct loop *l, const char *why)
@@ -283,13 +288,17 @@ static void on_event(void *ctx, enum watch_kind kind, const char *name)
 
     if (kind == WATCH_OVERFLOW)
         log_warning("directory events were lost; rescanning %s", catalog_dir(l->cat));
+    char buf[ESCAPE_NAME_SIZE];
+
     if (pending_note(l->pending, kind, name, event_ms()) < 0)
-        log_error("out of memory noting a change of %s", name ? name : "the directory");
+        log_error("out of memory noting a change of %s",
+                  name ? escape_name(name, buf, sizeof(buf)) : "the directory");
 }
 
 static void on_due(void *ctx, const char *name)
 {
     struct loop *l = ctx;
+    char buf[ESCAPE_NAME_SIZE];
     int r;
 
     if (name == NULL) {
@@ -302,7 +311,7 @@ static void on_due(void *ctx, const char *name)
     else if (r == -ENOENT || r == -ENOTDIR)
         pending_note(l->pending, WATCH_DIR, NULL, event_ms());
     else if (r < 0)
-        log_error("%s: reload failed: %s", name, strerror(-r));
+        log_error("%s: reload failed: %s", escape_name(name, buf, sizeof(buf)), strerror(-r));
 }
 
 /* Serves until SIGTERM or SIGINT, reloading what changes in the firmware
