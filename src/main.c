@@ -5,7 +5,6 @@
  * (signals, directory changes, expiry of old generations) until asked to
  * stop, then the same in reverse. */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +16,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "args.h"
 #include "catalog.h"
 #include "conf.h"
 #include "escape.h"
@@ -32,96 +32,6 @@
 
 /* In-flight responses get this long to finish after SIGTERM. */
 #define DRAIN_MS 1500
-
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "Usage: otad [OPTIONS]\n"
-            "Serve firmware images to devices over the block OTA protocol.\n"
-            "\n"
-            "  -c, --config FILE        read settings from FILE (default %s, if present)\n"
-            "  -d, --firmware-dir DIR   serve NAME.bin + NAME.txt files from DIR\n"
-            "  -b, --bind ADDR          listen on the IPv4 or IPv6 address ADDR\n"
-            "  -p, --port N             listen on TCP port N\n"
-            "      --check-config       validate the configuration and exit\n"
-            "  -V, --version            print the version and exit\n"
-            "  -h, --help               print this help and exit\n"
-            "\n"
-            "Options override the configuration file. See otad(8) and otad.yaml(5).\n",
-            OTAD_DEFAULT_CONFIG);
-}
-
-struct args {
-    const char *config;      /* NULL: the default file, if it exists */
-    const char *overrides[3][2];  /* key, value pairs from flags */
-    size_t noverrides;
-    bool check_config;
-};
-
-/* Returns -1 to go on, or an exit status. */
-static int parse_args(int argc, char **argv, struct args *a)
-{
-    enum { OPT_CHECK = 256 };
-    static const struct option options[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"firmware-dir", required_argument, NULL, 'd'},
-        {"bind", required_argument, NULL, 'b'},
-        {"port", required_argument, NULL, 'p'},
-        {"check-config", no_argument, NULL, OPT_CHECK},
-        {"version", no_argument, NULL, 'V'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int opt;
-
-    while ((opt = getopt_long(argc, argv, "c:d:b:p:Vh", options, NULL)) != -1) {
-        const char *key = NULL;
-
-        switch (opt) {
-        case 'c':
-            a->config = optarg;
-            break;
-        case 'd':
-            key = "firmware_dir";
-            break;
-        case 'b':
-            key = "bind";
-            break;
-        case 'p':
-            key = "port";
-            break;
-        case OPT_CHECK:
-            a->check_config = true;
-            break;
-        case 'V':
-            printf("otad %s\n", OTAD_VERSION);
-            return 0;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
-        if (key != NULL) {
-            size_t i;
-
-            /* A repeated flag replaces the earlier one. */
-            for (i = 0; i < a->noverrides && strcmp(a->overrides[i][0], key) != 0; i++)
-                ;
-            a->overrides[i][0] = key;
-            a->overrides[i][1] = optarg;
-            if (i == a->noverrides)
-                a->noverrides++;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "otad: unexpected argument '%s'\n", argv[optind]);
-        usage(stderr);
-        return 2;
-    }
-    return -1;
-}
 
 /* Fills @c from defaults, the file and the flags. Returns 0 or an exit status. */
 static int configure(const struct args *a, struct conf *c, const char **ret_path)
@@ -404,7 +314,7 @@ int main(int argc, char **argv)
     unsigned threads;
     int status, sigfd = -1, n, r;
 
-    status = parse_args(argc, argv, &args);
+    status = args_parse(argc, argv, &args);
     if (status >= 0)
         return status;
     status = configure(&args, &conf, &config_path);
