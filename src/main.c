@@ -25,6 +25,7 @@
 #include "log.h"
 #include "notify.h"
 #include "pending.h"
+#include "privs.h"
 #include "scan.h"
 #include "tls.h"
 #include "version.h"
@@ -33,8 +34,10 @@
 /* In-flight responses get this long to finish after SIGTERM. */
 #define DRAIN_MS 1500
 
-/* Fills @c from defaults, the file and the flags. Returns 0 or an exit status. */
-static int configure(const struct args *a, struct conf *c, const char **ret_path)
+/* Fills @c from defaults, the file and the flags, and looks up the user to
+ * become into @p. Returns 0 or an exit status. */
+static int configure(const struct args *a, struct conf *c, struct privs *p,
+                     const char **ret_path)
 {
     const char *path = a->config;
     char err[512];
@@ -60,7 +63,7 @@ static int configure(const struct args *a, struct conf *c, const char **ret_path
             return CONF_EXIT_STATUS;
         }
     }
-    if (conf_check(c, err, sizeof(err)) < 0) {
+    if (conf_check(c, err, sizeof(err)) < 0 || privs_lookup(c->user, p, err, sizeof(err)) < 0) {
         fprintf(stderr, "otad: %s\n", err);
         return CONF_EXIT_STATUS;
     }
@@ -271,20 +274,51 @@ static int configure_tls(const struct conf *c, struct tls **ret)
     return 0;
 }
 
-/* Opens a listener on @port and starts HTTP (or HTTPS with @tls) on it.
- * Returns 0, or logs why not and returns a negative errno. */
-static int start_server(const struct conf *c, uint16_t port, struct tls *tls, unsigned threads,
-                        struct catalog *cat, struct http **ret, char *where, size_t len)
+/* Opens the listener on @port into *@fd. Returns 0, or logs why not and
+ * returns a negative errno. */
+static int open_listener(const struct conf *c, uint16_t port, int *fd, char *where, size_t len)
 {
-    int fd = listener_open(c->bind, port), r;
-
-    if (fd < 0) {
-        log_error("cannot listen on %s port %u: %s", c->bind, port, strerror(-fd));
-        return fd;
+    *fd = listener_open(c->bind, port);
+    if (*fd < 0) {
+        log_error("cannot listen on %s port %u: %s", c->bind, port, strerror(-*fd));
+        return *fd;
     }
-    listener_describe(fd, where, len);
+    listener_describe(*fd, where, len);
+    return 0;
+}
+
+/* Started as root, becomes the configured user (see privs.h), or stays root
+ * when that user is root, and says so. Returns 0, or logs why not and
+ * returns a negative errno. */
+static int drop_root(const struct privs *p, const char *user)
+{
+    char err[256];
+    int r;
+
+    if (geteuid() == 0 && !p->drop) {
+        log_warning("running as root (user: %s): a link in the firmware directory can "
+                    "serve any file on this host",
+                    user);
+        return 0;
+    }
+    r = privs_drop(p, err, sizeof(err));
+    if (r < 0)
+        log_error("user %s: %s", user, err);
+    else if (p->drop)
+        log_info("running as user %s (uid %u, gid %u)", user, (unsigned)p->uid,
+                 (unsigned)p->gid);
+    return r;
+}
+
+/* Starts HTTP (or HTTPS with @tls) on the listener *@fd, which it takes
+ * (and sets to -1). Returns 0, or logs why not and returns a negative errno. */
+static int start_server(const struct conf *c, int *fd, struct tls *tls, unsigned threads,
+                        struct catalog *cat, struct http **ret)
+{
+    int r;
+
     r = http_start(&(struct http_options){
-                       .listen_fd = fd,
+                       .listen_fd = *fd,
                        .tls = tls,
                        .idle_timeout = c->idle_timeout,
                        .legacy_keep_alive = c->legacy_keep_alive,
@@ -293,6 +327,7 @@ static int start_server(const struct conf *c, uint16_t port, struct tls *tls, un
                        .connection_memory = (size_t)c->connection_memory,
                    },
                    cat, ret);
+    *fd = -1; /* http_start() took it, even on failure */
     if (r < 0)
         log_error("cannot start the HTTP%s server: %s", tls ? "S" : "", strerror(-r));
     return r;
@@ -308,16 +343,17 @@ int main(int argc, char **argv)
     struct pending *pending = NULL;
     struct http *http = NULL, *https = NULL;
     struct tls *tls = NULL;
+    struct privs privs;
     const char *config_path = NULL;
     char line[1024], where[80], where_tls[80];
     sigset_t signals;
     unsigned threads;
-    int status, sigfd = -1, n, r;
+    int status, sigfd = -1, fd = -1, fd_tls = -1, n, r;
 
     status = args_parse(argc, argv, &args);
     if (status >= 0)
         return status;
-    status = configure(&args, &conf, &config_path);
+    status = configure(&args, &conf, &privs, &config_path);
     if (status == 0)
         status = configure_tls(&conf, &tls);
     if (status != 0)
@@ -348,6 +384,13 @@ int main(int argc, char **argv)
     }
     raise_fd_limit();
 
+    /* What needs root, the ports and the TLS key (loaded above), is open:
+     * root goes before any firmware file is read and any thread starts. */
+    if (open_listener(&conf, conf.port, &fd, where, sizeof(where)) < 0 ||
+        (tls != NULL && open_listener(&conf, conf.tls_port, &fd_tls, where_tls,
+                                      sizeof(where_tls)) < 0) ||
+        drop_root(&privs, conf.user) < 0)
+        goto out;
     r = catalog_open(conf.firmware_dir,
                      &(struct catalog_limits){.retain_seconds = conf.retain_seconds,
                                               .max_memory = conf.max_memory},
@@ -370,10 +413,8 @@ int main(int argc, char **argv)
         log_error("firmware directory %s: %s", conf.firmware_dir, strerror(-n));
         goto out;
     }
-    if (start_server(&conf, conf.port, NULL, threads, cat, &http, where, sizeof(where)) < 0 ||
-        (tls != NULL &&
-         start_server(&conf, conf.tls_port, tls, threads, cat, &https, where_tls,
-                      sizeof(where_tls)) < 0))
+    if (start_server(&conf, &fd, NULL, threads, cat, &http) < 0 ||
+        (tls != NULL && start_server(&conf, &fd_tls, tls, threads, cat, &https) < 0))
         goto out;
     if (tls != NULL)
         log_info("listening on %s (http), %s (https), %d image%s", where, where_tls, n,
@@ -396,6 +437,10 @@ int main(int argc, char **argv)
 out:
     http_stop(https);
     http_stop(http);
+    if (fd_tls >= 0)
+        close(fd_tls);
+    if (fd >= 0)
+        close(fd);
     tls_close(tls);
     pending_free(pending);
     watch_close(watch);

@@ -266,6 +266,19 @@ def ipv6_loopback_available():
 # --------------------------------------------------------------------------
 # The daemon.
 
+def with_user(config, user="root"):
+    """`config` with the `user` key appended (None: left as it is).
+
+    Started as root, otad becomes `user` (by default nobody) before it reads
+    a firmware file. The tests run as root in CI, on files in 0700 temporary
+    directories nobody cannot enter, so the daemons they start keep root
+    (with a warning) unless a test asks for the drop."""
+    if user is None:
+        return config
+    if config and not config.endswith("\n"):
+        config += "\n"
+    return config + "user: %s\n" % user
+
 def _die_with_parent():
     """Runs in the child before exec: have the kernel SIGKILL otad if the
     test process dies (e.g. killed by a meson timeout), so no daemon is
@@ -475,8 +488,9 @@ class OtadTestCase(unittest.TestCase):
 
     # --- daemon ---------------------------------------------------------
     def start(self, config="", firmware_dir=None, bind="127.0.0.1",
-              extra_args=(), env=None, wait=True):
-        cfg = self.config(config, name="otad-%d.yaml" % len(self.daemons))
+              extra_args=(), env=None, wait=True, user="root"):
+        """`user`: the user otad becomes when run as root (see with_user)."""
+        cfg = self.config(with_user(config, user), name="otad-%d.yaml" % len(self.daemons))
         d = Otad(firmware_dir or self.dir, cfg, self.tmp, bind=bind,
                  extra_args=extra_args, env=env)
         self.daemons.append(d)
