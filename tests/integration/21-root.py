@@ -9,7 +9,7 @@ import os
 import pwd
 import re
 
-from otadtest import OtadTestCase, free_port, main, run_otad, vector
+from otadtest import Otad, OtadTestCase, free_port, main, run_otad, vector, with_user
 
 EX_CONFIG = 78
 
@@ -86,6 +86,27 @@ class Root(OtadTestCase):
         self.assertEqual(ids(d.pid), ((0,) * 4, (0,) * 4))
         self.assertEqual(d.get("/secret/header").status, 200)
         self.assertRegex(d.stderr(), r"(?m)^warning: running as root \(user: root\): ")
+
+    def test_started_unprivileged(self):
+        """Started as another user, otad stays that user and says nothing
+        of users, whatever `user` says."""
+        self.need_root()
+        self.open_to_nobody()
+        nobody = pwd.getpwnam("nobody")
+
+        def become_nobody():
+            os.setgroups([])
+            os.setgid(nobody.pw_gid)
+            os.setuid(nobody.pw_uid)
+
+        for user in ("nobody", "root"):
+            cfg = self.config(with_user("", user), name="otad-%s.yaml" % user)
+            d = Otad(self.dir, cfg, self.tmp, preexec=become_nobody)
+            self.daemons.append(d)
+            d.start()
+            self.assertEqual(ids(d.pid), ((nobody.pw_uid,) * 4, (nobody.pw_gid,) * 4))
+            self.assertEqual(d.get("/vec/header").body, vector("expected/header.bin"))
+            self.assertNotIn("running as", d.stderr())
 
     def test_directory_nobody_cannot_read(self):
         """After the drop, a firmware directory only root may enter is a

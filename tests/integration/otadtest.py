@@ -313,9 +313,10 @@ class Otad:
     returns the exit status; kill() is the last resort."""
 
     def __init__(self, firmware_dir, config_path, workdir, port=None,
-                 bind="127.0.0.1", extra_args=(), env=None, flags=True):
+                 bind="127.0.0.1", extra_args=(), env=None, flags=True, preexec=None):
         """flags=False passes only --config: the file must then hold
-        firmware_dir, bind and port (given here too, to reach the daemon)."""
+        firmware_dir, bind and port (given here too, to reach the daemon).
+        preexec runs in the child before the exec (e.g. to change user)."""
         self.firmware_dir = firmware_dir
         self.config_path = config_path
         self.bind = bind
@@ -327,6 +328,7 @@ class Otad:
                           "--bind", bind, "--port", str(self.port)]
         self.args += list(extra_args)
         self.env = env
+        self.preexec = preexec
         self.proc = None
         self.stopped = False    # set once stop() was called: an exit is expected
 
@@ -335,10 +337,15 @@ class Otad:
         self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
                                      stdout=self._stderr, stderr=self._stderr,
                                      env=daemon_env(self.env),
-                                     preexec_fn=_die_with_parent)
+                                     preexec_fn=self._preexec)
         if wait:
             self.wait_ready()
         return self
+
+    def _preexec(self):
+        _die_with_parent()
+        if self.preexec is not None:
+            self.preexec()
 
     @property
     def pid(self):
