@@ -260,7 +260,9 @@ class Otad(Server):
         super().__init__()
         self.otad = otad
         self.fw_dir = fw_dir
-        self.settings = {"log_level": "warning"}
+        # Run as root, otad would become nobody, who cannot read the 0700
+        # temporary directories the benchmarks work in: it stays root.
+        self.settings = {"log_level": "warning", "user": "root"}
         self.settings.update(settings or {})
 
     def command(self):

@@ -5,18 +5,30 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "escape.h"
+
+/* A name in the text listing. The catalog holds only names that print as
+ * themselves; any other is escaped, so that no name starts a line of its own. */
+static const char *text(const char *name, char buf[ESCAPE_NAME_SIZE])
+{
+    return escape_name_ok(name) ? name : escape_name(name, buf, ESCAPE_NAME_SIZE);
+}
+
 /* Where the version came from, as "(from NAME.txt)" or "(default: NAME.txt missing)". */
 static void version_origin(FILE *f, const struct image *img)
 {
+    char buf[ESCAPE_NAME_SIZE];
+    const char *file = text(img->version_file, buf);
+
     switch (img->version_source) {
     case VERSION_FROM_FILE:
-        fprintf(f, "(from %s)", img->version_file);
+        fprintf(f, "(from %s)", file);
         break;
     case VERSION_FILE_MISSING:
-        fprintf(f, "(default: %s missing)", img->version_file);
+        fprintf(f, "(default: %s missing)", file);
         break;
     default:
-        fprintf(f, "(default: %s invalid)", img->version_file);
+        fprintf(f, "(default: %s invalid)", file);
         break;
     }
 }
@@ -37,9 +49,9 @@ static void render_text(FILE *f, const struct catalog_item *list, size_t n)
     for (size_t i = 0; i < n; i++) {
         const struct image *img = list[i].img;
         const struct generation *g = img->gen;
-        char loaded[32];
+        char loaded[32], name[ESCAPE_NAME_SIZE], bin[ESCAPE_NAME_SIZE], txt[ESCAPE_NAME_SIZE];
 
-        fprintf(f, "%s\n  version: %u ", img->name, img->version);
+        fprintf(f, "%s\n  version: %u ", text(img->name, name), img->version);
         version_origin(f, img);
         fprintf(f,
                 "\n"
@@ -50,26 +62,34 @@ static void render_text(FILE *f, const struct catalog_item *list, size_t n)
                 "  generation: %s loaded %s\n"
                 "  retained: %u older generation%s\n"
                 "\n",
-                g->size, g->crc, g->nblocks, OTA_BLOCK_DATA, img->bin_file,
-                img->version_file, g->etag, (utc(g->loaded, loaded, sizeof(loaded)), loaded),
+                g->size, g->crc, g->nblocks, OTA_BLOCK_DATA, text(img->bin_file, bin),
+                text(img->version_file, txt), g->etag,
+                (utc(g->loaded, loaded, sizeof(loaded)), loaded),
                 list[i].retained, list[i].retained == 1 ? "" : "s");
     }
 }
 
-/* File names are bytes, not necessarily UTF-8: escape what JSON forbids raw
- * and keep the rest (invalid UTF-8 passes through unchanged). */
+/* A JSON string (RFC 8259) of @s: quote and backslash escaped, control
+ * characters as \u00XX, UTF-8 as it is. The catalog serves no name that is
+ * not UTF-8; were one here, each stray byte would be U+FFFD, so that the
+ * listing stays JSON whatever the bytes. */
 static void json_string(FILE *f, const char *s)
 {
+    size_t n;
+
     fputc('"', f);
-    for (; *s != '\0'; s++) {
+    for (; *s != '\0'; s += n ? n : 1) {
         unsigned char c = (unsigned char)*s;
 
-        if (c == '"' || c == '\\')
+        n = escape_utf8_len(s);
+        if (n == 0)
+            fputs("\\ufffd", f);
+        else if (c == '"' || c == '\\')
             fprintf(f, "\\%c", c);
-        else if (c < 0x20 || c == 0x7f)
-            fprintf(f, "\\u%04x", c);
+        else if (escape_is_control(s, n))
+            fprintf(f, "\\u%04x", n == 1 ? c : (unsigned char)s[1]);
         else
-            fputc(c, f);
+            fwrite(s, 1, n, f);
     }
     fputc('"', f);
 }

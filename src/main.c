@@ -5,7 +5,6 @@
  * (signals, directory changes, expiry of old generations) until asked to
  * stop, then the same in reverse. */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -19,13 +18,16 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "args.h"
 #include "catalog.h"
 #include "conf.h"
+#include "escape.h"
 #include "http.h"
 #include "listener.h"
 #include "log.h"
 #include "notify.h"
 #include "pending.h"
+#include "privs.h"
 #include "scan.h"
 #include "tls.h"
 #include "version.h"
@@ -34,98 +36,10 @@
 /* In-flight responses get this long to finish after SIGTERM. */
 #define DRAIN_MS 1500
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "Usage: otad [OPTIONS]\n"
-            "Serve firmware images to devices over the block OTA protocol.\n"
-            "\n"
-            "  -c, --config FILE        read settings from FILE (default %s, if present)\n"
-            "  -d, --firmware-dir DIR   serve NAME.bin + NAME.txt files from DIR\n"
-            "  -b, --bind ADDR          listen on the IPv4 or IPv6 address ADDR\n"
-            "  -p, --port N             listen on TCP port N\n"
-            "      --check-config       validate the configuration and exit\n"
-            "  -V, --version            print the version and exit\n"
-            "  -h, --help               print this help and exit\n"
-            "\n"
-            "Options override the configuration file. See otad(8) and otad.yaml(5).\n",
-            OTAD_DEFAULT_CONFIG);
-}
-
-struct args {
-    const char *config;      /* NULL: the default file, if it exists */
-    const char *overrides[3][2];  /* key, value pairs from flags */
-    size_t noverrides;
-    bool check_config;
-};
-
-/* Returns -1 to go on, or an exit status. */
-static int parse_args(int argc, char **argv, struct args *a)
-{
-    enum { OPT_CHECK = 256 };
-    static const struct option options[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"firmware-dir", required_argument, NULL, 'd'},
-        {"bind", required_argument, NULL, 'b'},
-        {"port", required_argument, NULL, 'p'},
-        {"check-config", no_argument, NULL, OPT_CHECK},
-        {"version", no_argument, NULL, 'V'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int opt;
-
-    while ((opt = getopt_long(argc, argv, "c:d:b:p:Vh", options, NULL)) != -1) {
-        const char *key = NULL;
-
-        switch (opt) {
-        case 'c':
-            a->config = optarg;
-            break;
-        case 'd':
-            key = "firmware_dir";
-            break;
-        case 'b':
-            key = "bind";
-            break;
-        case 'p':
-            key = "port";
-            break;
-        case OPT_CHECK:
-            a->check_config = true;
-            break;
-        case 'V':
-            printf("otad %s\n", OTAD_VERSION);
-            return 0;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
-        if (key != NULL) {
-            size_t i;
-
-            /* A repeated flag replaces the earlier one. */
-            for (i = 0; i < a->noverrides && strcmp(a->overrides[i][0], key) != 0; i++)
-                ;
-            a->overrides[i][0] = key;
-            a->overrides[i][1] = optarg;
-            if (i == a->noverrides)
-                a->noverrides++;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "otad: unexpected argument '%s'\n", argv[optind]);
-        usage(stderr);
-        return 2;
-    }
-    return -1;
-}
-
-/* Fills @c from defaults, the file and the flags. Returns 0 or an exit status. */
-static int configure(const struct args *a, struct conf *c, const char **ret_path)
+/* Fills @c from defaults, the file and the flags, and looks up the user to
+ * become into @p. Returns 0 or an exit status. */
+static int configure(const struct args *a, struct conf *c, struct privs *p,
+                     const char **ret_path)
 {
     const char *path = a->config;
     char err[512];
@@ -151,7 +65,7 @@ static int configure(const struct args *a, struct conf *c, const char **ret_path
             return CONF_EXIT_STATUS;
         }
     }
-    if (conf_check(c, err, sizeof(err)) < 0) {
+    if (conf_check(c, err, sizeof(err)) < 0 || privs_lookup(c->user, p, err, sizeof(err)) < 0) {
         fprintf(stderr, "otad: %s\n", err);
         return CONF_EXIT_STATUS;
     }
@@ -227,34 +141,38 @@ static void reload_tls(struct loop *l)
 }
 
 /* The log of the catalog's changes; *@ctx is true during the first scan, which
- * lists each image rather than what changed. */
+ * lists each image rather than what changed. File names are anyone's bytes:
+ * each is escaped, so that none can forge a line. */
 static void report(void *ctx, const struct catalog_change *c)
 {
     const struct image *img = c->img;
+    char a[ESCAPE_NAME_SIZE], b[ESCAPE_NAME_SIZE];
+    const char *name = escape_name(img ? img->name : c->name ? c->name : "", a, sizeof(a));
+    const char *file = escape_name(img ? img->version_file : c->file ? c->file : "", b,
+                                   sizeof(b));
 
     if (c->version_problem != NULL)
-        log_warning("%s: %s; using version %u", img->version_file, c->version_problem,
-                    VERSION_DEFAULT);
+        log_warning("%s: %s; using version %u", file, c->version_problem, VERSION_DEFAULT);
     if (c->event == CATALOG_ADDED || c->event == CATALOG_REPLACED)
         log_info("%s %s: version %u, %u bytes, crc 0x%08X, %u blocks, etag %s",
                  *(bool *)ctx ? "image" : c->event == CATALOG_ADDED ? "added" : "replaced",
-                 img->name, img->version, img->gen->size, img->gen->crc, img->gen->nblocks,
+                 name, img->version, img->gen->size, img->gen->crc, img->gen->nblocks,
                  img->gen->etag);
     else if (c->event == CATALOG_VERSION && img->version_source == VERSION_FROM_FILE)
-        log_info("version %s: %u (from %s)", img->name, img->version, img->version_file);
+        log_info("version %s: %u (from %s)", name, img->version, file);
     else if (c->event == CATALOG_VERSION)
-        log_info("version %s: %u (default: %s %s)", img->name, img->version, img->version_file,
+        log_info("version %s: %u (default: %s %s)", name, img->version, file,
                  img->version_source == VERSION_FILE_MISSING ? "missing" : "invalid");
     else if (c->event == CATALOG_REMOVED)
-        log_info("removed %s", c->name);
+        log_info("removed %s", name);
     else if (c->event == CATALOG_SKIPPED)
-        log_warning("%s: %s; skipped", c->file, c->reason);
+        log_warning("%s: %s; skipped", file, c->reason);
     else if (c->event == CATALOG_DUPLICATE)
-        log_warning("%s: same name as %s; ignored", c->file, c->other);
+        log_warning("%s: same name as %s; ignored", file, escape_name(c->other, a, sizeof(a)));
     else if (c->event == CATALOG_UNSETTLED)
-        log_warning("%s: changed while being read; kept the previous state", c->file);
+        log_warning("%s: changed while being read; kept the previous state", file);
     else if (c->event == CATALOG_DROPPED)
-        log_info("dropped generation %s of %s: %s", c->gen->etag, c->name, c->reason);
+        log_info("dropped generation %s of %s: %s", c->gen->etag, name, c->reason);
 }
 
 static void rescan(struct loop *l, const char *why)
@@ -285,13 +203,17 @@ static void on_event(void *ctx, enum watch_kind kind, const char *name)
 
     if (kind == WATCH_OVERFLOW)
         log_warning("directory events were lost; rescanning %s", catalog_dir(l->cat));
+    char buf[ESCAPE_NAME_SIZE];
+
     if (pending_note(l->pending, kind, name, event_ms()) < 0)
-        log_error("out of memory noting a change of %s", name ? name : "the directory");
+        log_error("out of memory noting a change of %s",
+                  name ? escape_name(name, buf, sizeof(buf)) : "the directory");
 }
 
 static void on_due(void *ctx, const char *name)
 {
     struct loop *l = ctx;
+    char buf[ESCAPE_NAME_SIZE];
     int r;
 
     if (name == NULL) {
@@ -304,7 +226,7 @@ static void on_due(void *ctx, const char *name)
     else if (r == -ENOENT || r == -ENOTDIR)
         pending_note(l->pending, WATCH_DIR, NULL, event_ms());
     else if (r < 0)
-        log_error("%s: reload failed: %s", name, strerror(-r));
+        log_error("%s: reload failed: %s", escape_name(name, buf, sizeof(buf)), strerror(-r));
 }
 
 /* Serves until SIGTERM or SIGINT, reloading what changes in the firmware
@@ -391,20 +313,51 @@ static void http_event(void *cls, const struct http_event *e)
     log_debug("libmicrohttpd: %s", e->message);
 }
 
-/* Opens a listener on @port and starts HTTP (or HTTPS with @tls) on it.
- * Returns 0, or logs why not and returns a negative errno. */
-static int start_server(const struct conf *c, uint16_t port, struct tls *tls, unsigned threads,
-                        struct catalog *cat, struct http **ret, char *where, size_t len)
+/* Opens the listener on @port into *@fd. Returns 0, or logs why not and
+ * returns a negative errno. */
+static int open_listener(const struct conf *c, uint16_t port, int *fd, char *where, size_t len)
 {
-    int fd = listener_open(c->bind, port), r;
-
-    if (fd < 0) {
-        log_error("cannot listen on %s port %u: %s", c->bind, port, strerror(-fd));
-        return fd;
+    *fd = listener_open(c->bind, port);
+    if (*fd < 0) {
+        log_error("cannot listen on %s port %u: %s", c->bind, port, strerror(-*fd));
+        return *fd;
     }
-    listener_describe(fd, where, len);
+    listener_describe(*fd, where, len);
+    return 0;
+}
+
+/* Started as root, becomes the configured user (see privs.h), or stays root
+ * when that user is root, and says so. Returns 0, or logs why not and
+ * returns a negative errno. */
+static int drop_root(const struct privs *p, const char *user)
+{
+    char err[256];
+    int r;
+
+    if (geteuid() == 0 && !p->drop) {
+        log_warning("running as root (user: %s): a link in the firmware directory can "
+                    "serve any file on this host",
+                    user);
+        return 0;
+    }
+    r = privs_drop(p, err, sizeof(err));
+    if (r < 0)
+        log_error("user %s: %s", user, err);
+    else if (p->drop)
+        log_info("running as user %s (uid %u, gid %u)", user, (unsigned)p->uid,
+                 (unsigned)p->gid);
+    return r;
+}
+
+/* Starts HTTP (or HTTPS with @tls) on the listener *@fd, which it takes
+ * (and sets to -1). Returns 0, or logs why not and returns a negative errno. */
+static int start_server(const struct conf *c, int *fd, struct tls *tls, unsigned threads,
+                        struct catalog *cat, struct http **ret)
+{
+    int r;
+
     r = http_start(&(struct http_options){
-                       .listen_fd = fd,
+                       .listen_fd = *fd,
                        .tls = tls,
                        .idle_timeout = c->idle_timeout,
                        .legacy_keep_alive = c->legacy_keep_alive,
@@ -414,6 +367,7 @@ static int start_server(const struct conf *c, uint16_t port, struct tls *tls, un
                        .event = http_event,
                    },
                    cat, ret);
+    *fd = -1; /* http_start() took it, even on failure */
     if (r < 0)
         log_error("cannot start the HTTP%s server: %s", tls ? "S" : "", strerror(-r));
     return r;
@@ -429,16 +383,17 @@ int main(int argc, char **argv)
     struct pending *pending = NULL;
     struct http *http = NULL, *https = NULL;
     struct tls *tls = NULL;
+    struct privs privs;
     const char *config_path = NULL;
     char line[1024], where[80], where_tls[80];
     sigset_t signals;
     unsigned threads;
-    int status, sigfd = -1, n, r;
+    int status, sigfd = -1, fd = -1, fd_tls = -1, n, r;
 
-    status = parse_args(argc, argv, &args);
+    status = args_parse(argc, argv, &args);
     if (status >= 0)
         return status;
-    status = configure(&args, &conf, &config_path);
+    status = configure(&args, &conf, &privs, &config_path);
     if (status == 0)
         status = configure_tls(&conf, &tls);
     if (status != 0)
@@ -469,6 +424,13 @@ int main(int argc, char **argv)
     }
     raise_fd_limit();
 
+    /* What needs root, the ports and the TLS key (loaded above), is open:
+     * root goes before any firmware file is read and any thread starts. */
+    if (open_listener(&conf, conf.port, &fd, where, sizeof(where)) < 0 ||
+        (tls != NULL && open_listener(&conf, conf.tls_port, &fd_tls, where_tls,
+                                      sizeof(where_tls)) < 0) ||
+        drop_root(&privs, conf.user) < 0)
+        goto out;
     r = catalog_open(conf.firmware_dir,
                      &(struct catalog_limits){.retain_seconds = conf.retain_seconds,
                                               .max_memory = conf.max_memory},
@@ -491,10 +453,8 @@ int main(int argc, char **argv)
         log_error("firmware directory %s: %s", conf.firmware_dir, strerror(-n));
         goto out;
     }
-    if (start_server(&conf, conf.port, NULL, threads, cat, &http, where, sizeof(where)) < 0 ||
-        (tls != NULL &&
-         start_server(&conf, conf.tls_port, tls, threads, cat, &https, where_tls,
-                      sizeof(where_tls)) < 0))
+    if (start_server(&conf, &fd, NULL, threads, cat, &http) < 0 ||
+        (tls != NULL && start_server(&conf, &fd_tls, tls, threads, cat, &https) < 0))
         goto out;
     if (tls != NULL)
         log_info("listening on %s (http), %s (https), %d image%s", where, where_tls, n,
@@ -517,6 +477,10 @@ int main(int argc, char **argv)
 out:
     http_stop(https);
     http_stop(http);
+    if (fd_tls >= 0)
+        close(fd_tls);
+    if (fd >= 0)
+        close(fd);
     tls_close(tls);
     pending_free(pending);
     watch_close(watch);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "array.h"
+#include "escape.h"
 #include "file.h"
 #include "version.h"
 
@@ -55,8 +56,11 @@ static int compare_candidates(const void *pa, const void *pb)
 }
 
 /* Lists the NAME.bin entries of the directory (only those of @only, if not
- * NULL), sorted by name, the preferred spelling of a name first. */
-static int read_candidates(int dirfd, const char *only, struct candidate **ret, size_t *ret_n)
+ * NULL), sorted by name, the preferred spelling of a name first. A name that
+ * is not UTF-8 or holds control characters is reported to @cat and left out:
+ * it would forge lines of the listing or the log, or break the JSON. */
+static int read_candidates(struct catalog *cat, int dirfd, const char *only,
+                           struct candidate **ret, size_t *ret_n)
 {
     struct candidate *c = NULL;
     size_t n = 0, cap = 0, only_len = only ? strlen(only) : 0;
@@ -88,6 +92,12 @@ static int read_candidates(int dirfd, const char *only, struct candidate **ret, 
             continue;
         if (only != NULL && (len - 4 != only_len || memcmp(de->d_name, only, only_len) != 0))
             continue;
+        if (!escape_name_ok(de->d_name)) {
+            catalog_report(cat, &(struct catalog_change){
+                                    .event = CATALOG_SKIPPED, .file = de->d_name,
+                                    .reason = "name is not UTF-8 or has control characters"});
+            continue;
+        }
         if (array_grow(&c, &cap, n + 1, sizeof(*c)) < 0) {
             r = -ENOMEM;
             break;
@@ -329,7 +339,7 @@ int scan_all(struct catalog *cat)
     }
     if (dirfd < 0)
         return dirfd;
-    r = read_candidates(dirfd, NULL, &cand, &ncand);
+    r = read_candidates(cat, dirfd, NULL, &cand, &ncand);
     if (r < 0)
         goto out;
     nitems = r = catalog_list(cat, &items);
@@ -374,7 +384,7 @@ int scan_reload(struct catalog *cat, const char *name)
     dirfd = open_dir(cat);
     if (dirfd < 0)
         return dirfd;
-    r = read_candidates(dirfd, name, &cand, &ncand);
+    r = read_candidates(cat, dirfd, name, &cand, &ncand);
     if (r == 0)
         r = refresh(cat, dirfd, name, ncand > 0 ? cand[0].bin_file : NULL, NULL);
     for (size_t i = 1; r == 0 && i < ncand; i++)

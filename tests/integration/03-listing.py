@@ -38,6 +38,9 @@ class Listing(OtadTestCase):
             # JSON must escape these names, not paste them in.
             'q"u\\ote': (self.add_image('q"u\\ote', os.urandom(20), version=2), 2, "file"),
             "\u00fcn\u00ef": (self.add_image("\u00fcn\u00ef", os.urandom(20), version=3), 3, "file"),
+            # Valid UTF-8 is served and listed as it is.
+            "Pr\u00fcfung": (self.add_image("Pr\u00fcfung", os.urandom(30), version=4), 4, "file"),
+            "\u56fa\u4ef6": (self.add_image("\u56fa\u4ef6", os.urandom(40), version=6), 6, "file"),
         }
 
     def test_text(self):
@@ -92,6 +95,17 @@ class Listing(OtadTestCase):
         d = self.start()
         self.check_json(d.get("/firmwares?format=json"))
 
+    def test_json_with_undecodable_names(self):
+        """Names that are not UTF-8 are not served, so the JSON stays JSON
+        (and valid UTF-8) with such files in the directory."""
+        for raw in (b"\xff\xfe.bin", b"latin1-\xfc.bin", b"\xc0\xafslash.bin"):
+            with open(os.path.join(os.fsencode(self.dir), raw), "wb") as f:
+                f.write(os.urandom(30))
+        d = self.start()
+        self.check_json(d.get("/firmwares?format=json"))
+        listing, order = paragraphs(d.get("/firmwares").body.decode("utf-8"))
+        self.assertEqual(order, sorted(self.images))
+
     def test_json_by_accept(self):
         """Scripts may ask with an Accept header, possibly among other types."""
         d = self.start()
@@ -117,6 +131,12 @@ class Listing(OtadTestCase):
         self.assertEqual((r.status, r.body), (200, make_header(data, version)))
         data, version, _ = self.images["\u00fcn\u00ef"]
         r = d.get("/%C3%BCn%C3%AF/header")
+        self.assertEqual((r.status, r.body), (200, make_header(data, version)))
+        data, version, _ = self.images["\u56fa\u4ef6"]
+        r = d.get("/%E5%9B%BA%E4%BB%B6/block/0")
+        self.assertEqual((r.status, r.body), (200, make_block(data, 0)))
+        data, version, _ = self.images["Pr\u00fcfung"]
+        r = d.get("/Pr%C3%BCfung/header")
         self.assertEqual((r.status, r.body), (200, make_header(data, version)))
 
     def test_empty_directory(self):

@@ -11,7 +11,7 @@ import json
 import os
 import re
 
-from otadtest import OtadTestCase, main, make_block, make_header, read_file, vector
+from otadtest import OtadTestCase, main, make_block, make_header, poll, read_file, vector
 
 
 class FirmwareDir(OtadTestCase):
@@ -151,6 +151,57 @@ class FirmwareDir(OtadTestCase):
         self.assertServed(d)
         self.assertEqual(d.get("/huge/header").status, 404)
         self.assertWarned(d, "huge.bin", "skipped")
+
+    # Names that would forge a line or break the JSON, and how each is escaped
+    # in its warning.
+    UNPRINTABLE = {b"fake\n  version: 999.bin": "fake\\x0a  version: 999.bin",
+                   b"\xff\xfe.bin": "\\xff\\xfe.bin",
+                   b"cr\rtab\t.bin": "cr\\x0dtab\\x09.bin",
+                   b"esc\x1b[31mred.bin": "esc\\x1b[31mred.bin",
+                   b"latin1-\xfc.bin": "latin1-\\xfc.bin"}
+
+    def assertNamesRefused(self, d, names):
+        """None of `names` is listed, the text listing holds one name line per
+        served image, every log line is a log line, and each name has one
+        warning, escaped."""
+        text = d.get("/firmwares").body.decode("utf-8", "replace")
+        self.assertEqual([l for l in text.splitlines() if l and not l.startswith("  ")],
+                         sorted(self.served), text)
+        log = d.stderr().splitlines()
+        self.assertEqual([l for l in log if not re.match(r"(debug|info|warning|error): ", l)],
+                         [], d.stderr())
+        for raw in names:
+            lines = [l for l in log if l.startswith("warning: " + self.UNPRINTABLE[raw] + ": ")]
+            self.assertEqual(len(lines), 1, (raw, d.stderr()))
+            self.assertTrue(lines[0].endswith(": name is not UTF-8 or has control characters; "
+                                              "skipped"), lines[0])
+        self.assertServed(d)
+
+    def test_unprintable_names_refused(self):
+        """A name with control characters (a newline would forge an entry of
+        the text listing and a line of the log) or that is not UTF-8 (which
+        JSON cannot hold) is not served; its warning shows it escaped."""
+        for raw in self.UNPRINTABLE:
+            with open(os.path.join(os.fsencode(self.dir), raw), "wb") as f:
+                f.write(os.urandom(300))
+        with open(os.path.join(os.fsencode(self.dir), b"fake\n  version: 999.txt"), "w") as f:
+            f.write("999\n")
+        d = self.start()
+        self.assertNamesRefused(d, self.UNPRINTABLE)
+        self.assertEqual(d.get("/fake%0A%20%20version:%20999/header").status, 404)
+        self.assertEqual(d.get("/%FF%FE/header").status, 404)
+
+    def test_unprintable_name_written_later(self):
+        """The same for a file that appears while otad runs."""
+        d = self.start()
+        raw = b"\xff\xfe.bin"
+        tmp = os.path.join(os.fsencode(self.dir), b".new.tmp")
+        with open(tmp, "wb") as f:
+            f.write(os.urandom(300))
+        os.rename(tmp, os.path.join(os.fsencode(self.dir), raw))
+        warning = "warning: %s: " % self.UNPRINTABLE[raw]
+        self.assertTrue(poll(lambda: warning in d.stderr(), timeout=10), d.stderr())
+        self.assertNamesRefused(d, [raw])
 
     def test_warning_lines_name_files(self):
         """Warnings use the documented format, one line each."""

@@ -6,7 +6,7 @@ import re
 import socket
 
 from otadtest import (Otad, OtadTestCase, free_port, ipv6_loopback_available, main,
-                      run_otad, vector)
+                      run_otad, vector, with_user)
 
 EX_USAGE, EX_CONFIG = 2, 78
 
@@ -141,8 +141,9 @@ class Startup(OtadTestCase):
     def test_config_file_values_used(self):
         """Without flags the file decides; the settings line shows them."""
         port = free_port()
-        cfg = self.config("firmware_dir: %s\nbind: 127.0.0.1\nport: %d\nidle_timeout: 7\n"
-                          "legacy_keep_alive: off\nthreads: 2\n" % (self.dir, port))
+        cfg = self.config(with_user("firmware_dir: %s\nbind: 127.0.0.1\nport: %d\n"
+                                    "idle_timeout: 7\nlegacy_keep_alive: off\nthreads: 2\n"
+                                    % (self.dir, port)))
         d = Otad(self.dir, cfg, self.tmp, port=port, flags=False)
         self.daemons.append(d)
         d.start()

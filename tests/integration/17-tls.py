@@ -51,7 +51,7 @@ import warnings
 
 from otadtest import (ConnectionClosed, Conn, Otad, OtadTestCase, TlsConn, crc32,
                       download, etag_of, free_port, main, poll, run_otad,
-                      sanitizer_reports, vector)
+                      sanitizer_reports, vector, with_user)
 
 OPENSSL = shutil.which("openssl")
 CURL = shutil.which("curl")
@@ -270,7 +270,8 @@ class Tls(OtadTestCase):
 
     def start_tls(self, flow=False, extra="", cert=None):
         http_port, https_port = two_free_ports()
-        path = self.config(self.tls_config(https_port, cert=cert, flow=flow, extra=extra),
+        path = self.config(with_user(self.tls_config(https_port, cert=cert, flow=flow,
+                                                     extra=extra)),
                            name="otad-%d.yaml" % len(self.daemons))
         d = Otad(self.dir, path, self.tmp, port=http_port)
         d.tls_port = https_port

@@ -266,6 +266,19 @@ def ipv6_loopback_available():
 # --------------------------------------------------------------------------
 # The daemon.
 
+def with_user(config, user="root"):
+    """`config` with the `user` key appended (None: left as it is).
+
+    Started as root, otad becomes `user` (by default nobody) before it reads
+    a firmware file. The tests run as root in CI, on files in 0700 temporary
+    directories nobody cannot enter, so the daemons they start keep root
+    (with a warning) unless a test asks for the drop."""
+    if user is None:
+        return config
+    if config and not config.endswith("\n"):
+        config += "\n"
+    return config + "user: %s\n" % user
+
 def _die_with_parent():
     """Runs in the child before exec: have the kernel SIGKILL otad if the
     test process dies (e.g. killed by a meson timeout), so no daemon is
@@ -300,9 +313,10 @@ class Otad:
     returns the exit status; kill() is the last resort."""
 
     def __init__(self, firmware_dir, config_path, workdir, port=None,
-                 bind="127.0.0.1", extra_args=(), env=None, flags=True):
+                 bind="127.0.0.1", extra_args=(), env=None, flags=True, preexec=None):
         """flags=False passes only --config: the file must then hold
-        firmware_dir, bind and port (given here too, to reach the daemon)."""
+        firmware_dir, bind and port (given here too, to reach the daemon).
+        preexec runs in the child before the exec (e.g. to change user)."""
         self.firmware_dir = firmware_dir
         self.config_path = config_path
         self.bind = bind
@@ -314,6 +328,7 @@ class Otad:
                           "--bind", bind, "--port", str(self.port)]
         self.args += list(extra_args)
         self.env = env
+        self.preexec = preexec
         self.proc = None
         self.stopped = False    # set once stop() was called: an exit is expected
 
@@ -322,10 +337,15 @@ class Otad:
         self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
                                      stdout=self._stderr, stderr=self._stderr,
                                      env=daemon_env(self.env),
-                                     preexec_fn=_die_with_parent)
+                                     preexec_fn=self._preexec)
         if wait:
             self.wait_ready()
         return self
+
+    def _preexec(self):
+        _die_with_parent()
+        if self.preexec is not None:
+            self.preexec()
 
     @property
     def pid(self):
@@ -475,8 +495,9 @@ class OtadTestCase(unittest.TestCase):
 
     # --- daemon ---------------------------------------------------------
     def start(self, config="", firmware_dir=None, bind="127.0.0.1",
-              extra_args=(), env=None, wait=True):
-        cfg = self.config(config, name="otad-%d.yaml" % len(self.daemons))
+              extra_args=(), env=None, wait=True, user="root"):
+        """`user`: the user otad becomes when run as root (see with_user)."""
+        cfg = self.config(with_user(config, user), name="otad-%d.yaml" % len(self.daemons))
         d = Otad(firmware_dir or self.dir, cfg, self.tmp, bind=bind,
                  extra_args=extra_args, env=env)
         self.daemons.append(d)

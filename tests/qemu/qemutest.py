@@ -389,7 +389,7 @@ class QemuTestCase(otadtest.OtadTestCase):
 
     def otad(self, port=None):
         """Start otad (on `port` if given, e.g. to restart on the same one)."""
-        cfg = self.config("", name="otad-%d.yaml" % len(self.daemons))
+        cfg = self.config(otadtest.with_user(""), name="otad-%d.yaml" % len(self.daemons))
         d = otadtest.Otad(self.dir, cfg, self.tmp, port=port)
         self.daemons.append(d)
         d.start()

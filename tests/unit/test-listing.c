@@ -87,6 +87,51 @@ static void test_json(void **state)
     free(out);
 }
 
+/* Names the catalog would not serve: whatever the bytes, the text listing
+ * keeps one name line per image and the JSON stays JSON. */
+static void test_unprintable_names(void **state)
+{
+    struct image a = make("fake\n  version: 999", "fake\n  version: 999.bin", 2,
+                          VERSION_FROM_FILE);
+    struct image b = make("\xff\xfe" "bad\x7f\xc2\x9b", "\xff\xfe.bin", 1, VERSION_FROM_FILE);
+    struct catalog_item list[] = {{&a, 0}, {&b, 0}};
+    char *out = render(list, 2, LISTING_TEXT);
+
+    (void)state;
+    assert_non_null(strstr(out, "fake\\x0a  version: 999\n  version: 2 "
+                                "(from fake\\x0a  version: 999.txt)\n"));
+    assert_non_null(strstr(out, "  files: fake\\x0a  version: 999.bin + "
+                                "fake\\x0a  version: 999.txt\n"));
+    assert_null(strstr(out, "\n  version: 999"));
+    assert_non_null(strstr(out, "\n\\xff\\xfebad\\x7f\\xc2\\x9b\n  version: 1 "));
+    free(out);
+    out = render(list, 2, LISTING_JSON);
+    assert_non_null(strstr(out, "{\"name\":\"fake\\u000a  version: 999\","));
+    assert_non_null(strstr(out, "{\"name\":\"\\ufffd\\ufffdbad\\u007f\\u009b\","));
+    assert_non_null(strstr(out, "\"bin_file\":\"\\ufffd\\ufffd.bin\","));
+    for (const char *p = out; *p != '\0'; p++)
+        assert_true((unsigned char)*p >= 0x20 || *p == '\n');
+    free(out);
+}
+
+static void test_utf8_names(void **state)
+{
+    struct image a = make("Pr\xc3\xbc" "fung", "Pr\xc3\xbc" "fung.bin", 1, VERSION_FROM_FILE);
+    struct image b = make("\xe5\x9b\xba\xe4\xbb\xb6", "\xe5\x9b\xba\xe4\xbb\xb6.bin", 1,
+                          VERSION_FROM_FILE);
+    struct catalog_item list[] = {{&a, 0}, {&b, 0}};
+    char *out = render(list, 2, LISTING_TEXT);
+
+    (void)state;
+    assert_int_equal(strncmp(out, "Pr\xc3\xbc" "fung\n", 9), 0);
+    assert_non_null(strstr(out, "\n\xe5\x9b\xba\xe4\xbb\xb6\n  version: 1 "));
+    free(out);
+    out = render(list, 2, LISTING_JSON);
+    assert_non_null(strstr(out, "{\"name\":\"Pr\xc3\xbc" "fung\","));
+    assert_non_null(strstr(out, "{\"name\":\"\xe5\x9b\xba\xe4\xbb\xb6\","));
+    free(out);
+}
+
 static void test_empty(void **state)
 {
     char *out;
@@ -105,6 +150,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_text),
         cmocka_unit_test(test_json),
+        cmocka_unit_test(test_unprintable_names),
+        cmocka_unit_test(test_utf8_names),
         cmocka_unit_test(test_empty),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

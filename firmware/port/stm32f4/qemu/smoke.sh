@@ -55,7 +55,9 @@ mkdir "$work/fw"
 cp "$build/app.bin" "$work/fw/app.bin"
 echo 2 >"$work/fw/app.txt"
 otad_port=$(free_port)
-"$otad" -d "$work/fw" -b 127.0.0.1 -p "$otad_port" >"$work/otad.log" 2>&1 &
+# Run as root, otad would become nobody, who cannot enter $work (0700).
+printf 'user: root\n' >"$work/otad.yaml"
+"$otad" -c "$work/otad.yaml" -d "$work/fw" -b 127.0.0.1 -p "$otad_port" >"$work/otad.log" 2>&1 &
 pids="$pids $!"
 wait_for "python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", $otad_port))' 2>/dev/null"
 
