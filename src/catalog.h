@@ -40,7 +40,8 @@ enum catalog_event {
     CATALOG_REMOVED,    /* @name is served no more */
     CATALOG_SKIPPED,    /* @file could not be loaded: @reason */
     CATALOG_DUPLICATE,  /* @file: another spelling of @other's name, ignored */
-    CATALOG_UNSETTLED,  /* @file changed while being read; the old state stays */
+    CATALOG_UNSETTLED,  /* @file of @name changed while being read; the old state stays */
+    CATALOG_WRITING,    /* a rescan found @file of @name open by a writer; the old state stays */
     CATALOG_DROPPED,    /* the retained generation @gen of @name: @reason */
 };
 
@@ -52,7 +53,7 @@ struct catalog_change {
     /* ADDED, REPLACED, VERSION: why img->version_file was not used ("missing",
      * "not a decimal number"...), NULL if it was. */
     const char *version_problem;
-    const char *file;               /* SKIPPED, DUPLICATE, UNSETTLED */
+    const char *file;               /* SKIPPED, DUPLICATE, UNSETTLED, WRITING */
     const char *other;              /* DUPLICATE: the file used instead */
     const struct generation *gen;   /* DROPPED */
     const char *reason;             /* SKIPPED, DROPPED */

@@ -207,7 +207,9 @@ struct loop {
     struct catalog *cat;
     struct watch *watch;
     struct pending *pending;
+    unsigned settle_ms;
     struct tls *tls;    /* NULL without HTTPS */
+    bool starting;      /* during the first scan, which lists each image */
 };
 
 /* SIGHUP: a renewed certificate is used for new connections; a bad one is
@@ -224,18 +226,21 @@ static void reload_tls(struct loop *l)
         log_info("tls: reloaded %s", tls_cert_path(l->tls));
 }
 
-/* The log of the catalog's changes; *@ctx is true during the first scan, which
- * lists each image rather than what changed. */
+/* The log of the catalog's changes (@ctx is the loop): the first scan lists
+ * each image rather than what changed. A name that failed again while it is
+ * retried is not told again. */
 static void report(void *ctx, const struct catalog_change *c)
 {
+    const struct loop *l = ctx;
     const struct image *img = c->img;
+    bool again = c->name != NULL && l->pending != NULL && pending_retrying(l->pending, c->name);
 
     if (c->version_problem != NULL)
         log_warning("%s: %s; using version %u", img->version_file, c->version_problem,
                     VERSION_DEFAULT);
     if (c->event == CATALOG_ADDED || c->event == CATALOG_REPLACED)
         log_info("%s %s: version %u, %u bytes, crc 0x%08X, %u blocks, etag %s",
-                 *(bool *)ctx ? "image" : c->event == CATALOG_ADDED ? "added" : "replaced",
+                 l->starting ? "image" : c->event == CATALOG_ADDED ? "added" : "replaced",
                  img->name, img->version, img->gen->size, img->gen->crc, img->gen->nblocks,
                  img->gen->etag);
     else if (c->event == CATALOG_VERSION && img->version_source == VERSION_FROM_FILE)
@@ -249,10 +254,36 @@ static void report(void *ctx, const struct catalog_change *c)
         log_warning("%s: %s; skipped", c->file, c->reason);
     else if (c->event == CATALOG_DUPLICATE)
         log_warning("%s: same name as %s; ignored", c->file, c->other);
-    else if (c->event == CATALOG_UNSETTLED)
-        log_warning("%s: changed while being read; kept the previous state", c->file);
+    else if (c->event == CATALOG_UNSETTLED && !again)
+        log_warning("%s: changed while being read; kept the previous state, read again "
+                    "once it settles",
+                    c->file);
+    else if (c->event == CATALOG_WRITING)
+        log_info("%s: being written; loaded once its writer closes it", c->file);
     else if (c->event == CATALOG_DROPPED)
         log_info("dropped generation %s of %s: %s", c->gen->etag, c->name, c->reason);
+}
+
+static void on_event(void *ctx, enum watch_kind kind, const char *name);
+
+/* @name could not be loaded for now (@error): read it again once settled. */
+static void retry(void *ctx, const char *name, int error)
+{
+    struct loop *l = ctx;
+
+    (void)error;
+    if (pending_retry(l->pending, name, event_ms() + l->settle_ms) < 0)
+        log_error("out of memory noting a retry of %s", name);
+}
+
+static bool writing(void *ctx, const char *name)
+{
+    return pending_writing(((struct loop *)ctx)->pending, name);
+}
+
+static int scan(struct loop *l)
+{
+    return scan_all(l->cat, &(struct scan_hooks){.writing = writing, .retry = retry, .ctx = l});
 }
 
 static void rescan(struct loop *l, const char *why)
@@ -261,9 +292,12 @@ static void rescan(struct loop *l, const char *why)
 
     /* A new directory at the path gets watched, before it is read so that
      * nothing written meanwhile is missed; a missing one is waited for
-     * through the watch on its parent. */
+     * through the watch on its parent. The events already queued are read
+     * first, so that a writer at work is known as such. */
     watch_rearm(l->watch);
-    n = scan_all(l->cat);
+    if (watch_read(l->watch, on_event, l) < 0)
+        log_warning("cannot read directory events before the rescan");
+    n = scan(l);
     if (n == -ENOENT || n == -ENOTDIR) {
         log_warning("rescan (%s): firmware directory %s is gone; serving no images until "
                     "it is back",
@@ -298,7 +332,7 @@ static void on_due(void *ctx, const char *name)
     }
     r = scan_reload(l->cat, name);
     if (r == -EAGAIN) /* changed while being read: once more after it settles */
-        pending_note(l->pending, WATCH_CHANGED, name, event_ms());
+        retry(l, name, r);
     else if (r == -ENOENT || r == -ENOTDIR)
         pending_note(l->pending, WATCH_DIR, NULL, event_ms());
     else if (r < 0)
@@ -383,8 +417,8 @@ int main(int argc, char **argv)
 {
     struct args args = {0};
     struct conf conf = {0};
+    struct loop loop = {.starting = true};
     struct catalog *cat = NULL;
-    bool starting = true; /* the first scan lists the images */
     struct watch *watch = NULL;
     struct pending *pending = NULL;
     struct http *http = NULL, *https = NULL;
@@ -432,7 +466,7 @@ int main(int argc, char **argv)
     r = catalog_open(conf.firmware_dir,
                      &(struct catalog_limits){.retain_seconds = conf.retain_seconds,
                                               .max_memory = conf.max_memory},
-                     report, &starting, &cat);
+                     report, &loop, &cat);
     if (r < 0) {
         log_error("firmware directory %s: %s", conf.firmware_dir, strerror(-r));
         goto out;
@@ -445,8 +479,10 @@ int main(int argc, char **argv)
         log_error("cannot watch %s: %s", conf.firmware_dir, strerror(-r));
         goto out;
     }
-    n = scan_all(cat);
-    starting = false;
+    loop = (struct loop){.cat = cat, .watch = watch, .pending = pending,
+                         .settle_ms = conf.settle_ms, .tls = tls, .starting = true};
+    n = scan(&loop);
+    loop.starting = false;
     if (n < 0) {
         log_error("firmware directory %s: %s", conf.firmware_dir, strerror(-n));
         goto out;
@@ -463,7 +499,7 @@ int main(int argc, char **argv)
         log_info("listening on %s, %d image%s", where, n, n == 1 ? "" : "s");
     notify_send("READY=1");
 
-    r = serve(&(struct loop){.cat = cat, .watch = watch, .pending = pending, .tls = tls}, sigfd);
+    r = serve(&loop, sigfd);
     if (r < 0)
         log_error("main loop: %s", strerror(-r));
 

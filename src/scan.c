@@ -19,6 +19,7 @@
 struct candidate {
     char *name;
     char *bin_file;
+    bool writing;             /* a writer has it open: not read */
     /* Loaded ahead by preload(), on several threads: */
     bool loaded;
     int load_error;           /* generation_load()'s result */
@@ -215,6 +216,9 @@ static int refresh(struct catalog *cat, int dirfd, const char *name, const char 
         } else {
             r = generation_load(dirfd, bin_file, &gen);
         }
+        if (r == -EAGAIN)
+            catalog_report(cat, &(struct catalog_change){
+                                    .event = CATALOG_UNSETTLED, .name = name, .file = bin_file});
         if (r == -EAGAIN || r == -ENOMEM)
             return r;
         if (r < 0) {
@@ -292,7 +296,7 @@ static void preload(struct catalog *cat, int dirfd, struct candidate *cand, size
     if (q.todo == NULL)
         return;
     for (size_t i = 0; i < ncand; i++) {
-        if (other_spelling(cand, i) ||
+        if (other_spelling(cand, i) || cand[i].writing ||
             same_file(catalog_current(cat, cand[i].name), dirfd, cand[i].bin_file))
             continue; /* ignored, or served already: refresh() checks the version */
         q.todo[q.n++] = &cand[i];
@@ -308,6 +312,11 @@ static void preload(struct catalog *cat, int dirfd, struct candidate *cand, size
     free(q.todo);
 }
 
+static bool writing(const struct scan_hooks *hooks, const char *name)
+{
+    return hooks != NULL && hooks->writing != NULL && hooks->writing(hooks->ctx, name);
+}
+
 static int open_dir(struct catalog *cat)
 {
     int fd = open(catalog_dir(cat), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -315,7 +324,7 @@ static int open_dir(struct catalog *cat)
     return fd < 0 ? -errno : fd;
 }
 
-int scan_all(struct catalog *cat)
+int scan_all(struct catalog *cat, const struct scan_hooks *hooks)
 {
     struct candidate *cand = NULL;
     struct catalog_item *items = NULL;
@@ -342,17 +351,26 @@ int scan_all(struct catalog *cat)
         if (ncand == 0 || bsearch(&key, cand, ncand, sizeof(*cand), compare_name_only) == NULL)
             refresh(cat, dirfd, key.name, NULL, NULL);
     }
+    for (size_t i = 0; i < ncand; i++)
+        cand[i].writing = writing(hooks, cand[i].name);
     preload(cat, dirfd, cand, ncand);
     for (size_t i = 0; i < ncand; i++) {
         if (other_spelling(cand, i)) {
             report_file(cat, CATALOG_DUPLICATE, cand[i].bin_file, cand[i - 1].bin_file, NULL);
             continue;
         }
+        /* Half written: its writer's close brings the final state. */
+        if (cand[i].writing) {
+            catalog_report(cat, &(struct catalog_change){.event = CATALOG_WRITING,
+                                                         .name = cand[i].name,
+                                                         .file = cand[i].bin_file});
+            continue;
+        }
         r = refresh(cat, dirfd, cand[i].name, cand[i].bin_file, &cand[i]);
         if (r == -ENOMEM)
             goto out;
-        if (r == -EAGAIN)
-            report_file(cat, CATALOG_UNSETTLED, cand[i].bin_file, NULL, NULL);
+        if (r == -EAGAIN && hooks != NULL && hooks->retry != NULL)
+            hooks->retry(hooks->ctx, cand[i].name, r);
     }
     r = (int)catalog_count(cat);
 out:

@@ -83,7 +83,7 @@ static void test_which_files(void **state)
     snprintf(path, sizeof(path), "%s/dir.bin", f->dir);
     assert_int_equal(mkdir(path, 0755), 0);
 
-    assert_int_equal(scan_all(f->cat), 3);
+    assert_int_equal(scan_all(f->cat, NULL), 3);
     assert_true(has(f->cat, "app"));
     assert_true(has(f->cat, "UPPER"));
     assert_true(has(f->cat, "link"));
@@ -104,7 +104,7 @@ static void test_case_duplicates(void **state)
 
     assert_int_equal(write_file(f->dir, "a.BIN", "upper", 5), 0);
     assert_int_equal(write_file(f->dir, "a.bin", "lower!", 6), 0);
-    assert_int_equal(scan_all(f->cat), 1);
+    assert_int_equal(scan_all(f->cat, NULL), 1);
     img = catalog_lookup(f->cat, "a", 1);
     assert_non_null(img);
     assert_string_equal(img->bin_file, "a.bin");
@@ -119,7 +119,7 @@ static void test_rescan(void **state)
 
     assert_int_equal(write_file(f->dir, "a.bin", "aaaa", 4), 0);
     assert_int_equal(write_file(f->dir, "b.bin", "bbbb", 4), 0);
-    assert_int_equal(scan_all(f->cat), 2);
+    assert_int_equal(scan_all(f->cat, NULL), 2);
     before = catalog_lookup(f->cat, "a", 1);
     kept = catalog_lookup(f->cat, "b", 1);
 
@@ -127,7 +127,7 @@ static void test_rescan(void **state)
     assert_int_equal(write_file(f->dir, "a.txt", "5", 1), 0);
     snprintf(path, sizeof(path), "%s/c.bin", f->dir);
     assert_int_equal(write_file(f->dir, "c.bin", "cc", 2), 0);
-    assert_int_equal(scan_all(f->cat), 3);
+    assert_int_equal(scan_all(f->cat, NULL), 3);
     after = catalog_lookup(f->cat, "a", 1);
     assert_ptr_not_equal(before, after);
     assert_int_equal(after->version, 5);
@@ -138,7 +138,7 @@ static void test_rescan(void **state)
     image_unref(after);
 
     assert_int_equal(unlink(path), 0);
-    assert_int_equal(scan_all(f->cat), 2);
+    assert_int_equal(scan_all(f->cat, NULL), 2);
     assert_false(has(f->cat, "c"));
     image_unref(before);
     image_unref(kept);
@@ -153,7 +153,7 @@ static void test_list_sorted(void **state)
     assert_int_equal(write_file(f->dir, "zeta.bin", "z", 1), 0);
     assert_int_equal(write_file(f->dir, "alpha.bin", "a", 1), 0);
     assert_int_equal(write_file(f->dir, "Mid.bin", "m", 1), 0);
-    assert_int_equal(scan_all(f->cat), 3);
+    assert_int_equal(scan_all(f->cat, NULL), 3);
     n = catalog_list(f->cat, &list);
     assert_int_equal(n, 3);
     assert_string_equal(list[0].img->name, "Mid");
@@ -171,11 +171,11 @@ static void test_directory_gone(void **state)
     struct generation *g;
 
     assert_int_equal(write_file(f->dir, "a.bin", "a", 1), 0);
-    assert_int_equal(scan_all(f->cat), 1);
+    assert_int_equal(scan_all(f->cat, NULL), 1);
     img = catalog_lookup(f->cat, "a", 1);
     tmpdir_remove(f->dir);
     f->dir = tmpdir_create(); /* for teardown */
-    assert_int_equal(scan_all(f->cat), -ENOENT);
+    assert_int_equal(scan_all(f->cat, NULL), -ENOENT);
     assert_false(has(f->cat, "a"));
     g = catalog_find_generation(f->cat, "a", 1, img->gen->id);
     assert_ptr_equal(g, img->gen);
@@ -192,7 +192,7 @@ static void test_reload_one_name(void **state)
     char path[4096];
     int n;
 
-    assert_int_equal(scan_all(f->cat), 0);
+    assert_int_equal(scan_all(f->cat, NULL), 0);
     assert_int_equal(write_file(f->dir, "app.bin", "first", 5), 0);
     assert_int_equal(scan_reload(f->cat, "app"), 0);
     v1 = catalog_lookup(f->cat, "app", 3);
@@ -301,7 +301,7 @@ static void test_many_images(void **state)
     }
     assert_int_equal(write_file(f->dir, "empty.bin", "", 0), 0);
     assert_int_equal(write_file(f->dir, "img07.BIN", "other spelling", 14), 0);
-    assert_int_equal(scan_all(f->cat), N);
+    assert_int_equal(scan_all(f->cat, NULL), N);
     for (int i = 0; i < N; i++) {
         snprintf(name, sizeof(name), "img%02d", i);
         kept[i] = catalog_lookup(f->cat, name, strlen(name));
@@ -322,7 +322,7 @@ static void test_many_images(void **state)
         assert_int_equal(unlink(path), 0); /* a new inode: surely a new file */
         assert_int_equal(write_file(f->dir, file, data[i], size[i]), 0);
     }
-    assert_int_equal(scan_all(f->cat), N);
+    assert_int_equal(scan_all(f->cat, NULL), N);
     for (int i = 0; i < N; i++) {
         struct image *now;
 

@@ -118,7 +118,7 @@ static void test_added_replaced_removed(void **state)
     assert_int_equal(write_file(f->dir, "b.bin", "bbbb", 4), 0);
     assert_int_equal(write_file(f->dir, "a.bin", "aaaa", 4), 0);
     assert_int_equal(write_file(f->dir, "a.txt", "7\n", 2), 0);
-    assert_int_equal(scan_all(f->cat), 2);
+    assert_int_equal(scan_all(f->cat, NULL), 2);
     /* In name order; a.txt gives a's version, b has none. */
     assert_int_equal(f->n, 2);
     assert_seen(f, 0, CATALOG_ADDED, "a");
@@ -130,15 +130,15 @@ static void test_added_replaced_removed(void **state)
 
     /* Nothing changed: nothing to tell. Same bytes rewritten: nothing either. */
     f->n = 0;
-    assert_int_equal(scan_all(f->cat), 2);
+    assert_int_equal(scan_all(f->cat, NULL), 2);
     assert_int_equal(write_file(f->dir, "b.bin", "bbbb", 4), 0);
-    assert_int_equal(scan_all(f->cat), 2);
+    assert_int_equal(scan_all(f->cat, NULL), 2);
     assert_int_equal(f->n, 0);
 
     assert_int_equal(write_file(f->dir, "a.bin", "AAAAA", 5), 0);
     remove_file(f->dir, "b.bin");
     assert_int_equal(write_file(f->dir, "c.bin", "cccc", 4), 0);
-    assert_int_equal(scan_all(f->cat), 2);
+    assert_int_equal(scan_all(f->cat, NULL), 2);
     /* The names gone first, then the directory in order. */
     assert_int_equal(f->n, 3);
     assert_seen(f, 0, CATALOG_REMOVED, "b");
@@ -191,7 +191,7 @@ static void test_rejected_with_reason(void **state)
     assert_int_equal(mkdir(path, 0755), 0);
     assert_int_equal(write_file(f->dir, "x.BIN", "upper", 5), 0);
     assert_int_equal(write_file(f->dir, "x.bin", "lower", 5), 0);
-    assert_int_equal(scan_all(f->cat), 1);
+    assert_int_equal(scan_all(f->cat, NULL), 1);
     assert_int_equal(f->n, 4);
     assert_refused(f, 0, CATALOG_SKIPPED, "dir.bin", "not a regular file");
     assert_refused(f, 1, CATALOG_SKIPPED, "empty.bin", "empty");
@@ -216,13 +216,13 @@ static void test_directory_gone(void **state)
 
     assert_int_equal(write_file(f->dir, "a.bin", "aaaa", 4), 0);
     assert_int_equal(write_file(f->dir, "b.bin", "bbbb", 4), 0);
-    assert_int_equal(scan_all(f->cat), 2);
+    assert_int_equal(scan_all(f->cat, NULL), 2);
     f->n = 0;
     remove_file(f->dir, "a.bin");
     remove_file(f->dir, "b.bin");
     snprintf(path, sizeof(path), "%s", f->dir);
     assert_int_equal(rmdir(path), 0);
-    assert_int_equal(scan_all(f->cat), -ENOENT);
+    assert_int_equal(scan_all(f->cat, NULL), -ENOENT);
     /* The last name first. */
     assert_int_equal(f->n, 2);
     assert_seen(f, 0, CATALOG_REMOVED, "b");
@@ -240,10 +240,10 @@ static void test_dropped_over_memory(void **state)
     assert_int_equal(open_with(f, 600, 450 * 1024), 0);
     fill_random(data, 100000, 1);
     assert_int_equal(write_file(f->dir, "m.bin", data, 100000), 0);
-    assert_int_equal(scan_all(f->cat), 1);
+    assert_int_equal(scan_all(f->cat, NULL), 1);
     fill_random(data, 100000, 2);
     assert_int_equal(write_file(f->dir, "m.bin", data, 100000), 0);
-    assert_int_equal(scan_all(f->cat), 1);
+    assert_int_equal(scan_all(f->cat, NULL), 1);
     assert_int_equal(f->n, 2);
     assert_seen(f, 1, CATALOG_REPLACED, "m");
     snprintf(first, sizeof(first), "%s", f->seen[0].etag);
@@ -252,7 +252,7 @@ static void test_dropped_over_memory(void **state)
     f->n = 0;
     fill_random(data, 100000, 3);
     assert_int_equal(write_file(f->dir, "m.bin", data, 100000), 0);
-    assert_int_equal(scan_all(f->cat), 1);
+    assert_int_equal(scan_all(f->cat, NULL), 1);
     /* The change first, then the oldest generation it pushed out. */
     assert_int_equal(f->n, 2);
     assert_seen(f, 0, CATALOG_REPLACED, "m");
@@ -269,9 +269,9 @@ static void test_dropped_after_retain_seconds(void **state)
 
     assert_int_equal(open_with(f, 1, 1ull << 30), 0);
     assert_int_equal(write_file(f->dir, "e.bin", "one", 3), 0);
-    assert_int_equal(scan_all(f->cat), 1);
+    assert_int_equal(scan_all(f->cat, NULL), 1);
     assert_int_equal(write_file(f->dir, "e.bin", "two!", 4), 0);
-    assert_int_equal(scan_all(f->cat), 1);
+    assert_int_equal(scan_all(f->cat, NULL), 1);
     f->n = 0;
     assert_true(catalog_expire(f->cat) > 0);
     assert_int_equal(f->n, 0);
