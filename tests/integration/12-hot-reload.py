@@ -292,6 +292,28 @@ class HotReload(OtadTestCase):
         self.assertNotIn(etag_of(new[:half]), d.stderr())
         self.assertEqual(self.count(d, any_change_line("fw")), 1, d.stderr())
 
+    def test_sighup_during_slow_writer(self):
+        """A rescan (SIGHUP) while a writer has the file open half-written:
+        the old generation is still served, the half file is never loaded;
+        after the close, the complete new one is."""
+        old = self.add_image("fw", os.urandom(64 * 1024), version=6)
+        d = self.start_live()
+        new = os.urandom(48 * 1024 + 10)
+        half = len(new) // 2
+        rescans = d.stderr().count("info: rescan:")
+        with open(os.path.join(self.dir, "fw.bin"), "wb", buffering=0) as f:
+            f.write(new[:half])
+            d.send_signal(signal.SIGHUP)
+            self.assertTrue(poll(lambda: d.stderr().count("info: rescan:") > rescans),
+                            d.stderr())
+            self.assertStaysHeader(d, "fw", make_header(old, 6))
+            self.assertEqual(d.get("/fw/block/255").body, make_block(old, 255))
+            f.write(new[half:])
+        self.assertBecomesHeader(d, "fw", new, 6)
+        self.assertServes(d, "fw", new, 6)
+        self.assertNotIn(etag_of(new[:half]), d.stderr())
+        self.assertLoggedOnce(d, change_line("replaced", "fw", new, 6))
+
     def test_slow_writer_new_name(self):
         """A slow writer creating a new name: absent until the close."""
         d = self.start_live()

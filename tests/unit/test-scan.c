@@ -282,6 +282,47 @@ static void test_dropped_after_retain_seconds(void **state)
     assert_string_equal(f->seen[0].reason, "retain_seconds passed");
 }
 
+static bool writing_w(void *ctx, const char *name)
+{
+    (void)ctx;
+    return strcmp(name, "w") == 0;
+}
+
+/* A rescan leaves alone a name whose writer is at work, served or new: the
+ * half-written file is not read, and its writer's close will reload it. */
+static void test_rescan_skips_writers(void **state)
+{
+    struct fixture *f = *state;
+    const struct scan_hooks hooks = {.writing = writing_w};
+
+    assert_int_equal(write_file(f->dir, "w.bin", "whole", 5), 0);
+    assert_int_equal(write_file(f->dir, "a.bin", "aaaa", 4), 0);
+    assert_int_equal(scan_all(f->cat, NULL), 2);
+    f->n = 0;
+    assert_int_equal(write_file(f->dir, "w.bin", "ha", 2), 0);
+    assert_int_equal(write_file(f->dir, "a.bin", "AAAA", 4), 0);
+    assert_int_equal(scan_all(f->cat, &hooks), 2);
+    assert_int_equal(f->n, 2);
+    assert_seen(f, 0, CATALOG_REPLACED, "a");
+    assert_int_equal(f->seen[1].event, CATALOG_WRITING);
+    assert_string_equal(f->seen[1].name, "w");
+    assert_string_equal(f->seen[1].file, "w.bin");
+    assert_int_equal(catalog_current(f->cat, "w")->gen->size, 5);
+    /* Once closed, the final state is what is loaded. */
+    f->n = 0;
+    assert_int_equal(write_file(f->dir, "w.bin", "half+rest", 9), 0);
+    assert_int_equal(scan_reload(f->cat, "w"), 0);
+    assert_seen(f, 0, CATALOG_REPLACED, "w");
+    assert_int_equal(catalog_current(f->cat, "w")->gen->size, 9);
+    /* A new name being written is not added. */
+    f->n = 0;
+    remove_file(f->dir, "w.bin");
+    assert_int_equal(scan_all(f->cat, NULL), 1);
+    assert_int_equal(write_file(f->dir, "w.bin", "ha", 2), 0);
+    assert_int_equal(scan_all(f->cat, &hooks), 1);
+    assert_null(catalog_current(f->cat, "w"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -291,6 +332,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_directory_gone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dropped_over_memory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dropped_after_retain_seconds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rescan_skips_writers, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
