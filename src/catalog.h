@@ -38,7 +38,8 @@ enum catalog_event {
     CATALOG_REPLACED,   /* @img: new bytes for a name */
     CATALOG_VERSION,    /* @img: same bytes, another version */
     CATALOG_REMOVED,    /* @name is served no more */
-    CATALOG_SKIPPED,    /* @file could not be loaded: @reason */
+    CATALOG_SKIPPED,    /* @file of @name could not be loaded: @reason; @img, if
+                         * not NULL, is what stays served */
     CATALOG_DUPLICATE,  /* @file: another spelling of @other's name, ignored */
     CATALOG_UNSETTLED,  /* @file of @name changed while being read; the old state stays */
     CATALOG_WRITING,    /* a rescan found @file of @name open by a writer; the old state stays */
@@ -49,7 +50,7 @@ enum catalog_event {
 struct catalog_change {
     enum catalog_event event;
     const char *name;
-    const struct image *img;        /* ADDED, REPLACED, VERSION */
+    const struct image *img;        /* ADDED, REPLACED, VERSION, SKIPPED */
     /* ADDED, REPLACED, VERSION: why img->version_file was not used ("missing",
      * "not a decimal number"...), NULL if it was. */
     const char *version_problem;

@@ -250,6 +250,8 @@ static void report(void *ctx, const struct catalog_change *c)
                  img->version_source == VERSION_FILE_MISSING ? "missing" : "invalid");
     else if (c->event == CATALOG_REMOVED)
         log_info("removed %s", c->name);
+    else if (c->event == CATALOG_SKIPPED && img != NULL)
+        log_warning("%s: %s; still serving the image loaded before", c->file, c->reason);
     else if (c->event == CATALOG_SKIPPED)
         log_warning("%s: %s; skipped", c->file, c->reason);
     else if (c->event == CATALOG_DUPLICATE)

@@ -221,9 +221,14 @@ static int refresh(struct catalog *cat, int dirfd, const char *name, const char 
                                     .event = CATALOG_UNSETTLED, .name = name, .file = bin_file});
         if (r == -EAGAIN || r == -ENOMEM)
             return r;
+        /* Only a file gone ends the name; an empty or unreadable one keeps
+         * what is served (an in-place rewrite is empty for a moment). */
         if (r < 0) {
-            report_file(cat, CATALOG_SKIPPED, bin_file, NULL, load_problem(r));
-            return refresh(cat, dirfd, name, NULL, NULL);
+            catalog_report(cat, &(struct catalog_change){.event = CATALOG_SKIPPED,
+                                                         .name = name, .img = old,
+                                                         .file = bin_file,
+                                                         .reason = load_problem(r)});
+            return r == -ENOENT ? refresh(cat, dirfd, name, NULL, NULL) : 0;
         }
         held = catalog_held(cat, name, gen);
         r = image_make(name, bin_file, held != NULL ? held : gen, &gen->file, dirfd, &img);

@@ -9,6 +9,7 @@ the files written here, through Python's zlib and struct.
 """
 
 import os
+import random
 import re
 import shutil
 import signal
@@ -201,7 +202,8 @@ class HotReload(OtadTestCase):
 
     def test_truncate_in_place(self):
         """Truncating through an open file: the shorter image is served; a
-        file truncated to 0 bytes is not served at all (as at start-up)."""
+        file truncated to 0 bytes keeps the image served before (an empty
+        file is not an image, and not a removal either)."""
         old = self.add_image("fw", os.urandom(10000), version=3)
         d = self.start_live()
         with open(os.path.join(self.dir, "fw.bin"), "r+b") as f:
@@ -218,9 +220,11 @@ class HotReload(OtadTestCase):
 
         with open(os.path.join(self.dir, "fw.bin"), "r+b") as f:
             f.truncate(0)
-        self.assertBecomesAbsent(d, "fw")
-        self.assertEqual(d.get("/fw/block/0").status, 404)
-        self.assertEqual(self.names(d), ["vec"])
+        self.assertTrue(poll(lambda: "warning: fw.bin: empty; still serving the image loaded "
+                             "before" in d.stderr()), d.stderr())
+        self.assertStaysHeader(d, "fw", make_header(old[:1000], 3))
+        self.assertServes(d, "fw", old[:1000], 3)
+        self.assertEqual(self.names(d), ["fw", "vec"])
         self.assertTrue(d.alive())
 
     def test_truncate_by_path_while_read(self):
@@ -271,6 +275,33 @@ class HotReload(OtadTestCase):
         self.assertBecomesHeader(d, "fw", read_file(target), version, timeout=10.0)
         self.assertServes(d, "fw", read_file(target), version)
         self.assertIn("warning: fw.bin: changed while being read", d.stderr())
+
+    def test_quick_in_place_rewrites(self):
+        """open(O_TRUNC), write, close, again and again with a short settle
+        time, as an editor or a plain `>` redirection does: a reload that
+        catches the file empty or half-rewritten keeps the image served
+        before, so a device polling the header never gets 404, nor a header
+        of anything but one of the complete files."""
+        rnd = random.Random(12)
+        versions = [os.urandom(2000 + 37 * i) for i in range(200)]
+        path = self.write("fw.bin", versions[0])
+        d = self.start_live(settle_ms=20)
+        watcher = HeaderWatcher(d, "fw", interval=0.002)
+        watcher.start()
+        try:
+            for data in versions[1:]:
+                with open(path, "wb") as f:
+                    f.write(data)
+                time.sleep(rnd.uniform(0.010, 0.030))
+            self.assertBecomesHeader(d, "fw", versions[-1], 1)
+        finally:
+            seen = watcher.stop()
+        allowed = {(200, make_header(v, 1)) for v in versions}
+        self.assertNotIn(404, [status for status, _ in seen], "fw vanished during rewrites")
+        self.assertEqual([st for st in seen if st not in allowed], [],
+                         "a header of an incomplete file was served")
+        self.assertGreater(watcher.count, 100)
+        self.assertServes(d, "fw", versions[-1], 1)
 
     def test_slow_writer_replace(self):
         """One open: half the file, a pause of 5 settle times, the rest,

@@ -199,14 +199,37 @@ static void test_rejected_with_reason(void **state)
     assert_seen(f, 2, CATALOG_ADDED, "x");
     assert_refused(f, 3, CATALOG_DUPLICATE, "x.BIN", "x.bin");
 
-    /* A served image whose file turns bad is skipped, then removed. */
+    /* A served image whose file turns empty (an in-place rewrite, for a
+     * moment) or bad is skipped and keeps what it served; only its file
+     * gone removes it. */
     f->n = 0;
     assert_int_equal(write_file(f->dir, "x.bin", "", 0), 0);
     assert_int_equal(scan_reload(f->cat, "x"), 0);
-    assert_int_equal(f->n, 3);
+    assert_int_equal(f->n, 2);
     assert_refused(f, 0, CATALOG_SKIPPED, "x.bin", "empty");
-    assert_seen(f, 1, CATALOG_REMOVED, "x");
-    assert_refused(f, 2, CATALOG_DUPLICATE, "x.BIN", "x.bin");
+    assert_string_equal(f->seen[0].name, "x");
+    assert_string_equal(f->seen[0].etag, catalog_current(f->cat, "x")->gen->etag);
+    assert_refused(f, 1, CATALOG_DUPLICATE, "x.BIN", "x.bin");
+    assert_int_equal(catalog_current(f->cat, "x")->gen->size, 5);
+    f->n = 0;
+    assert_int_equal(scan_all(f->cat, NULL), 1);
+    assert_refused(f, 0, CATALOG_SKIPPED, "dir.bin", "not a regular file");
+    assert_refused(f, 1, CATALOG_SKIPPED, "empty.bin", "empty");
+    assert_refused(f, 2, CATALOG_SKIPPED, "x.bin", "empty");
+    assert_int_equal(catalog_current(f->cat, "x")->gen->size, 5);
+    remove_file(f->dir, "x.bin");
+    remove_file(f->dir, "x.BIN");
+    snprintf(path, sizeof(path), "%s/x.bin", f->dir);
+    assert_int_equal(mkdir(path, 0755), 0);
+    f->n = 0;
+    assert_int_equal(scan_reload(f->cat, "x"), 0);
+    assert_refused(f, 0, CATALOG_SKIPPED, "x.bin", "not a regular file");
+    assert_non_null(catalog_current(f->cat, "x"));
+    assert_int_equal(rmdir(path), 0);
+    f->n = 0;
+    assert_int_equal(scan_reload(f->cat, "x"), 0);
+    assert_seen(f, 0, CATALOG_REMOVED, "x");
+    assert_null(catalog_current(f->cat, "x"));
 }
 
 static void test_directory_gone(void **state)
