@@ -6,8 +6,11 @@
  * find an image or generation and take a reference; the caller owns that
  * reference. Changes (scans, reloads, expiry) come from one thread, the main
  * loop, and take the write lock only to swap pointers: files are read before.
- * Memory stays within max_memory by dropping the oldest retained generations;
- * current images are never dropped.
+ * Memory stays within max_memory: every generation alive counts, also one
+ * that the catalog let go of but a response still sends, until its last
+ * reference goes. A new generation is loaded only if it fits, counting what
+ * the catalog can let go of; then the oldest retained generations are
+ * dropped while over. Current images are never dropped.
  *
  * What changes is told to a reporter function given to catalog_open(), called
  * on the changing thread, never under the lock: the catalog itself says
@@ -23,7 +26,8 @@
 
 struct catalog_limits {
     unsigned retain_seconds;  /* how long a replaced generation stays */
-    uint64_t max_memory;      /* bytes of all generations, current + retained */
+    uint64_t max_memory;      /* bytes of all generations alive */
+    uint64_t max_image_size;  /* bytes of one image; 0: no bound but the protocol's */
 };
 
 /* One row of catalog_list(). */
@@ -57,8 +61,19 @@ struct catalog_change {
     const char *file;               /* SKIPPED, DUPLICATE, UNSETTLED, WRITING */
     const char *other;              /* DUPLICATE: the file used instead */
     const struct generation *gen;   /* DROPPED */
+    bool in_use;                    /* DROPPED: responses still hold it */
     const char *reason;             /* SKIPPED, DROPPED */
 };
+
+/* Writes into @buf (@len bytes) the log line that tells @change and returns
+ * its level (a LOG_LEVEL_*), or 0 if there is nothing to tell. @listing: the
+ * first scan, which lists each image ("image NAME: ...") rather than saying
+ * what changed. The catalog logs nothing itself; main.c logs this. */
+int catalog_describe(const struct catalog_change *change, bool listing, char *buf, size_t len);
+
+/* Writes the warning about the version file of @change's image into @buf, if
+ * it has a problem: returns LOG_LEVEL_WARNING then, 0 otherwise. */
+int catalog_describe_version(const struct catalog_change *change, char *buf, size_t len);
 
 /* Told each change, with the @ctx given to catalog_open(). */
 typedef void catalog_report_fn(void *ctx, const struct catalog_change *change);
@@ -125,7 +140,15 @@ int catalog_list(struct catalog *cat, struct catalog_item **ret);
 /* Drops the references taken by catalog_list() and frees the array. */
 void catalog_release(struct catalog_item *items, size_t n);
 
-/* Bytes held by all generations, current and retained. */
+/* Bytes held by all generations alive: current, retained, and those let go
+ * of that responses still hold. */
 uint64_t catalog_memory(struct catalog *cat);
+
+/* For the changing thread: the limits a new generation of @name must keep
+ * (generation_load()): max_image_size, max_memory, and the room left now
+ * under max_memory by every generation alive, less those the catalog can let
+ * go of (the retained ones no response holds, and the current one of @name
+ * if none holds it: it is replaced). */
+void catalog_load_limits(struct catalog *cat, const char *name, struct generation_limits *ret);
 
 #endif

@@ -26,11 +26,11 @@
 #include "pending.h"
 #include "scan.h"
 #include "tls.h"
-#include "version.h"
 #include "watch.h"
 
 /* In-flight responses get this long to finish after SIGTERM. */
 #define DRAIN_MS 1500
+
 
 static void usage(FILE *f)
 {
@@ -207,9 +207,9 @@ struct loop {
     struct catalog *cat;
     struct watch *watch;
     struct pending *pending;
-    unsigned settle_ms;
     struct tls *tls;    /* NULL without HTTPS */
     bool starting;      /* during the first scan, which lists each image */
+    struct scan_hooks hooks;    /* for scan_all(): the writers, the retries */
 };
 
 /* SIGHUP: a renewed certificate is used for new connections; a bad one is
@@ -226,66 +226,47 @@ static void reload_tls(struct loop *l)
         log_info("tls: reloaded %s", tls_cert_path(l->tls));
 }
 
-/* The log of the catalog's changes (@ctx is the loop): the first scan lists
- * each image rather than what changed. A name that failed again while it is
- * retried is not told again. */
+/* The log of the catalog's changes (@ctx is the loop). A name refused again
+ * while it is retried was told when it was first refused. */
 static void report(void *ctx, const struct catalog_change *c)
 {
     const struct loop *l = ctx;
-    const struct image *img = c->img;
-    bool again = c->name != NULL && l->pending != NULL && pending_retrying(l->pending, c->name);
+    char line[768];
+    int level;
 
-    if (c->version_problem != NULL)
-        log_warning("%s: %s; using version %u", img->version_file, c->version_problem,
-                    VERSION_DEFAULT);
-    if (c->event == CATALOG_ADDED || c->event == CATALOG_REPLACED)
-        log_info("%s %s: version %u, %u bytes, crc 0x%08X, %u blocks, etag %s",
-                 l->starting ? "image" : c->event == CATALOG_ADDED ? "added" : "replaced",
-                 img->name, img->version, img->gen->size, img->gen->crc, img->gen->nblocks,
-                 img->gen->etag);
-    else if (c->event == CATALOG_VERSION && img->version_source == VERSION_FROM_FILE)
-        log_info("version %s: %u (from %s)", img->name, img->version, img->version_file);
-    else if (c->event == CATALOG_VERSION)
-        log_info("version %s: %u (default: %s %s)", img->name, img->version, img->version_file,
-                 img->version_source == VERSION_FILE_MISSING ? "missing" : "invalid");
-    else if (c->event == CATALOG_REMOVED)
-        log_info("removed %s", c->name);
-    else if (c->event == CATALOG_SKIPPED && img != NULL)
-        log_warning("%s: %s; still serving the image loaded before", c->file, c->reason);
-    else if (c->event == CATALOG_SKIPPED)
-        log_warning("%s: %s; skipped", c->file, c->reason);
-    else if (c->event == CATALOG_DUPLICATE)
-        log_warning("%s: same name as %s; ignored", c->file, c->other);
-    else if (c->event == CATALOG_UNSETTLED && !again)
-        log_warning("%s: changed while being read; kept the previous state, read again "
-                    "once it settles",
-                    c->file);
-    else if (c->event == CATALOG_WRITING)
-        log_info("%s: being written; loaded once its writer closes it", c->file);
-    else if (c->event == CATALOG_DROPPED)
-        log_info("dropped generation %s of %s: %s", c->gen->etag, c->name, c->reason);
+    if ((c->event == CATALOG_SKIPPED || c->event == CATALOG_UNSETTLED) && c->name != NULL &&
+        l->pending != NULL && pending_retrying(l->pending, c->name))
+        return;
+    if (catalog_describe_version(c, line, sizeof(line)) > 0)
+        log_warning("%s", line);
+    level = catalog_describe(c, l->starting, line, sizeof(line));
+    if (level > 0)
+        log_msg((enum log_level)level, "%s", line);
 }
 
-static void on_event(void *ctx, enum watch_kind kind, const char *name);
+static void on_event(void *ctx, enum watch_kind kind, const char *name)
+{
+    struct loop *l = ctx;
 
-/* @name could not be loaded for now (@error): read it again once settled. */
+    if (kind == WATCH_OVERFLOW)
+        log_warning("directory events were lost; rescanning %s", catalog_dir(l->cat));
+    if (pending_note(l->pending, kind, name, event_ms()) < 0)
+        log_error("out of memory noting a change of %s", name ? name : "the directory");
+}
+
+/* @name could not be loaded for now (@error): read it again once settled,
+ * and not before a second if downloads held the memory it needs. */
 static void retry(void *ctx, const char *name, int error)
 {
     struct loop *l = ctx;
 
-    (void)error;
-    if (pending_retry(l->pending, name, event_ms() + l->settle_ms) < 0)
+    if (pending_retry(l->pending, name, event_ms(), error == -ENOBUFS ? 1000 : 10) < 0)
         log_error("out of memory noting a retry of %s", name);
 }
 
 static bool writing(void *ctx, const char *name)
 {
     return pending_writing(((struct loop *)ctx)->pending, name);
-}
-
-static int scan(struct loop *l)
-{
-    return scan_all(l->cat, &(struct scan_hooks){.writing = writing, .retry = retry, .ctx = l});
 }
 
 static void rescan(struct loop *l, const char *why)
@@ -297,9 +278,8 @@ static void rescan(struct loop *l, const char *why)
      * through the watch on its parent. The events already queued are read
      * first, so that a writer at work is known as such. */
     watch_rearm(l->watch);
-    if (watch_read(l->watch, on_event, l) < 0)
-        log_warning("cannot read directory events before the rescan");
-    n = scan(l);
+    watch_read(l->watch, on_event, l); /* an error shows at the next poll */
+    n = scan_all(l->cat, &l->hooks);
     if (n == -ENOENT || n == -ENOTDIR) {
         log_warning("rescan (%s): firmware directory %s is gone; serving no images until "
                     "it is back",
@@ -313,16 +293,6 @@ static void rescan(struct loop *l, const char *why)
     }
 }
 
-static void on_event(void *ctx, enum watch_kind kind, const char *name)
-{
-    struct loop *l = ctx;
-
-    if (kind == WATCH_OVERFLOW)
-        log_warning("directory events were lost; rescanning %s", catalog_dir(l->cat));
-    if (pending_note(l->pending, kind, name, event_ms()) < 0)
-        log_error("out of memory noting a change of %s", name ? name : "the directory");
-}
-
 static void on_due(void *ctx, const char *name)
 {
     struct loop *l = ctx;
@@ -333,7 +303,7 @@ static void on_due(void *ctx, const char *name)
         return;
     }
     r = scan_reload(l->cat, name);
-    if (r == -EAGAIN) /* changed while being read: once more after it settles */
+    if (r == -EAGAIN || r == -ENOBUFS) /* changed while being read, or no room yet */
         retry(l, name, r);
     else if (r == -ENOENT || r == -ENOTDIR)
         pending_note(l->pending, WATCH_DIR, NULL, event_ms());
@@ -467,7 +437,8 @@ int main(int argc, char **argv)
 
     r = catalog_open(conf.firmware_dir,
                      &(struct catalog_limits){.retain_seconds = conf.retain_seconds,
-                                              .max_memory = conf.max_memory},
+                                              .max_memory = conf.max_memory,
+                                              .max_image_size = conf.max_image_size},
                      report, &loop, &cat);
     if (r < 0) {
         log_error("firmware directory %s: %s", conf.firmware_dir, strerror(-r));
@@ -481,9 +452,9 @@ int main(int argc, char **argv)
         log_error("cannot watch %s: %s", conf.firmware_dir, strerror(-r));
         goto out;
     }
-    loop = (struct loop){.cat = cat, .watch = watch, .pending = pending,
-                         .settle_ms = conf.settle_ms, .tls = tls, .starting = true};
-    n = scan(&loop);
+    loop = (struct loop){.cat = cat, .watch = watch, .pending = pending, .tls = tls,
+                         .starting = true, .hooks = {writing, retry, &loop}};
+    n = scan_all(cat, &loop.hooks);
     loop.starting = false;
     if (n < 0) {
         log_error("firmware directory %s: %s", conf.firmware_dir, strerror(-n));

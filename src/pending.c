@@ -156,9 +156,10 @@ int pending_note(struct pending *p, enum watch_kind kind, const char *file, uint
     return 0;
 }
 
-int pending_retry(struct pending *p, const char *name, uint64_t due_ms)
+int pending_retry(struct pending *p, const char *name, uint64_t now_ms, unsigned min_ms)
 {
     struct entry *e = entry_for(p, name, strlen(name));
+    uint64_t due_ms = now_ms + (p->settle_ms > min_ms ? p->settle_ms : min_ms);
 
     if (e == NULL)
         return -ENOMEM;

@@ -31,10 +31,11 @@ void pending_free(struct pending *p);
  * Returns 0 or -ENOMEM. */
 int pending_note(struct pending *p, enum watch_kind kind, const char *file, uint64_t now_ms);
 
-/* Makes the firmware @name (not a file name) due again at @due_ms, unless a
- * writer is at work (its close will) or it is due sooner. It is then
- * retrying until the next event on its files. Returns 0 or -ENOMEM. */
-int pending_retry(struct pending *p, const char *name, uint64_t due_ms);
+/* Makes the firmware @name (not a file name) due again after the settle time
+ * from @now_ms, and at least @min_ms, unless a writer is at work (its close
+ * will) or it is due sooner. It is then retrying until the next event on its
+ * files. Returns 0 or -ENOMEM. */
+int pending_retry(struct pending *p, const char *name, uint64_t now_ms, unsigned min_ms);
 
 /* True when @name is retrying: a retry was asked and no event came since,
  * also while the retry itself runs. */

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -20,7 +21,8 @@ struct candidate {
     char *name;
     char *bin_file;
     bool writing;             /* a writer has it open: not read */
-    /* Loaded ahead by preload(), on several threads: */
+    /* Loaded ahead by preload(), on several threads, within limits: */
+    struct generation_limits limits;
     bool loaded;
     int load_error;           /* generation_load()'s result */
     struct generation *gen;   /* owned until refresh() takes it */
@@ -133,13 +135,35 @@ static const char *version_problem(int error)
     }
 }
 
-static const char *load_problem(int error)
+/* Why a load within @lim of a file of @size bytes failed; in @buf when the
+ * text needs numbers. */
+static const char *load_problem(int error, const struct generation_limits *lim, uint64_t size,
+                                char *buf, size_t len)
 {
-    if (error == -ENODATA)
+    unsigned long long need = (generation_footprint(size) + (1u << 20) - 1) >> 20;
+
+    switch (error) {
+    case -ENODATA:
         return "empty";
-    if (error == -EFBIG)
-        return "larger than 4 GiB";
-    return file_problem(error);
+    case -EFBIG:
+        if (size > GENERATION_MAX_SIZE)
+            return "larger than 4 GiB";
+        snprintf(buf, len, "larger than max_image_size (%llu bytes)",
+                 (unsigned long long)lim->max_size);
+        return buf;
+    case -ENOSPC:
+        snprintf(buf, len, "needs %llu MiB of memory, more than max_memory (%llu MiB)", need,
+                 (unsigned long long)lim->max_memory >> 20);
+        return buf;
+    case -ENOBUFS:
+        snprintf(buf, len,
+                 "needs %llu MiB of memory, %llu MiB free under max_memory while downloads "
+                 "hold older generations; retried until it fits",
+                 need, (unsigned long long)lim->room >> 20);
+        return buf;
+    default:
+        return file_problem(error);
+    }
 }
 
 /* Why @img has the default version, or NULL if it has its file's. */
@@ -187,6 +211,46 @@ static bool other_spelling(const struct candidate *cand, size_t i)
     return i > 0 && strcmp(cand[i - 1].name, cand[i].name) == 0;
 }
 
+/* Loads @bin_file for @name into @ret, or takes what preload() loaded for
+ * it as @pre. Tells why not and returns the error (then the state served
+ * stays, unless the file is gone: -ENOENT). */
+static int load(struct catalog *cat, int dirfd, const char *name, const char *bin_file,
+                struct candidate *pre, struct generation **ret)
+{
+    struct generation_limits lim;
+    struct file_id id;
+    char buf[192];
+    int r;
+
+    if (pre != NULL && pre->loaded) {
+        r = pre->load_error;
+        lim = pre->limits;
+        *ret = pre->gen;
+        pre->gen = NULL;
+    }
+    /* Loaded ahead within a share of the room, or not at all: on its own now. */
+    if (pre == NULL || !pre->loaded || r == -ENOBUFS) {
+        catalog_load_limits(cat, name, &lim);
+        r = generation_load(dirfd, bin_file, &lim, ret);
+    }
+    if (r == 0 || r == -ENOMEM)
+        return r;
+    if (r == -EAGAIN) {
+        catalog_report(cat, &(struct catalog_change){
+                                .event = CATALOG_UNSETTLED, .name = name, .file = bin_file});
+        return r;
+    }
+    if (file_id_read(dirfd, bin_file, &id) < 0)
+        id.size = 0;
+    catalog_report(cat, &(struct catalog_change){
+                            .event = CATALOG_SKIPPED,
+                            .name = name,
+                            .img = catalog_current(cat, name),
+                            .file = bin_file,
+                            .reason = load_problem(r, &lim, (uint64_t)id.size, buf, sizeof(buf))});
+    return r;
+}
+
 /* Brings @name up to date with the file @bin_file (NULL: there is none),
  * using the generation @pre loaded ahead, if it is not NULL and was loaded. */
 static int refresh(struct catalog *cat, int dirfd, const char *name, const char *bin_file,
@@ -209,27 +273,16 @@ static int refresh(struct catalog *cat, int dirfd, const char *name, const char 
             return 0;
         r = image_make(name, bin_file, old->gen, &old->bin_id, dirfd, &img);
     } else {
-        if (preloaded) {
-            r = pre->load_error;
-            gen = pre->gen;
-            pre->gen = NULL;
-        } else {
-            r = generation_load(dirfd, bin_file, &gen);
-        }
-        if (r == -EAGAIN)
-            catalog_report(cat, &(struct catalog_change){
-                                    .event = CATALOG_UNSETTLED, .name = name, .file = bin_file});
-        if (r == -EAGAIN || r == -ENOMEM)
+        r = load(cat, dirfd, name, bin_file, pre, &gen);
+        /* Only a file gone ends the name; an empty, unreadable or too large
+         * one keeps what is served (an in-place rewrite is empty for a
+         * moment); changing or not fitting now, it is retried. */
+        if (r == -ENOENT)
+            return refresh(cat, dirfd, name, NULL, NULL);
+        if (r == -EAGAIN || r == -ENOMEM || r == -ENOBUFS)
             return r;
-        /* Only a file gone ends the name; an empty or unreadable one keeps
-         * what is served (an in-place rewrite is empty for a moment). */
-        if (r < 0) {
-            catalog_report(cat, &(struct catalog_change){.event = CATALOG_SKIPPED,
-                                                         .name = name, .img = old,
-                                                         .file = bin_file,
-                                                         .reason = load_problem(r)});
-            return r == -ENOENT ? refresh(cat, dirfd, name, NULL, NULL) : 0;
-        }
+        if (r < 0)
+            return 0;
         held = catalog_held(cat, name, gen);
         r = image_make(name, bin_file, held != NULL ? held : gen, &gen->file, dirfd, &img);
         generation_unref(gen);
@@ -276,7 +329,7 @@ static void *load_worker(void *arg)
     while ((i = atomic_fetch_add(&q->next, 1)) < q->n) {
         struct candidate *c = q->todo[i];
 
-        c->load_error = generation_load(q->dirfd, c->bin_file, &c->gen);
+        c->load_error = generation_load(q->dirfd, c->bin_file, &c->limits, &c->gen);
         c->loaded = true;
     }
     return NULL;
@@ -292,6 +345,7 @@ static void preload(struct catalog *cat, int dirfd, struct candidate *cand, size
     struct load_queue q = {.dirfd = dirfd};
     pthread_t threads[LOAD_THREADS_MAX];
     size_t nthreads = 0;
+    uint64_t taken = 0;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
     /* With one CPU the calling thread loads them all in refresh(). */
@@ -301,10 +355,22 @@ static void preload(struct catalog *cat, int dirfd, struct candidate *cand, size
     if (q.todo == NULL)
         return;
     for (size_t i = 0; i < ncand; i++) {
+        struct candidate *c;
+        struct file_id id;
+        uint64_t need;
+
         if (other_spelling(cand, i) || cand[i].writing ||
             same_file(catalog_current(cat, cand[i].name), dirfd, cand[i].bin_file))
             continue; /* ignored, or served already: refresh() checks the version */
-        q.todo[q.n++] = &cand[i];
+        /* The loads share the room: each gets what the ones before left. */
+        c = &cand[i];
+        catalog_load_limits(cat, c->name, &c->limits);
+        c->limits.room = c->limits.room > taken ? c->limits.room - taken : 0;
+        need = file_id_read(dirfd, c->bin_file, &id) == 0 ? generation_footprint((uint64_t)id.size)
+                                                          : 0;
+        if (need <= c->limits.room)
+            taken += need;
+        q.todo[q.n++] = c;
     }
     atomic_init(&q.next, 0);
     /* With one image left, refresh() loads it too. */
@@ -374,7 +440,7 @@ int scan_all(struct catalog *cat, const struct scan_hooks *hooks)
         r = refresh(cat, dirfd, cand[i].name, cand[i].bin_file, &cand[i]);
         if (r == -ENOMEM)
             goto out;
-        if (r == -EAGAIN && hooks != NULL && hooks->retry != NULL)
+        if ((r == -EAGAIN || r == -ENOBUFS) && hooks != NULL && hooks->retry != NULL)
             hooks->retry(hooks->ctx, cand[i].name, r);
     }
     r = (int)catalog_count(cat);

@@ -152,7 +152,7 @@ static void load_fails(void *ctx, const char *name)
     record(&r->calls, name);
     r->was_retrying = pending_retrying(r->p, name);
     if (r->again)
-        assert_int_equal(pending_retry(r->p, name, 2000), 0);
+        assert_int_equal(pending_retry(r->p, name, 1000, 1000), 0);
 }
 
 /* A load that found the file changing asks for a retry by firmware name (not
@@ -179,7 +179,8 @@ static void test_retry(void **state)
     assert_false(pending_retrying(r.p, "app"));
     assert_int_equal(pending_timeout(r.p, 2000), -1);
     /* An event on the files: a new state, no longer retrying. */
-    assert_int_equal(pending_retry(r.p, "app", 3000), 0);
+    assert_int_equal(pending_retry(r.p, "app", 2400, 10), 0);
+    assert_int_equal(pending_timeout(r.p, 2400), 100); /* the settle time */
     pending_note(r.p, WATCH_CHANGED, "app.txt", 2500);
     assert_false(pending_retrying(r.p, "app"));
     assert_int_equal(pending_timeout(r.p, 2500), 100);
@@ -187,7 +188,7 @@ static void test_retry(void **state)
     pending_note(r.p, WATCH_OPENED, "w.bin", 4000);
     pending_note(r.p, WATCH_MODIFIED, "w.bin", 4000);
     assert_true(pending_writing(r.p, "w"));
-    assert_int_equal(pending_retry(r.p, "w", 4100), 0);
+    assert_int_equal(pending_retry(r.p, "w", 4000, 10), 0);
     assert_int_equal(pending_run(r.p, 9000, load_fails, &r), 1); /* app only */
     pending_note(r.p, WATCH_WRITTEN, "w.bin", 9000);
     assert_false(pending_writing(r.p, "w"));
