@@ -11,8 +11,10 @@ struct entry {
     char *name;
     unsigned opens;     /* opened and not closed yet, as far as events tell */
     bool writing;       /* modified while open, not closed by a writer yet */
+    /* UINT64_MAX: not due. A writing entry is due only once events were
+     * lost: by then its writer is taken as gone, if nothing was heard. */
     bool retrying;      /* due again by pending_retry(), no event since */
-    uint64_t due_ms;    /* UINT64_MAX: not due */
+    uint64_t due_ms;
 };
 
 struct pending {
@@ -104,9 +106,13 @@ int pending_note(struct pending *p, enum watch_kind kind, const char *file, uint
     if (kind == WATCH_DIR || kind == WATCH_OVERFLOW) {
         p->full = true;
         p->full_due_ms = now_ms + p->settle_ms;
-        if (kind == WATCH_OVERFLOW) /* lost events: open counts are unknown */
-            for (size_t i = 0; i < p->n; i++)
-                p->e[i].opens = 0;
+        /* Lost events: open counts are unknown, and a writer's close may
+         * have been lost too. */
+        for (size_t i = 0; kind == WATCH_OVERFLOW && i < p->n; i++) {
+            p->e[i].opens = 0;
+            if (p->e[i].writing)
+                p->e[i].due_ms = now_ms + PENDING_LOST_WRITER_MS;
+        }
         return 0;
     }
     len = firmware_name(file);
@@ -210,7 +216,8 @@ unsigned pending_run(struct pending *p, uint64_t now_ms,
         p->full = false;
         for (size_t i = 0; i < p->n; i++) {
             if (p->e[i].writing || p->e[i].opens > 0) {
-                p->e[i].due_ms = UINT64_MAX;
+                if (!p->e[i].writing)
+                    p->e[i].due_ms = UINT64_MAX;
                 p->e[kept++] = p->e[i];
             } else {
                 free(p->e[i].name);
@@ -224,11 +231,12 @@ unsigned pending_run(struct pending *p, uint64_t now_ms,
         struct entry *e;
         char *name;
 
-        if (p->e[i].writing || p->e[i].due_ms > now_ms) {
+        if (p->e[i].due_ms > now_ms) {
             i++;
             continue;
         }
         p->e[i].due_ms = UINT64_MAX;
+        p->e[i].writing = false; /* due while writing: its writer is gone */
         name = strdup(p->e[i].name);
         if (name == NULL) {
             p->e[i].retrying = false;

@@ -19,6 +19,10 @@
 
 #include "watch.h"
 
+/* After events were lost, a name being written with no news for this long is
+ * taken as closed (its writer's close may have been among the lost). */
+#define PENDING_LOST_WRITER_MS 60000
+
 struct pending;
 
 /* Creates an empty set with the given settle time. Returns 0 or -ENOMEM. */

@@ -220,7 +220,7 @@ static int load(struct catalog *cat, int dirfd, const char *name, const char *bi
     struct generation_limits lim;
     struct file_id id;
     char buf[192];
-    int r;
+    int r = -ENOBUFS;
 
     if (pre != NULL && pre->loaded) {
         r = pre->load_error;
@@ -229,7 +229,7 @@ static int load(struct catalog *cat, int dirfd, const char *name, const char *bi
         pre->gen = NULL;
     }
     /* Loaded ahead within a share of the room, or not at all: on its own now. */
-    if (pre == NULL || !pre->loaded || r == -ENOBUFS) {
+    if (r == -ENOBUFS) {
         catalog_load_limits(cat, name, &lim);
         r = generation_load(dirfd, bin_file, &lim, ret);
     }

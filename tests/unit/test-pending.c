@@ -196,6 +196,37 @@ static void test_retry(void **state)
     pending_free(r.p);
 }
 
+/* Events lost while a writer was at work: its close may be among them. The
+ * name stays "being written" (a rescan leaves it alone), but not forever. */
+static void test_writer_lost_in_overflow(void **state)
+{
+    struct pending *p = make(100);
+    struct calls c = {0};
+
+    (void)state;
+    pending_note(p, WATCH_OPENED, "w.bin", 0);
+    pending_note(p, WATCH_MODIFIED, "w.bin", 0);
+    pending_note(p, WATCH_OVERFLOW, NULL, 1000);
+    assert_int_equal(pending_run(p, 1100, record, &c), 1); /* the rescan */
+    assert_true(pending_writing(p, "w"));
+    assert_int_equal(pending_timeout(p, 1100), PENDING_LOST_WRITER_MS - 100);
+    assert_int_equal(pending_run(p, 1000 + PENDING_LOST_WRITER_MS, record, &c), 1);
+    assert_string_equal(c.names[1], "w");
+    assert_false(pending_writing(p, "w"));
+    assert_int_equal(pending_timeout(p, 1000 + PENDING_LOST_WRITER_MS), -1);
+    /* A close heard in time makes it due as usual. */
+    pending_note(p, WATCH_OPENED, "v.bin", 0);
+    pending_note(p, WATCH_MODIFIED, "v.bin", 0);
+    pending_note(p, WATCH_OVERFLOW, NULL, 100000);
+    assert_int_equal(pending_run(p, 100100, record, &c), 1); /* the rescan */
+    pending_note(p, WATCH_WRITTEN, "v.bin", 100200);
+    assert_int_equal(pending_timeout(p, 100200), 100);
+    assert_int_equal(pending_run(p, 100300, record, &c), 1);
+    assert_string_equal(c.names[3], "v");
+    assert_int_equal(pending_timeout(p, 100300), -1);
+    pending_free(p);
+}
+
 static void test_ignored_names(void **state)
 {
     static const char *const ignored[] = {".app.bin", ".tmp", "notes.md", "bin", ".bin",
@@ -279,6 +310,7 @@ int main(void)
         cmocka_unit_test(test_readers),
         cmocka_unit_test(test_truncate_while_read),
         cmocka_unit_test(test_retry),
+        cmocka_unit_test(test_writer_lost_in_overflow),
         cmocka_unit_test(test_ignored_names),
         cmocka_unit_test(test_full_rescan),
         cmocka_unit_test(test_renote_from_callback),
