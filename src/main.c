@@ -31,7 +31,6 @@
 /* In-flight responses get this long to finish after SIGTERM. */
 #define DRAIN_MS 1500
 
-
 static void usage(FILE *f)
 {
     fprintf(f,
