@@ -28,7 +28,6 @@ struct catalog {
     size_t n, cap;
     struct retained *old;     /* retained generations, oldest first */
     size_t nold, cap_old;
-    uint64_t memory;          /* map_len of current and retained generations */
 };
 
 
@@ -136,7 +135,6 @@ static struct retained take_old(struct catalog *cat, size_t i)
 
     memmove(&cat->old[i], &cat->old[i + 1], (cat->nold - i - 1) * sizeof(*cat->old));
     cat->nold--;
-    cat->memory -= r.gen->map_len;
     return r;
 }
 
@@ -144,18 +142,35 @@ static struct retained take_old(struct catalog *cat, size_t i)
 static void drop(struct catalog *cat, struct retained *dropped, size_t n, const char *why)
 {
     for (size_t i = 0; i < n; i++) {
-        catalog_report(cat, &(struct catalog_change){.event = CATALOG_DROPPED,
-                                                     .name = dropped[i].name,
-                                                     .gen = dropped[i].gen,
-                                                     .reason = why});
+        catalog_report(cat, &(struct catalog_change){
+                                .event = CATALOG_DROPPED,
+                                .name = dropped[i].name,
+                                .gen = dropped[i].gen,
+                                .in_use = atomic_load(&dropped[i].gen->refs) > 1,
+                                .reason = why});
         free(dropped[i].name);
         generation_unref(dropped[i].gen);
     }
 }
 
+/* The memory that letting go of the catalog's reference to @g frees: none if
+ * someone else (a response) holds it too. */
+static uint64_t freed_by_gen(const struct generation *g)
+{
+    return atomic_load(&g->refs) == 1 ? g->map_len : 0;
+}
+
+/* The same for the catalog's reference to the image @img. */
+static uint64_t freed_by(const struct image *img)
+{
+    return atomic_load(&img->refs) == 1 ? freed_by_gen(img->gen) : 0;
+}
+
 int catalog_set(struct catalog *cat, const char *name, struct image *img)
 {
     size_t len = strlen(name), ndropped = 0, cap_dropped = 0;
+    uint64_t held;
+    bool retained = false;
     struct retained *dropped = NULL;
     struct image *old = NULL;
     char *old_name = NULL;
@@ -190,12 +205,9 @@ int catalog_set(struct catalog *cat, const char *name, struct image *img)
             cat->old[cat->nold++] = (struct retained){
                 .name = old_name, .gen = generation_ref(old->gen), .retired_ms = now_ms()};
             old_name = NULL;
-        } else {
-            cat->memory -= old->gen->map_len;
+            retained = true;
         }
     }
-    if (img != NULL && (old == NULL || img->gen != old->gen))
-        cat->memory += img->gen->map_len;
     if (img == NULL && old != NULL) {
         memmove(&cat->items[i], &cat->items[i + 1], (cat->n - (size_t)i - 1) * sizeof(*cat->items));
         cat->n--;
@@ -207,10 +219,18 @@ int catalog_set(struct catalog *cat, const char *name, struct image *img)
         cat->items[i] = img;
         cat->n++;
     }
+    /* What is really held counts, the generations that responses still hold
+     * included: dropping one of those frees nothing until they end. The one
+     * replaced, if not retained, goes with @old below. */
+    held = generation_memory();
+    if (old != NULL && !retained && (img == NULL || img->gen != old->gen))
+        held -= freed_by(old);
     img = NULL;
-    while (cat->memory > cat->limits.max_memory && cat->nold > 0 &&
-           array_grow(&dropped, &cap_dropped, ndropped + 1, sizeof(*dropped)) == 0)
-        dropped[ndropped++] = take_old(cat, 0);
+    while (held > cat->limits.max_memory && cat->nold > 0 &&
+           array_grow(&dropped, &cap_dropped, ndropped + 1, sizeof(*dropped)) == 0) {
+        dropped[ndropped] = take_old(cat, 0);
+        held -= freed_by_gen(dropped[ndropped++].gen);
+    }
 unlock:
     pthread_rwlock_unlock(&cat->lock);
     drop(cat, dropped, ndropped, "over max_memory");
@@ -369,10 +389,25 @@ void catalog_release(struct catalog_item *items, size_t n)
 
 uint64_t catalog_memory(struct catalog *cat)
 {
-    uint64_t m;
+    (void)cat;
+    return generation_memory();
+}
 
-    pthread_rwlock_rdlock(&cat->lock);
-    m = cat->memory;
-    pthread_rwlock_unlock(&cat->lock);
-    return m;
+void catalog_load_limits(struct catalog *cat, const char *name, struct generation_limits *ret)
+{
+    struct image *cur = catalog_current(cat, name);
+    uint64_t held = generation_memory(), freed = 0;
+
+    /* What the catalog can let go of to make room: the retained generations
+     * no response holds, and the image replaced if none holds it either. */
+    for (size_t k = 0; k < cat->nold; k++)
+        freed += freed_by_gen(cat->old[k].gen);
+    if (cur != NULL)
+        freed += freed_by(cur);
+    held = held > freed ? held - freed : 0;
+    *ret = (struct generation_limits){
+        .max_size = cat->limits.max_image_size > 0 ? cat->limits.max_image_size : UINT64_MAX,
+        .max_memory = cat->limits.max_memory,
+        .room = held < cat->limits.max_memory ? cat->limits.max_memory - held : 0,
+    };
 }

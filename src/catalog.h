@@ -6,8 +6,11 @@
  * find an image or generation and take a reference; the caller owns that
  * reference. Changes (scans, reloads, expiry) come from one thread, the main
  * loop, and take the write lock only to swap pointers: files are read before.
- * Memory stays within max_memory by dropping the oldest retained generations;
- * current images are never dropped.
+ * Memory stays within max_memory: every generation alive counts, also one
+ * that the catalog let go of but a response still sends, until its last
+ * reference goes. A new generation is loaded only if it fits, counting what
+ * the catalog can let go of; then the oldest retained generations are
+ * dropped while over. Current images are never dropped.
  *
  * What changes is told to a reporter function given to catalog_open(), called
  * on the changing thread, never under the lock: the catalog itself says
@@ -23,7 +26,8 @@
 
 struct catalog_limits {
     unsigned retain_seconds;  /* how long a replaced generation stays */
-    uint64_t max_memory;      /* bytes of all generations, current + retained */
+    uint64_t max_memory;      /* bytes of all generations alive */
+    uint64_t max_image_size;  /* bytes of one image; 0: no bound but the protocol's */
 };
 
 /* One row of catalog_list(). */
@@ -38,9 +42,11 @@ enum catalog_event {
     CATALOG_REPLACED,   /* @img: new bytes for a name */
     CATALOG_VERSION,    /* @img: same bytes, another version */
     CATALOG_REMOVED,    /* @name is served no more */
-    CATALOG_SKIPPED,    /* @file could not be loaded: @reason */
+    CATALOG_SKIPPED,    /* @file of @name could not be loaded: @reason; @img, if
+                         * not NULL, is what stays served */
     CATALOG_DUPLICATE,  /* @file: another spelling of @other's name, ignored */
-    CATALOG_UNSETTLED,  /* @file changed while being read; the old state stays */
+    CATALOG_UNSETTLED,  /* @file of @name changed while being read; the old state stays */
+    CATALOG_WRITING,    /* a rescan found @file of @name open by a writer; the old state stays */
     CATALOG_DROPPED,    /* the retained generation @gen of @name: @reason */
 };
 
@@ -48,13 +54,14 @@ enum catalog_event {
 struct catalog_change {
     enum catalog_event event;
     const char *name;
-    const struct image *img;        /* ADDED, REPLACED, VERSION */
+    const struct image *img;        /* ADDED, REPLACED, VERSION, SKIPPED */
     /* ADDED, REPLACED, VERSION: why img->version_file was not used ("missing",
      * "not a decimal number"...), NULL if it was. */
     const char *version_problem;
-    const char *file;               /* SKIPPED, DUPLICATE, UNSETTLED */
+    const char *file;               /* SKIPPED, DUPLICATE, UNSETTLED, WRITING */
     const char *other;              /* DUPLICATE: the file used instead */
     const struct generation *gen;   /* DROPPED */
+    bool in_use;                    /* DROPPED: responses still hold it */
     const char *reason;             /* SKIPPED, DROPPED */
 };
 
@@ -123,7 +130,15 @@ int catalog_list(struct catalog *cat, struct catalog_item **ret);
 /* Drops the references taken by catalog_list() and frees the array. */
 void catalog_release(struct catalog_item *items, size_t n);
 
-/* Bytes held by all generations, current and retained. */
+/* Bytes held by all generations alive: current, retained, and those let go
+ * of that responses still hold. */
 uint64_t catalog_memory(struct catalog *cat);
+
+/* For the changing thread: the limits a new generation of @name must keep
+ * (generation_load()): max_image_size, max_memory, and the room left now
+ * under max_memory by every generation alive, less those the catalog can let
+ * go of (the retained ones no response holds, and the current one of @name
+ * if none holds it: it is replaced). */
+void catalog_load_limits(struct catalog *cat, const char *name, struct generation_limits *ret);
 
 #endif

@@ -21,6 +21,7 @@ struct conf {
     unsigned settle_ms;       /* quiet time before a changed file is loaded */
     unsigned retain_seconds;  /* how long a replaced generation stays */
     uint64_t max_memory;      /* bytes of all generations */
+    uint64_t max_image_size;  /* bytes of one image */
     uint64_t connection_memory; /* bytes per connection for request and response headers */
     char *tls_cert;           /* owned; NULL: no HTTPS listener */
     char *tls_key;            /* owned; set exactly when tls_cert is */

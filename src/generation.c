@@ -11,8 +11,38 @@
 #include "wire.h"
 
 static atomic_uint_fast64_t next_id = 1;
+/* The map_len of every generation mapped and not yet unmapped. */
+static atomic_uint_fast64_t held;
 
-int generation_load(int dirfd, const char *bin_file, struct generation **ret)
+uint64_t generation_footprint(uint64_t size)
+{
+    return ((size + 4095) & ~(uint64_t)4095) + (size + OTA_BLOCK_DATA - 1) / OTA_BLOCK_DATA *
+                                                   OTA_BLOCK_WIRE;
+}
+
+uint64_t generation_memory(void)
+{
+    return atomic_load(&held);
+}
+
+/* Checks the size in @st against @limits: an error, or 0. */
+static int check_size(const struct stat *st, const struct generation_limits *limits)
+{
+    uint64_t size = (uint64_t)st->st_size, need = generation_footprint(size);
+
+    if (size == 0)
+        return -ENODATA;
+    if (size > GENERATION_MAX_SIZE || (limits != NULL && size > limits->max_size))
+        return -EFBIG;
+    if (limits != NULL && need > limits->max_memory)
+        return -ENOSPC;
+    if (limits != NULL && need > limits->room)
+        return -ENOBUFS;
+    return 0;
+}
+
+int generation_load(int dirfd, const char *bin_file, const struct generation_limits *limits,
+                    struct generation **ret)
 {
     struct generation *g = NULL;
     struct stat st, after;
@@ -27,14 +57,9 @@ int generation_load(int dirfd, const char *bin_file, struct generation **ret)
         r = fd;
         goto fail;
     }
-    if (st.st_size == 0) {
-        r = -ENODATA;
+    r = check_size(&st, limits);
+    if (r < 0)
         goto fail;
-    }
-    if ((uint64_t)st.st_size > GENERATION_MAX_SIZE) {
-        r = -EFBIG;
-        goto fail;
-    }
     g = calloc(1, sizeof(*g));
     if (g == NULL) {
         r = -ENOMEM;
@@ -48,13 +73,14 @@ int generation_load(int dirfd, const char *bin_file, struct generation **ret)
 
     /* Raw bytes first, page-aligned, then the block table. */
     data_len = ((size_t)g->size + 4095) & ~(size_t)4095;
-    g->map_len = data_len + (size_t)g->nblocks * OTA_BLOCK_WIRE;
+    g->map_len = (size_t)generation_footprint(g->size);
     g->map = mmap(NULL, g->map_len, PROT_READ | PROT_WRITE,
                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     if (g->map == MAP_FAILED) {
         r = -ENOMEM;
         goto fail;
     }
+    atomic_fetch_add(&held, g->map_len);
     map = g->map;
     n = file_read_upto(fd, map, g->size);
     if (n < 0) {
@@ -106,7 +132,9 @@ void generation_unref(struct generation *g)
         return;
     if (atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) != 1)
         return;
-    if (g->map != MAP_FAILED && g->map != NULL)
+    if (g->map != MAP_FAILED && g->map != NULL) {
         munmap(g->map, g->map_len);
+        atomic_fetch_sub(&held, g->map_len);
+    }
     free(g);
 }

@@ -9,7 +9,9 @@
  *
  * Generations are reference counted; their fields are read-only once
  * generation_load() returned, and any thread holding a reference may read
- * them. */
+ * them. The memory they hold is counted from their load to their last
+ * reference, wherever that is (a catalog, a response being sent), so that
+ * max_memory bounds what is really held. */
 #ifndef OTAD_GENERATION_H
 #define OTAD_GENERATION_H
 
@@ -45,11 +47,28 @@ struct generation {
     size_t map_len;             /* the memory this generation holds */
 };
 
+/* What a load may take, checked from the file's size before any byte is read
+ * or any memory taken. */
+struct generation_limits {
+    uint64_t max_size;    /* bytes of the image: -EFBIG above */
+    uint64_t max_memory;  /* bytes its generation may ever hold: -ENOSPC above */
+    uint64_t room;        /* bytes its generation may hold now: -ENOBUFS above */
+};
+
 /* Reads @bin_file (relative to @dirfd) into a new generation (one reference)
- * in @ret. Returns 0, or -ENODEV (not a regular file), -ENODATA (empty),
- * -EFBIG (over GENERATION_MAX_SIZE), -EAGAIN (the file changed while it was
- * read), -ENOMEM, or the errno of open/read. */
-int generation_load(int dirfd, const char *bin_file, struct generation **ret);
+ * in @ret, within @limits (NULL: only GENERATION_MAX_SIZE). Returns 0, or
+ * -ENODEV (not a regular file), -ENODATA (empty), -EFBIG (over max_size or
+ * GENERATION_MAX_SIZE), -ENOSPC, -ENOBUFS (see the limits), -EAGAIN (the
+ * file changed while it was read), -ENOMEM, or the errno of open/read. */
+int generation_load(int dirfd, const char *bin_file, const struct generation_limits *limits,
+                    struct generation **ret);
+
+/* The bytes a generation of an image of @size bytes holds: the image rounded
+ * up to pages and its block table, about twice the image. */
+uint64_t generation_footprint(uint64_t size);
+
+/* The bytes held by every generation alive in the process, whoever holds it. */
+uint64_t generation_memory(void);
 
 /* Takes a reference; returns @g. */
 struct generation *generation_ref(struct generation *g);

@@ -68,7 +68,7 @@ int image_load(int dirfd, const char *bin_file, const char *name, struct image *
     struct generation *gen = NULL;
     int r;
 
-    r = generation_load(dirfd, bin_file, &gen);
+    r = generation_load(dirfd, bin_file, NULL, &gen);
     if (r < 0)
         return r;
     r = image_make(name, bin_file, gen, &gen->file, dirfd, ret);

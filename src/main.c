@@ -28,9 +28,9 @@
 #include "notify.h"
 #include "pending.h"
 #include "privs.h"
+#include "report.h"
 #include "scan.h"
 #include "tls.h"
-#include "version.h"
 #include "watch.h"
 
 /* In-flight responses get this long to finish after SIGTERM. */
@@ -124,6 +124,8 @@ struct loop {
     struct watch *watch;
     struct pending *pending;
     struct tls *tls;    /* NULL without HTTPS */
+    bool starting;      /* during the first scan, which lists each image */
+    struct scan_hooks hooks;    /* for scan_all(): the writers, the retries */
 };
 
 /* SIGHUP: a renewed certificate is used for new connections; a bad one is
@@ -140,39 +142,50 @@ static void reload_tls(struct loop *l)
         log_info("tls: reloaded %s", tls_cert_path(l->tls));
 }
 
-/* The log of the catalog's changes; *@ctx is true during the first scan, which
- * lists each image rather than what changed. File names are anyone's bytes:
- * each is escaped, so that none can forge a line. */
+/* The log of the catalog's changes (@ctx is the loop). A name refused again
+ * while it is retried was told when it was first refused. */
 static void report(void *ctx, const struct catalog_change *c)
 {
-    const struct image *img = c->img;
-    char a[ESCAPE_NAME_SIZE], b[ESCAPE_NAME_SIZE];
-    const char *name = escape_name(img ? img->name : c->name ? c->name : "", a, sizeof(a));
-    const char *file = escape_name(img ? img->version_file : c->file ? c->file : "", b,
-                                   sizeof(b));
+    const struct loop *l = ctx;
+    char line[768];
+    int level;
 
-    if (c->version_problem != NULL)
-        log_warning("%s: %s; using version %u", file, c->version_problem, VERSION_DEFAULT);
-    if (c->event == CATALOG_ADDED || c->event == CATALOG_REPLACED)
-        log_info("%s %s: version %u, %u bytes, crc 0x%08X, %u blocks, etag %s",
-                 *(bool *)ctx ? "image" : c->event == CATALOG_ADDED ? "added" : "replaced",
-                 name, img->version, img->gen->size, img->gen->crc, img->gen->nblocks,
-                 img->gen->etag);
-    else if (c->event == CATALOG_VERSION && img->version_source == VERSION_FROM_FILE)
-        log_info("version %s: %u (from %s)", name, img->version, file);
-    else if (c->event == CATALOG_VERSION)
-        log_info("version %s: %u (default: %s %s)", name, img->version, file,
-                 img->version_source == VERSION_FILE_MISSING ? "missing" : "invalid");
-    else if (c->event == CATALOG_REMOVED)
-        log_info("removed %s", name);
-    else if (c->event == CATALOG_SKIPPED)
-        log_warning("%s: %s; skipped", file, c->reason);
-    else if (c->event == CATALOG_DUPLICATE)
-        log_warning("%s: same name as %s; ignored", file, escape_name(c->other, a, sizeof(a)));
-    else if (c->event == CATALOG_UNSETTLED)
-        log_warning("%s: changed while being read; kept the previous state", file);
-    else if (c->event == CATALOG_DROPPED)
-        log_info("dropped generation %s of %s: %s", c->gen->etag, name, c->reason);
+    if ((c->event == CATALOG_SKIPPED || c->event == CATALOG_UNSETTLED) && c->name != NULL &&
+        l->pending != NULL && pending_retrying(l->pending, c->name))
+        return;
+    if (report_version(c, line, sizeof(line)) > 0)
+        log_warning("%s", line);
+    level = report_change(c, l->starting, line, sizeof(line));
+    if (level > 0)
+        log_msg((enum log_level)level, "%s", line);
+}
+
+static void on_event(void *ctx, enum watch_kind kind, const char *name)
+{
+    struct loop *l = ctx;
+    char buf[ESCAPE_NAME_SIZE];
+
+    if (kind == WATCH_OVERFLOW)
+        log_warning("directory events were lost; rescanning %s", catalog_dir(l->cat));
+    if (pending_note(l->pending, kind, name, event_ms()) < 0)
+        log_error("out of memory noting a change of %s",
+                  name ? escape_name(name, buf, sizeof(buf)) : "the directory");
+}
+
+/* @name could not be loaded for now (@error): read it again once settled,
+ * and not before a second if downloads held the memory it needs. */
+static void retry(void *ctx, const char *name, int error)
+{
+    struct loop *l = ctx;
+    char buf[ESCAPE_NAME_SIZE];
+
+    if (pending_retry(l->pending, name, event_ms(), error == -ENOBUFS ? 1000 : 10) < 0)
+        log_error("out of memory noting a retry of %s", escape_name(name, buf, sizeof(buf)));
+}
+
+static bool writing(void *ctx, const char *name)
+{
+    return pending_writing(((struct loop *)ctx)->pending, name);
 }
 
 static void rescan(struct loop *l, const char *why)
@@ -181,9 +194,11 @@ static void rescan(struct loop *l, const char *why)
 
     /* A new directory at the path gets watched, before it is read so that
      * nothing written meanwhile is missed; a missing one is waited for
-     * through the watch on its parent. */
+     * through the watch on its parent. The events already queued are read
+     * first, so that a writer at work is known as such. */
     watch_rearm(l->watch);
-    n = scan_all(l->cat);
+    watch_read(l->watch, on_event, l); /* an error shows at the next poll */
+    n = scan_all(l->cat, &l->hooks);
     if (n == -ENOENT || n == -ENOTDIR) {
         log_warning("rescan (%s): firmware directory %s is gone; serving no images until "
                     "it is back",
@@ -197,19 +212,6 @@ static void rescan(struct loop *l, const char *why)
     }
 }
 
-static void on_event(void *ctx, enum watch_kind kind, const char *name)
-{
-    struct loop *l = ctx;
-
-    if (kind == WATCH_OVERFLOW)
-        log_warning("directory events were lost; rescanning %s", catalog_dir(l->cat));
-    char buf[ESCAPE_NAME_SIZE];
-
-    if (pending_note(l->pending, kind, name, event_ms()) < 0)
-        log_error("out of memory noting a change of %s",
-                  name ? escape_name(name, buf, sizeof(buf)) : "the directory");
-}
-
 static void on_due(void *ctx, const char *name)
 {
     struct loop *l = ctx;
@@ -221,8 +223,8 @@ static void on_due(void *ctx, const char *name)
         return;
     }
     r = scan_reload(l->cat, name);
-    if (r == -EAGAIN) /* changed while being read: once more after it settles */
-        pending_note(l->pending, WATCH_CHANGED, name, event_ms());
+    if (r == -EAGAIN || r == -ENOBUFS) /* changed while being read, or no room yet */
+        retry(l, name, r);
     else if (r == -ENOENT || r == -ENOTDIR)
         pending_note(l->pending, WATCH_DIR, NULL, event_ms());
     else if (r < 0)
@@ -377,8 +379,8 @@ int main(int argc, char **argv)
 {
     struct args args = {0};
     struct conf conf = {0};
+    struct loop loop = {.starting = true};
     struct catalog *cat = NULL;
-    bool starting = true; /* the first scan lists the images */
     struct watch *watch = NULL;
     struct pending *pending = NULL;
     struct http *http = NULL, *https = NULL;
@@ -433,8 +435,9 @@ int main(int argc, char **argv)
         goto out;
     r = catalog_open(conf.firmware_dir,
                      &(struct catalog_limits){.retain_seconds = conf.retain_seconds,
-                                              .max_memory = conf.max_memory},
-                     report, &starting, &cat);
+                                              .max_memory = conf.max_memory,
+                                              .max_image_size = conf.max_image_size},
+                     report, &loop, &cat);
     if (r < 0) {
         log_error("firmware directory %s: %s", conf.firmware_dir, strerror(-r));
         goto out;
@@ -447,8 +450,10 @@ int main(int argc, char **argv)
         log_error("cannot watch %s: %s", conf.firmware_dir, strerror(-r));
         goto out;
     }
-    n = scan_all(cat);
-    starting = false;
+    loop = (struct loop){.cat = cat, .watch = watch, .pending = pending, .tls = tls,
+                         .starting = true, .hooks = {writing, retry, &loop}};
+    n = scan_all(cat, &loop.hooks);
+    loop.starting = false;
     if (n < 0) {
         log_error("firmware directory %s: %s", conf.firmware_dir, strerror(-n));
         goto out;
@@ -463,7 +468,7 @@ int main(int argc, char **argv)
         log_info("listening on %s, %d image%s", where, n, n == 1 ? "" : "s");
     notify_send("READY=1");
 
-    r = serve(&(struct loop){.cat = cat, .watch = watch, .pending = pending, .tls = tls}, sigfd);
+    r = serve(&loop, sigfd);
     if (r < 0)
         log_error("main loop: %s", strerror(-r));
 

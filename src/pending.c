@@ -11,7 +11,10 @@ struct entry {
     char *name;
     unsigned opens;     /* opened and not closed yet, as far as events tell */
     bool writing;       /* modified while open, not closed by a writer yet */
-    uint64_t due_ms;    /* UINT64_MAX: not due */
+    /* UINT64_MAX: not due. A writing entry is due only once events were
+     * lost: by then its writer is taken as gone, if nothing was heard. */
+    bool retrying;      /* due again by pending_retry(), no event since */
+    uint64_t due_ms;
 };
 
 struct pending {
@@ -73,14 +76,23 @@ static struct entry *entry_for(struct pending *p, const char *name, size_t len)
         return NULL;
     p->e[p->n].opens = 0;
     p->e[p->n].writing = false;
+    p->e[p->n].retrying = false;
     p->e[p->n].due_ms = UINT64_MAX;
     return &p->e[p->n++];
+}
+
+static struct entry *find_entry(const struct pending *p, const char *name)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (strcmp(p->e[i].name, name) == 0)
+            return &p->e[i];
+    return NULL;
 }
 
 /* Forgets an entry that neither waits nor watches a writer. */
 static void forget_idle(struct pending *p, struct entry *e)
 {
-    if (e->opens > 0 || e->writing || e->due_ms != UINT64_MAX)
+    if (e->opens > 0 || e->writing || e->retrying || e->due_ms != UINT64_MAX)
         return;
     free(e->name);
     *e = p->e[--p->n];
@@ -94,9 +106,13 @@ int pending_note(struct pending *p, enum watch_kind kind, const char *file, uint
     if (kind == WATCH_DIR || kind == WATCH_OVERFLOW) {
         p->full = true;
         p->full_due_ms = now_ms + p->settle_ms;
-        if (kind == WATCH_OVERFLOW) /* lost events: open counts are unknown */
-            for (size_t i = 0; i < p->n; i++)
-                p->e[i].opens = 0;
+        /* Lost events: open counts are unknown, and a writer's close may
+         * have been lost too. */
+        for (size_t i = 0; kind == WATCH_OVERFLOW && i < p->n; i++) {
+            p->e[i].opens = 0;
+            if (p->e[i].writing)
+                p->e[i].due_ms = now_ms + PENDING_LOST_WRITER_MS;
+        }
         return 0;
     }
     len = firmware_name(file);
@@ -105,6 +121,8 @@ int pending_note(struct pending *p, enum watch_kind kind, const char *file, uint
     e = entry_for(p, file, len);
     if (e == NULL)
         return -ENOMEM;
+    if (kind != WATCH_OPENED && kind != WATCH_CLOSED)
+        e->retrying = false; /* the file changed: a new state to load */
     switch (kind) {
     case WATCH_OPENED:
         e->opens++;
@@ -112,6 +130,13 @@ int pending_note(struct pending *p, enum watch_kind kind, const char *file, uint
     case WATCH_CLOSED:
         if (e->opens > 0)
             e->opens--;
+        /* The last one holding the file open did not write: the
+         * modification seen meanwhile was made by path (truncate(2) while
+         * a reader had the file open) and is complete now. */
+        if (e->opens == 0 && e->writing) {
+            e->writing = false;
+            e->due_ms = now_ms + p->settle_ms;
+        }
         break;
     case WATCH_MODIFIED:
         if (e->opens > 0) {
@@ -135,6 +160,34 @@ int pending_note(struct pending *p, enum watch_kind kind, const char *file, uint
     }
     forget_idle(p, e);
     return 0;
+}
+
+int pending_retry(struct pending *p, const char *name, uint64_t now_ms, unsigned min_ms)
+{
+    struct entry *e = entry_for(p, name, strlen(name));
+    uint64_t due_ms = now_ms + (p->settle_ms > min_ms ? p->settle_ms : min_ms);
+
+    if (e == NULL)
+        return -ENOMEM;
+    /* A writer at work: its close makes the name due. */
+    if (!e->writing && due_ms < e->due_ms)
+        e->due_ms = due_ms;
+    e->retrying = !e->writing;
+    return 0;
+}
+
+bool pending_retrying(const struct pending *p, const char *name)
+{
+    const struct entry *e = find_entry(p, name);
+
+    return e != NULL && e->retrying;
+}
+
+bool pending_writing(const struct pending *p, const char *name)
+{
+    const struct entry *e = find_entry(p, name);
+
+    return e != NULL && e->writing;
 }
 
 long pending_timeout(const struct pending *p, uint64_t now_ms)
@@ -163,7 +216,8 @@ unsigned pending_run(struct pending *p, uint64_t now_ms,
         p->full = false;
         for (size_t i = 0; i < p->n; i++) {
             if (p->e[i].writing || p->e[i].opens > 0) {
-                p->e[i].due_ms = UINT64_MAX;
+                if (!p->e[i].writing)
+                    p->e[i].due_ms = UINT64_MAX;
                 p->e[kept++] = p->e[i];
             } else {
                 free(p->e[i].name);
@@ -174,22 +228,40 @@ unsigned pending_run(struct pending *p, uint64_t now_ms,
         calls++;
     }
     for (size_t i = 0; i < p->n;) {
+        struct entry *e;
         char *name;
 
-        if (p->e[i].writing || p->e[i].due_ms > now_ms) {
+        if (p->e[i].due_ms > now_ms) {
             i++;
             continue;
         }
-        /* The entry stays while someone holds the file open: its count is
-         * needed to read the next modification right. */
         p->e[i].due_ms = UINT64_MAX;
+        p->e[i].writing = false; /* due while writing: its writer is gone */
         name = strdup(p->e[i].name);
-        forget_idle(p, &p->e[i]);
-        if (name == NULL)
+        if (name == NULL) {
+            p->e[i].retrying = false;
+            forget_idle(p, &p->e[i]);
             continue;
+        }
+        /* The entry stays during the call, which may ask for a retry (and
+         * asks whether it is one) or note events; it stays after it while
+         * someone holds the file open: its count is needed to read the next
+         * modification right. */
         fn(ctx, name);
-        free(name);
         calls++;
+        e = find_entry(p, name);
+        free(name);
+        if (e != NULL) {
+            bool at_i = e == &p->e[i];
+            size_t before = p->n;
+
+            if (e->due_ms == UINT64_MAX)
+                e->retrying = false;
+            forget_idle(p, e);
+            if (at_i && p->n < before)
+                continue; /* the last entry moved into slot i */
+        }
+        i++;
     }
     return calls;
 }

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -20,7 +21,9 @@
 struct candidate {
     char *name;
     char *bin_file;
-    /* Loaded ahead by preload(), on several threads: */
+    bool writing;             /* a writer has it open: not read */
+    /* Loaded ahead by preload(), on several threads, within limits: */
+    struct generation_limits limits;
     bool loaded;
     int load_error;           /* generation_load()'s result */
     struct generation *gen;   /* owned until refresh() takes it */
@@ -142,13 +145,35 @@ static const char *version_problem(int error)
     }
 }
 
-static const char *load_problem(int error)
+/* Why a load within @lim of a file of @size bytes failed; in @buf when the
+ * text needs numbers. */
+static const char *load_problem(int error, const struct generation_limits *lim, uint64_t size,
+                                char *buf, size_t len)
 {
-    if (error == -ENODATA)
+    unsigned long long need = (generation_footprint(size) + (1u << 20) - 1) >> 20;
+
+    switch (error) {
+    case -ENODATA:
         return "empty";
-    if (error == -EFBIG)
-        return "larger than 4 GiB";
-    return file_problem(error);
+    case -EFBIG:
+        if (size > GENERATION_MAX_SIZE)
+            return "larger than 4 GiB";
+        snprintf(buf, len, "larger than max_image_size (%llu bytes)",
+                 (unsigned long long)lim->max_size);
+        return buf;
+    case -ENOSPC:
+        snprintf(buf, len, "needs %llu MiB of memory, more than max_memory (%llu MiB)", need,
+                 (unsigned long long)lim->max_memory >> 20);
+        return buf;
+    case -ENOBUFS:
+        snprintf(buf, len,
+                 "needs %llu MiB of memory, %llu MiB free under max_memory while downloads "
+                 "hold older generations; retried until it fits",
+                 need, (unsigned long long)lim->room >> 20);
+        return buf;
+    default:
+        return file_problem(error);
+    }
 }
 
 /* Why @img has the default version, or NULL if it has its file's. */
@@ -196,6 +221,46 @@ static bool other_spelling(const struct candidate *cand, size_t i)
     return i > 0 && strcmp(cand[i - 1].name, cand[i].name) == 0;
 }
 
+/* Loads @bin_file for @name into @ret, or takes what preload() loaded for
+ * it as @pre. Tells why not and returns the error (then the state served
+ * stays, unless the file is gone: -ENOENT). */
+static int load(struct catalog *cat, int dirfd, const char *name, const char *bin_file,
+                struct candidate *pre, struct generation **ret)
+{
+    struct generation_limits lim;
+    struct file_id id;
+    char buf[192];
+    int r = -ENOBUFS;
+
+    if (pre != NULL && pre->loaded) {
+        r = pre->load_error;
+        lim = pre->limits;
+        *ret = pre->gen;
+        pre->gen = NULL;
+    }
+    /* Loaded ahead within a share of the room, or not at all: on its own now. */
+    if (r == -ENOBUFS) {
+        catalog_load_limits(cat, name, &lim);
+        r = generation_load(dirfd, bin_file, &lim, ret);
+    }
+    if (r == 0 || r == -ENOMEM)
+        return r;
+    if (r == -EAGAIN) {
+        catalog_report(cat, &(struct catalog_change){
+                                .event = CATALOG_UNSETTLED, .name = name, .file = bin_file});
+        return r;
+    }
+    if (file_id_read(dirfd, bin_file, &id) < 0)
+        id.size = 0;
+    catalog_report(cat, &(struct catalog_change){
+                            .event = CATALOG_SKIPPED,
+                            .name = name,
+                            .img = catalog_current(cat, name),
+                            .file = bin_file,
+                            .reason = load_problem(r, &lim, (uint64_t)id.size, buf, sizeof(buf))});
+    return r;
+}
+
 /* Brings @name up to date with the file @bin_file (NULL: there is none),
  * using the generation @pre loaded ahead, if it is not NULL and was loaded. */
 static int refresh(struct catalog *cat, int dirfd, const char *name, const char *bin_file,
@@ -218,19 +283,16 @@ static int refresh(struct catalog *cat, int dirfd, const char *name, const char 
             return 0;
         r = image_make(name, bin_file, old->gen, &old->bin_id, dirfd, &img);
     } else {
-        if (preloaded) {
-            r = pre->load_error;
-            gen = pre->gen;
-            pre->gen = NULL;
-        } else {
-            r = generation_load(dirfd, bin_file, &gen);
-        }
-        if (r == -EAGAIN || r == -ENOMEM)
-            return r;
-        if (r < 0) {
-            report_file(cat, CATALOG_SKIPPED, bin_file, NULL, load_problem(r));
+        r = load(cat, dirfd, name, bin_file, pre, &gen);
+        /* Only a file gone ends the name; an empty, unreadable or too large
+         * one keeps what is served (an in-place rewrite is empty for a
+         * moment); changing or not fitting now, it is retried. */
+        if (r == -ENOENT)
             return refresh(cat, dirfd, name, NULL, NULL);
-        }
+        if (r == -EAGAIN || r == -ENOMEM || r == -ENOBUFS)
+            return r;
+        if (r < 0)
+            return 0;
         held = catalog_held(cat, name, gen);
         r = image_make(name, bin_file, held != NULL ? held : gen, &gen->file, dirfd, &img);
         generation_unref(gen);
@@ -277,7 +339,7 @@ static void *load_worker(void *arg)
     while ((i = atomic_fetch_add(&q->next, 1)) < q->n) {
         struct candidate *c = q->todo[i];
 
-        c->load_error = generation_load(q->dirfd, c->bin_file, &c->gen);
+        c->load_error = generation_load(q->dirfd, c->bin_file, &c->limits, &c->gen);
         c->loaded = true;
     }
     return NULL;
@@ -293,6 +355,7 @@ static void preload(struct catalog *cat, int dirfd, struct candidate *cand, size
     struct load_queue q = {.dirfd = dirfd};
     pthread_t threads[LOAD_THREADS_MAX];
     size_t nthreads = 0;
+    uint64_t taken = 0;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
     /* With one CPU the calling thread loads them all in refresh(). */
@@ -302,10 +365,22 @@ static void preload(struct catalog *cat, int dirfd, struct candidate *cand, size
     if (q.todo == NULL)
         return;
     for (size_t i = 0; i < ncand; i++) {
-        if (other_spelling(cand, i) ||
+        struct candidate *c;
+        struct file_id id;
+        uint64_t need;
+
+        if (other_spelling(cand, i) || cand[i].writing ||
             same_file(catalog_current(cat, cand[i].name), dirfd, cand[i].bin_file))
             continue; /* ignored, or served already: refresh() checks the version */
-        q.todo[q.n++] = &cand[i];
+        /* The loads share the room: each gets what the ones before left. */
+        c = &cand[i];
+        catalog_load_limits(cat, c->name, &c->limits);
+        c->limits.room = c->limits.room > taken ? c->limits.room - taken : 0;
+        need = file_id_read(dirfd, c->bin_file, &id) == 0 ? generation_footprint((uint64_t)id.size)
+                                                          : 0;
+        if (need <= c->limits.room)
+            taken += need;
+        q.todo[q.n++] = c;
     }
     atomic_init(&q.next, 0);
     /* With one image left, refresh() loads it too. */
@@ -318,6 +393,11 @@ static void preload(struct catalog *cat, int dirfd, struct candidate *cand, size
     free(q.todo);
 }
 
+static bool writing(const struct scan_hooks *hooks, const char *name)
+{
+    return hooks != NULL && hooks->writing != NULL && hooks->writing(hooks->ctx, name);
+}
+
 static int open_dir(struct catalog *cat)
 {
     int fd = open(catalog_dir(cat), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -325,7 +405,7 @@ static int open_dir(struct catalog *cat)
     return fd < 0 ? -errno : fd;
 }
 
-int scan_all(struct catalog *cat)
+int scan_all(struct catalog *cat, const struct scan_hooks *hooks)
 {
     struct candidate *cand = NULL;
     struct catalog_item *items = NULL;
@@ -352,17 +432,26 @@ int scan_all(struct catalog *cat)
         if (ncand == 0 || bsearch(&key, cand, ncand, sizeof(*cand), compare_name_only) == NULL)
             refresh(cat, dirfd, key.name, NULL, NULL);
     }
+    for (size_t i = 0; i < ncand; i++)
+        cand[i].writing = writing(hooks, cand[i].name);
     preload(cat, dirfd, cand, ncand);
     for (size_t i = 0; i < ncand; i++) {
         if (other_spelling(cand, i)) {
             report_file(cat, CATALOG_DUPLICATE, cand[i].bin_file, cand[i - 1].bin_file, NULL);
             continue;
         }
+        /* Half written: its writer's close brings the final state. */
+        if (cand[i].writing) {
+            catalog_report(cat, &(struct catalog_change){.event = CATALOG_WRITING,
+                                                         .name = cand[i].name,
+                                                         .file = cand[i].bin_file});
+            continue;
+        }
         r = refresh(cat, dirfd, cand[i].name, cand[i].bin_file, &cand[i]);
         if (r == -ENOMEM)
             goto out;
-        if (r == -EAGAIN)
-            report_file(cat, CATALOG_UNSETTLED, cand[i].bin_file, NULL, NULL);
+        if ((r == -EAGAIN || r == -ENOBUFS) && hooks != NULL && hooks->retry != NULL)
+            hooks->retry(hooks->ctx, cand[i].name, r);
     }
     r = (int)catalog_count(cat);
 out:

@@ -83,7 +83,7 @@ static void test_which_files(void **state)
     snprintf(path, sizeof(path), "%s/dir.bin", f->dir);
     assert_int_equal(mkdir(path, 0755), 0);
 
-    assert_int_equal(scan_all(f->cat), 3);
+    assert_int_equal(scan_all(f->cat, NULL), 3);
     assert_true(has(f->cat, "app"));
     assert_true(has(f->cat, "UPPER"));
     assert_true(has(f->cat, "link"));
@@ -104,7 +104,7 @@ static void test_case_duplicates(void **state)
 
     assert_int_equal(write_file(f->dir, "a.BIN", "upper", 5), 0);
     assert_int_equal(write_file(f->dir, "a.bin", "lower!", 6), 0);
-    assert_int_equal(scan_all(f->cat), 1);
+    assert_int_equal(scan_all(f->cat, NULL), 1);
     img = catalog_lookup(f->cat, "a", 1);
     assert_non_null(img);
     assert_string_equal(img->bin_file, "a.bin");
@@ -119,7 +119,7 @@ static void test_rescan(void **state)
 
     assert_int_equal(write_file(f->dir, "a.bin", "aaaa", 4), 0);
     assert_int_equal(write_file(f->dir, "b.bin", "bbbb", 4), 0);
-    assert_int_equal(scan_all(f->cat), 2);
+    assert_int_equal(scan_all(f->cat, NULL), 2);
     before = catalog_lookup(f->cat, "a", 1);
     kept = catalog_lookup(f->cat, "b", 1);
 
@@ -127,7 +127,7 @@ static void test_rescan(void **state)
     assert_int_equal(write_file(f->dir, "a.txt", "5", 1), 0);
     snprintf(path, sizeof(path), "%s/c.bin", f->dir);
     assert_int_equal(write_file(f->dir, "c.bin", "cc", 2), 0);
-    assert_int_equal(scan_all(f->cat), 3);
+    assert_int_equal(scan_all(f->cat, NULL), 3);
     after = catalog_lookup(f->cat, "a", 1);
     assert_ptr_not_equal(before, after);
     assert_int_equal(after->version, 5);
@@ -138,7 +138,7 @@ static void test_rescan(void **state)
     image_unref(after);
 
     assert_int_equal(unlink(path), 0);
-    assert_int_equal(scan_all(f->cat), 2);
+    assert_int_equal(scan_all(f->cat, NULL), 2);
     assert_false(has(f->cat, "c"));
     image_unref(before);
     image_unref(kept);
@@ -153,7 +153,7 @@ static void test_list_sorted(void **state)
     assert_int_equal(write_file(f->dir, "zeta.bin", "z", 1), 0);
     assert_int_equal(write_file(f->dir, "alpha.bin", "a", 1), 0);
     assert_int_equal(write_file(f->dir, "Mid.bin", "m", 1), 0);
-    assert_int_equal(scan_all(f->cat), 3);
+    assert_int_equal(scan_all(f->cat, NULL), 3);
     n = catalog_list(f->cat, &list);
     assert_int_equal(n, 3);
     assert_string_equal(list[0].img->name, "Mid");
@@ -171,11 +171,11 @@ static void test_directory_gone(void **state)
     struct generation *g;
 
     assert_int_equal(write_file(f->dir, "a.bin", "a", 1), 0);
-    assert_int_equal(scan_all(f->cat), 1);
+    assert_int_equal(scan_all(f->cat, NULL), 1);
     img = catalog_lookup(f->cat, "a", 1);
     tmpdir_remove(f->dir);
     f->dir = tmpdir_create(); /* for teardown */
-    assert_int_equal(scan_all(f->cat), -ENOENT);
+    assert_int_equal(scan_all(f->cat, NULL), -ENOENT);
     assert_false(has(f->cat, "a"));
     g = catalog_find_generation(f->cat, "a", 1, img->gen->id);
     assert_ptr_equal(g, img->gen);
@@ -192,7 +192,7 @@ static void test_reload_one_name(void **state)
     char path[4096];
     int n;
 
-    assert_int_equal(scan_all(f->cat), 0);
+    assert_int_equal(scan_all(f->cat, NULL), 0);
     assert_int_equal(write_file(f->dir, "app.bin", "first", 5), 0);
     assert_int_equal(scan_reload(f->cat, "app"), 0);
     v1 = catalog_lookup(f->cat, "app", 3);
@@ -267,7 +267,7 @@ static void test_reload_case_variants(void **state)
     image_unref(img);
 }
 
-static void replace(struct fixture *f, const char *name, size_t size, uint32_t seed)
+static void write_random(struct fixture *f, const char *name, size_t size, uint32_t seed)
 {
     uint8_t *data = malloc(size);
     char file[256];
@@ -276,6 +276,11 @@ static void replace(struct fixture *f, const char *name, size_t size, uint32_t s
     snprintf(file, sizeof(file), "%s.bin", name);
     assert_int_equal(write_file(f->dir, file, data, size), 0);
     free(data);
+}
+
+static void replace(struct fixture *f, const char *name, size_t size, uint32_t seed)
+{
+    write_random(f, name, size, seed);
     assert_int_equal(scan_reload(f->cat, name), 0);
 }
 
@@ -301,7 +306,7 @@ static void test_many_images(void **state)
     }
     assert_int_equal(write_file(f->dir, "empty.bin", "", 0), 0);
     assert_int_equal(write_file(f->dir, "img07.BIN", "other spelling", 14), 0);
-    assert_int_equal(scan_all(f->cat), N);
+    assert_int_equal(scan_all(f->cat, NULL), N);
     for (int i = 0; i < N; i++) {
         snprintf(name, sizeof(name), "img%02d", i);
         kept[i] = catalog_lookup(f->cat, name, strlen(name));
@@ -322,7 +327,7 @@ static void test_many_images(void **state)
         assert_int_equal(unlink(path), 0); /* a new inode: surely a new file */
         assert_int_equal(write_file(f->dir, file, data[i], size[i]), 0);
     }
-    assert_int_equal(scan_all(f->cat), N);
+    assert_int_equal(scan_all(f->cat, NULL), N);
     for (int i = 0; i < N; i++) {
         struct image *now;
 
@@ -343,7 +348,7 @@ static void test_many_images(void **state)
 }
 
 /* Over max_memory the oldest retained generations go first; current images
- * stay whatever the bound. */
+ * stay, and one that cannot fit is not loaded. */
 static void test_memory_bound(void **state)
 {
     struct fixture *f = *state;
@@ -375,12 +380,77 @@ static void test_memory_bound(void **state)
     g = catalog_find_generation(cat, "m", 1, ids[3]);
     assert_non_null(g);
     generation_unref(g);
-    /* A current image bigger than the bound is still served. */
-    replace(f, "big", 800 * 1024, 9);
-    assert_true(has(cat, "big"));
+    /* An image whose generation alone is over the bound is refused before
+     * it is read, and what is served stays. */
+    write_random(f, "big", 800 * 1024, 9);
+    assert_int_equal(scan_reload(cat, "big"), 0);
+    assert_false(has(cat, "big"));
     assert_true(has(cat, "m"));
-    assert_null(catalog_find_generation(cat, "m", 1, ids[2]));
+    g = catalog_find_generation(cat, "m", 1, ids[2]);
+    assert_non_null(g);
+    generation_unref(g);
 }
+
+/* The footprint of a 100000-byte image: its pages and its 391 blocks. */
+#define FOOTPRINT_100K (102400 + 391 * 260)
+
+/* A generation the catalog let go of still counts while a response holds it;
+ * a new one is loaded only if it fits beside what is really held. */
+static void test_memory_really_held(void **state)
+{
+    struct fixture *f = *state;
+    struct generation *sending[2];
+    struct image *img;
+    uint64_t first, third;
+
+    catalog_close(f->cat);
+    assert_int_equal(generation_memory(), 0);
+    /* Room for two generations of a 100000-byte image, not three. */
+    assert_int_equal(catalog_open(f->dir, &(struct catalog_limits){.retain_seconds = 600,
+                                                                   .max_memory = 450 * 1024},
+                                  NULL, NULL, &f->cat),
+                     0);
+    replace(f, "m", 100000, 1);
+    assert_int_equal(catalog_memory(f->cat), FOOTPRINT_100K);
+    /* A slow download of the whole image holds it. */
+    img = catalog_lookup(f->cat, "m", 1);
+    sending[0] = generation_ref(img->gen);
+    first = img->gen->id;
+    image_unref(img);
+    replace(f, "m", 100000, 2);
+    assert_int_equal(catalog_memory(f->cat), 2 * FOOTPRINT_100K);
+    img = catalog_lookup(f->cat, "m", 1);
+    sending[1] = generation_ref(img->gen);
+    image_unref(img);
+    /* Both held by downloads: a third one does not fit, and is not read. */
+    write_random(f, "m", 100000, 3);
+    assert_int_equal(scan_reload(f->cat, "m"), -ENOBUFS);
+    img = catalog_lookup(f->cat, "m", 1);
+    assert_ptr_equal(img->gen, sending[1]);
+    image_unref(img);
+    assert_int_equal(catalog_memory(f->cat), 2 * FOOTPRINT_100K);
+    /* The first download ends: its retained generation can go, so the third
+     * one is loaded, and the first dropped over max_memory. */
+    generation_unref(sending[0]);
+    assert_int_equal(scan_reload(f->cat, "m"), 0);
+    assert_null(catalog_find_generation(f->cat, "m", 1, first));
+    assert_int_equal(catalog_memory(f->cat), 2 * FOOTPRINT_100K);
+    img = catalog_lookup(f->cat, "m", 1);
+    third = img->gen->id;
+    image_unref(img);
+    /* The second download still holds its generation, retained. A fourth:
+     * the current one is free to go, so it fits. Then, over max_memory, the
+     * oldest go: the one being sent leaves the catalog but its memory stays
+     * held until the download ends, so the third goes too. */
+    write_random(f, "m", 100000, 4);
+    assert_int_equal(scan_reload(f->cat, "m"), 0);
+    assert_null(catalog_find_generation(f->cat, "m", 1, sending[1]->id));
+    assert_null(catalog_find_generation(f->cat, "m", 1, third));
+    assert_int_equal(catalog_memory(f->cat), 2 * FOOTPRINT_100K);
+    generation_unref(sending[1]);
+    assert_int_equal(catalog_memory(f->cat), FOOTPRINT_100K);
+}
+
 
 static void test_expiry(void **state)
 {
@@ -483,6 +553,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reload_one_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reload_case_variants, setup, teardown),
         cmocka_unit_test_setup_teardown(test_memory_bound, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_memory_really_held, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_retention, setup, teardown),
         cmocka_unit_test_setup_teardown(test_identical_bytes, setup, teardown),

@@ -186,12 +186,60 @@ static void test_generation_ids(void **state)
     struct generation *a = NULL, *b = NULL;
 
     assert_int_equal(write_file(f->dir, "g.bin", "same", 4), 0);
-    assert_int_equal(generation_load(f->dfd, "g.bin", &a), 0);
-    assert_int_equal(generation_load(f->dfd, "g.bin", &b), 0);
+    assert_int_equal(generation_load(f->dfd, "g.bin", NULL, &a), 0);
+    assert_int_equal(generation_load(f->dfd, "g.bin", NULL, &b), 0);
     assert_true(b->id > a->id);
     assert_string_equal(a->etag, b->etag);
     generation_unref(a);
     generation_unref(b);
+}
+
+/* The limits are checked from the file's size before anything is read or
+ * mapped: a 2 GiB sparse file costs nothing to refuse. */
+static void test_limits_before_reading(void **state)
+{
+    struct fixture *f = *state;
+    struct generation *g = NULL;
+    uint64_t before = generation_memory();
+    int fd;
+
+    fd = openat(f->dfd, "sparse.bin", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, 2ll << 30), 0);
+    close(fd);
+    assert_int_equal(generation_load(f->dfd, "sparse.bin",
+                                     &(struct generation_limits){.max_size = 1 << 20,
+                                                                 .max_memory = UINT64_MAX,
+                                                                 .room = UINT64_MAX},
+                                     &g),
+                     -EFBIG);
+    assert_int_equal(generation_load(f->dfd, "sparse.bin",
+                                     &(struct generation_limits){.max_size = UINT64_MAX,
+                                                                 .max_memory = 16 << 20,
+                                                                 .room = 16 << 20},
+                                     &g),
+                     -ENOSPC);
+    assert_int_equal(generation_load(f->dfd, "sparse.bin",
+                                     &(struct generation_limits){.max_size = UINT64_MAX,
+                                                                 .max_memory = UINT64_MAX,
+                                                                 .room = 1 << 20},
+                                     &g),
+                     -ENOBUFS);
+    assert_null(g);
+    assert_int_equal(generation_memory(), before);
+    /* The footprint: pages of the image and 260 bytes a block. */
+    assert_int_equal(generation_footprint(1), 4096 + 260);
+    assert_int_equal(generation_footprint(4 << 20), (4 << 20) + 16384 * 260);
+    assert_int_equal(write_file(f->dir, "small.bin", "abc", 3), 0);
+    assert_int_equal(generation_load(f->dfd, "small.bin",
+                                     &(struct generation_limits){.max_size = 3,
+                                                                 .max_memory = 4096 + 260,
+                                                                 .room = 4096 + 260},
+                                     &g),
+                     0);
+    assert_int_equal(generation_memory(), before + 4096 + 260);
+    generation_unref(g);
+    assert_int_equal(generation_memory(), before);
 }
 
 int main(void)
@@ -204,6 +252,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_references, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reversion, setup, teardown),
         cmocka_unit_test_setup_teardown(test_generation_ids, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_limits_before_reading, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

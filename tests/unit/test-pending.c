@@ -1,6 +1,7 @@
 /* Settle-time scheduling of reloads. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <cmocka.h>
 #include <stdio.h>
@@ -111,6 +112,121 @@ static void test_readers(void **state)
     pending_free(p);
 }
 
+/* truncate(2) by path while a reader holds the file open looks like a
+ * writer at work; the reader's close, which wrote nothing, completes it. */
+static void test_truncate_while_read(void **state)
+{
+    struct pending *p = make(100);
+    struct calls c = {0};
+
+    (void)state;
+    pending_note(p, WATCH_OPENED, "t.bin", 0);      /* a reader */
+    pending_note(p, WATCH_MODIFIED, "t.bin", 10);   /* truncate(2) by path */
+    assert_int_equal(pending_timeout(p, 10), -1);
+    pending_note(p, WATCH_CLOSED, "t.bin", 500);    /* the reader leaves */
+    assert_int_equal(pending_timeout(p, 500), 100);
+    assert_int_equal(pending_run(p, 600, record, &c), 1);
+    assert_string_equal(c.names[0], "t");
+    /* Two readers: only the last close completes it. */
+    pending_note(p, WATCH_OPENED, "t.bin", 1000);
+    pending_note(p, WATCH_OPENED, "t.bin", 1000);
+    pending_note(p, WATCH_MODIFIED, "t.bin", 1001);
+    pending_note(p, WATCH_CLOSED, "t.bin", 1002);
+    assert_int_equal(pending_timeout(p, 1002), -1);
+    pending_note(p, WATCH_CLOSED, "t.bin", 1003);
+    assert_int_equal(pending_run(p, 1103, record, &c), 1);
+    pending_free(p);
+}
+
+struct retrier {
+    struct pending *p;
+    struct calls calls;
+    bool again;           /* ask for a retry from the callback */
+    bool was_retrying;    /* pending_retrying() during the last call */
+};
+
+static void load_fails(void *ctx, const char *name)
+{
+    struct retrier *r = ctx;
+
+    record(&r->calls, name);
+    r->was_retrying = pending_retrying(r->p, name);
+    if (r->again)
+        assert_int_equal(pending_retry(r->p, name, 1000, 1000), 0);
+}
+
+/* A load that found the file changing asks for a retry by firmware name (not
+ * a file name): due again then, retrying until it succeeds or an event on
+ * the name comes. */
+static void test_retry(void **state)
+{
+    struct retrier r = {.p = make(100), .again = true};
+
+    (void)state;
+    pending_note(r.p, WATCH_WRITTEN, "app.bin", 0);
+    assert_int_equal(pending_run(r.p, 100, load_fails, &r), 1);
+    assert_false(r.was_retrying);              /* the first failure */
+    assert_true(pending_retrying(r.p, "app"));
+    assert_int_equal(pending_timeout(r.p, 100), 1900);
+    assert_int_equal(pending_run(r.p, 1999, load_fails, &r), 0);
+    assert_int_equal(pending_run(r.p, 2000, load_fails, &r), 1);
+    assert_string_equal(r.calls.names[1], "app");
+    assert_true(r.was_retrying);               /* told once is enough */
+    /* Succeeds: forgotten. */
+    r.again = false;
+    assert_int_equal(pending_run(r.p, 2000, load_fails, &r), 1);
+    assert_true(r.was_retrying);
+    assert_false(pending_retrying(r.p, "app"));
+    assert_int_equal(pending_timeout(r.p, 2000), -1);
+    /* An event on the files: a new state, no longer retrying. */
+    assert_int_equal(pending_retry(r.p, "app", 2400, 10), 0);
+    assert_int_equal(pending_timeout(r.p, 2400), 100); /* the settle time */
+    pending_note(r.p, WATCH_CHANGED, "app.txt", 2500);
+    assert_false(pending_retrying(r.p, "app"));
+    assert_int_equal(pending_timeout(r.p, 2500), 100);
+    /* A writer at work: the retry waits for its close. */
+    pending_note(r.p, WATCH_OPENED, "w.bin", 4000);
+    pending_note(r.p, WATCH_MODIFIED, "w.bin", 4000);
+    assert_true(pending_writing(r.p, "w"));
+    assert_int_equal(pending_retry(r.p, "w", 4000, 10), 0);
+    assert_int_equal(pending_run(r.p, 9000, load_fails, &r), 1); /* app only */
+    pending_note(r.p, WATCH_WRITTEN, "w.bin", 9000);
+    assert_false(pending_writing(r.p, "w"));
+    assert_int_equal(pending_run(r.p, 9100, load_fails, &r), 1);
+    pending_free(r.p);
+}
+
+/* Events lost while a writer was at work: its close may be among them. The
+ * name stays "being written" (a rescan leaves it alone), but not forever. */
+static void test_writer_lost_in_overflow(void **state)
+{
+    struct pending *p = make(100);
+    struct calls c = {0};
+
+    (void)state;
+    pending_note(p, WATCH_OPENED, "w.bin", 0);
+    pending_note(p, WATCH_MODIFIED, "w.bin", 0);
+    pending_note(p, WATCH_OVERFLOW, NULL, 1000);
+    assert_int_equal(pending_run(p, 1100, record, &c), 1); /* the rescan */
+    assert_true(pending_writing(p, "w"));
+    assert_int_equal(pending_timeout(p, 1100), PENDING_LOST_WRITER_MS - 100);
+    assert_int_equal(pending_run(p, 1000 + PENDING_LOST_WRITER_MS, record, &c), 1);
+    assert_string_equal(c.names[1], "w");
+    assert_false(pending_writing(p, "w"));
+    assert_int_equal(pending_timeout(p, 1000 + PENDING_LOST_WRITER_MS), -1);
+    /* A close heard in time makes it due as usual. */
+    pending_note(p, WATCH_OPENED, "v.bin", 0);
+    pending_note(p, WATCH_MODIFIED, "v.bin", 0);
+    pending_note(p, WATCH_OVERFLOW, NULL, 100000);
+    assert_int_equal(pending_run(p, 100100, record, &c), 1); /* the rescan */
+    pending_note(p, WATCH_WRITTEN, "v.bin", 100200);
+    assert_int_equal(pending_timeout(p, 100200), 100);
+    assert_int_equal(pending_run(p, 100300, record, &c), 1);
+    assert_string_equal(c.names[3], "v");
+    assert_int_equal(pending_timeout(p, 100300), -1);
+    pending_free(p);
+}
+
 static void test_ignored_names(void **state)
 {
     static const char *const ignored[] = {".app.bin", ".tmp", "notes.md", "bin", ".bin",
@@ -192,6 +308,9 @@ int main(void)
         cmocka_unit_test(test_writer),
         cmocka_unit_test(test_truncate_by_path),
         cmocka_unit_test(test_readers),
+        cmocka_unit_test(test_truncate_while_read),
+        cmocka_unit_test(test_retry),
+        cmocka_unit_test(test_writer_lost_in_overflow),
         cmocka_unit_test(test_ignored_names),
         cmocka_unit_test(test_full_rescan),
         cmocka_unit_test(test_renote_from_callback),

@@ -118,7 +118,7 @@ static void test_added_replaced_removed(void **state)
     assert_int_equal(write_file(f->dir, "b.bin", "bbbb", 4), 0);
     assert_int_equal(write_file(f->dir, "a.bin", "aaaa", 4), 0);
     assert_int_equal(write_file(f->dir, "a.txt", "7\n", 2), 0);
-    assert_int_equal(scan_all(f->cat), 2);
+    assert_int_equal(scan_all(f->cat, NULL), 2);
     /* In name order; a.txt gives a's version, b has none. */
     assert_int_equal(f->n, 2);
     assert_seen(f, 0, CATALOG_ADDED, "a");
@@ -130,15 +130,15 @@ static void test_added_replaced_removed(void **state)
 
     /* Nothing changed: nothing to tell. Same bytes rewritten: nothing either. */
     f->n = 0;
-    assert_int_equal(scan_all(f->cat), 2);
+    assert_int_equal(scan_all(f->cat, NULL), 2);
     assert_int_equal(write_file(f->dir, "b.bin", "bbbb", 4), 0);
-    assert_int_equal(scan_all(f->cat), 2);
+    assert_int_equal(scan_all(f->cat, NULL), 2);
     assert_int_equal(f->n, 0);
 
     assert_int_equal(write_file(f->dir, "a.bin", "AAAAA", 5), 0);
     remove_file(f->dir, "b.bin");
     assert_int_equal(write_file(f->dir, "c.bin", "cccc", 4), 0);
-    assert_int_equal(scan_all(f->cat), 2);
+    assert_int_equal(scan_all(f->cat, NULL), 2);
     /* The names gone first, then the directory in order. */
     assert_int_equal(f->n, 3);
     assert_seen(f, 0, CATALOG_REMOVED, "b");
@@ -191,7 +191,7 @@ static void test_rejected_with_reason(void **state)
     assert_int_equal(mkdir(path, 0755), 0);
     assert_int_equal(write_file(f->dir, "x.BIN", "upper", 5), 0);
     assert_int_equal(write_file(f->dir, "x.bin", "lower", 5), 0);
-    assert_int_equal(scan_all(f->cat), 1);
+    assert_int_equal(scan_all(f->cat, NULL), 1);
     assert_int_equal(f->n, 4);
     assert_refused(f, 0, CATALOG_SKIPPED, "dir.bin", "not a regular file");
     assert_refused(f, 1, CATALOG_SKIPPED, "empty.bin", "empty");
@@ -199,14 +199,37 @@ static void test_rejected_with_reason(void **state)
     assert_seen(f, 2, CATALOG_ADDED, "x");
     assert_refused(f, 3, CATALOG_DUPLICATE, "x.BIN", "x.bin");
 
-    /* A served image whose file turns bad is skipped, then removed. */
+    /* A served image whose file turns empty (an in-place rewrite, for a
+     * moment) or bad is skipped and keeps what it served; only its file
+     * gone removes it. */
     f->n = 0;
     assert_int_equal(write_file(f->dir, "x.bin", "", 0), 0);
     assert_int_equal(scan_reload(f->cat, "x"), 0);
-    assert_int_equal(f->n, 3);
+    assert_int_equal(f->n, 2);
     assert_refused(f, 0, CATALOG_SKIPPED, "x.bin", "empty");
-    assert_seen(f, 1, CATALOG_REMOVED, "x");
-    assert_refused(f, 2, CATALOG_DUPLICATE, "x.BIN", "x.bin");
+    assert_string_equal(f->seen[0].name, "x");
+    assert_string_equal(f->seen[0].etag, catalog_current(f->cat, "x")->gen->etag);
+    assert_refused(f, 1, CATALOG_DUPLICATE, "x.BIN", "x.bin");
+    assert_int_equal(catalog_current(f->cat, "x")->gen->size, 5);
+    f->n = 0;
+    assert_int_equal(scan_all(f->cat, NULL), 1);
+    assert_refused(f, 0, CATALOG_SKIPPED, "dir.bin", "not a regular file");
+    assert_refused(f, 1, CATALOG_SKIPPED, "empty.bin", "empty");
+    assert_refused(f, 2, CATALOG_SKIPPED, "x.bin", "empty");
+    assert_int_equal(catalog_current(f->cat, "x")->gen->size, 5);
+    remove_file(f->dir, "x.bin");
+    remove_file(f->dir, "x.BIN");
+    snprintf(path, sizeof(path), "%s/x.bin", f->dir);
+    assert_int_equal(mkdir(path, 0755), 0);
+    f->n = 0;
+    assert_int_equal(scan_reload(f->cat, "x"), 0);
+    assert_refused(f, 0, CATALOG_SKIPPED, "x.bin", "not a regular file");
+    assert_non_null(catalog_current(f->cat, "x"));
+    assert_int_equal(rmdir(path), 0);
+    f->n = 0;
+    assert_int_equal(scan_reload(f->cat, "x"), 0);
+    assert_seen(f, 0, CATALOG_REMOVED, "x");
+    assert_null(catalog_current(f->cat, "x"));
 }
 
 static void test_directory_gone(void **state)
@@ -216,13 +239,13 @@ static void test_directory_gone(void **state)
 
     assert_int_equal(write_file(f->dir, "a.bin", "aaaa", 4), 0);
     assert_int_equal(write_file(f->dir, "b.bin", "bbbb", 4), 0);
-    assert_int_equal(scan_all(f->cat), 2);
+    assert_int_equal(scan_all(f->cat, NULL), 2);
     f->n = 0;
     remove_file(f->dir, "a.bin");
     remove_file(f->dir, "b.bin");
     snprintf(path, sizeof(path), "%s", f->dir);
     assert_int_equal(rmdir(path), 0);
-    assert_int_equal(scan_all(f->cat), -ENOENT);
+    assert_int_equal(scan_all(f->cat, NULL), -ENOENT);
     /* The last name first. */
     assert_int_equal(f->n, 2);
     assert_seen(f, 0, CATALOG_REMOVED, "b");
@@ -240,10 +263,10 @@ static void test_dropped_over_memory(void **state)
     assert_int_equal(open_with(f, 600, 450 * 1024), 0);
     fill_random(data, 100000, 1);
     assert_int_equal(write_file(f->dir, "m.bin", data, 100000), 0);
-    assert_int_equal(scan_all(f->cat), 1);
+    assert_int_equal(scan_all(f->cat, NULL), 1);
     fill_random(data, 100000, 2);
     assert_int_equal(write_file(f->dir, "m.bin", data, 100000), 0);
-    assert_int_equal(scan_all(f->cat), 1);
+    assert_int_equal(scan_all(f->cat, NULL), 1);
     assert_int_equal(f->n, 2);
     assert_seen(f, 1, CATALOG_REPLACED, "m");
     snprintf(first, sizeof(first), "%s", f->seen[0].etag);
@@ -252,7 +275,7 @@ static void test_dropped_over_memory(void **state)
     f->n = 0;
     fill_random(data, 100000, 3);
     assert_int_equal(write_file(f->dir, "m.bin", data, 100000), 0);
-    assert_int_equal(scan_all(f->cat), 1);
+    assert_int_equal(scan_all(f->cat, NULL), 1);
     /* The change first, then the oldest generation it pushed out. */
     assert_int_equal(f->n, 2);
     assert_seen(f, 0, CATALOG_REPLACED, "m");
@@ -269,9 +292,9 @@ static void test_dropped_after_retain_seconds(void **state)
 
     assert_int_equal(open_with(f, 1, 1ull << 30), 0);
     assert_int_equal(write_file(f->dir, "e.bin", "one", 3), 0);
-    assert_int_equal(scan_all(f->cat), 1);
+    assert_int_equal(scan_all(f->cat, NULL), 1);
     assert_int_equal(write_file(f->dir, "e.bin", "two!", 4), 0);
-    assert_int_equal(scan_all(f->cat), 1);
+    assert_int_equal(scan_all(f->cat, NULL), 1);
     f->n = 0;
     assert_true(catalog_expire(f->cat) > 0);
     assert_int_equal(f->n, 0);
@@ -280,6 +303,47 @@ static void test_dropped_after_retain_seconds(void **state)
     assert_int_equal(f->n, 1);
     assert_seen(f, 0, CATALOG_DROPPED, "e");
     assert_string_equal(f->seen[0].reason, "retain_seconds passed");
+}
+
+static bool writing_w(void *ctx, const char *name)
+{
+    (void)ctx;
+    return strcmp(name, "w") == 0;
+}
+
+/* A rescan leaves alone a name whose writer is at work, served or new: the
+ * half-written file is not read, and its writer's close will reload it. */
+static void test_rescan_skips_writers(void **state)
+{
+    struct fixture *f = *state;
+    const struct scan_hooks hooks = {.writing = writing_w};
+
+    assert_int_equal(write_file(f->dir, "w.bin", "whole", 5), 0);
+    assert_int_equal(write_file(f->dir, "a.bin", "aaaa", 4), 0);
+    assert_int_equal(scan_all(f->cat, NULL), 2);
+    f->n = 0;
+    assert_int_equal(write_file(f->dir, "w.bin", "ha", 2), 0);
+    assert_int_equal(write_file(f->dir, "a.bin", "AAAA", 4), 0);
+    assert_int_equal(scan_all(f->cat, &hooks), 2);
+    assert_int_equal(f->n, 2);
+    assert_seen(f, 0, CATALOG_REPLACED, "a");
+    assert_int_equal(f->seen[1].event, CATALOG_WRITING);
+    assert_string_equal(f->seen[1].name, "w");
+    assert_string_equal(f->seen[1].file, "w.bin");
+    assert_int_equal(catalog_current(f->cat, "w")->gen->size, 5);
+    /* Once closed, the final state is what is loaded. */
+    f->n = 0;
+    assert_int_equal(write_file(f->dir, "w.bin", "half+rest", 9), 0);
+    assert_int_equal(scan_reload(f->cat, "w"), 0);
+    assert_seen(f, 0, CATALOG_REPLACED, "w");
+    assert_int_equal(catalog_current(f->cat, "w")->gen->size, 9);
+    /* A new name being written is not added. */
+    f->n = 0;
+    remove_file(f->dir, "w.bin");
+    assert_int_equal(scan_all(f->cat, NULL), 1);
+    assert_int_equal(write_file(f->dir, "w.bin", "ha", 2), 0);
+    assert_int_equal(scan_all(f->cat, &hooks), 1);
+    assert_null(catalog_current(f->cat, "w"));
 }
 
 int main(void)
@@ -291,6 +355,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_directory_gone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dropped_over_memory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dropped_after_retain_seconds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rescan_skips_writers, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

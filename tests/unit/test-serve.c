@@ -55,7 +55,7 @@ static int setup(void **state)
                                                       .max_memory = 1ull << 30},
                      NULL, NULL, &f->cat) < 0)
         return -1;
-    return scan_all(f->cat) == 1 ? 0 : -1;
+    return scan_all(f->cat, NULL) == 1 ? 0 : -1;
 }
 
 static void release(struct fixture *f)
@@ -131,7 +131,7 @@ static void replace(struct fixture *f, char *etag)
     fill_random(other, SIZE2, 99);
     etag_of(other, SIZE2, etag);
     assert_int_equal(write_file(f->dir, "app.bin", other, SIZE2), 0);
-    assert_int_equal(scan_all(f->cat), 1);
+    assert_int_equal(scan_all(f->cat, NULL), 1);
 }
 
 static void test_method_and_route(void **state)
@@ -234,7 +234,7 @@ static void test_block_gone(void **state)
                                                                    .max_memory = 1ull << 30},
                                   NULL, NULL, &f->cat),
                      0);
-    assert_int_equal(scan_all(f->cat), 1);
+    assert_int_equal(scan_all(f->cat, NULL), 1);
     get(f, "GET", "/app/header", conn, NULL, NULL);
     release(f);
     replace(f, etag2);
@@ -385,7 +385,7 @@ static void test_image_pinned(void **state)
     get(f, "HEAD", "/app/image", conn, NULL, NULL);
     replace(f, etag2);
     assert_int_equal(write_file(f->dir, "app.txt", "6", 1), 0);
-    assert_int_equal(scan_all(f->cat), 1);
+    assert_int_equal(scan_all(f->cat, NULL), 1);
     get(f, "GET", "/app/image", conn, NULL, "bytes=0-9");
     assert_int_equal(f->r.status, 206);
     assert_string_equal(header(&f->r, "ETag"), f->etag);

@@ -1,0 +1,80 @@
+#include "report.h"
+
+#include <stdio.h>
+
+#include "escape.h"
+#include "log.h"
+#include "version.h"
+
+/* The escaped form of @s into @buf (ESCAPE_NAME_SIZE bytes); "" for NULL. */
+static const char *esc(const char *s, char *buf)
+{
+    return escape_name(s != NULL ? s : "", buf, ESCAPE_NAME_SIZE);
+}
+
+int report_version(const struct catalog_change *c, char *buf, size_t len)
+{
+    char file[ESCAPE_NAME_SIZE];
+
+    if (c->version_problem == NULL)
+        return 0;
+    snprintf(buf, len, "%s: %s; using version %u", esc(c->img->version_file, file),
+             c->version_problem, VERSION_DEFAULT);
+    return LOG_LEVEL_WARNING;
+}
+
+/* The lines about an image served: added, replaced or re-versioned. */
+static int tell_image(const struct catalog_change *c, bool listing, const char *name,
+                      const char *vfile, char *buf, size_t len)
+{
+    const struct image *img = c->img;
+
+    if (c->event != CATALOG_VERSION)
+        snprintf(buf, len, "%s %s: version %u, %u bytes, crc 0x%08X, %u blocks, etag %s",
+                 listing ? "image" : c->event == CATALOG_ADDED ? "added" : "replaced", name,
+                 img->version, img->gen->size, img->gen->crc, img->gen->nblocks, img->gen->etag);
+    else if (img->version_source == VERSION_FROM_FILE)
+        snprintf(buf, len, "version %s: %u (from %s)", name, img->version, vfile);
+    else
+        snprintf(buf, len, "version %s: %u (default: %s %s)", name, img->version, vfile,
+                 img->version_source == VERSION_FILE_MISSING ? "missing" : "invalid");
+    return LOG_LEVEL_INFO;
+}
+
+int report_change(const struct catalog_change *c, bool listing, char *buf, size_t len)
+{
+    char nb[ESCAPE_NAME_SIZE], vb[ESCAPE_NAME_SIZE], fb[ESCAPE_NAME_SIZE], ob[ESCAPE_NAME_SIZE];
+    const char *name = esc(c->img != NULL ? c->img->name : c->name, nb);
+    const char *vfile = esc(c->img != NULL ? c->img->version_file : NULL, vb);
+    const char *file = esc(c->file, fb);
+
+    switch (c->event) {
+    case CATALOG_ADDED:
+    case CATALOG_REPLACED:
+    case CATALOG_VERSION:
+        return tell_image(c, listing, name, vfile, buf, len);
+    case CATALOG_REMOVED:
+        snprintf(buf, len, "removed %s", esc(c->name, nb));
+        return LOG_LEVEL_INFO;
+    case CATALOG_SKIPPED:
+        snprintf(buf, len, "%s: %s; %s", file, c->reason,
+                 c->img != NULL ? "still serving the image loaded before" : "skipped");
+        return LOG_LEVEL_WARNING;
+    case CATALOG_DUPLICATE:
+        snprintf(buf, len, "%s: same name as %s; ignored", file, esc(c->other, ob));
+        return LOG_LEVEL_WARNING;
+    case CATALOG_UNSETTLED:
+        snprintf(buf, len, "%s: changed while being read; kept the previous state, read again "
+                 "once it settles", file);
+        return LOG_LEVEL_WARNING;
+    case CATALOG_WRITING:
+        snprintf(buf, len, "%s: being written; loaded once its writer closes it", file);
+        return LOG_LEVEL_INFO;
+    case CATALOG_DROPPED:
+        snprintf(buf, len, "dropped generation %s of %s: %s%s", c->gen->etag, esc(c->name, nb),
+                 c->reason,
+                 c->in_use ? "; its memory is freed once the downloads still reading it end" : "");
+        return LOG_LEVEL_INFO;
+    }
+    return 0;
+}
