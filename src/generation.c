@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "file.h"
+#include "ref.h"
 #include "wire.h"
 
 static atomic_uint_fast64_t next_id = 1;
@@ -122,15 +123,13 @@ fail:
 
 struct generation *generation_ref(struct generation *g)
 {
-    atomic_fetch_add_explicit(&g->refs, 1, memory_order_relaxed);
+    ref_take(&g->refs);
     return g;
 }
 
 void generation_unref(struct generation *g)
 {
-    if (g == NULL)
-        return;
-    if (atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) != 1)
+    if (g == NULL || !ref_drop(&g->refs))
         return;
     if (g->map != MAP_FAILED && g->map != NULL) {
         munmap(g->map, g->map_len);

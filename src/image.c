@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ref.h"
 #include "version.h"
 
 static struct image *image_new(const char *name, const char *bin_file)
@@ -87,15 +88,13 @@ int image_version_changed(const struct image *img, int dirfd)
 
 struct image *image_ref(struct image *img)
 {
-    atomic_fetch_add_explicit(&img->refs, 1, memory_order_relaxed);
+    ref_take(&img->refs);
     return img;
 }
 
 void image_unref(struct image *img)
 {
-    if (img == NULL)
-        return;
-    if (atomic_fetch_sub_explicit(&img->refs, 1, memory_order_acq_rel) != 1)
+    if (img == NULL || !ref_drop(&img->refs))
         return;
     generation_unref(img->gen);
     free(img->name);
