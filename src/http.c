@@ -134,6 +134,22 @@ static bool head_too_large(const struct http *h, struct MHD_Connection *c)
     return used > h->connection_memory;
 }
 
+/* The library's decoding of %HH in the path and the query arguments, but a
+ * decoded %00 becomes '/': as a NUL it would end the C string handed on,
+ * so "/app/header%00" would be served as "/app/header". A '/' is in no
+ * firmware name and makes the path one no endpoint has. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    size_t len = MHD_http_unescape(s);
+
+    (void)cls;
+    (void)c;
+    for (size_t i = 0; i < len; i++)
+        if (s[i] == '\0')
+            s[i] = '/';
+    return len;
+}
+
 static void report(const struct http *h, const struct http_event *e)
 {
     if (h->event != NULL)
@@ -378,6 +394,7 @@ int http_start(const struct http_options *o, struct catalog *cat, struct http **
     d = MHD_start_daemon(
         flags, 0, NULL, NULL, handle, h,
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)o->listen_fd,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->threads > 1 ? o->threads : 0),
         MHD_OPTION_CONNECTION_TIMEOUT, o->idle_timeout,
         MHD_OPTION_CONNECTION_LIMIT, o->max_connections,

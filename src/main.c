@@ -358,7 +358,7 @@ static int configure_tls(const struct conf *c, struct tls **ret)
 static void http_event(void *cls, const struct http_event *e)
 {
     static _Atomic int64_t last_room_warning = INT64_MIN / 2;
-    char addr[HTTP_PEER_NAME_MAX];
+    char addr[HTTP_PEER_NAME_MAX], method[64], url[900];
     struct timespec ts;
     int64_t last;
 
@@ -369,7 +369,9 @@ static void http_event(void *cls, const struct http_event *e)
         if (!log_enabled(LOG_LEVEL_DEBUG))
             return;
         http_peer_name(e, addr, sizeof(addr));
-        log_debug("%s %s %s %u", addr, e->method, e->url, e->status);
+        /* The client's bytes, escaped: a %0A in a URL must not start a line. */
+        log_debug("%s %s %s %u", addr, log_escape(e->method, strlen(e->method), method, 64),
+                  log_escape(e->url, strlen(e->url), url, sizeof(url)), e->status);
         return;
     case HTTP_EVENT_KEEP_ALIVE_FAILED:
         log_warning("legacy keep-alive: cannot keep a connection open: %s", strerror(-e->error));

@@ -56,6 +56,40 @@ class BadInput(OtadTestCase):
                 self.assertEqual(nxt.body, vector("expected/header.bin"), p)
         self.assertServing(self.d)
 
+    def test_decoded_nul(self):
+        """A %00 anywhere in the path matches no firmware, not the name or
+        the endpoint in front of it (a C string would end at the NUL)."""
+        self.add_image("app", bytes(range(256)) * 2, version=3)
+        d = self.start()
+        self.assertEqual(d.get("/app/header").status, 200)
+        paths = ["/app%00x/header", "/app%00/header", "/app/header%00", "/app/header%00x",
+                 "/app/block/0%00", "/app/block/0%001", "/app/image%00",
+                 "/firmware/app.bin%00", "/firmware/app%00.bin", "/firmwares%00"]
+        with d.conn() as c:
+            for p in paths:
+                r = c.request(p)
+                self.assertEqual(r.status, 404, p)
+                self.assertEqual(r.body, b"not found\n", p)
+
+    def test_url_cannot_forge_log_lines(self):
+        """At debug level each request is logged: a %0A or %0D in the URL,
+        other control bytes and bytes that are not UTF-8 are escaped, so the
+        request stays on its own line."""
+        d = self.start(config="log_level: debug\n")
+        forged = "/x%0Awarning:%20forged%0D%0Aerror:%20forged%1b%ff%C3%A9/header"
+        self.assertEqual(d.get(forged).status, 404)
+        self.assertEqual(d.get("/vec/header").status, 200)
+        deadline = time.monotonic() + 10
+        while "GET /vec/header 200" not in d.stderr():
+            self.assertLess(time.monotonic(), deadline, d.stderr())
+            time.sleep(0.05)
+        log = d.stderr()
+        for line in log.splitlines():
+            self.assertFalse(line.startswith(("warning: forged", "error: forged")), log)
+            self.assertNotIn("\x1b", line)
+        self.assertIn("GET /x\\x0awarning: forged\\x0d\\x0aerror: forged\\x1b\\xff\u00e9/header 404",
+                      log)
+
     def test_long_url(self):
         """A 64 KiB URL is refused (414 expected) or the connection closed."""
         with self.d.conn() as c:
