@@ -22,9 +22,14 @@
  * This relies on MHD_USE_TURBO: without it libmicrohttpd calls
  * shutdown(SHUT_WR) before closing, which would end the TCP stream for the
  * duplicate as well. A request pipelined behind a "Connection: close" request
- * may be discarded by the library with the old connection; the legacy devices
- * wait for each response before writing the next request, so they never do
- * that, and HTTP allows a server to drop requests sent after "close".
+ * may have been read, in part, into the library's buffer, which dies with
+ * the old connection, and libmicrohttpd 0.9.75 has no way to hand such bytes
+ * to another connection. The new one would start reading in the middle of a
+ * request. So the socket is handed back only when the kernel's count of the
+ * bytes read from it equals the request heads parsed (legacy.c); otherwise
+ * it is closed. The legacy devices wait for each response before writing
+ * the next request, so they never lose it, and HTTP allows a server to drop
+ * requests sent after "close".
  *
  * The response to such a request still says "Connection: close" (the library
  * always announces the close it believes in); legacy devices skip headers.
@@ -54,6 +59,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "legacy.h"
 #include "reply.h"
 #include "serve.h"
 #include "tls.h"
@@ -87,9 +93,20 @@ static struct conn *conn_of(struct MHD_Connection *c)
 
 static bool asks_close(struct MHD_Connection *c)
 {
-    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONNECTION);
+    return legacy_asks_close(
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONNECTION));
+}
 
-    return v != NULL && strcasestr(v, "close") != NULL;
+/* Legacy keep-alive: counts the bytes of each request head read from the
+ * socket, to tell at the hand-back whether the library read further. */
+static void count_head(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    struct conn *conn = conn_of(c);
+
+    if (ci != NULL && conn != NULL)
+        conn->head_bytes += ci->header_size;
 }
 
 static bool has_body(struct MHD_Connection *c)
@@ -212,6 +229,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (*req_cls == NULL) {
         *req_cls = &in_flight_marker;
         atomic_fetch_add_explicit(&h->in_flight, 1, memory_order_relaxed);
+        if (h->legacy_keep_alive)
+            count_head(c);
         /* libmicrohttpd closes the connection after a response queued from
          * this first call, made as soon as the headers are in, so requests
          * are answered from the second call, after the (empty) body. Only a
@@ -272,7 +291,10 @@ static void reopen(struct http *h, struct MHD_Connection *c, struct conn *conn)
     socklen_t len;
     int fd;
 
-    if (fdi == NULL || ai == NULL || ai->client_addr == NULL) {
+    /* Bytes read past the last request died with the library's buffer:
+     * the stream cannot be resumed in step, so it is closed. */
+    if (fdi == NULL || ai == NULL || ai->client_addr == NULL ||
+        !legacy_in_sync(fdi->connect_fd, conn->head_bytes)) {
         conn_free(conn);
         return;
     }
