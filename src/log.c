@@ -135,3 +135,16 @@ const char *log_escape(const char *s, size_t len, char *buf, size_t size)
     buf[out] = '\0';
     return buf;
 }
+
+bool log_limit_pass(struct log_limit *l, int64_t now, int64_t interval, unsigned *ret_skipped)
+{
+    int64_t last = atomic_load(&l->last);
+
+    /* Of threads passing at once, the one whose exchange wins prints. */
+    if (now - last < interval || !atomic_compare_exchange_strong(&l->last, &last, now)) {
+        atomic_fetch_add(&l->skipped, 1);
+        return false;
+    }
+    *ret_skipped = atomic_exchange(&l->skipped, 0);
+    return true;
+}

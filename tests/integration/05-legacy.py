@@ -178,6 +178,30 @@ class Legacy(OtadTestCase):
                 self.assertEqual((r.status, r.body), (200, vector("expected/block-1.bin")), value)
                 self.assertEqual(r.header("Connection"), "close", value)
 
+    def test_keep_alive_failures_rate_limited(self):
+        """A socket that cannot be handed back (here: every connection slot
+        taken) is warned about once a minute, not once a request."""
+        d = self.start(config="max_connections: 16\nthreads: 1\n")
+        held = []
+        try:
+            for _ in range(15):
+                c = d.conn()
+                held.append(c)
+                self.assertEqual(c.request("/vec/header").status, 200)
+            for _ in range(5):
+                with d.conn() as c:
+                    r = c.request("/vec/header", headers=[("Connection", "close")])
+                    self.assertEqual(r.body, vector("expected/header.bin"))
+                    self.assertTrue(c.wait_closed(10.0), "kept open past max_connections")
+        finally:
+            for c in held:
+                c.close()
+        self.assertServing(d)
+        warnings = [line for line in d.stderr().splitlines()
+                    if "cannot keep a connection open" in line]
+        self.assertEqual(len(warnings), 1, d.stderr())
+        self.assertIn("(0 more since the last such warning)", warnings[0])
+
     def test_switch_off_closes(self):
         """legacy_keep_alive: false restores plain HTTP: close after the response."""
         d = self.start(config="legacy_keep_alive: false\n")
