@@ -21,15 +21,11 @@
  *
  * This relies on MHD_USE_TURBO: without it libmicrohttpd calls
  * shutdown(SHUT_WR) before closing, which would end the TCP stream for the
- * duplicate as well. A request pipelined behind a "Connection: close" request
- * may have been read, in part, into the library's buffer, which dies with
- * the old connection, and libmicrohttpd 0.9.75 has no way to hand such bytes
- * to another connection. The new one would start reading in the middle of a
- * request. So the socket is handed back only when the kernel's count of the
- * bytes read from it equals the request heads parsed (legacy.c); otherwise
- * it is closed. The legacy devices wait for each response before writing
- * the next request, so they never lose it, and HTTP allows a server to drop
- * requests sent after "close".
+ * duplicate as well. Bytes of a request pipelined behind a "Connection:
+ * close" one that the library read die with its buffer, so such a socket is
+ * closed, not handed back in the middle of a request (legacy.c). The legacy
+ * devices wait for each response before writing the next request, and HTTP
+ * allows a server to drop requests sent after "close".
  *
  * The response to such a request still says "Connection: close" (the library
  * always announces the close it believes in); legacy devices skip headers.
@@ -149,22 +145,6 @@ static bool head_too_large(const struct http *h, struct MHD_Connection *c)
     if (cookie != NULL)
         used += strlen(cookie) + 1;
     return used > h->connection_memory;
-}
-
-/* The library's decoding of %HH in the path and the query arguments, but a
- * decoded %00 becomes '/': as a NUL it would end the C string handed on,
- * so "/app/header%00" would be served as "/app/header". A '/' is in no
- * firmware name and makes the path one no endpoint has. */
-static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
-{
-    size_t len = MHD_http_unescape(s);
-
-    (void)cls;
-    (void)c;
-    for (size_t i = 0; i < len; i++)
-        if (s[i] == '\0')
-            s[i] = '/';
-    return len;
 }
 
 static void report(const struct http *h, const struct http_event *e)
@@ -416,7 +396,7 @@ int http_start(const struct http_options *o, struct catalog *cat, struct http **
     d = MHD_start_daemon(
         flags, 0, NULL, NULL, handle, h,
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)o->listen_fd,
-        MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
+        MHD_OPTION_UNESCAPE_CALLBACK, reply_unescape, NULL,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->threads > 1 ? o->threads : 0),
         MHD_OPTION_CONNECTION_TIMEOUT, o->idle_timeout,
         MHD_OPTION_CONNECTION_LIMIT, o->max_connections,
