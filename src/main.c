@@ -392,7 +392,8 @@ static void http_event(void *cls, const struct http_event *e)
     case HTTP_EVENT_LIBRARY:
         break;
     }
-    log_debug("libmicrohttpd: %s", e->message);
+    /* The library's messages may quote the URL. */
+    log_debug("libmicrohttpd: %s", log_escape(e->message, strlen(e->message), url, sizeof(url)));
 }
 
 /* Opens a listener on @port and starts HTTP (or HTTPS with @tls) on it.
