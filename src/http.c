@@ -395,6 +395,9 @@ int http_start(const struct http_options *o, struct catalog *cat, struct http **
     errno = 0;
     d = MHD_start_daemon(
         flags, 0, NULL, NULL, handle, h,
+        /* First, or the library prints what it says of the options before
+         * it on stderr itself. */
+        MHD_OPTION_EXTERNAL_LOGGER, library_log, h,
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)o->listen_fd,
         MHD_OPTION_UNESCAPE_CALLBACK, reply_unescape, NULL,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->threads > 1 ? o->threads : 0),
@@ -403,7 +406,6 @@ int http_start(const struct http_options *o, struct catalog *cat, struct http **
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, o->connection_memory,
         MHD_OPTION_NOTIFY_COMPLETED, completed, h,
         MHD_OPTION_NOTIFY_CONNECTION, connection_event, h,
-        MHD_OPTION_EXTERNAL_LOGGER, library_log, h,
         MHD_OPTION_ARRAY, o->tls != NULL ? tls_options : &tls_options[2],
         MHD_OPTION_END);
     if (d == NULL) {

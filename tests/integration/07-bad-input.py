@@ -119,6 +119,16 @@ class BadInput(OtadTestCase):
         for line in log.splitlines():
             self.assertFalse(line.startswith("warning: forged/image"), log)
 
+    def test_library_messages_go_through_the_log(self):
+        """What libmicrohttpd says while starting (here: about a thread pool
+        of one) is a log line like any other, never raw text on stderr."""
+        d = self.start(config="threads: 1\nlog_level: debug\n")
+        self.assertServing(d)
+        log = d.stderr()
+        self.assertIn("debug: libmicrohttpd: ", log)
+        for line in log.splitlines():
+            self.assertRegex(line, r"^(debug|info|warning|error): ", log)
+
     def test_long_url(self):
         """A 64 KiB URL is refused (414 expected) or the connection closed."""
         with self.d.conn() as c:
