@@ -18,6 +18,7 @@
  * 100 bytes with its pin). */
 struct conn {
     bool reopen;            /* the last request asked for "close" (legacy) */
+    uint64_t head_bytes;    /* legacy: bytes of the request heads parsed on the socket */
     uint32_t pin_version;   /* the version the pinned header announced */
     uint64_t pin_gen;       /* the generation that header described */
     char *pin_name;         /* NAME whose header was fetched, or NULL; owned */

@@ -21,10 +21,11 @@
  *
  * This relies on MHD_USE_TURBO: without it libmicrohttpd calls
  * shutdown(SHUT_WR) before closing, which would end the TCP stream for the
- * duplicate as well. A request pipelined behind a "Connection: close" request
- * may be discarded by the library with the old connection; the legacy devices
- * wait for each response before writing the next request, so they never do
- * that, and HTTP allows a server to drop requests sent after "close".
+ * duplicate as well. Bytes of a request pipelined behind a "Connection:
+ * close" one that the library read die with its buffer, so such a socket is
+ * closed, not handed back in the middle of a request (legacy.c). The legacy
+ * devices wait for each response before writing the next request, and HTTP
+ * allows a server to drop requests sent after "close".
  *
  * The response to such a request still says "Connection: close" (the library
  * always announces the close it believes in); legacy devices skip headers.
@@ -54,6 +55,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "legacy.h"
 #include "reply.h"
 #include "serve.h"
 #include "tls.h"
@@ -87,9 +89,20 @@ static struct conn *conn_of(struct MHD_Connection *c)
 
 static bool asks_close(struct MHD_Connection *c)
 {
-    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONNECTION);
+    return legacy_asks_close(
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONNECTION));
+}
 
-    return v != NULL && strcasestr(v, "close") != NULL;
+/* Legacy keep-alive: counts the bytes of each request head read from the
+ * socket, to tell at the hand-back whether the library read further. */
+static void count_head(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    struct conn *conn = conn_of(c);
+
+    if (ci != NULL && conn != NULL)
+        conn->head_bytes += ci->header_size;
 }
 
 static bool has_body(struct MHD_Connection *c)
@@ -196,6 +209,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (*req_cls == NULL) {
         *req_cls = &in_flight_marker;
         atomic_fetch_add_explicit(&h->in_flight, 1, memory_order_relaxed);
+        if (h->legacy_keep_alive)
+            count_head(c);
         /* libmicrohttpd closes the connection after a response queued from
          * this first call, made as soon as the headers are in, so requests
          * are answered from the second call, after the (empty) body. Only a
@@ -256,7 +271,10 @@ static void reopen(struct http *h, struct MHD_Connection *c, struct conn *conn)
     socklen_t len;
     int fd;
 
-    if (fdi == NULL || ai == NULL || ai->client_addr == NULL) {
+    /* Bytes read past the last request died with the library's buffer:
+     * the stream cannot be resumed in step, so it is closed. */
+    if (fdi == NULL || ai == NULL || ai->client_addr == NULL ||
+        !legacy_in_sync(fdi->connect_fd, conn->head_bytes)) {
         conn_free(conn);
         return;
     }
@@ -377,14 +395,17 @@ int http_start(const struct http_options *o, struct catalog *cat, struct http **
     errno = 0;
     d = MHD_start_daemon(
         flags, 0, NULL, NULL, handle, h,
+        /* First, or the library prints what it says of the options before
+         * it on stderr itself. */
+        MHD_OPTION_EXTERNAL_LOGGER, library_log, h,
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)o->listen_fd,
+        MHD_OPTION_UNESCAPE_CALLBACK, reply_unescape, NULL,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->threads > 1 ? o->threads : 0),
         MHD_OPTION_CONNECTION_TIMEOUT, o->idle_timeout,
         MHD_OPTION_CONNECTION_LIMIT, o->max_connections,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, o->connection_memory,
         MHD_OPTION_NOTIFY_COMPLETED, completed, h,
         MHD_OPTION_NOTIFY_CONNECTION, connection_event, h,
-        MHD_OPTION_EXTERNAL_LOGGER, library_log, h,
         MHD_OPTION_ARRAY, o->tls != NULL ? tls_options : &tls_options[2],
         MHD_OPTION_END);
     if (d == NULL) {

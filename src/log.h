@@ -7,7 +7,10 @@
 #ifndef OTAD_LOG_H
 #define OTAD_LOG_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 /* Values are syslog priorities, as the journal prefix needs them. */
 enum log_level {
@@ -35,6 +38,31 @@ const char *log_level_name(enum log_level level);
 
 /* Parses a level name; 0 on success, -EINVAL otherwise. */
 int log_level_parse(const char *name, enum log_level *ret);
+
+/* Room log_escape() needs for @len bytes, so that nothing is cut. */
+#define LOG_ESCAPE_SIZE(len) (4 * (size_t)(len) + 1)
+
+/* Copies the @len bytes at @s into @buf (@size bytes, > 0) for printing in
+ * a log line: control bytes, DEL, backslash and bytes that are not UTF-8
+ * become "\xNN", so untrusted bytes (a URL, a file name) can never start a
+ * line of their own or break the output's encoding. Cut at an escape's
+ * boundary if @buf is short. Always terminated; returns @buf. */
+const char *log_escape(const char *s, size_t len, char *buf, size_t size);
+
+/* A warning that can come with every request, printed at most once per
+ * @interval: zero-initialise with LOG_LIMIT_INIT; safe from any thread. */
+struct log_limit {
+    _Atomic int64_t last;          /* when it was last printed */
+    atomic_uint skipped;           /* left out since */
+};
+
+#define LOG_LIMIT_INIT {.last = INT64_MIN / 2, .skipped = 0}
+
+/* True when the warning limited by @l is to be printed at time @now (any
+ * monotonic unit, as @interval): at most once per @interval. @ret_skipped
+ * then gets how many were left out since the last one printed; each false
+ * return counts one. */
+bool log_limit_pass(struct log_limit *l, int64_t now, int64_t interval, unsigned *ret_skipped);
 
 #define log_error(...) log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
 #define log_warning(...) log_msg(LOG_LEVEL_WARNING, __VA_ARGS__)

@@ -281,10 +281,10 @@ static int configure_tls(const struct conf *c, struct tls **ret)
 /* Logs what the HTTP servers report, from their threads. */
 static void http_event(void *cls, const struct http_event *e)
 {
-    static _Atomic int64_t last_room_warning = INT64_MIN / 2;
-    char addr[HTTP_PEER_NAME_MAX];
-    struct timespec ts;
-    int64_t last;
+    /* Warnings that can come with every request: once a minute. */
+    static struct log_limit room = LOG_LIMIT_INIT, keep = LOG_LIMIT_INIT;
+    char addr[HTTP_PEER_NAME_MAX], method[64], url[900];
+    unsigned skipped;
 
     (void)cls;
     switch (e->kind) {
@@ -293,26 +293,31 @@ static void http_event(void *cls, const struct http_event *e)
         if (!log_enabled(LOG_LEVEL_DEBUG))
             return;
         http_peer_name(e, addr, sizeof(addr));
-        log_debug("%s %s %s %u", addr, e->method, e->url, e->status);
+        /* The client's bytes, escaped: a %0A in a URL must not start a line. */
+        log_debug("%s %s %s %u", addr, log_escape(e->method, strlen(e->method), method, 64),
+                  log_escape(e->url, strlen(e->url), url, sizeof(url)), e->status);
         return;
     case HTTP_EVENT_KEEP_ALIVE_FAILED:
-        log_warning("legacy keep-alive: cannot keep a connection open: %s", strerror(-e->error));
+        if (log_enabled(LOG_LEVEL_WARNING) &&
+            log_limit_pass(&keep, (int64_t)(now_ms() / 1000), 60, &skipped))
+            log_warning("legacy keep-alive: cannot keep a connection open: %s "
+                        "(%u more since the last such warning)", strerror(-e->error), skipped);
         return;
     case HTTP_EVENT_HEADER_ROOM:
-        /* The library message an operator can act on: once a minute. */
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        last = atomic_load(&last_room_warning);
-        if (log_enabled(LOG_LEVEL_WARNING) && (int64_t)ts.tv_sec - last >= 60 &&
-            atomic_compare_exchange_strong(&last_room_warning, &last, (int64_t)ts.tv_sec)) {
+        /* The library message an operator can act on. */
+        if (log_enabled(LOG_LEVEL_WARNING) &&
+            log_limit_pass(&room, (int64_t)(now_ms() / 1000), 60, &skipped)) {
             log_warning("closed a connection whose request headers left no room for the "
-                        "response (raise connection_memory for such clients)");
+                        "response (raise connection_memory for such clients; %u more since "
+                        "the last such warning)", skipped);
             return;
         }
         break;
     case HTTP_EVENT_LIBRARY:
         break;
     }
-    log_debug("libmicrohttpd: %s", e->message);
+    /* The library's messages may quote the URL. */
+    log_debug("libmicrohttpd: %s", log_escape(e->message, strlen(e->message), url, sizeof(url)));
 }
 
 /* Opens the listener on @port into *@fd. Returns 0, or logs why not and

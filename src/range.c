@@ -36,6 +36,14 @@ static const char *skip_space(const char *p)
     return p;
 }
 
+bool http_value_is(const char *value, const char *s)
+{
+    size_t len = strlen(s);
+
+    value = skip_space(value);
+    return strncmp(value, s, len) == 0 && *skip_space(value + len) == '\0';
+}
+
 enum range_result range_parse(const char *value, uint64_t size, uint64_t *first,
                               uint64_t *last)
 {
@@ -55,8 +63,8 @@ enum range_result range_parse(const char *value, uint64_t size, uint64_t *first,
         p++;
         if (!number(&p, &b) || *skip_space(p) != '\0')
             return RANGE_FULL;
-        if (b == 0)
-            return RANGE_UNSATISFIABLE;
+        if (b == 0 || size == 0)
+            return RANGE_UNSATISFIABLE; /* no last bytes to send */
         *first = b >= size ? 0 : size - b;
         *last = size - 1;
         return RANGE_PARTIAL;
@@ -81,7 +89,7 @@ bool etag_list_matches(const char *value, const char *etag, bool weak_ok)
     size_t elen = strlen(etag);
     const char *p = skip_space(value);
 
-    if (strcmp(p, "*") == 0)
+    if (http_value_is(p, "*"))
         return true;
     while (*p != '\0') {
         bool weak = false;
@@ -117,7 +125,7 @@ unsigned range_decide(const struct range_conditions *c, const char *etag, int64_
         return 304;
     if (c->if_range != NULL && range != NULL) {
         http_date(mtime, date);
-        if (strcmp(c->if_range, etag) != 0 && strcmp(c->if_range, date) != 0)
+        if (!http_value_is(c->if_range, etag) && !http_value_is(c->if_range, date))
             range = NULL;
     }
     switch (range_parse(range, size, &a, &b)) {
@@ -135,11 +143,26 @@ unsigned range_decide(const struct range_conditions *c, const char *etag, int64_
     return 200;
 }
 
+/* The first and the last second an HTTP date can show: its year has four
+ * digits (0000-01-01, proleptic Gregorian, and 9999-12-31). */
+#define HTTP_DATE_MIN INT64_C(-62167219200)
+#define HTTP_DATE_MAX INT64_C(253402300799)
+
 void http_date(int64_t t, char *buf)
 {
-    time_t tt = (time_t)t;
+    static const char days[][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char months[][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    time_t tt = (time_t)(t < HTTP_DATE_MIN ? HTTP_DATE_MIN : t > HTTP_DATE_MAX ? HTTP_DATE_MAX : t);
     struct tm tm;
 
-    if (gmtime_r(&tt, &tm) == NULL || strftime(buf, 30, "%a, %d %b %Y %H:%M:%S GMT", &tm) == 0)
-        snprintf(buf, 30, "Thu, 01 Jan 1970 00:00:00 GMT");
+    /* strftime's %Y does not pad years below 1000, so the fields are
+     * formatted here; gmtime_r covers the whole range on 64-bit time_t. The
+     * remainders only tell the compiler how wide each field is. */
+    if (gmtime_r(&tt, &tm) == NULL)
+        tm = (struct tm){.tm_mday = 1, .tm_year = 70, .tm_wday = 4};
+    snprintf(buf, 30, "%.3s, %02u %.3s %04u %02u:%02u:%02u GMT", days[(unsigned)tm.tm_wday % 7],
+             (unsigned)tm.tm_mday % 32, months[(unsigned)tm.tm_mon % 12],
+             (unsigned)(tm.tm_year + 1900) % 10000, (unsigned)tm.tm_hour % 24,
+             (unsigned)tm.tm_min % 60, (unsigned)tm.tm_sec % 61);
 }

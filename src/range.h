@@ -16,14 +16,20 @@ enum range_result {
 /* Interprets the Range header @value (NULL if absent) for an image of
  * @size bytes. A single range "bytes=a-b", "bytes=a-" or "bytes=-n" gives
  * RANGE_PARTIAL with the inclusive bounds in @first/@last (an end past the
- * image is clamped); a start past the end, or "-0", is unsatisfiable. A
+ * image is clamped); a start past the end, "-0", or any "-n" of an empty image
+ * is unsatisfiable. A
  * header otad does not understand (another unit, bad syntax) is ignored, as
  * RFC 9110 asks, and so is a list of ranges: the whole image is sent. */
 enum range_result range_parse(const char *value, uint64_t size, uint64_t *first,
                               uint64_t *last);
 
+/* True when the header value @value is @s, give or take the optional white
+ * space (spaces, tabs) HTTP allows around a field value. */
+bool http_value_is(const char *value, const char *s);
+
 /* True when the entity-tag list @value (If-None-Match, If-Match) names
- * @etag (quoted) or is "*". Weak tags match by @weak_ok only. */
+ * @etag (quoted) or is "*". Weak tags match by @weak_ok only. White space
+ * around the list and its elements is ignored. */
 bool etag_list_matches(const char *value, const char *etag, bool weak_ok);
 
 /* The conditions of a request for a whole image; NULL when absent. */
@@ -43,8 +49,10 @@ struct range_conditions {
 unsigned range_decide(const struct range_conditions *c, const char *etag, int64_t mtime,
                       uint64_t size, uint64_t *first, uint64_t *last);
 
-/* Formats @t as an HTTP date ("Sun, 06 Nov 1994 08:49:37 GMT") into @buf
- * (at least 30 bytes). */
+/* Formats @t (seconds since 1970, UTC) as an HTTP date ("Sun, 06 Nov 1994
+ * 08:49:37 GMT") into @buf (at least 30 bytes). Its year has four digits: a
+ * time before year 0 or after year 9999 shows as the first or the last
+ * second of that range. */
 void http_date(int64_t t, char *buf);
 
 #endif

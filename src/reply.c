@@ -56,6 +56,21 @@ fail:
     return -ENOMEM;
 }
 
+size_t reply_unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    size_t len = MHD_http_unescape(s);
+
+    (void)cls;
+    (void)c;
+    /* As a NUL it would end the C string handed on: "/app/header%00" would
+     * be served as "/app/header". A '/' is in no firmware name and makes
+     * the path one no endpoint has. */
+    for (size_t i = 0; i < len; i++)
+        if (s[i] == '\0')
+            s[i] = '/';
+    return len;
+}
+
 void reply_read_request(struct MHD_Connection *c, struct serve_request *rq)
 {
     rq->if_match = rq->if_none_match = rq->if_range = rq->range = NULL;

@@ -21,6 +21,11 @@ int reply_open(struct reply_set *set);
 /* Frees the responses of @set; the library may still hold them queued. */
 void reply_close(struct reply_set *set);
 
+/* Decodes the %HH of the path or a query argument @s in place as the
+ * library would (MHD_OPTION_UNESCAPE_CALLBACK), but a decoded %00 becomes
+ * '/'. Returns the new length. */
+size_t reply_unescape(void *cls, struct MHD_Connection *c, char *s);
+
 /* Fills the header values of @rq that the endpoint of rq->route reads (see
  * serve.h) from @c, and NULL the others. The values belong to the library
  * and last as long as the request. */

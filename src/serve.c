@@ -115,9 +115,7 @@ static struct generation *if_match(struct catalog *cat, const struct route *rout
 {
     const char *p = value;
 
-    while (*p == ' ' || *p == '\t')
-        p++;
-    if (strcmp(p, "*") == 0) {
+    if (http_value_is(p, "*")) {
         struct image *img = catalog_lookup(cat, route->name, route->name_len);
         struct generation *g = img != NULL ? generation_ref(img->gen) : NULL;
 

@@ -136,6 +136,72 @@ class Legacy(OtadTestCase):
             r = c.request("/vec/header", headers=[("Connection", "close")])
             self.assertEqual(r.body, vector("expected/header.bin"))
 
+    def test_pipelined_after_close_never_parsed_midway(self):
+        """A request pipelined behind a Connection: close one is not read
+        from its middle. libmicrohttpd reads 1 KiB at a time and drops what
+        it read past the "close" request when it closes; here a header value
+        of the second request holds a whole fake request at every offset
+        around that boundary. The fake must never be answered, nor the rest
+        taken for a bad request: the second request is answered whole, or
+        the socket closed."""
+        d = self.start()
+        first = b"GET /vec/header HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        second = b"GET /vec/block/0 HTTP/1.1\r\nHost: x\r\nX-Pad: "
+        fake = b"GET /vec/block/3 HTTP/1.1\r\nHost: x\r\n\r\n"
+        for at in range(990, 1060):
+            pad = b"a" * (at - len(first) - len(second))
+            with self.subTest(at=at), d.conn() as c:
+                c.send(first + second + pad + fake)
+                r = c.read_response()
+                self.assertEqual((r.status, r.body), (200, vector("expected/header.bin")))
+                if c.wait_closed(3.0):
+                    self.assertEqual(c.buf, b"", "bytes after the close request parsed")
+                else:
+                    r = c.read_response() # handed back in step: the whole request
+                    self.assertEqual((r.status, r.body), (200, vector("expected/block-0.bin")))
+                    self.assertEqual(c.buf, b"")
+        self.assertServing(d)
+
+    def test_close_token_exact(self):
+        """Only a "close" element of the Connection list asks for close:
+        "notclose" does not, so an HTTP/1.0 request carrying it is closed
+        like any HTTP/1.0 request, not kept as a legacy one. Case and white
+        space do not matter, nor the place in the list."""
+        d = self.start()
+        with d.conn() as c:
+            c.send(b"GET /vec/header HTTP/1.0\r\nConnection: notclose\r\n\r\n")
+            self.assertEqual(c.read_response().body, vector("expected/header.bin"))
+            self.assertTrue(c.wait_closed(10.0), "an HTTP/1.0 connection stayed open")
+        with d.conn() as c:
+            for value in ("keep-alive, close", "Close", " CLOSE ,x", "te,close"):
+                r = c.request("/vec/block/1", headers=[("Connection", value)])
+                self.assertEqual((r.status, r.body), (200, vector("expected/block-1.bin")), value)
+                self.assertEqual(r.header("Connection"), "close", value)
+
+    def test_keep_alive_failures_rate_limited(self):
+        """A socket that cannot be handed back (here: every connection slot
+        taken) is warned about once a minute, not once a request."""
+        d = self.start(config="max_connections: 16\nthreads: 1\n")
+        held = []
+        try:
+            for _ in range(15):
+                c = d.conn()
+                held.append(c)
+                self.assertEqual(c.request("/vec/header").status, 200)
+            for _ in range(5):
+                with d.conn() as c:
+                    r = c.request("/vec/header", headers=[("Connection", "close")])
+                    self.assertEqual(r.body, vector("expected/header.bin"))
+                    self.assertTrue(c.wait_closed(10.0), "kept open past max_connections")
+        finally:
+            for c in held:
+                c.close()
+        self.assertServing(d)
+        warnings = [line for line in d.stderr().splitlines()
+                    if "cannot keep a connection open" in line]
+        self.assertEqual(len(warnings), 1, d.stderr())
+        self.assertIn("(0 more since the last such warning)", warnings[0])
+
     def test_switch_off_closes(self):
         """legacy_keep_alive: false restores plain HTTP: close after the response."""
         d = self.start(config="legacy_keep_alive: false\n")

@@ -5,10 +5,13 @@ After every case the daemon must still be alive and serve a normal request:
 a bad request becomes an HTTP error, never an exit (STYLE.md, practice 5).
 """
 
+import os
+import re
 import select
 import socket
 import struct
 import time
+import unittest
 
 from otadtest import Conn, ConnectionClosed, OtadTestCase, main, request_bytes, vector
 
@@ -55,6 +58,78 @@ class BadInput(OtadTestCase):
                 nxt = c.request("/vec/header")
                 self.assertEqual(nxt.body, vector("expected/header.bin"), p)
         self.assertServing(self.d)
+
+    def test_decoded_nul(self):
+        """A %00 anywhere in the path matches no firmware, not the name or
+        the endpoint in front of it (a C string would end at the NUL)."""
+        self.add_image("app", bytes(range(256)) * 2, version=3)
+        d = self.start()
+        self.assertEqual(d.get("/app/header").status, 200)
+        paths = ["/app%00x/header", "/app%00/header", "/app/header%00", "/app/header%00x",
+                 "/app/block/0%00", "/app/block/0%001", "/app/image%00",
+                 "/firmware/app.bin%00", "/firmware/app%00.bin", "/firmwares%00"]
+        with d.conn() as c:
+            for p in paths:
+                r = c.request(p)
+                self.assertEqual(r.status, 404, p)
+                self.assertEqual(r.body, b"not found\n", p)
+
+    def test_url_cannot_forge_log_lines(self):
+        """At debug level each request is logged: a %0A or %0D in the URL,
+        other control bytes and bytes that are not UTF-8 are escaped, so the
+        request stays on its own line."""
+        d = self.start(config="log_level: debug\n")
+        forged = "/x%0Awarning:%20forged%0D%0Aerror:%20forged%1b%ff%C3%A9/header"
+        self.assertEqual(d.get(forged).status, 404)
+        self.assertEqual(d.get("/vec/header").status, 200)
+        deadline = time.monotonic() + 10
+        while "GET /vec/header 200" not in d.stderr():
+            self.assertLess(time.monotonic(), deadline, d.stderr())
+            time.sleep(0.05)
+        log = d.stderr()
+        for line in log.splitlines():
+            self.assertFalse(line.startswith(("warning: forged", "error: forged")), log)
+            self.assertNotIn("\x1b", line)
+        self.assertIn("GET /x\\x0awarning: forged\\x0d\\x0aerror: forged\\x1b\\xff\u00e9/header 404",
+                      log)
+
+    def test_library_messages_cannot_forge_log_lines(self):
+        """libmicrohttpd's own messages quote the URL (here: a body it could
+        not send to a client that reset the connection); logged at debug
+        level, they are escaped like the request lines."""
+        name = "big\nwarning: forged"
+        self.add_image(name, os.urandom(8 << 20))
+        d = self.start(config="log_level: debug\n")
+        if d.get("/big%0Awarning:%20forged/image", method="HEAD").status != 200:
+            self.skipTest("names with control characters are not served")
+        # The library does not always see the reset while sending: a few tries.
+        for _ in range(10):
+            with d.conn() as c:
+                c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                c.send(request_bytes("/big%0Awarning:%20forged/image"))
+                c.sock.recv(1)
+                c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            deadline = time.monotonic() + 2
+            while "request for" not in d.stderr() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if "request for" in d.stderr():
+                break
+        self.assertServing(d)
+        log = d.stderr()
+        self.assertIn("request for `/big\\x0awarning: forged/image'", log)
+        # (The catalog's own lines about this name are not the point here.)
+        for line in log.splitlines():
+            self.assertFalse(line.startswith("warning: forged/image"), log)
+
+    def test_library_messages_go_through_the_log(self):
+        """What libmicrohttpd says while starting (here: about a thread pool
+        of one) is a log line like any other, never raw text on stderr."""
+        d = self.start(config="threads: 1\nlog_level: debug\n")
+        self.assertServing(d)
+        log = d.stderr()
+        self.assertIn("debug: libmicrohttpd: ", log)
+        for line in log.splitlines():
+            self.assertRegex(line, r"^(debug|info|warning|error): ", log)
 
     def test_long_url(self):
         """A 64 KiB URL is refused (414 expected) or the connection closed."""
@@ -173,6 +248,24 @@ class BadInput(OtadTestCase):
             with self.subTest(name), Conn(self.d.port) as c:
                 r = send_and_read(c, data, timeout=3.0)
                 self.assertRefused(r, name, allowed)
+
+    @unittest.expectedFailure
+    def test_malformed_content_length_reply(self):
+        """What remains (otad(8)): libmicrohttpd answers a malformed
+        Content-Length itself, before otad is asked, and 0.9.75 builds that
+        answer's status line and headers twice (fixed in libmicrohttpd
+        1.0.0). When this passes, the library was fixed: drop the marker and
+        the note in otad(8)."""
+        for value in (b"abc", b"99999999999999999999999"):
+            with Conn(self.d.port) as c:
+                c.send(b"GET /firmwares HTTP/1.1\r\nHost: x\r\nContent-Length: " + value +
+                       b"\r\n\r\n")
+                self.assertTrue(c.wait_closed(10.0))
+                head, _, body = c.buf.partition(b"\r\n\r\n")
+                self.assertEqual(c.buf.count(b"HTTP/1.1 "), 1, c.buf)
+                length = re.search(rb"\r\nContent-Length: (\d+)", head)
+                self.assertEqual(int(length.group(1)), len(body), c.buf)
+        self.assertServing(self.d)
 
     def test_client_vanishes(self):
         """Half a request then a close, a reset, or a client that pipelines

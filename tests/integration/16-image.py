@@ -594,6 +594,24 @@ class Image(OtadTestCase):
             r = c.request("/fw/image", headers=[("Range", "bytes=0-9")])
             self.assertEqual((r.status, r.body), (206, new[:10]))
 
+    def test_optional_white_space(self):
+        """Spaces and tabs after (or before) a condition's value are no part
+        of it: "If-Match: * " once gave 412."""
+        d = self.start(config=CONFIG)
+        tag = etag_of(self.data)
+        with d.conn() as c:
+            for ws in (" ", "\t", " \t "):
+                for path in ("/fw/block/0", "/fw/image"):
+                    r = c.request(path, headers=[("If-Match", "*" + ws)])
+                    self.assertEqual((r.status, r.header("ETag")), (200, tag), (path, ws))
+                    r = c.request(path, headers=[("If-Match", '"00000000-1" ,' + ws + tag + ws)])
+                    self.assertEqual(r.status, 200, (path, ws))
+                r = c.request("/fw/image", headers=[("If-None-Match", tag + ws)])
+                self.assertEqual(r.status, 304, repr(ws))
+                r = c.request("/fw/image", headers=[("If-Range", tag + ws),
+                                                    ("Range", "bytes=0-9")])
+                self.assertEqual((r.status, r.body), (206, self.data[:10]), repr(ws))
+
     def test_generation_gone(self):
         """retain_seconds: 0 - the pinned connection's range request gets 412
         "generation gone" (never bytes of another image); a full GET re-pins."""

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "range.h"
@@ -57,6 +58,11 @@ static void test_unsatisfiable(void **state)
     assert_int_equal(parse("bytes=1000-", 1000, &a, &b), RANGE_UNSATISFIABLE);
     assert_int_equal(parse("bytes=1000-2000", 1000, &a, &b), RANGE_UNSATISFIABLE);
     assert_int_equal(parse("bytes=-0", 1000, &a, &b), RANGE_UNSATISFIABLE);
+    /* An empty image has no last bytes, nor any other. */
+    assert_int_equal(parse("bytes=-1", 0, &a, &b), RANGE_UNSATISFIABLE);
+    assert_int_equal(parse("bytes=-5000", 0, &a, &b), RANGE_UNSATISFIABLE);
+    assert_int_equal(parse("bytes=0-", 0, &a, &b), RANGE_UNSATISFIABLE);
+    assert_int_equal(parse("bytes=0-0", 0, &a, &b), RANGE_UNSATISFIABLE);
 }
 
 /* Not understood, or several ranges: ignored, the whole image is sent. */
@@ -90,6 +96,25 @@ static void test_etag_lists(void **state)
     assert_true(etag_list_matches("W/\"1f52fd1c-3e8\"", e, true));
     assert_false(etag_list_matches("\"1f52fd1c-3e8", e, false));
     assert_false(etag_list_matches("", e, false));
+    /* Optional white space around the list and its elements (RFC 9110 OWS). */
+    assert_true(etag_list_matches("* ", e, false));
+    assert_true(etag_list_matches("*\t", e, false));
+    assert_true(etag_list_matches(" \t*\t ", e, false));
+    assert_true(etag_list_matches("\"1f52fd1c-3e8\" \t", e, false));
+    assert_true(etag_list_matches("\"x\" \t, \t\"1f52fd1c-3e8\"\t", e, false));
+    assert_false(etag_list_matches("* x", e, false));
+    assert_false(etag_list_matches("**", e, false));
+}
+
+static void test_value_is(void **state)
+{
+    (void)state;
+    assert_true(http_value_is("close", "close"));
+    assert_true(http_value_is(" \tclose\t ", "close"));
+    assert_false(http_value_is("closer", "close"));
+    assert_false(http_value_is("clos", "close"));
+    assert_false(http_value_is("close x", "close"));
+    assert_false(http_value_is("", "close"));
 }
 
 static void test_http_date(void **state)
@@ -99,6 +124,28 @@ static void test_http_date(void **state)
     (void)state;
     http_date(784111777, buf);
     assert_string_equal(buf, "Sun, 06 Nov 1994 08:49:37 GMT");
+    http_date(0, buf);
+    assert_string_equal(buf, "Thu, 01 Jan 1970 00:00:00 GMT");
+    http_date(-1, buf);
+    assert_string_equal(buf, "Wed, 31 Dec 1969 23:59:59 GMT");
+    /* Four digits, zero-padded, for every year from 0 to 9999. */
+    http_date(-30641760000, buf); /* 999-01-01 */
+    assert_string_equal(buf, "Tue, 01 Jan 0999 00:00:00 GMT");
+    http_date(-62135596800, buf); /* 1-01-01 */
+    assert_string_equal(buf, "Mon, 01 Jan 0001 00:00:00 GMT");
+    http_date(-62167219200, buf); /* 0-01-01 */
+    assert_string_equal(buf, "Sat, 01 Jan 0000 00:00:00 GMT");
+    http_date(253402300799, buf); /* 9999-12-31 */
+    assert_string_equal(buf, "Fri, 31 Dec 9999 23:59:59 GMT");
+    /* Beyond: the nearest date that can be shown. */
+    http_date(253402300800, buf); /* 10000-01-01 */
+    assert_string_equal(buf, "Fri, 31 Dec 9999 23:59:59 GMT");
+    http_date(INT64_MAX, buf);
+    assert_string_equal(buf, "Fri, 31 Dec 9999 23:59:59 GMT");
+    http_date(-62167219201, buf);
+    assert_string_equal(buf, "Sat, 01 Jan 0000 00:00:00 GMT");
+    http_date(INT64_MIN, buf);
+    assert_string_equal(buf, "Sat, 01 Jan 0000 00:00:00 GMT");
 }
 
 /* The decision for an image of 1000 bytes with this ETag, modified at
@@ -132,6 +179,9 @@ static void test_decide(void **state)
     assert_int_equal(decide("bytes=-10", etag, NULL, &a, &b), 206);
     assert_true(a == 990 && b == 999);
     assert_int_equal(decide("bytes=-10", date, NULL, &a, &b), 206);
+    assert_int_equal(decide("bytes=-10", " \"1f52fd1c-3e8\"\t", NULL, &a, &b), 206);
+    assert_int_equal(decide("bytes=-10", "\tSun, 06 Nov 1994 08:49:37 GMT ", NULL, &a, &b), 206);
+    assert_int_equal(decide("bytes=-10", "\"1f52fd1c-3e8\"x", NULL, &a, &b), 200);
     assert_int_equal(decide("bytes=-10", "\"0badbad0-3e8\"", NULL, &a, &b), 200);
     assert_true(a == 0 && b == 999);
     assert_int_equal(decide("bytes=-10", "Sun, 06 Nov 1994 08:49:38 GMT", NULL, &a, &b), 200);
@@ -153,6 +203,7 @@ int main(void)
         cmocka_unit_test(test_unsatisfiable),
         cmocka_unit_test(test_ignored),
         cmocka_unit_test(test_etag_lists),
+        cmocka_unit_test(test_value_is),
         cmocka_unit_test(test_http_date),
         cmocka_unit_test(test_decide),
     };

@@ -263,6 +263,17 @@ static void test_if_match(void **state)
     get(f, "GET", "/app/block/0", NULL, " *", NULL);
     assert_int_equal(f->r.status, 200);
     assert_string_equal(header(&f->r, "ETag"), etag2);
+    /* Optional white space around the value is no part of it. */
+    for (size_t i = 0; i < 3; i++) {
+        static const char *const any[] = {"* ", "*\t", "\t* \t"};
+
+        get(f, "GET", "/app/block/0", NULL, any[i], NULL);
+        assert_int_equal(f->r.status, 200);
+        assert_string_equal(header(&f->r, "ETag"), etag2);
+    }
+    snprintf(list, sizeof(list), "\t%s \t", f->etag);
+    assert_int_equal(get(f, "GET", "/app/block/0", NULL, list, NULL)->status, 200);
+    assert_int_equal(get(f, "GET", "/app/block/0", NULL, "* x", NULL)->status, 412);
     snprintf(list, sizeof(list), "\"nope\", %s", f->etag);
     get(f, "GET", "/app/block/0", NULL, list, NULL);
     assert_int_equal(f->r.status, 200);
@@ -355,9 +366,16 @@ static void test_image_conditions(void **state)
                                            "X-Firmware-Version", "X-Firmware-CRC32",
                                            "X-Firmware-Size", NULL};
     struct serve_request rq = {.range = "bytes=0-9", .if_range = f->etag};
+    char padded[64];
 
     assert_int_equal(serve(f, &rq, "/app/image")->status, 206);
     rq.if_range = f->date;
+    assert_int_equal(serve(f, &rq, "/app/image")->status, 206);
+    /* Optional white space around If-Range's validator is ignored. */
+    snprintf(padded, sizeof(padded), " %s\t", f->etag);
+    rq.if_range = padded;
+    assert_int_equal(serve(f, &rq, "/app/image")->status, 206);
+    snprintf(padded, sizeof(padded), "\t%s ", f->date);
     assert_int_equal(serve(f, &rq, "/app/image")->status, 206);
     rq.if_range = "\"0badbad0-3e8\"";
     assert_int_equal(serve(f, &rq, "/app/image")->status, 200);
@@ -371,6 +389,8 @@ static void test_image_conditions(void **state)
     rq.if_none_match = "\"other\"";
     assert_int_equal(serve(f, &rq, "/app/image")->status, 206);
     rq.if_none_match = "*";
+    assert_int_equal(serve(f, &rq, "/app/image")->status, 304);
+    rq.if_none_match = "* \t";
     assert_int_equal(serve(f, &rq, "/app/image")->status, 304);
 }
 
