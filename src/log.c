@@ -83,59 +83,6 @@ void log_msg(enum log_level level, const char *fmt, ...)
     (void)!write(STDERR_FILENO, line, (size_t)n);
 }
 
-/* Length of the well-formed UTF-8 sequence of at least two bytes at @p (@n
- * bytes left), or 0: no overlong forms, surrogates or code points past
- * U+10FFFF (RFC 3629). */
-static size_t utf8_sequence(const unsigned char *p, size_t n)
-{
-    size_t len = p[0] >= 0xF0 ? 4 : p[0] >= 0xE0 ? 3 : 2;
-    unsigned min = 0x80, max = 0xBF; /* the range of the second byte */
-
-    if (p[0] < 0xC2 || p[0] > 0xF4 || n < len)
-        return 0;
-    if (p[0] == 0xE0)
-        min = 0xA0;
-    else if (p[0] == 0xED)
-        max = 0x9F;
-    else if (p[0] == 0xF0)
-        min = 0x90;
-    else if (p[0] == 0xF4)
-        max = 0x8F;
-    if (p[1] < min || p[1] > max)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-    return len;
-}
-
-const char *log_escape(const char *s, size_t len, char *buf, size_t size)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t out = 0;
-
-    for (size_t i = 0; i < len;) {
-        size_t n = p[i] >= 0x80 ? utf8_sequence(p + i, len - i) : 1;
-        bool plain = n > 1 || (p[i] >= 0x20 && p[i] < 0x7F && p[i] != '\\');
-
-        if (plain) {
-            if (out + n >= size)
-                break;
-            memcpy(buf + out, p + i, n);
-            out += n;
-            i += n;
-            continue;
-        }
-        if (out + 4 >= size)
-            break;
-        snprintf(buf + out, 5, "\\x%02x", p[i]);
-        out += 4;
-        i++;
-    }
-    buf[out] = '\0';
-    return buf;
-}
-
 bool log_limit_pass(struct log_limit *l, int64_t now, int64_t interval, unsigned *ret_skipped)
 {
     int64_t last = atomic_load(&l->last);

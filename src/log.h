@@ -39,16 +39,6 @@ const char *log_level_name(enum log_level level);
 /* Parses a level name; 0 on success, -EINVAL otherwise. */
 int log_level_parse(const char *name, enum log_level *ret);
 
-/* Room log_escape() needs for @len bytes, so that nothing is cut. */
-#define LOG_ESCAPE_SIZE(len) (4 * (size_t)(len) + 1)
-
-/* Copies the @len bytes at @s into @buf (@size bytes, > 0) for printing in
- * a log line: control bytes, DEL, backslash and bytes that are not UTF-8
- * become "\xNN", so untrusted bytes (a URL, a file name) can never start a
- * line of their own or break the output's encoding. Cut at an escape's
- * boundary if @buf is short. Always terminated; returns @buf. */
-const char *log_escape(const char *s, size_t len, char *buf, size_t size);
-
 /* A warning that can come with every request, printed at most once per
  * @interval: zero-initialise with LOG_LIMIT_INIT; safe from any thread. */
 struct log_limit {

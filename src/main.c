@@ -294,8 +294,8 @@ static void http_event(void *cls, const struct http_event *e)
             return;
         http_peer_name(e, addr, sizeof(addr));
         /* The client's bytes, escaped: a %0A in a URL must not start a line. */
-        log_debug("%s %s %s %u", addr, log_escape(e->method, strlen(e->method), method, 64),
-                  log_escape(e->url, strlen(e->url), url, sizeof(url)), e->status);
+        log_debug("%s %s %s %u", addr, escape_name(e->method, method, sizeof(method)),
+                  escape_name(e->url, url, sizeof(url)), e->status);
         return;
     case HTTP_EVENT_KEEP_ALIVE_FAILED:
         if (log_enabled(LOG_LEVEL_WARNING) &&
@@ -317,7 +317,7 @@ static void http_event(void *cls, const struct http_event *e)
         break;
     }
     /* The library's messages may quote the URL. */
-    log_debug("libmicrohttpd: %s", log_escape(e->message, strlen(e->message), url, sizeof(url)));
+    log_debug("libmicrohttpd: %s", escape_name(e->message, url, sizeof(url)));
 }
 
 /* Opens the listener on @port into *@fd. Returns 0, or logs why not and
