@@ -357,13 +357,24 @@ int http_start(const struct http_options *o, struct catalog *cat, struct http **
     if (r < 0)
         goto fail;
 
-    /* TURBO: no shutdown() before close, which the legacy keep-alive needs
-     * (see the top of this file). ITC: MHD_add_connection() from other
-     * threads. No Date header: devices parse tiny buffers. */
-    flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ITC |
-            MHD_USE_SUPPRESS_DATE_NO_CLOCK | MHD_USE_ERROR_LOG;
+    /* ITC: MHD_add_connection() from other threads. No Date header:
+     * devices parse tiny buffers. Plain HTTP: epoll, and TURBO for no
+     * shutdown() before close, which the legacy keep-alive needs (see the
+     * top of this file).
+     *
+     * HTTPS: poll(), without TURBO. In the library's epoll loop a connection
+     * still in its TLS handshake stays marked readable once any byte came
+     * (only the record layer clears the mark), so a handshake waiting for
+     * the client's next flight, or a stalled half ClientHello, spins its
+     * worker through epoll_wait(..., 0); with TURBO a handshake that timed
+     * out was also never closed, as the TLS shutdown that ends it in the
+     * library is skipped, and max_connections of them stopped HTTPS. poll()
+     * asks the kernel afresh each round. */
+    flags = MHD_USE_ITC | MHD_USE_SUPPRESS_DATE_NO_CLOCK | MHD_USE_ERROR_LOG;
     if (o->tls != NULL)
-        flags |= MHD_USE_TLS;
+        flags |= MHD_USE_TLS | MHD_USE_POLL_INTERNAL_THREAD;
+    else
+        flags |= MHD_USE_TURBO | MHD_USE_EPOLL_INTERNAL_THREAD;
     struct MHD_OptionItem tls_options[] = {
         {MHD_OPTION_HTTPS_CERT_CALLBACK, 0, o->tls != NULL ? tls_retrieve_callback() : NULL},
         {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)tls_priorities()},

@@ -169,6 +169,35 @@ def write(path, data):
         f.write(data)
 
 
+# The first bytes of a ClientHello: a handshake record announcing 512 bytes.
+HALF_HELLO = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"
+
+
+def cpu_seconds(pid):
+    """User plus system CPU time of process `pid` so far (/proc/PID/stat)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def closed_by_peer(sock, timeout):
+    """True if the peer closes `sock` (EOF or reset) within `timeout` seconds;
+    bytes received before (a TLS alert) are skipped."""
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        sock.settimeout(remaining)
+        try:
+            if not sock.recv(4096):
+                return True
+        except socket.timeout:
+            return False
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+
+
 def two_free_ports():
     """Two distinct free ports on 127.0.0.1 (held together while picked)."""
     with socket.socket() as a, socket.socket() as b:
@@ -843,7 +872,7 @@ class Tls(OtadTestCase):
         for i in range(4):
             s = socket.create_connection(("127.0.0.1", d.tls_port), timeout=5)
             if i % 2:
-                s.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+                s.sendall(HALF_HELLO)
             stalled.append(s)
         try:
             t0 = time.monotonic()
@@ -861,6 +890,46 @@ class Tls(OtadTestCase):
         finally:
             for s in stalled:
                 s.close()
+
+    def test_idle_handshakes_cost_nothing_and_time_out(self):
+        """max_connections TCP connections to the TLS port that never finish
+        their handshake, half of them after a partial ClientHello: otad uses
+        no CPU for them (a spinning worker takes a whole second in 3 s),
+        closes every one after idle_timeout, and then answers HTTPS again."""
+        d = self.start_tls(extra="idle_timeout: 2\nmax_connections: 16\nthreads: 2\n")
+        stalled = []
+        try:
+            for i in range(16):
+                s = socket.create_connection(("127.0.0.1", d.tls_port), timeout=5)
+                if i % 2:
+                    s.sendall(HALF_HELLO)
+                stalled.append(s)
+            time.sleep(0.5)
+            before = cpu_seconds(d.pid)
+            time.sleep(3)
+            used = cpu_seconds(d.pid) - before
+            self.assertLess(used, 0.3, "otad used %.2f s of CPU in 3 s for idle handshakes"
+                            % used)
+            for i, s in enumerate(stalled):
+                self.assertTrue(closed_by_peer(s, 20), "stalled handshake %d left open" % i)
+            with self.tls_conn(d) as c:
+                self.assertEqual(c.request("/vec/header").body, vector("expected/header.bin"))
+            r = self.curl(self.url(d, "/vec/header"))
+            self.assertEqual(r.body, vector("expected/header.bin"))
+        finally:
+            for s in stalled:
+                s.close()
+        # Handshakes whose clients left before the timeout are closed too.
+        for _ in range(16):
+            s = socket.create_connection(("127.0.0.1", d.tls_port), timeout=5)
+            s.sendall(HALF_HELLO)
+            s.close()
+        time.sleep(3)
+        before = cpu_seconds(d.pid)
+        time.sleep(2)
+        self.assertLess(cpu_seconds(d.pid) - before, 0.3)
+        with self.tls_conn(d) as c:
+            self.assertEqual(c.request("/vec/header").body, vector("expected/header.bin"))
 
 
 if __name__ == "__main__":
