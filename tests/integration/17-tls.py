@@ -180,24 +180,6 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def closed_by_peer(sock, timeout):
-    """True if the peer closes `sock` (EOF or reset) within `timeout` seconds;
-    bytes received before (a TLS alert) are skipped."""
-    deadline = time.monotonic() + timeout
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return False
-        sock.settimeout(remaining)
-        try:
-            if not sock.recv(4096):
-                return True
-        except socket.timeout:
-            return False
-        except (ConnectionResetError, BrokenPipeError):
-            return True
-
-
 def two_free_ports():
     """Two distinct free ports on 127.0.0.1 (held together while picked)."""
     with socket.socket() as a, socket.socket() as b:
@@ -900,18 +882,17 @@ class Tls(OtadTestCase):
         stalled = []
         try:
             for i in range(16):
-                s = socket.create_connection(("127.0.0.1", d.tls_port), timeout=5)
+                stalled.append(Conn(d.tls_port))
                 if i % 2:
-                    s.sendall(HALF_HELLO)
-                stalled.append(s)
+                    stalled[-1].send(HALF_HELLO)
             time.sleep(0.5)
             before = cpu_seconds(d.pid)
             time.sleep(3)
             used = cpu_seconds(d.pid) - before
             self.assertLess(used, 0.3, "otad used %.2f s of CPU in 3 s for idle handshakes"
                             % used)
-            for i, s in enumerate(stalled):
-                self.assertTrue(closed_by_peer(s, 20), "stalled handshake %d left open" % i)
+            for i, c in enumerate(stalled):
+                self.assertTrue(c.wait_closed(20), "stalled handshake %d left open" % i)
             with self.tls_conn(d) as c:
                 self.assertEqual(c.request("/vec/header").body, vector("expected/header.bin"))
             r = self.curl(self.url(d, "/vec/header"))
