@@ -33,7 +33,10 @@ PEM) and an RSA 2048 key (PKCS#1 PEM).
   when the image is replaced mid-download.
 - Robustness: plain HTTP on the TLS port and TLS on the plain port are not
   served; stalled handshakes do not hold up other clients; SIGTERM stops the
-  daemon within 2 s with TLS connections open.
+  daemon within 2 s with TLS connections open. max_connections stalled
+  handshakes (silent, or after half a ClientHello) cost no CPU, are closed
+  after idle_timeout, and HTTPS answers again; a ClientHello dribbled a byte
+  a second is cut after request_timeout.
 """
 
 import os
@@ -912,6 +915,28 @@ class Tls(OtadTestCase):
         with self.tls_conn(d) as c:
             self.assertEqual(c.request("/vec/header").body, vector("expected/header.bin"))
 
+    def test_dribbled_handshake_closed_after_request_timeout(self):
+        """A ClientHello sent a byte a second is cut request_timeout (default
+        10 s) after the connection started, long before idle_timeout (whose
+        clock the library does not restart during a handshake)."""
+        d = self.start_tls()
+        with Conn(d.tls_port) as c:
+            t0 = time.monotonic()
+            closed = False
+            for n in range(30):
+                try:
+                    c.send(HALF_HELLO[n % len(HALF_HELLO):][:1])
+                except OSError:
+                    closed = True
+                    break
+                if c.wait_closed(1.0):
+                    closed = True
+                    break
+            elapsed = time.monotonic() - t0
+            self.assertTrue(closed, "a dribbled handshake was still open after %.0f s" % elapsed)
+            self.assertGreaterEqual(elapsed, 9)
+        with self.tls_conn(d) as c:
+            self.assertEqual(c.request("/vec/header").body, vector("expected/header.bin"))
 
 if __name__ == "__main__":
     main()
