@@ -158,7 +158,7 @@ class Dos(OtadTestCase):
         with d.conn() as c:
             for piece in (b"GET /vec/header HTTP/1.1\r\n", b"Host: x\r\n", b"\r\n"):
                 c.send(piece)
-                time.sleep(0.4)
+                time.sleep(0.1)
             self.assertEqual(c.read_response().body, vector("expected/header.bin"))
         # A head dribbled after a first request is cut as well, at the latest
         # idle_timeout + request_timeout after the response.
