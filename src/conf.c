@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,15 +11,20 @@
 
 #include "scalar.h"
 
+/* max_connections_per_address not given: it follows max_connections. */
+#define PER_ADDRESS_UNSET UINT_MAX
+
 static const struct conf defaults = {
     .firmware_dir = "/var/lib/otad/firmware",
     .bind = "0.0.0.0",
     .port = 8000,
     .idle_timeout = 60,
+    .request_timeout = 10,
     .legacy_keep_alive = true,
     .log_level = LOG_LEVEL_INFO,
     .threads = 0,
     .max_connections = 16384,
+    .max_connections_per_address = PER_ADDRESS_UNSET,
     .settle_ms = 100,
     .retain_seconds = 600,
     .max_memory = 1ull << 30,
@@ -46,10 +52,13 @@ static const struct key {
     {"bind", TYPE_ADDRESS, offsetof(struct conf, bind), 0, 0},
     {"port", TYPE_UINT, offsetof(struct conf, port), 1, 65535},
     {"idle_timeout", TYPE_UINT, offsetof(struct conf, idle_timeout), 1, 86400},
+    {"request_timeout", TYPE_UINT, offsetof(struct conf, request_timeout), 1, 3600},
     {"legacy_keep_alive", TYPE_BOOL, offsetof(struct conf, legacy_keep_alive), 0, 0},
     {"log_level", TYPE_LEVEL, offsetof(struct conf, log_level), 0, 0},
     {"threads", TYPE_UINT, offsetof(struct conf, threads), 0, 256},
     {"max_connections", TYPE_UINT, offsetof(struct conf, max_connections), 16, 1000000},
+    {"max_connections_per_address", TYPE_UINT,
+     offsetof(struct conf, max_connections_per_address), 0, 1000000},
     {"settle_ms", TYPE_UINT, offsetof(struct conf, settle_ms), 0, 60000},
     {"retain_seconds", TYPE_UINT, offsetof(struct conf, retain_seconds), 0, 86400},
     {"max_memory", TYPE_SIZE, offsetof(struct conf, max_memory), 1ull << 20, 1ull << 40},
@@ -433,15 +442,25 @@ out:
     return r;
 }
 
+unsigned conf_per_address(const struct conf *c)
+{
+    /* An eighth leaves one host far from every slot and room for a site
+     * behind one NAT address: 2,048 with the default max_connections. */
+    if (c->max_connections_per_address == PER_ADDRESS_UNSET)
+        return c->max_connections / 8;
+    return c->max_connections_per_address;
+}
+
 void conf_describe(const struct conf *c, char *buf, size_t len)
 {
     int n = snprintf(buf, len,
-             "firmware_dir=%s bind=%s port=%u idle_timeout=%u legacy_keep_alive=%s "
-             "threads=%u max_connections=%u connection_memory=%llu settle_ms=%u "
+             "firmware_dir=%s bind=%s port=%u idle_timeout=%u request_timeout=%u "
+             "legacy_keep_alive=%s threads=%u max_connections=%u "
+             "max_connections_per_address=%u connection_memory=%llu settle_ms=%u "
              "retain_seconds=%u max_memory=%lluM log_level=%s user=%s",
-             c->firmware_dir, c->bind, c->port, c->idle_timeout,
+             c->firmware_dir, c->bind, c->port, c->idle_timeout, c->request_timeout,
              c->legacy_keep_alive ? "on" : "off", c->threads, c->max_connections,
-             (unsigned long long)c->connection_memory, c->settle_ms, c->retain_seconds,
+             conf_per_address(c), (unsigned long long)c->connection_memory, c->settle_ms, c->retain_seconds,
              (unsigned long long)(c->max_memory >> 20), log_level_name(c->log_level), c->user);
 
     if (c->tls_cert != NULL && n > 0 && (size_t)n < len)

@@ -14,10 +14,12 @@ struct conf {
     char *bind;               /* owned; an IPv4 or IPv6 literal */
     uint16_t port;
     unsigned idle_timeout;    /* seconds */
+    unsigned request_timeout; /* seconds for a request head, from its start */
     bool legacy_keep_alive;
     enum log_level log_level;
     unsigned threads;         /* 0: one per CPU */
     unsigned max_connections;
+    unsigned max_connections_per_address; /* 0: no limit; see conf_per_address() */
     unsigned settle_ms;       /* quiet time before a changed file is loaded */
     unsigned retain_seconds;  /* how long a replaced generation stays */
     uint64_t max_memory;      /* bytes of all generations */
@@ -53,6 +55,10 @@ int conf_set(struct conf *c, const char *key, const char *value, char *err,
  * applied (the HTTPS port must differ from the plain one). Returns 0 or
  * -EINVAL with a message "KEY: ..." in @err. */
 int conf_check(const struct conf *c, char *err, size_t errlen);
+
+/* The connections one client address may have open at a time (0: no limit):
+ * max_connections_per_address, or an eighth of max_connections if unset. */
+unsigned conf_per_address(const struct conf *c);
 
 /* Writes the effective settings as one "key=value ..." line into @buf. */
 void conf_describe(const struct conf *c, char *buf, size_t len);

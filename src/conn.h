@@ -24,6 +24,7 @@ struct conn {
     char *pin_name;         /* NAME whose header was fetched, or NULL; owned */
     size_t pin_len;
     struct tls_hold *tls;   /* HTTPS: the certificate pairs this connection may use */
+    struct deadline *deadline; /* its request head's (http.c owns it), or NULL */
     /* While parked: */
     struct conn *next;
     int fd;

@@ -35,6 +35,12 @@
  * keep-alive parks while the socket passes from one library connection to
  * the next.
  *
+ * Request heads have a deadline (deadline.c closes): request_timeout after
+ * the connection's start for the first. otad does not see the first byte of
+ * a later one, so it is due idle_timeout + request_timeout after the previous
+ * response (a legacy socket handed back counts as later): never before a head
+ * that starts within the idle timeout and takes request_timeout.
+ *
  * What happens that an operator may want to know (each request, a socket the
  * keep-alive could not keep, the library's messages) is reported to the
  * caller's event callback; this module does not log. */
@@ -55,6 +61,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "deadline.h"
 #include "legacy.h"
 #include "reply.h"
 #include "serve.h"
@@ -72,6 +79,8 @@ struct http {
     struct conn_parking parking;     /* legacy sockets between two library connections */
     struct reply_set replies;        /* shared, reusable responses */
     size_t connection_memory;        /* as given to the library */
+    struct deadline_watch *deadlines; /* of request heads */
+    int64_t first_head_ms, later_head_ms; /* how long heads may take (see the top) */
     void (*event)(void *cls, const struct http_event *e);
     void *event_cls;
 };
@@ -85,6 +94,15 @@ static struct conn *conn_of(struct MHD_Connection *c)
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 
     return ci != NULL ? ci->socket_context : NULL;
+}
+
+/* Sets when the head of the next request on @c is due (0: not due). */
+static void head_due(struct MHD_Connection *c, int64_t due)
+{
+    struct conn *conn = conn_of(c);
+
+    if (conn != NULL)
+        deadline_set(conn->deadline, due);
 }
 
 static bool asks_close(struct MHD_Connection *c)
@@ -209,6 +227,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (*req_cls == NULL) {
         *req_cls = &in_flight_marker;
         atomic_fetch_add_explicit(&h->in_flight, 1, memory_order_relaxed);
+        head_due(c, 0); /* the head is in */
         if (h->legacy_keep_alive)
             count_head(c);
         /* libmicrohttpd closes the connection after a response queued from
@@ -246,6 +265,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
         atomic_fetch_sub_explicit(&h->in_flight, 1, memory_order_relaxed);
         *req_cls = NULL;
     }
+    head_due(c, deadline_now() + h->later_head_ms);
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) {
         struct conn *conn = conn_of(c);
 
@@ -310,12 +330,19 @@ static void connection_event(void *cls, struct MHD_Connection *c, void **socket_
             MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
         const union MHD_ConnectionInfo *ai =
             MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        int64_t head_ms = h->later_head_ms;
 
         if (h->legacy_keep_alive && fdi != NULL && ai != NULL && ai->client_addr != NULL)
             conn = conn_claim(&h->parking, fdi->connect_fd, ai->client_addr,
                               address_length(ai->client_addr));
-        if (conn == NULL)
+        if (conn == NULL) {
             conn = conn_new();
+            head_ms = h->first_head_ms;
+        }
+        /* Without memory for it the connection has the idle timeout only. */
+        if (conn != NULL && fdi != NULL)
+            (void)deadline_add(h->deadlines, fdi->connect_fd, deadline_now() + head_ms,
+                               &conn->deadline);
         /* A handshake may be handed any pair current from now to the close. */
         if (h->tls != NULL)
             tls_hold(h->tls, conn != NULL ? &conn->tls : NULL);
@@ -323,6 +350,11 @@ static void connection_event(void *cls, struct MHD_Connection *c, void **socket_
         return;
     }
     *socket_context = NULL;
+    if (conn != NULL) {
+        /* Before the library closes the descriptor (see deadline.c). */
+        deadline_remove(h->deadlines, conn->deadline);
+        conn->deadline = NULL;
+    }
     if (h->tls != NULL)
         tls_release(h->tls, conn != NULL ? conn->tls : NULL);
     if (conn != NULL && conn->reopen && !atomic_load(&h->stopping))
@@ -370,18 +402,28 @@ int http_start(const struct http_options *o, struct catalog *cat, struct http **
     h->connection_memory = o->connection_memory;
     h->event = o->event;
     h->event_cls = o->event_cls;
+    h->first_head_ms = (int64_t)o->request_timeout * 1000;
+    h->later_head_ms = ((int64_t)o->idle_timeout + o->request_timeout) * 1000;
     conn_parking_init(&h->parking);
     r = reply_open(&h->replies);
     if (r < 0)
         goto fail;
+    r = deadline_watch_start(&h->deadlines);
+    if (r < 0)
+        goto fail;
 
-    /* TURBO: no shutdown() before close, which the legacy keep-alive needs
-     * (see the top of this file). ITC: MHD_add_connection() from other
-     * threads. No Date header: devices parse tiny buffers. */
-    flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ITC |
-            MHD_USE_SUPPRESS_DATE_NO_CLOCK | MHD_USE_ERROR_LOG;
+    /* ITC: MHD_add_connection() from other threads. No Date header: devices
+     * parse tiny buffers. Plain HTTP: epoll, and TURBO for no shutdown()
+     * before close, which the legacy keep-alive needs (see the top).
+     * HTTPS: poll(), no TURBO. In the library's epoll loop a TLS handshake
+     * stays marked readable once a byte came, so one waiting for more spins
+     * its worker through epoll_wait(..., 0); TURBO skips the TLS shutdown
+     * that lets a handshake that timed out be closed at all. */
+    flags = MHD_USE_ITC | MHD_USE_SUPPRESS_DATE_NO_CLOCK | MHD_USE_ERROR_LOG;
     if (o->tls != NULL)
-        flags |= MHD_USE_TLS;
+        flags |= MHD_USE_TLS | MHD_USE_POLL_INTERNAL_THREAD;
+    else
+        flags |= MHD_USE_TURBO | MHD_USE_EPOLL_INTERNAL_THREAD;
     struct MHD_OptionItem tls_options[] = {
         {MHD_OPTION_HTTPS_CERT_CALLBACK, 0, o->tls != NULL ? tls_retrieve_callback() : NULL},
         {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)tls_priorities()},
@@ -403,6 +445,7 @@ int http_start(const struct http_options *o, struct catalog *cat, struct http **
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->threads > 1 ? o->threads : 0),
         MHD_OPTION_CONNECTION_TIMEOUT, o->idle_timeout,
         MHD_OPTION_CONNECTION_LIMIT, o->max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_connections_per_address,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, o->connection_memory,
         MHD_OPTION_NOTIFY_COMPLETED, completed, h,
         MHD_OPTION_NOTIFY_CONNECTION, connection_event, h,
@@ -419,6 +462,7 @@ int http_start(const struct http_options *o, struct catalog *cat, struct http **
     return 0;
 
 fail:
+    deadline_watch_stop(h->deadlines);
     reply_close(&h->replies);
     conn_parking_fini(&h->parking);
     free(h);
@@ -470,6 +514,7 @@ void http_stop(struct http *h)
         return;
     atomic_store(&h->stopping, true);
     MHD_stop_daemon(atomic_load(&h->daemon));
+    deadline_watch_stop(h->deadlines); /* the library's closes removed every entry */
     reply_close(&h->replies);
     conn_parking_fini(&h->parking);
     free(h);

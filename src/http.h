@@ -33,9 +33,11 @@ struct http_options {
     int listen_fd;            /* bound, listening socket; ownership passes to http */
     struct tls *tls;          /* HTTPS with these certificates, or NULL (borrowed) */
     unsigned idle_timeout;    /* seconds */
+    unsigned request_timeout; /* seconds for a request head (see http.c) */
     bool legacy_keep_alive;   /* plain HTTP only: ignored with tls */
     unsigned threads;         /* worker threads, >= 1 */
     unsigned max_connections;
+    unsigned max_connections_per_address; /* 0: no limit */
     size_t connection_memory; /* the library's memory per connection */
     /* Called from the worker threads with what happened, or NULL. It runs
      * for every request: a costly report should be skipped early. */

@@ -181,7 +181,8 @@ class Legacy(OtadTestCase):
     def test_keep_alive_failures_rate_limited(self):
         """A socket that cannot be handed back (here: every connection slot
         taken) is warned about once a minute, not once a request."""
-        d = self.start(config="max_connections: 16\nthreads: 1\n")
+        d = self.start(config="max_connections: 16\nmax_connections_per_address: 0\n"
+                              "threads: 1\n")
         held = []
         try:
             for _ in range(15):

@@ -33,7 +33,10 @@ PEM) and an RSA 2048 key (PKCS#1 PEM).
   when the image is replaced mid-download.
 - Robustness: plain HTTP on the TLS port and TLS on the plain port are not
   served; stalled handshakes do not hold up other clients; SIGTERM stops the
-  daemon within 2 s with TLS connections open.
+  daemon within 2 s with TLS connections open. max_connections stalled
+  handshakes (silent, or after half a ClientHello) cost no CPU, are closed
+  after idle_timeout, and HTTPS answers again; a ClientHello dribbled a byte
+  a second is cut after request_timeout.
 """
 
 import os
@@ -167,6 +170,17 @@ def read(path):
 def write(path, data):
     with open(path, "wb") as f:
         f.write(data)
+
+
+# The first bytes of a ClientHello: a handshake record announcing 512 bytes.
+HALF_HELLO = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"
+
+
+def cpu_seconds(pid):
+    """User plus system CPU time of process `pid` so far (/proc/PID/stat)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def two_free_ports():
@@ -844,7 +858,7 @@ class Tls(OtadTestCase):
         for i in range(4):
             s = socket.create_connection(("127.0.0.1", d.tls_port), timeout=5)
             if i % 2:
-                s.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+                s.sendall(HALF_HELLO)
             stalled.append(s)
         try:
             t0 = time.monotonic()
@@ -863,6 +877,67 @@ class Tls(OtadTestCase):
             for s in stalled:
                 s.close()
 
+    def test_idle_handshakes_cost_nothing_and_time_out(self):
+        """max_connections TCP connections to the TLS port that never finish
+        their handshake, half of them after a partial ClientHello: otad uses
+        no CPU for them (a spinning worker takes a whole second in 3 s),
+        closes every one after idle_timeout, and then answers HTTPS again."""
+        d = self.start_tls(extra="idle_timeout: 2\nmax_connections: 16\nthreads: 2\n")
+        stalled = []
+        try:
+            for i in range(16):
+                stalled.append(Conn(d.tls_port))
+                if i % 2:
+                    stalled[-1].send(HALF_HELLO)
+            time.sleep(0.5)
+            before = cpu_seconds(d.pid)
+            time.sleep(3)
+            used = cpu_seconds(d.pid) - before
+            self.assertLess(used, 0.3, "otad used %.2f s of CPU in 3 s for idle handshakes"
+                            % used)
+            for i, c in enumerate(stalled):
+                self.assertTrue(c.wait_closed(20), "stalled handshake %d left open" % i)
+            with self.tls_conn(d) as c:
+                self.assertEqual(c.request("/vec/header").body, vector("expected/header.bin"))
+            r = self.curl(self.url(d, "/vec/header"))
+            self.assertEqual(r.body, vector("expected/header.bin"))
+        finally:
+            for s in stalled:
+                s.close()
+        # Handshakes whose clients left before the timeout are closed too.
+        for _ in range(16):
+            s = socket.create_connection(("127.0.0.1", d.tls_port), timeout=5)
+            s.sendall(HALF_HELLO)
+            s.close()
+        time.sleep(3)
+        before = cpu_seconds(d.pid)
+        time.sleep(2)
+        self.assertLess(cpu_seconds(d.pid) - before, 0.3)
+        with self.tls_conn(d) as c:
+            self.assertEqual(c.request("/vec/header").body, vector("expected/header.bin"))
+
+    def test_dribbled_handshake_closed_after_request_timeout(self):
+        """A ClientHello sent a byte a second is cut request_timeout (default
+        10 s) after the connection started, long before idle_timeout (whose
+        clock the library does not restart during a handshake)."""
+        d = self.start_tls()
+        with Conn(d.tls_port) as c:
+            t0 = time.monotonic()
+            closed = False
+            for n in range(30):
+                try:
+                    c.send(HALF_HELLO[n % len(HALF_HELLO):][:1])
+                except OSError:
+                    closed = True
+                    break
+                if c.wait_closed(1.0):
+                    closed = True
+                    break
+            elapsed = time.monotonic() - t0
+            self.assertTrue(closed, "a dribbled handshake was still open after %.0f s" % elapsed)
+            self.assertGreaterEqual(elapsed, 9)
+        with self.tls_conn(d) as c:
+            self.assertEqual(c.request("/vec/header").body, vector("expected/header.bin"))
 
 if __name__ == "__main__":
     main()
