@@ -123,48 +123,6 @@ static void count_head(struct MHD_Connection *c)
         conn->head_bytes += ci->header_size;
 }
 
-static bool has_body(struct MHD_Connection *c)
-{
-    const char *len = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                  MHD_HTTP_HEADER_CONTENT_LENGTH);
-
-    return (len != NULL && strcmp(len, "0") != 0) ||
-           MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                       MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
-}
-
-/* Room the largest response header otad sends (a 206 of an image: about
- * 400 bytes) needs in the connection's memory, with the library's rounding. */
-enum { RESPONSE_HEADER_ROOM = 640, PARSED_HEADER_SIZE = 64 };
-
-/* True when the response header might not fit in the connection's memory
- * beside the request: the library would then close the connection without
- * a word, so otad answers 431 first. Requests whose headers do not even fit
- * get the library's own 431. The library's memory holds the request head as
- * read, an entry per header, argument and cookie, and a copy of the Cookie
- * header, which it takes apart. */
-static bool head_too_large(const struct http *h, struct MHD_Connection *c)
-{
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(c, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
-    const char *cookie;
-    size_t used;
-
-    if (ci == NULL)
-        return false;
-    used = ci->header_size + RESPONSE_HEADER_ROOM;
-    if (used <= h->connection_memory / 2)
-        return false; /* the common case, without counting the headers */
-    used += PARSED_HEADER_SIZE *
-            (size_t)(MHD_get_connection_values(c, MHD_HEADER_KIND, NULL, NULL) +
-                     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, NULL, NULL) +
-                     MHD_get_connection_values(c, MHD_COOKIE_KIND, NULL, NULL));
-    cookie = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_COOKIE);
-    if (cookie != NULL)
-        used += strlen(cookie) + 1;
-    return used > h->connection_memory;
-}
-
 static void report(const struct http *h, const struct http_event *e)
 {
     if (h->event != NULL)
@@ -235,7 +193,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
          * are answered from the second call, after the (empty) body. Only a
          * request announcing a body is refused at once: otad never reads
          * bodies, and closing beats draining an upload nobody wants. */
-        if (head_too_large(h, c)) {
+        if (reply_head_too_large(c, h->connection_memory)) {
             struct conn *conn = conn_of(c);
 
             if (conn != NULL)
@@ -243,7 +201,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
             return respond(h, c, method, url, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE,
                            h->replies.too_large);
         }
-        if (!has_body(c))
+        if (!reply_has_body(c))
             return MHD_YES;
     }
     if (h->legacy_keep_alive) {
@@ -251,7 +209,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 
         /* An unread body would be taken for the next request. */
         if (conn != NULL)
-            conn->reopen = asks_close(c) && !has_body(c);
+            conn->reopen = asks_close(c) && !reply_has_body(c);
     }
     return answer(h, c, url, method);
 }

@@ -278,48 +278,6 @@ static int configure_tls(const struct conf *c, struct tls **ret)
     return 0;
 }
 
-/* Logs what the HTTP servers report, from their threads. */
-static void http_event(void *cls, const struct http_event *e)
-{
-    /* Warnings that can come with every request: once a minute. */
-    static struct log_limit room = LOG_LIMIT_INIT, keep = LOG_LIMIT_INIT;
-    char addr[HTTP_PEER_NAME_MAX], method[64], url[900];
-    unsigned skipped;
-
-    (void)cls;
-    switch (e->kind) {
-    case HTTP_EVENT_REQUEST:
-        /* First: the address costs more than the rest of a block request. */
-        if (!log_enabled(LOG_LEVEL_DEBUG))
-            return;
-        http_peer_name(e, addr, sizeof(addr));
-        /* The client's bytes, escaped: a %0A in a URL must not start a line. */
-        log_debug("%s %s %s %u", addr, escape_name(e->method, method, sizeof(method)),
-                  escape_name(e->url, url, sizeof(url)), e->status);
-        return;
-    case HTTP_EVENT_KEEP_ALIVE_FAILED:
-        if (log_enabled(LOG_LEVEL_WARNING) &&
-            log_limit_pass(&keep, (int64_t)(now_ms() / 1000), 60, &skipped))
-            log_warning("legacy keep-alive: cannot keep a connection open: %s "
-                        "(%u more since the last such warning)", strerror(-e->error), skipped);
-        return;
-    case HTTP_EVENT_HEADER_ROOM:
-        /* The library message an operator can act on. */
-        if (log_enabled(LOG_LEVEL_WARNING) &&
-            log_limit_pass(&room, (int64_t)(now_ms() / 1000), 60, &skipped)) {
-            log_warning("closed a connection whose request headers left no room for the "
-                        "response (raise connection_memory for such clients; %u more since "
-                        "the last such warning)", skipped);
-            return;
-        }
-        break;
-    case HTTP_EVENT_LIBRARY:
-        break;
-    }
-    /* The library's messages may quote the URL. */
-    log_debug("libmicrohttpd: %s", escape_name(e->message, url, sizeof(url)));
-}
-
 /* Opens the listener on @port into *@fd. Returns 0, or logs why not and
  * returns a negative errno. */
 static int open_listener(const struct conf *c, uint16_t port, int *fd, char *where, size_t len)
@@ -373,7 +331,7 @@ static int start_server(const struct conf *c, int *fd, struct tls *tls, unsigned
                        .max_connections = c->max_connections,
                        .max_connections_per_address = conf_per_address(c),
                        .connection_memory = (size_t)c->connection_memory,
-                       .event = http_event,
+                       .event = report_http,
                    },
                    cat, ret);
     *fd = -1; /* http_start() took it, even on failure */

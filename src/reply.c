@@ -115,3 +115,42 @@ struct MHD_Response *reply_response(const struct reply_set *set, const struct se
     }
     return r;
 }
+
+bool reply_has_body(struct MHD_Connection *c)
+{
+    const char *len = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                  MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+    return (len != NULL && strcmp(len, "0") != 0) ||
+           MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                       MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
+}
+
+/* Room the largest response header otad sends (a 206 of an image: about
+ * 400 bytes) needs in the connection's memory, with the library's rounding. */
+enum { RESPONSE_HEADER_ROOM = 640, PARSED_HEADER_SIZE = 64 };
+
+/* The library's memory holds the request head as read, an entry per header,
+ * argument and cookie, and a copy of the Cookie header, which it takes
+ * apart. */
+bool reply_head_too_large(struct MHD_Connection *c, size_t connection_memory)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    const char *cookie;
+    size_t used;
+
+    if (ci == NULL)
+        return false;
+    used = ci->header_size + RESPONSE_HEADER_ROOM;
+    if (used <= connection_memory / 2)
+        return false; /* the common case, without counting the headers */
+    used += PARSED_HEADER_SIZE *
+            (size_t)(MHD_get_connection_values(c, MHD_HEADER_KIND, NULL, NULL) +
+                     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, NULL, NULL) +
+                     MHD_get_connection_values(c, MHD_COOKIE_KIND, NULL, NULL));
+    cookie = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_COOKIE);
+    if (cookie != NULL)
+        used += strlen(cookie) + 1;
+    return used > connection_memory;
+}

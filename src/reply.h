@@ -5,6 +5,8 @@
 #define OTAD_REPLY_H
 
 #include <microhttpd.h>
+#include <stdbool.h>
+#include <stddef.h>
 
 #include "serve.h"
 
@@ -36,5 +38,16 @@ void reply_read_request(struct MHD_Connection *c, struct serve_request *rq);
  * the body's owner. Returns NULL if out of memory; the owner is then
  * released. */
 struct MHD_Response *reply_response(const struct reply_set *set, const struct serve_response *s);
+
+/* True when the request has a body (a Content-Length other than 0, or a
+ * Transfer-Encoding). */
+bool reply_has_body(struct MHD_Connection *c);
+
+/* True when the response header might not fit in the connection's memory
+ * (@connection_memory bytes, as given to the library) beside the request:
+ * the library would then close the connection without a word, so otad
+ * answers 431 first. Requests whose headers do not even fit get the
+ * library's own 431. */
+bool reply_head_too_large(struct MHD_Connection *c, size_t connection_memory);
 
 #endif

@@ -1,6 +1,9 @@
 #include "report.h"
 
+#include <stdint.h>
 #include <stdio.h>
+#include <string.h>
+#include <time.h>
 
 #include "escape.h"
 #include "log.h"
@@ -77,4 +80,54 @@ int report_change(const struct catalog_change *c, bool listing, char *buf, size_
         return LOG_LEVEL_INFO;
     }
     return 0;
+}
+
+/* Seconds of the monotonic clock, for the once-a-minute warnings. */
+static int64_t now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec;
+}
+
+void report_http(void *cls, const struct http_event *e)
+{
+    /* Warnings that can come with every request: once a minute. */
+    static struct log_limit room = LOG_LIMIT_INIT, keep = LOG_LIMIT_INIT;
+    char addr[HTTP_PEER_NAME_MAX], method[64], url[900];
+    unsigned skipped;
+
+    (void)cls;
+    switch (e->kind) {
+    case HTTP_EVENT_REQUEST:
+        /* First: the address costs more than the rest of a block request. */
+        if (!log_enabled(LOG_LEVEL_DEBUG))
+            return;
+        http_peer_name(e, addr, sizeof(addr));
+        /* The client's bytes, escaped: a %0A in a URL must not start a line. */
+        log_debug("%s %s %s %u", addr, escape_name(e->method, method, sizeof(method)),
+                  escape_name(e->url, url, sizeof(url)), e->status);
+        return;
+    case HTTP_EVENT_KEEP_ALIVE_FAILED:
+        if (log_enabled(LOG_LEVEL_WARNING) &&
+            log_limit_pass(&keep, now_s(), 60, &skipped))
+            log_warning("legacy keep-alive: cannot keep a connection open: %s "
+                        "(%u more since the last such warning)", strerror(-e->error), skipped);
+        return;
+    case HTTP_EVENT_HEADER_ROOM:
+        /* The library message an operator can act on. */
+        if (log_enabled(LOG_LEVEL_WARNING) &&
+            log_limit_pass(&room, now_s(), 60, &skipped)) {
+            log_warning("closed a connection whose request headers left no room for the "
+                        "response (raise connection_memory for such clients; %u more since "
+                        "the last such warning)", skipped);
+            return;
+        }
+        break;
+    case HTTP_EVENT_LIBRARY:
+        break;
+    }
+    /* The library's messages may quote the URL. */
+    log_debug("libmicrohttpd: %s", escape_name(e->message, url, sizeof(url)));
 }

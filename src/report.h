@@ -1,6 +1,6 @@
-/* The daemon's log lines for what the catalog tells: the words of each line,
- * with every file name escaped (they are anyone's bytes, see escape.h).
- * Called by main.c, which decides whether and at which level to log. */
+/* The daemon's log lines for what the catalog and the HTTP servers tell,
+ * with every name and every byte a client sent escaped (they are anyone's
+ * bytes, see escape.h). Part of the top level: called by main.c only. */
 #ifndef OTAD_REPORT_H
 #define OTAD_REPORT_H
 
@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "catalog.h"
+#include "http.h"
 
 /* Writes into @buf (@len bytes) the line that tells @change and returns its
  * level (a LOG_LEVEL_*), or 0 if there is nothing to tell. @listing: the
@@ -18,5 +19,10 @@ int report_change(const struct catalog_change *change, bool listing, char *buf, 
 /* Writes the warning about the version file of @change's image into @buf, if
  * it has a problem: returns LOG_LEVEL_WARNING then, 0 otherwise. */
 int report_version(const struct catalog_change *change, char *buf, size_t len);
+
+/* Logs what the HTTP servers report (http_options.event), from their threads:
+ * each request at debug level, and the warnings that could come with every
+ * request at most once a minute, with the count of those left out. */
+void report_http(void *cls, const struct http_event *e);
 
 #endif
