@@ -84,33 +84,51 @@ enum range_result range_parse(const char *value, uint64_t size, uint64_t *first,
     return RANGE_PARTIAL;
 }
 
+bool etag_list_next(const char **p, const char **ret_tag, size_t *ret_len, bool *ret_weak)
+{
+    const char *q = *p, *end;
+
+    for (;;) {
+        bool weak = false;
+
+        while (*q == ' ' || *q == '\t' || *q == ',')
+            q++;
+        if (*q == '\0') {
+            *p = q;
+            return false;
+        }
+        if (strncmp(q, "W/", 2) == 0) {
+            weak = true;
+            q += 2;
+        }
+        end = *q == '"' ? strchr(q + 1, '"') : NULL;
+        if (*q == '"' && end == NULL) {
+            *p = q + strlen(q); /* an unterminated tag ends the list */
+            return false;
+        }
+        if (end == NULL) {
+            q += strcspn(q, ","); /* not an entity tag: the next element */
+            continue;
+        }
+        *ret_tag = q;
+        *ret_len = (size_t)(end - q + 1);
+        *ret_weak = weak;
+        *p = end + 1;
+        return true;
+    }
+}
+
 bool etag_list_matches(const char *value, const char *etag, bool weak_ok)
 {
-    size_t elen = strlen(etag);
-    const char *p = skip_space(value);
+    size_t elen = strlen(etag), len;
+    const char *p = value, *tag;
+    bool weak;
 
     if (http_value_is(p, "*"))
         return true;
-    while (*p != '\0') {
-        bool weak = false;
-        const char *end;
-
-        p = skip_space(p);
-        if (strncmp(p, "W/", 2) == 0) {
-            weak = true;
-            p += 2;
-        }
-        if (*p != '"')
-            break;
-        end = strchr(p + 1, '"');
-        if (end == NULL)
-            break;
-        if ((!weak || weak_ok) && (size_t)(end - p + 1) == elen && memcmp(p, etag, elen) == 0)
+    while (etag_list_next(&p, &tag, &len, &weak))
+        if ((!weak || weak_ok) && len == elen && memcmp(tag, etag, elen) == 0)
             return true;
-        p = skip_space(end + 1);
-        if (*p == ',')
-            p++;
-    }
     return false;
 }
 
@@ -118,7 +136,7 @@ unsigned range_decide(const struct range_conditions *c, const char *etag, int64_
                       uint64_t size, uint64_t *first, uint64_t *last)
 {
     const char *range = c->range;
-    uint64_t a = 0, b = size - 1;
+    uint64_t a = 0, b = size > 0 ? size - 1 : 0;
     char date[32];
 
     if (c->if_none_match != NULL && etag_list_matches(c->if_none_match, etag, true))

@@ -5,6 +5,7 @@
 #define OTAD_RANGE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum range_result {
@@ -27,6 +28,13 @@ enum range_result range_parse(const char *value, uint64_t size, uint64_t *first,
  * space (spaces, tabs) HTTP allows around a field value. */
 bool http_value_is(const char *value, const char *s);
 
+/* Walks an entity-tag list (If-Match, If-None-Match): from *@p, finds the
+ * next quoted tag, writes where it starts (quotes included) to @ret_tag, its
+ * length to @ret_len and whether it was weak ("W/") to @ret_weak, moves *@p
+ * past it and returns true; false at the end of the list. Elements that are
+ * not entity tags are skipped; an unterminated tag ends the list. */
+bool etag_list_next(const char **p, const char **ret_tag, size_t *ret_len, bool *ret_weak);
+
 /* True when the entity-tag list @value (If-None-Match, If-Match) names
  * @etag (quoted) or is "*". Weak tags match by @weak_ok only. White space
  * around the list and its elements is ignored. */
@@ -45,7 +53,8 @@ struct range_conditions {
  * Range, 206 for a satisfiable one, 200 otherwise. A stale If-Range
  * validator (neither the ETag nor the date of @mtime) voids the Range: the
  * client's partial copy is of other bytes. For 200 and 206 the inclusive
- * bounds to send are written to @first/@last. */
+ * bounds to send are written to @first/@last (0 and 0 for an empty image,
+ * which has no byte to send). */
 unsigned range_decide(const struct range_conditions *c, const char *etag, int64_t mtime,
                       uint64_t size, uint64_t *first, uint64_t *last);
 

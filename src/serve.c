@@ -113,7 +113,9 @@ static void serve_header(struct catalog *cat, const struct serve_request *rq,
 static struct generation *if_match(struct catalog *cat, const struct route *route,
                                    const char *value)
 {
-    const char *p = value;
+    const char *p = value, *tag;
+    size_t len;
+    bool weak;
 
     if (http_value_is(p, "*")) {
         struct image *img = catalog_lookup(cat, route->name, route->name_len);
@@ -122,23 +124,12 @@ static struct generation *if_match(struct catalog *cat, const struct route *rout
         image_unref(img);
         return g;
     }
-    while (*p != '\0') {
-        const char *end;
-
-        while (*p == ' ' || *p == '\t' || *p == ',')
-            p++;
-        if (*p != '"') {
-            p += strcspn(p, ",");
-            continue;
-        }
-        end = strchr(p + 1, '"');
-        if (end == NULL)
-            break;
+    while (etag_list_next(&p, &tag, &len, &weak)) {
         struct generation *g =
-            catalog_find_etag(cat, route->name, route->name_len, p, (size_t)(end - p + 1));
+            weak ? NULL : catalog_find_etag(cat, route->name, route->name_len, tag, len);
+
         if (g != NULL)
             return g;
-        p = end + 1;
     }
     return NULL;
 }
@@ -270,7 +261,8 @@ static void serve_image(struct catalog *cat, const struct serve_request *rq,
     }
     status = range_decide(&cond, g->etag, g->file.mtime.tv_sec, g->size, &first, &last);
     if (status == 200 || status == 206)
-        body(r, status, g->data + first, (size_t)(last - first + 1), release_generation, g);
+        body(r, status, g->data + first, g->size > 0 ? (size_t)(last - first + 1) : 0,
+             release_generation, g);
     else
         body(r, status, NULL, 0, release_generation, g);
     image_headers(r, g, version);

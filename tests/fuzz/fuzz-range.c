@@ -1,6 +1,9 @@
-/* Fuzz target: the Range, If-Range/If-None-Match/If-Match entity-tag lists
- * and the HTTP date. The input is "VALUE\nETAG" with the image size taken
- * from the first four bytes. */
+/* Fuzz target: the Range header, the entity-tag lists of If-Match,
+ * If-None-Match and If-Range (the walk serve.c's If-Match uses too), the
+ * status decision of an image request, and the HTTP date. The input is
+ * "VALUE\nETAG" with the image size taken from the first four bytes; VALUE
+ * serves as every header at once. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +39,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     default:
         abort();
+    }
+    {
+        const char *p = value, *tag;
+        size_t len, n = 0;
+        bool weak;
+        unsigned status;
+
+        while (etag_list_next(&p, &tag, &len, &weak)) {
+            if (tag < value || tag + len > value + strlen(value) || len < 2 || tag[0] != '"' ||
+                tag[len - 1] != '"' || ++n > size)
+                abort(); /* a quoted tag inside the value; the walk ends */
+        }
+        status = range_decide(&(struct range_conditions){.range = value, .if_range = value,
+                                                         .if_none_match = value},
+                              "\"1-1\"", t, image, &first, &last);
+        if (status != 200 && status != 206 && status != 304 && status != 416)
+            abort();
+        if ((status == 200 || status == 206) && image > 0 && (first > last || last >= image))
+            abort();
     }
     (void)etag_list_matches(value, etag != NULL ? etag : "\"1-1\"", true);
     (void)etag_list_matches(value, etag != NULL ? etag : "\"1-1\"", false);
