@@ -173,13 +173,14 @@ static void on_event(void *ctx, enum watch_kind kind, const char *name)
 }
 
 /* @name could not be loaded for now (@error): read it again once settled,
- * and not before a second if downloads held the memory it needs. */
+ * and not before a second if downloads held the memory it needs or the file
+ * was empty. */
 static void retry(void *ctx, const char *name, int error)
 {
     struct loop *l = ctx;
     char buf[ESCAPE_NAME_SIZE];
 
-    if (pending_retry(l->pending, name, event_ms(), error == -ENOBUFS ? 1000 : 10) < 0)
+    if (pending_retry(l->pending, name, event_ms(), error == -EAGAIN ? 10 : 1000) < 0)
         log_error("out of memory noting a retry of %s", escape_name(name, buf, sizeof(buf)));
 }
 
@@ -223,7 +224,9 @@ static void on_due(void *ctx, const char *name)
         return;
     }
     r = scan_reload(l->cat, name);
-    if (r == -EAGAIN || r == -ENOBUFS) /* changed while being read, or no room yet */
+    /* Changed while being read, no room yet, or emptied in place (the image
+     * before stays served meanwhile). */
+    if (r == -EAGAIN || r == -ENOBUFS || r == -ENODATA)
         retry(l, name, r);
     else if (r == -ENOENT || r == -ENOTDIR)
         pending_note(l->pending, WATCH_DIR, NULL, event_ms());

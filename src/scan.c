@@ -286,10 +286,10 @@ static int refresh(struct catalog *cat, int dirfd, const char *name, const char 
         r = load(cat, dirfd, name, bin_file, pre, &gen);
         /* Only a file gone ends the name; an empty, unreadable or too large
          * one keeps what is served (an in-place rewrite is empty for a
-         * moment); changing or not fitting now, it is retried. */
+         * moment); changing, not fitting now, or emptied, it is retried. */
         if (r == -ENOENT)
             return refresh(cat, dirfd, name, NULL, NULL);
-        if (r == -EAGAIN || r == -ENOMEM || r == -ENOBUFS)
+        if (r == -EAGAIN || r == -ENOMEM || r == -ENOBUFS || (r == -ENODATA && old != NULL))
             return r;
         if (r < 0)
             return 0;
@@ -450,7 +450,8 @@ int scan_all(struct catalog *cat, const struct scan_hooks *hooks)
         r = refresh(cat, dirfd, cand[i].name, cand[i].bin_file, &cand[i]);
         if (r == -ENOMEM)
             goto out;
-        if ((r == -EAGAIN || r == -ENOBUFS) && hooks != NULL && hooks->retry != NULL)
+        if ((r == -EAGAIN || r == -ENOBUFS || r == -ENODATA) && hooks != NULL &&
+            hooks->retry != NULL)
             hooks->retry(hooks->ctx, cand[i].name, r);
     }
     r = (int)catalog_count(cat);
@@ -476,7 +477,7 @@ int scan_reload(struct catalog *cat, const char *name)
     r = read_candidates(cat, dirfd, name, &cand, &ncand);
     if (r == 0)
         r = refresh(cat, dirfd, name, ncand > 0 ? cand[0].bin_file : NULL, NULL);
-    for (size_t i = 1; r == 0 && i < ncand; i++)
+    for (size_t i = 1; (r == 0 || r == -ENODATA) && i < ncand; i++)
         report_file(cat, CATALOG_DUPLICATE, cand[i].bin_file, cand[0].bin_file, NULL);
     free_candidates(cand, ncand);
     close(dirfd);

@@ -227,6 +227,25 @@ class HotReload(OtadTestCase):
         self.assertEqual(self.names(d), ["fw", "vec"])
         self.assertTrue(d.alive())
 
+    def test_emptied_file_is_retried(self):
+        """A file emptied in place keeps the image served before and is read
+        again every second, so bytes that come back without an event of the
+        directory (written here through a hard link in another directory,
+        as after lost events) are served."""
+        old = self.add_image("fw", os.urandom(10000), version=3)
+        outside = os.path.join(self.tmp, "fw-link")
+        os.link(os.path.join(self.dir, "fw.bin"), outside)
+        d = self.start_live()
+        os.truncate(os.path.join(self.dir, "fw.bin"), 0)
+        self.assertTrue(poll(lambda: "warning: fw.bin: empty; still serving the image loaded "
+                             "before" in d.stderr()), d.stderr())
+        new = os.urandom(7000)
+        with open(outside, "r+b") as f:  # the same inode, not seen by the watch
+            f.write(new)
+        self.assertBecomesHeader(d, "fw", new, 3)
+        self.assertServes(d, "fw", new, 3)
+        self.assertEqual(d.stderr().count("fw.bin: empty"), 1, d.stderr())
+
     def test_truncate_by_path_while_read(self):
         """truncate(2) by path while another process only reads the file: the
         reader's close completes the change, which is then loaded."""
