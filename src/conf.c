@@ -457,11 +457,13 @@ void conf_describe(const struct conf *c, char *buf, size_t len)
              "firmware_dir=%s bind=%s port=%u idle_timeout=%u request_timeout=%u "
              "legacy_keep_alive=%s threads=%u max_connections=%u "
              "max_connections_per_address=%u connection_memory=%llu settle_ms=%u "
-             "retain_seconds=%u max_memory=%lluM log_level=%s user=%s",
+             "retain_seconds=%u max_memory=%lluM max_image_size=%lluM log_level=%s user=%s",
              c->firmware_dir, c->bind, c->port, c->idle_timeout, c->request_timeout,
              c->legacy_keep_alive ? "on" : "off", c->threads, c->max_connections,
-             conf_per_address(c), (unsigned long long)c->connection_memory, c->settle_ms, c->retain_seconds,
-             (unsigned long long)(c->max_memory >> 20), log_level_name(c->log_level), c->user);
+             conf_per_address(c), (unsigned long long)c->connection_memory, c->settle_ms,
+             c->retain_seconds, (unsigned long long)(c->max_memory >> 20),
+             (unsigned long long)(c->max_image_size >> 20), log_level_name(c->log_level),
+             c->user);
 
     if (c->tls_cert != NULL && n > 0 && (size_t)n < len)
         snprintf(buf + n, len - (size_t)n, " tls.port=%u tls.cert=%s tls.key=%s", c->tls_port,

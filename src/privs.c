@@ -1,6 +1,7 @@
 #include "privs.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -22,8 +23,13 @@ int privs_lookup(const char *user, struct privs *ret, char *err, size_t errlen)
             pw = getpwuid((uid_t)n);
     }
     if (pw == NULL) {
-        snprintf(err, errlen, "user: no user '%s'%s%s", user, errno ? ": " : "",
-                 errno ? strerror(errno) : "");
+        /* "Not found" comes as one of these, or as none; others are real
+         * errors of the lookup (getpwnam(3)). */
+        bool missing = errno == 0 || errno == ENOENT || errno == ESRCH || errno == EBADF ||
+                       errno == EPERM;
+
+        snprintf(err, errlen, "user: no user '%s'%s%s", user, missing ? "" : ": ",
+                 missing ? "" : strerror(errno));
         return -ENOENT;
     }
     *ret = (struct privs){

@@ -29,6 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (conf_init(&c) < 0)
         abort();
+    err[0] = '\0';
     if (conf_load_file(&c, path, err, sizeof(err)) == 0) {
         /* What loaded must satisfy the table's rules. */
         if (c.firmware_dir == NULL || c.bind == NULL || c.port == 0 ||

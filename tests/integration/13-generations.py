@@ -363,7 +363,7 @@ class Generations(OtadTestCase):
             self.assertGreaterEqual(parse_time(m.group(2)), int(t_start) - 2)
             self.assertLessEqual(parse_time(m.group(2)), time.time() + 2)
             self.assertRegex(f.get("retained", ""), r"^0 older generations?$")
-            # The issue 2 fields are still there.
+            # The fields from before generations are still there.
             self.assertEqual(f["crc32"], "0x%08X" % crc32(data))
         items = listing_json(d)
         self.assertEqual(items["vec"]["etag"], VEC_ETAG)

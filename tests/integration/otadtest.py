@@ -67,7 +67,7 @@ def block_count(data):
 
 
 def make_header(data, version):
-    """The 20-byte header of PROTOCOL.md for image bytes `data`."""
+    """The 20-byte header (otad(8), HTTP INTERFACE) for image bytes `data`."""
     return struct.pack("<IIIII", version, crc32(data), block_count(data),
                        BLOCK_SIZE, len(data))
 

@@ -241,6 +241,9 @@ static void test_block_gone(void **state)
     (void)catalog_expire(f->cat);
     assert_int_equal(get(f, "GET", "/app/block/0", conn, NULL, NULL)->status, 412);
     assert_int_equal(f->r.canned, SERVE_GONE);
+    /* So does a resumed (ranged) image download on that connection. */
+    assert_int_equal(get(f, "GET", "/app/image", conn, NULL, "bytes=0-9")->status, 412);
+    assert_int_equal(f->r.canned, SERVE_GONE);
     /* Naming the current generation still works. */
     assert_int_equal(get(f, "GET", "/app/block/0", conn, etag2, NULL)->status, 200);
     release(f);
@@ -357,6 +360,13 @@ static void test_image_ranges(void **state)
     assert_int_equal(f->r.body_len, SIZE);
     assert_null(header(&f->r, "Content-Range"));
     assert_int_equal(get(f, "GET", "/app/image", NULL, NULL, "items=0-9")->status, 200);
+    /* No last bytes to send; and ranges that do not parse are ignored. */
+    assert_int_equal(get(f, "GET", "/app/image", NULL, NULL, "bytes=-0")->status, 416);
+    assert_string_equal(header(&f->r, "Content-Range"), "bytes */1000");
+    assert_int_equal(get(f, "GET", "/app/image", NULL, NULL, "bytes=abc")->status, 200);
+    assert_int_equal(f->r.body_len, SIZE);
+    assert_int_equal(get(f, "GET", "/app/image", NULL, NULL, "bytes=5-2")->status, 200);
+    assert_int_equal(f->r.body_len, SIZE);
 }
 
 static void test_image_conditions(void **state)
