@@ -137,15 +137,13 @@ static enum MHD_Result respond(struct http *h, struct MHD_Connection *c, const c
     if (r == NULL)
         return MHD_NO; /* out of memory: the library closes the connection */
     ret = MHD_queue_response(c, status, r);
-    if (h->event != NULL) {
-        h->event(h->event_cls, &(struct http_event){
-                                   .kind = HTTP_EVENT_REQUEST,
-                                   .connection = c,
-                                   .method = method,
-                                   .url = url,
-                                   .status = status,
-                               });
-    }
+    report(h, &(struct http_event){
+                  .kind = HTTP_EVENT_REQUEST,
+                  .connection = c,
+                  .method = method,
+                  .url = url,
+                  .status = status,
+              });
     return ret;
 }
 
