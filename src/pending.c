@@ -64,11 +64,21 @@ static size_t firmware_name(const char *file)
     return 0;
 }
 
-static struct entry *entry_for(struct pending *p, const char *name, size_t len)
+/* The entry of the @len bytes of @name, or NULL. */
+static struct entry *find_entry(const struct pending *p, const char *name, size_t len)
 {
     for (size_t i = 0; i < p->n; i++)
         if (strlen(p->e[i].name) == len && memcmp(p->e[i].name, name, len) == 0)
             return &p->e[i];
+    return NULL;
+}
+
+static struct entry *entry_for(struct pending *p, const char *name, size_t len)
+{
+    struct entry *e = find_entry(p, name, len);
+
+    if (e != NULL)
+        return e;
     if (array_grow(&p->e, &p->cap, p->n + 1, sizeof(*p->e)) < 0)
         return NULL;
     p->e[p->n].name = strndup(name, len);
@@ -79,14 +89,6 @@ static struct entry *entry_for(struct pending *p, const char *name, size_t len)
     p->e[p->n].retrying = false;
     p->e[p->n].due_ms = UINT64_MAX;
     return &p->e[p->n++];
-}
-
-static struct entry *find_entry(const struct pending *p, const char *name)
-{
-    for (size_t i = 0; i < p->n; i++)
-        if (strcmp(p->e[i].name, name) == 0)
-            return &p->e[i];
-    return NULL;
 }
 
 /* Forgets an entry that neither waits nor watches a writer. */
@@ -178,14 +180,14 @@ int pending_retry(struct pending *p, const char *name, uint64_t now_ms, unsigned
 
 bool pending_retrying(const struct pending *p, const char *name)
 {
-    const struct entry *e = find_entry(p, name);
+    const struct entry *e = find_entry(p, name, strlen(name));
 
     return e != NULL && e->retrying;
 }
 
 bool pending_writing(const struct pending *p, const char *name)
 {
-    const struct entry *e = find_entry(p, name);
+    const struct entry *e = find_entry(p, name, strlen(name));
 
     return e != NULL && e->writing;
 }
@@ -249,7 +251,7 @@ unsigned pending_run(struct pending *p, uint64_t now_ms,
          * modification right. */
         fn(ctx, name);
         calls++;
-        e = find_entry(p, name);
+        e = find_entry(p, name, strlen(name));
         free(name);
         if (e != NULL) {
             bool at_i = e == &p->e[i];
