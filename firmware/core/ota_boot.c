@@ -1,82 +1,195 @@
 #include "ota_boot.h"
 
 #include "ota_err.h"
+#include "ota_flash.h"
 #include "ota_image.h"
 #include "ota_log.h"
 #include "ota_port.h"
 #include "ota_state.h"
+#include "ota_swap.h"
 #include "ota_update.h"
 
 /* An application is bootable only if its whole CRC matches the one recorded
  * when it was installed, and its vector table is plausible. */
 static bool app_bootable(const struct ota_state_store *s)
 {
-    const struct ota_flash_layout *fl = s->fl;
-
-    if (!(s->cur.flags & OTA_STATE_APP_VALID) || (s->cur.flags & OTA_STATE_DOWNLOADING))
+    if (!(s->cur.flags & OTA_STATE_APP_VALID) ||
+        (!s->dual && (s->cur.flags & OTA_STATE_DOWNLOADING)))
         return false;
-    if (!ota_app_verify(fl, s->cur.app_size, s->cur.app_crc)) {
+    if (!ota_image_verify(s->map, OTA_AREA_PRIMARY, s->cur.app_size, s->cur.app_crc)) {
         ota_logf("boot: application fails its crc check");
         return false;
     }
-    return ota_app_plausible(fl, ota_port_ram());
+    return ota_app_plausible(s->map, ota_port_ram());
 }
 
 static void boot(const struct ota_state_store *s)
 {
     ota_logf("boot: starting application version %u", s->cur.app_version);
-    ota_port_jump(ota_app_addr(s->fl));
+    ota_port_watchdog_feed();
+    ota_port_jump(s->map->area[OTA_AREA_PRIMARY].addr);
+}
+
+/* Appends the current record with @clear flags cleared and @set set. */
+static int set_flags(struct ota_state_store *s, uint32_t clear, uint32_t set)
+{
+    struct ota_state st = s->cur;
+
+    st.flags = (st.flags & ~clear) | set;
+    return ota_state_write(s, &st, false);
+}
+
+/* Dual-slot: the application on trial gets its boot, or is reverted.
+ * Returns true if it was started (a simulator's jump returns). */
+static bool trial_boot(struct ota_state_store *s, const struct ota_config *cfg, int *result)
+{
+    uint32_t allowed = cfg->trial_boots ? cfg->trial_boots : 1;
+    struct ota_state st = s->cur;
+
+    if (st.trials < allowed && app_bootable(s)) {
+        st.trials++;
+        ota_logf("boot: version %u on trial, boot %u of %u", st.app_version, st.trials, allowed);
+        /* Counted before the jump: a reset at any later instant is a boot
+         * that did not confirm. Should the record fail, the next boot counts
+         * again rather than this one never counting. */
+        if (ota_state_write(s, &st, false) < 0)
+            ota_logf("boot: cannot count the trial boot");
+        boot(s);
+        return true;
+    }
+    if (!(st.flags & OTA_STATE_SECONDARY_VALID) ||
+        !ota_image_verify(s->map, OTA_AREA_SECONDARY, st.dl_size, st.dl_crc)) {
+        /* Nothing verified to go back to: keep the new image as it is. */
+        ota_logf("boot: version %u not confirmed, and no previous image to revert to",
+                 st.app_version);
+        *result = set_flags(s, OTA_STATE_TRIAL, 0);
+        return false;
+    }
+    ota_logf("boot: version %u not confirmed after %u boot(s); reverting to version %u",
+             st.app_version, st.trials, st.dl_version);
+    st.op = OTA_OP_REVERT;
+    st.op_done = 0;
+    *result = ota_state_write(s, &st, false);
+    return false;
+}
+
+/* Dual-slot: the install or revert in progress, to its end. */
+static int finish_swap(struct ota_state_store *s)
+{
+    uint32_t op = s->cur.op, version = s->cur.dl_version;
+    int r = ota_swap_run(s);
+
+    if (r < 0)
+        ota_logf("boot: swap failed (%d)", (int32_t)r);
+    else if (op == OTA_OP_INSTALL)
+        ota_logf("boot: installed version %u", version);
+    else
+        ota_logf("boot: reverted to version %u", version);
+    return r;
+}
+
+/* One turn of the dual-slot boot: true once an application was started.
+ * With a working application the device never waits for the server: one
+ * update attempt when asked, then the application. */
+static bool boot_dual(struct ota_state_store *s, const struct ota_config *cfg, int *result)
+{
+    struct ota_update u;
+    bool have_app;
+    int r;
+
+    *result = OTA_OK;
+    if (s->cur.op != OTA_OP_NONE) {
+        *result = finish_swap(s);
+        return false;
+    }
+    if (s->cur.flags & OTA_STATE_TRIAL)
+        return trial_boot(s, cfg, result);
+    have_app = app_bootable(s);
+    if (have_app && !(s->cur.flags & OTA_STATE_UPDATE_REQUESTED)) {
+        boot(s);
+        return true;
+    }
+    ota_logf("boot: update (%s)", have_app ? "requested" : "no valid application");
+    ota_update_init(&u, cfg, s);
+    u.header_tries = have_app ? 1 : 0;
+    r = ota_update_run(&u, have_app, s->cur.app_version);
+    if (r == OTA_UPDATE_STAGED)
+        return false;
+    *result = r == OTA_UPDATE_REJECTED ? OTA_ERR_REJECTED : r;
+    if (!have_app)
+        return false;
+    if (r < 0)
+        ota_logf("boot: update failed (%d); starting the installed application", (int32_t)r);
+    /* The request is answered, whatever the answer; a download cut short
+     * resumes at the next one. */
+    if ((s->cur.flags & OTA_STATE_UPDATE_REQUESTED) &&
+        set_flags(s, OTA_STATE_UPDATE_REQUESTED, 0) < 0)
+        ota_logf("boot: cannot clear the update request");
+    boot(s);
+    return true;
+}
+
+/* One turn of the single-slot boot, as in devices already in the field:
+ * true once an application was started. */
+static bool boot_single(struct ota_state_store *s, const struct ota_config *cfg,
+                        uint32_t attempt, int *result)
+{
+    struct ota_update u;
+    bool have_app = app_bootable(s);
+    int r;
+
+    *result = OTA_OK;
+    if (have_app && !(s->cur.flags & OTA_STATE_UPDATE_REQUESTED)) {
+        boot(s);
+        return true;
+    }
+    ota_logf("boot: update (attempt %u, %s)", attempt,
+             have_app ? "requested" : "no valid application");
+    ota_update_init(&u, cfg, s);
+    r = ota_update_run(&u, have_app, s->cur.app_version);
+    if (r == OTA_UPDATE_CURRENT && (s->cur.flags & OTA_STATE_UPDATE_REQUESTED) &&
+        set_flags(s, OTA_STATE_UPDATE_REQUESTED, 0) < 0) {
+        /* The application is valid and nothing newer exists: run it rather
+         * than ask the server again and again. */
+        ota_logf("boot: cannot clear the update request");
+        boot(s);
+        return true;
+    }
+    if (r == OTA_UPDATE_INSTALLED || r == OTA_UPDATE_CURRENT)
+        return false; /* boot through the same checks as any boot */
+    *result = r;
+    /* Without a server the application that works is better than none; a
+     * device without one has nothing else to do but try again. */
+    if (have_app && attempt >= cfg->attempts_with_app) {
+        ota_logf("boot: update failed (%d) %u times; starting the installed application",
+                 (int32_t)r, attempt);
+        boot(s);
+        return true;
+    }
+    return false;
 }
 
 void ota_boot_main(const struct ota_config *cfg)
 {
-    const struct ota_flash_layout *fl = ota_port_flash_layout();
+    const struct ota_flash_map *map = ota_port_flash_map();
     struct ota_state_store store;
-    struct ota_update u;
     uint32_t backoff = cfg->backoff_first_ms;
 
     for (uint32_t attempt = 1;; attempt++) {
-        bool have_app;
         int r;
 
-        if (ota_state_load(&store, fl) < 0) {
+        ota_port_watchdog_feed();
+        if (ota_state_load(&store, map) < 0) {
             ota_logf("boot: cannot read the boot state");
             ota_port_sleep_ms(backoff);
             continue;
         }
-        have_app = app_bootable(&store);
-        if (have_app && !(store.cur.flags & OTA_STATE_UPDATE_REQUESTED)) {
-            boot(&store);
+        if (store.dual ? boot_dual(&store, cfg, &r) : boot_single(&store, cfg, attempt, &r))
             return;
-        }
-        ota_logf("boot: update (attempt %u, %s)", attempt,
-                 have_app ? "requested" : "no valid application");
-        ota_update_init(&u, cfg, &store);
-        r = ota_update_run(&u, have_app, store.cur.app_version);
-        if (r == OTA_UPDATE_INSTALLED || r == OTA_UPDATE_CURRENT) {
-            if (r == OTA_UPDATE_CURRENT && (store.cur.flags & OTA_STATE_UPDATE_REQUESTED)) {
-                struct ota_state st = store.cur;
-
-                st.flags &= ~OTA_STATE_UPDATE_REQUESTED;
-                if (ota_state_write(&store, &st, false) < 0) {
-                    /* The application is valid and nothing newer exists:
-                     * run it rather than ask the server again and again. */
-                    ota_logf("boot: cannot clear the update request");
-                    boot(&store);
-                    return;
-                }
-            }
+        if (r >= 0) {
             attempt = 0;
             backoff = cfg->backoff_first_ms;
-            continue; /* boot through the same checks as any boot */
-        }
-        /* Without a server the application that works is better than none;
-         * a device without one has nothing else to do but try again. */
-        if (have_app && attempt >= cfg->attempts_with_app) {
-            ota_logf("boot: update failed (%d) %u times; starting the installed application",
-                     (int32_t)r, attempt);
-            boot(&store);
-            return;
+            continue;
         }
         ota_logf("boot: update failed (%d); retrying in %u ms", (int32_t)r, backoff);
         ota_port_sleep_ms(backoff);
@@ -84,20 +197,40 @@ void ota_boot_main(const struct ota_config *cfg)
     }
 }
 
+/* Loads the state and appends it again with @set flags set and @clear
+ * cleared (the application's side). */
+static int app_record(uint32_t clear, uint32_t set, struct ota_state_store *s)
+{
+    int r = ota_state_load(s, ota_port_flash_map());
+
+    if (r < 0)
+        return r;
+    return set_flags(s, clear, set) < 0 ? OTA_ERR_STATE : OTA_OK;
+}
+
 int ota_request_update(void)
 {
     struct ota_state_store store;
-    struct ota_state st;
-    int r;
+    int r = app_record(0, OTA_STATE_UPDATE_REQUESTED, &store);
 
-    r = ota_state_load(&store, ota_port_flash_layout());
     if (r < 0)
         return r;
-    st = store.cur;
-    st.flags |= OTA_STATE_UPDATE_REQUESTED;
-    r = ota_state_write(&store, &st, false);
-    if (r < 0)
-        return OTA_ERR_STATE;
     ota_port_reset();
     return OTA_OK;
+}
+
+int ota_confirm(void)
+{
+    struct ota_state_store store;
+    struct ota_state st;
+    int r = ota_state_load(&store, ota_port_flash_map());
+
+    if (r < 0)
+        return r;
+    if (!store.dual || !(store.cur.flags & OTA_STATE_TRIAL))
+        return OTA_OK;
+    st = store.cur;
+    st.flags &= ~OTA_STATE_TRIAL;
+    st.trials = 0;
+    return ota_state_write(&store, &st, false) < 0 ? OTA_ERR_STATE : OTA_OK;
 }

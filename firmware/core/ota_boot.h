@@ -11,19 +11,23 @@ struct ota_config {
     uint32_t block_retries;        /* attempts per request, reconnecting between */
     uint32_t backoff_first_ms;     /* wait after a failed update attempt ... */
     uint32_t backoff_max_ms;       /* ... doubling up to this */
-    uint32_t attempts_with_app;    /* failed attempts before a valid app is run anyway */
+    uint32_t attempts_with_app;    /* single-slot: failed attempts before a valid app is
+                                      run anyway (dual-slot: always 1, no back-off) */
+    uint32_t trial_boots;          /* dual-slot: boots a new app gets to confirm itself
+                                      before it is reverted (0 counts as 1) */
 };
 
 /* Sensible values for a device behind a serial Wi-Fi module. */
 #define OTA_CONFIG_DEFAULT                                                    \
     {                                                                         \
         .recv_timeout_ms = 5000, .block_retries = 5, .backoff_first_ms = 1000, \
-        .backoff_max_ms = 60000, .attempts_with_app = 3,                       \
+        .backoff_max_ms = 60000, .attempts_with_app = 3, .trial_boots = 1,     \
     }
 
-/* Runs the bootloader: reads the boot state, updates if the state asks for it
- * (or there is no valid application), retrying with back-off, and jumps to
- * the verified application. Returns only when ota_port_jump() returns (a
+/* Runs the bootloader: reads the boot state, finishes an install or revert
+ * in progress, reverts an application that failed its trial, updates if the
+ * state asks for it (or there is no valid application), and jumps to the
+ * verified application. Returns only when ota_port_jump() returns (a
  * simulator) or when there is nothing to boot and the port asked it to give
  * up (never on a device). */
 void ota_boot_main(const struct ota_config *cfg);
@@ -32,5 +36,13 @@ void ota_boot_main(const struct ota_config *cfg);
  * boot, and resets. Returns only if the request could not be recorded
  * (negative) or the port's reset returns (a simulator: 0). */
 int ota_request_update(void);
+
+/* For the application on a dual-slot layout: confirms that the image it
+ * runs from works, so it stays. Until it is called, every reset (watchdog,
+ * fault, power) counts as a failed trial boot, and after trial_boots of them
+ * the bootloader reverts to the previous image. Call it once the application
+ * has shown it works (for example, it reached the network). Does nothing if
+ * the image is not on trial, or on a single-slot layout. 0 or negative. */
+int ota_confirm(void);
 
 #endif

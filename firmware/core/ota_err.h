@@ -15,6 +15,7 @@ enum ota_err {
     OTA_ERR_FLASH = -9,        /* erase, program or read-back failed */
     OTA_ERR_PROTOCOL = -10,    /* the server's header makes no sense for this device */
     OTA_ERR_STATE = -11,       /* the boot state cannot be written */
+    OTA_ERR_REJECTED = -12,    /* the server offers only the image last reverted */
 };
 
 #endif

@@ -12,30 +12,54 @@
 
 /* ---- Flash ------------------------------------------------------------ */
 
-/* The flash as the core sees it: sectors of possibly different sizes from
- * @base, and which of them hold the boot state and the application. */
-struct ota_flash_layout {
-    uint32_t base;                 /* address of sector 0 */
-    const uint32_t *sector_size;   /* bytes of each sector */
-    uint32_t nsectors;
-    uint32_t state_sector[2];      /* two sectors for the boot state (>= 8 KiB each) */
-    uint32_t app_first_sector;     /* the application area: these sectors, */
-    uint32_t app_last_sector;      /* inclusive, contiguous */
+/* The flash as named areas (MCUboot's flash_area). The core addresses every
+ * byte as (area, offset in the area); only the port knows where an area is
+ * physically. A port declares a table and translates. */
+enum ota_area {
+    OTA_AREA_PRIMARY,    /* the application runs from here */
+    OTA_AREA_SECONDARY,  /* downloads land here: dual-slot layouts only */
+    OTA_AREA_SCRATCH,    /* one spare sector for the swap: dual-slot only */
+    OTA_AREA_STATE_A,    /* the boot state: two areas of one sector each */
+    OTA_AREA_STATE_B,
+    OTA_AREA_COUNT
 };
 
-/* The port's flash layout (static; the core never frees it). */
-const struct ota_flash_layout *ota_port_flash_layout(void);
+struct ota_flash_area {
+    uint32_t addr;                /* where the CPU reads offset 0: only the
+                                     vector-table check and the jump use it */
+    uint32_t nsectors;            /* 0: the layout has no such area */
+    const uint32_t *sector_size;  /* bytes of each of its erase sectors */
+};
 
-/* Erases sector @sector: every byte reads 0xFF afterwards. 0 or negative. */
-int ota_port_flash_erase(uint32_t sector);
+/* The layout follows from the table: with a secondary area it is dual-slot
+ * (download beside the running application, install by swap, trial boot and
+ * revert); without one, single-slot (download over the application). In a
+ * dual-slot map the primary and secondary areas have the same sectors, and
+ * the scratch area one sector at least as large as each of them. */
+struct ota_flash_map {
+    struct ota_flash_area area[OTA_AREA_COUNT];
+};
 
-/* Programs @len bytes at @addr. Programming can only clear bits (1 -> 0);
- * the core only programs erased bytes, or bytes again with the same value.
- * 0 or negative. */
-int ota_port_flash_program(uint32_t addr, const void *data, uint32_t len);
+/* The port's flash map (static; the core never frees it). */
+const struct ota_flash_map *ota_port_flash_map(void);
 
-/* Reads @len bytes at @addr into @buf. 0 or negative. */
-int ota_port_flash_read(uint32_t addr, void *buf, uint32_t len);
+/* Erases the sector of @area that starts at offset @off: every byte reads
+ * 0xFF afterwards. 0 or negative. */
+int ota_port_flash_erase(enum ota_area area, uint32_t off);
+
+/* Programs @len bytes at offset @off of @area. Programming can only clear
+ * bits (1 -> 0); the core only programs erased bytes, or bytes again with
+ * the same value. 0 or negative. */
+int ota_port_flash_program(enum ota_area area, uint32_t off, const void *data, uint32_t len);
+
+/* Reads @len bytes at offset @off of @area into @buf. 0 or negative. */
+int ota_port_flash_read(enum ota_area area, uint32_t off, void *buf, uint32_t len);
+
+/* Keeps a watchdog from resetting the chip during a long operation: the
+ * core calls it between flash operations and between requests, never more
+ * than one sector erase or one 128 KiB copy step apart. A port without a
+ * watchdog does nothing. */
+void ota_port_watchdog_feed(void);
 
 /* ---- Network transport: one TCP connection to the server -------------- */
 

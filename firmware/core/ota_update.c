@@ -4,6 +4,7 @@
 
 #include "ota_crc32.h"
 #include "ota_err.h"
+#include "ota_flash.h"
 #include "ota_fmt.h"
 #include "ota_image.h"
 #include "ota_log.h"
@@ -42,13 +43,15 @@ static bool make_path(char *buf, uint32_t max, const char *what, int32_t block)
     return true;
 }
 
-/* One request, retried with a fresh connection after any failure. */
-static int fetch(struct ota_update *u, const char *path, uint8_t *body, uint32_t want)
+/* One request, tried @tries times with a fresh connection after any failure. */
+static int fetch(struct ota_update *u, const char *path, uint8_t *body, uint32_t want,
+                 uint32_t tries)
 {
     uint32_t len = 0, status = 0;
     int r = OTA_ERR_NET;
 
-    for (uint32_t attempt = 0; attempt < u->cfg->block_retries; attempt++) {
+    for (uint32_t attempt = 0; attempt < tries; attempt++) {
+        ota_port_watchdog_feed();
         r = ota_http_get(&u->http, path, body, want, &len, &status);
         if (r == OTA_OK && len == want)
             return OTA_OK;
@@ -67,36 +70,23 @@ static int fetch_header(struct ota_update *u)
     uint8_t raw[OTA_HEADER_WIRE];
     char path[96];
     struct ota_header *h = &u->header;
-    const struct ota_flash_layout *fl = u->store->fl;
+    const struct ota_flash_map *map = u->store->map;
     int r;
 
     if (!make_path(path, sizeof(path), "header", -1))
         return OTA_ERR_PROTOCOL;
-    r = fetch(u, path, raw, sizeof(raw));
+    r = fetch(u, path, raw, sizeof(raw), u->header_tries ? u->header_tries : u->cfg->block_retries);
     if (r < 0)
         return r;
     ota_header_decode(raw, h);
     if (h->blocksize != OTA_BLOCK_DATA || h->binsize == 0 ||
-        h->blocknum != ota_block_count(h->binsize) || h->binsize > ota_app_area_size(fl) ||
-        h->blocknum > ota_state_max_blocks(fl)) {
+        h->blocknum != ota_block_count(h->binsize) ||
+        h->binsize > ota_area_size(map, u->target) || h->blocknum > ota_state_max_blocks(map)) {
         ota_logf("ota: unusable header: %u bytes, %u blocks of %u", h->binsize, h->blocknum,
                  h->blocksize);
         return OTA_ERR_PROTOCOL;
     }
     return OTA_OK;
-}
-
-/* The sector holding application offset @off, and whether @off starts it. */
-static uint32_t sector_of(const struct ota_flash_layout *fl, uint32_t off, bool *starts)
-{
-    uint32_t s = fl->app_first_sector, start = 0;
-
-    while (off >= start + fl->sector_size[s]) {
-        start += fl->sector_size[s];
-        s++;
-    }
-    *starts = off == start;
-    return s;
 }
 
 /* Fetches block @n until its CRC checks out (bounded). */
@@ -108,7 +98,7 @@ static int fetch_block(struct ota_update *u, uint32_t n, uint8_t wire[OTA_BLOCK_
     if (!make_path(path, sizeof(path), "block", (int32_t)n))
         return OTA_ERR_PROTOCOL;
     for (uint32_t attempt = 0; attempt < u->cfg->block_retries; attempt++) {
-        r = fetch(u, path, wire, OTA_BLOCK_WIRE);
+        r = fetch(u, path, wire, OTA_BLOCK_WIRE, u->cfg->block_retries);
         if (r < 0)
             return r;
         u->blocks_fetched++;
@@ -122,42 +112,29 @@ static int fetch_block(struct ota_update *u, uint32_t n, uint8_t wire[OTA_BLOCK_
     return r;
 }
 
-static int write_block(const struct ota_flash_layout *fl, uint32_t n, const uint8_t *data,
-                       uint32_t len)
-{
-    uint32_t addr = ota_app_addr(fl) + n * OTA_BLOCK_DATA;
-    uint8_t back[OTA_BLOCK_DATA];
-
-    if (ota_port_flash_program(addr, data, len) < 0 || ota_port_flash_read(addr, back, len) < 0 ||
-        memcmp(back, data, len) != 0)
-        return OTA_ERR_FLASH;
-    return OTA_OK;
-}
-
 static int download(struct ota_update *u, uint32_t from)
 {
-    const struct ota_flash_layout *fl = u->store->fl;
     const struct ota_header *h = &u->header;
     uint8_t wire[OTA_BLOCK_WIRE];
     int r;
 
     u->first_block = from;
     for (uint32_t n = from; n < h->blocknum; n++) {
-        uint32_t off = n * OTA_BLOCK_DATA, len = h->binsize - off;
-        bool starts;
-        uint32_t sector = sector_of(fl, off, &starts);
+        uint32_t off = n * OTA_BLOCK_DATA, len = h->binsize - off, start, size;
 
         if (len > OTA_BLOCK_DATA)
             len = OTA_BLOCK_DATA;
+        if (!ota_area_sector(u->store->map, u->target, off, &start, &size))
+            return OTA_ERR_PROTOCOL;
         r = fetch_block(u, n, wire);
         if (r < 0)
             return r;
         /* A sector is erased just before its first block is written; on a
          * resume at a sector's start it may have been cut mid-erase: erase
          * it again. Mid-sector, it was erased before its first block. */
-        if (starts && ota_port_flash_erase(sector) < 0)
+        if (off == start && ota_port_flash_erase(u->target, start) < 0)
             return OTA_ERR_FLASH;
-        r = write_block(fl, n, wire, len);
+        r = ota_flash_write_verified(u->target, off, wire, len);
         if (r < 0)
             return r;
         r = ota_state_mark_block(u->store, n);
@@ -169,47 +146,106 @@ static int download(struct ota_update *u, uint32_t from)
     return OTA_OK;
 }
 
-int ota_update_run(struct ota_update *u, bool have_app, uint32_t installed)
+/* The record that starts a new download, in a fresh state sector whose
+ * bitmap is clean. Single-slot: the old application stops being valid now,
+ * its sectors will be erased. Dual-slot: only the secondary's contents go. */
+static int start_download(struct ota_update *u)
 {
     struct ota_state_store *s = u->store;
     const struct ota_header *h = &u->header;
     struct ota_state st = s->cur;
+
+    ota_logf("ota: downloading version %u: %u bytes, %u blocks, crc %x", h->version, h->binsize,
+             h->blocknum, h->checksum);
+    if (s->dual)
+        st.flags &= ~OTA_STATE_SECONDARY_VALID;
+    else
+        st.flags &= ~(OTA_STATE_APP_VALID | OTA_STATE_UPDATE_REQUESTED);
+    st.flags |= OTA_STATE_DOWNLOADING;
+    st.dl_version = h->version;
+    st.dl_size = h->binsize;
+    st.dl_crc = h->checksum;
+    return ota_state_write(s, &st, true);
+}
+
+/* The record after a verified download. Single-slot: the image is the
+ * installed application. Dual-slot: it waits in the secondary, and the swap
+ * that installs it is recorded in the same record. */
+static int finish_download(struct ota_update *u)
+{
+    struct ota_state_store *s = u->store;
+    const struct ota_header *h = &u->header;
+    struct ota_state st = s->cur;
+    int r;
+
+    if (s->dual) {
+        st.flags = (st.flags & OTA_STATE_APP_VALID) | OTA_STATE_SECONDARY_VALID;
+        st.op = OTA_OP_INSTALL;
+        st.op_done = 0;
+        st.trials = 0;
+    } else {
+        st.flags = OTA_STATE_APP_VALID;
+        st.app_version = h->version;
+        st.app_size = h->binsize;
+        st.app_crc = h->checksum;
+    }
+    r = ota_state_write(s, &st, false);
+    if (r < 0)
+        return r;
+    ota_logf(s->dual ? "ota: version %u verified; installing" : "ota: installed version %u",
+             h->version);
+    return s->dual ? OTA_UPDATE_STAGED : OTA_UPDATE_INSTALLED;
+}
+
+/* What to do with the server's image: 1 to download it (resuming from
+ * *@from), or an ota_update_result to stop at. */
+static int decide(struct ota_update *u, bool have_app, uint32_t installed, uint32_t *from)
+{
+    const struct ota_state *cur = &u->store->cur;
+    const struct ota_header *h = &u->header;
+
+    if (u->store->dual && cur->rejected_size == h->binsize && cur->rejected_crc == h->checksum) {
+        ota_logf("ota: version %u (crc %x) was reverted before: not installing it again",
+                 h->version, h->checksum);
+        return OTA_UPDATE_REJECTED;
+    }
+    if ((cur->flags & OTA_STATE_DOWNLOADING) && cur->dl_crc == h->checksum &&
+        cur->dl_size == h->binsize) {
+        *from = ota_state_blocks_done(u->store, h->blocknum);
+        ota_logf("ota: resuming version %u at block %u of %u", h->version, *from, h->blocknum);
+        return 1;
+    }
+    if (have_app && h->version <= installed && !(cur->flags & OTA_STATE_DOWNLOADING)) {
+        ota_logf("ota: server has version %u, installed %u: nothing to do", h->version,
+                 installed);
+        return OTA_UPDATE_CURRENT;
+    }
+    *from = 0;
+    return start_download(u) < 0 ? OTA_ERR_STATE : 1;
+}
+
+int ota_update_run(struct ota_update *u, bool have_app, uint32_t installed)
+{
+    struct ota_state_store *s = u->store;
+    const struct ota_header *h = &u->header;
+    struct ota_state st;
     uint32_t from = 0;
     int r;
 
     u->blocks_fetched = 0;
     u->first_block = 0;
+    u->target = s->dual ? OTA_AREA_SECONDARY : OTA_AREA_PRIMARY;
     memset(&u->header, 0, sizeof(u->header));
     r = fetch_header(u);
     if (r < 0)
         goto out;
-    if ((s->cur.flags & OTA_STATE_DOWNLOADING) && s->cur.dl_crc == h->checksum &&
-        s->cur.dl_size == h->binsize) {
-        from = ota_state_blocks_done(s, h->blocknum);
-        ota_logf("ota: resuming version %u at block %u of %u", h->version, from, h->blocknum);
-    } else if (have_app && h->version <= installed && !(s->cur.flags & OTA_STATE_DOWNLOADING)) {
-        ota_logf("ota: server has version %u, installed %u: nothing to do", h->version,
-                 installed);
-        r = OTA_UPDATE_CURRENT;
+    r = decide(u, have_app, installed, &from);
+    if (r != 1)
         goto out;
-    } else {
-        /* A new download, in a fresh state sector whose bitmap is clean. The
-         * old application stops being valid now: its sectors will be erased. */
-        ota_logf("ota: downloading version %u: %u bytes, %u blocks, crc %x", h->version,
-                 h->binsize, h->blocknum, h->checksum);
-        st.flags = (st.flags & ~(OTA_STATE_APP_VALID | OTA_STATE_UPDATE_REQUESTED)) |
-                   OTA_STATE_DOWNLOADING;
-        st.dl_version = h->version;
-        st.dl_size = h->binsize;
-        st.dl_crc = h->checksum;
-        r = ota_state_write(s, &st, true);
-        if (r < 0)
-            goto out;
-    }
     r = download(u, from);
     if (r < 0)
         goto out;
-    if (!ota_app_verify(s->fl, h->binsize, h->checksum)) {
+    if (!ota_image_verify(s->map, u->target, h->binsize, h->checksum)) {
         /* Every block checked out yet the whole does not: a server that
          * changed the image under a resumed download. Start over. */
         ota_logf("ota: image crc mismatch after download; starting over");
@@ -221,16 +257,7 @@ int ota_update_run(struct ota_update *u, bool have_app, uint32_t installed)
             r = OTA_ERR_CRC;
         goto out;
     }
-    st = s->cur;
-    st.flags = OTA_STATE_APP_VALID;
-    st.app_version = h->version;
-    st.app_size = h->binsize;
-    st.app_crc = h->checksum;
-    r = ota_state_write(s, &st, false);
-    if (r == OTA_OK) {
-        ota_logf("ota: installed version %u", h->version);
-        r = OTA_UPDATE_INSTALLED;
-    }
+    r = finish_download(u);
 out:
     ota_http_close(&u->http);
     return r;

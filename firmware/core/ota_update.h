@@ -1,6 +1,7 @@
-/* The update engine: brings the application area up to date with the
- * server's image through the block protocol, resuming an interrupted
- * download, and commits it only after its whole CRC is verified in flash. */
+/* The update engine: downloads the server's image through the block
+ * protocol, over the application (single-slot) or into the secondary slot
+ * (dual-slot), resuming an interrupted download, and commits it only after
+ * its whole CRC is verified in flash. */
 #ifndef OTA_UPDATE_H
 #define OTA_UPDATE_H
 
@@ -14,8 +15,10 @@
 #include "otad/proto.h"
 
 enum ota_update_result {
-    OTA_UPDATE_INSTALLED = 1,   /* a new image was installed and verified */
+    OTA_UPDATE_INSTALLED = 1,   /* single-slot: a new image was installed and verified */
     OTA_UPDATE_CURRENT = 2,     /* nothing newer on the server */
+    OTA_UPDATE_STAGED = 3,      /* dual-slot: verified in the secondary, install recorded */
+    OTA_UPDATE_REJECTED = 4,    /* dual-slot: the server offers the image last reverted */
 };
 
 struct ota_update {
@@ -25,6 +28,11 @@ struct ota_update {
     /* Called after each block written (may be NULL): for progress displays. */
     void (*progress)(void *ctx, uint32_t done, uint32_t total);
     void *progress_ctx;
+    /* Tries of the header request (0: the configured block_retries). One,
+     * when a working application waits: a server that does not answer must
+     * not hold its boot up. */
+    uint32_t header_tries;
+    enum ota_area target;       /* where the download goes (set by ota_update_run) */
     /* Filled in by ota_update_run(), for the caller and tests. */
     struct ota_header header;   /* the server's header */
     uint32_t first_block;       /* where this run started (0, or a resume point) */

@@ -43,14 +43,13 @@ static bool made_progress(const struct ota_update *u)
 /* Writes the @size bytes of the installed image to @path ("-": stdout). */
 static int write_image(const char *path, uint32_t size)
 {
-    const struct ota_flash_layout *fl = ota_port_flash_layout();
     uint8_t *buf = malloc(size);
     FILE *f = NULL;
     int r = -EIO;
 
     if (buf == NULL)
         return -ENOMEM;
-    if (ota_port_flash_read(ota_app_addr(fl), buf, size) < 0)
+    if (ota_port_flash_read(OTA_AREA_PRIMARY, 0, buf, size) < 0)
         goto fail;
     f = strcmp(path, "-") == 0 ? stdout : fopen(path, "wb");
     if (f == NULL) {
@@ -125,7 +124,7 @@ int main(int argc, char **argv)
     for (;;) {
         sum.attempts++;
         watch_attempt(&net);
-        r = ota_state_load(&store, ota_port_flash_layout());
+        r = ota_state_load(&store, ota_port_flash_map());
         if (r < 0) {
             progress_msg("cannot read the boot state from the simulated flash");
             goto fail;

@@ -6,6 +6,7 @@
 
 #include "host_tcp.h"
 #include "ota_err.h"
+#include "ota_flash.h"
 #include "ota_port.h"
 #include "ota_state.h"
 #include "progress.h"
@@ -75,7 +76,7 @@ static void describe_net(char *buf, size_t max, const char *host, uint16_t port,
 /* The server's header was refused: why. */
 static void describe_header(char *buf, size_t max, const char *name, const struct ota_header *h)
 {
-    uint32_t area = ota_app_area_size(ota_port_flash_layout());
+    uint32_t area = ota_area_size(ota_port_flash_map(), OTA_AREA_PRIMARY);
 
     if (h->binsize > area)
         snprintf(buf, max, "%s: the image is too large: %" PRIu32 " bytes, the "

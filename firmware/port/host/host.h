@@ -9,14 +9,27 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* The simulated flash: 4 x 16 KiB, 64 KiB, 3 x 128 KiB at 0x08000000. The
- * boot state lives in sectors 2-3, the application in sectors 4-7. */
+#include "ota_port.h"
+
+/* The simulated flash, at 0x08000000, in one of the two maps of
+ * port/f4_layouts.h: the single-slot f401 (512 KiB, application at
+ * 0x08010000, the default) or the dual-slot f405 (1 MiB, primary slot at
+ * 0x08020000). */
 #define HOST_FLASH_BASE 0x08000000u
-#define HOST_FLASH_SIZE (512u * 1024u)
-#define HOST_APP_ADDR 0x08010000u
+#define HOST_FLASH_SIZE (512u * 1024u) /* of the f401 map */
+#define HOST_APP_ADDR 0x08010000u      /* of the f401 map */
+
+enum host_layout { HOST_LAYOUT_F401, HOST_LAYOUT_F405 };
+
+/* Chooses the map of the next host_flash_open(). */
+void host_flash_set_layout(enum host_layout layout);
+
+/* Bytes of the current map's flash. */
+uint32_t host_flash_size(void);
 
 /* Opens the flash image @path (created erased if missing, or kept in memory
- * only if @path is NULL). Returns 0 or a negative errno. */
+ * only if @path is NULL). A file must have the map's size. Returns 0 or a
+ * negative errno. */
 int host_flash_open(const char *path);
 
 /* Writes the image back (if it has a file) and frees it. */
@@ -37,8 +50,13 @@ long host_flash_ops(void);
  * flash); such a program operation fails. */
 bool host_flash_violation(void);
 
-/* Direct access to the simulated flash contents, for tests. */
+/* Direct access to the simulated flash contents, for tests: the whole chip,
+ * or the start of one area of the map (NULL if the map has none). */
 uint8_t *host_flash_mem(void);
+uint8_t *host_area_mem(enum ota_area area);
+
+/* Sector erases since host_flash_open(), of the area @area. */
+long host_flash_erases(enum ota_area area);
 
 /* A byte transport for the core's ota_port_net_*(): the default is a TCP
  * connection to the configured host and port. */

@@ -10,21 +10,41 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "f401_layout.h"
+#include "f4_layouts.h"
 #include "host.h"
+#include "ota_flash.h"
 #include "ota_port.h"
-#include "ota_state.h"
 
-static const struct ota_flash_layout layout = F401_LAYOUT(HOST_FLASH_BASE);
+static const struct ota_flash_map f401 = F401_MAP(HOST_FLASH_BASE);
+static const struct ota_flash_map f405 = F405_MAP(HOST_FLASH_BASE);
 
+static const struct ota_flash_map *map = &f401;
+static uint32_t size = F401_FLASH_SIZE;
 static uint8_t *mem; /* mapped: with a file, every change is in the file */
-static long ops, cut_at = -1;
+static long ops, cut_at = -1, erases[OTA_AREA_COUNT];
 static bool violation;
 jmp_buf *host_power_cut;
 
-const struct ota_flash_layout *ota_port_flash_layout(void)
+const struct ota_flash_map *ota_port_flash_map(void)
 {
-    return &layout;
+    return map;
+}
+
+void host_flash_set_layout(enum host_layout layout)
+{
+    host_flash_close();
+    map = layout == HOST_LAYOUT_F405 ? &f405 : &f401;
+    size = layout == HOST_LAYOUT_F405 ? F405_FLASH_SIZE : F401_FLASH_SIZE;
+}
+
+uint32_t host_flash_size(void)
+{
+    return size;
+}
+
+void ota_port_watchdog_feed(void)
+{
+    /* The host has no watchdog; the tests bound their runs themselves. */
 }
 
 int host_flash_open(const char *path)
@@ -35,25 +55,26 @@ int host_flash_open(const char *path)
 
     host_flash_close();
     ops = 0;
+    memset(erases, 0, sizeof(erases));
     cut_at = -1;
     violation = false;
     if (path == NULL) {
-        mem = mmap(NULL, HOST_FLASH_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+        mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
                    -1, 0);
     } else {
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
         if (fd < 0)
             return -errno;
-        if (fstat(fd, &st) < 0 || (st.st_size != 0 && st.st_size != HOST_FLASH_SIZE)) {
+        if (fstat(fd, &st) < 0 || (st.st_size != 0 && st.st_size != size)) {
             close(fd);
             return -EINVAL; /* not a flash image of this size */
         }
         fresh = st.st_size == 0;
-        if (fresh && ftruncate(fd, HOST_FLASH_SIZE) < 0) {
+        if (fresh && ftruncate(fd, size) < 0) {
             close(fd);
             return -errno;
         }
-        mem = mmap(NULL, HOST_FLASH_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         close(fd);
     }
     if (mem == MAP_FAILED) {
@@ -61,14 +82,14 @@ int host_flash_open(const char *path)
         return -ENOMEM;
     }
     if (fresh)
-        memset(mem, 0xFF, HOST_FLASH_SIZE); /* a new chip comes erased */
+        memset(mem, 0xFF, size); /* a new chip comes erased */
     return 0;
 }
 
 void host_flash_close(void)
 {
     if (mem != NULL)
-        munmap(mem, HOST_FLASH_SIZE);
+        munmap(mem, size);
     mem = NULL;
 }
 
@@ -92,6 +113,20 @@ uint8_t *host_flash_mem(void)
     return mem;
 }
 
+uint8_t *host_area_mem(enum ota_area area)
+{
+    uint32_t addr;
+
+    if (mem == NULL || !ota_area_span(map, area, 0, 0, &addr))
+        return NULL;
+    return mem + (addr - HOST_FLASH_BASE);
+}
+
+long host_flash_erases(enum ota_area area)
+{
+    return (unsigned)area < OTA_AREA_COUNT ? erases[area] : 0;
+}
+
 /* Counts an operation; true if power fails during it. */
 static bool counts_and_cuts(void)
 {
@@ -105,41 +140,45 @@ static void power_fails(void)
     longjmp(*host_power_cut, 1);
 }
 
-static bool in_range(uint32_t addr, uint32_t len)
+/* The bytes of [@off, @off + @len) of @area, or NULL outside it. */
+static uint8_t *span(enum ota_area area, uint32_t off, uint32_t len)
 {
-    return addr >= HOST_FLASH_BASE && len <= HOST_FLASH_SIZE &&
-           addr - HOST_FLASH_BASE <= HOST_FLASH_SIZE - len;
+    uint32_t addr;
+
+    if (mem == NULL || !ota_area_span(map, area, off, len, &addr))
+        return NULL;
+    return mem + (addr - HOST_FLASH_BASE);
 }
 
-int ota_port_flash_erase(uint32_t sector)
+int ota_port_flash_erase(enum ota_area area, uint32_t off)
 {
-    uint32_t off, size;
+    uint32_t start, sector;
+    uint8_t *dst;
 
-    if (sector >= layout.nsectors)
+    if (!ota_area_sector(map, area, off, &start, &sector) || start != off ||
+        (dst = span(area, off, sector)) == NULL)
         return -EINVAL;
-    off = ota_flash_sector_addr(&layout, sector) - HOST_FLASH_BASE;
-    size = f401_sector_size[sector];
+    erases[area]++;
     if (counts_and_cuts()) {
         /* Interrupted: part of the sector erased, the rest as it was. */
-        memset(mem + off, 0xFF, size / 2);
+        memset(dst, 0xFF, sector / 2);
         power_fails();
     }
-    memset(mem + off, 0xFF, size);
+    memset(dst, 0xFF, sector);
     return 0;
 }
 
-int ota_port_flash_program(uint32_t addr, const void *data, uint32_t len)
+int ota_port_flash_program(enum ota_area area, uint32_t off, const void *data, uint32_t len)
 {
     const uint8_t *src = data;
-    uint8_t *dst;
+    uint8_t *dst = span(area, off, len);
 
-    if (!in_range(addr, len))
+    if (dst == NULL)
         return -EINVAL;
-    dst = mem + (addr - HOST_FLASH_BASE);
     for (uint32_t i = 0; i < len; i++) {
         if ((dst[i] & src[i]) != src[i]) {
-            fprintf(stderr, "host flash: programming 0x%02x over 0x%02x at 0x%08x sets bits\n",
-                    src[i], dst[i], addr + i);
+            fprintf(stderr, "host flash: programming 0x%02x over 0x%02x at area %d + 0x%x sets bits\n",
+                    src[i], dst[i], (int)area, off + i);
             violation = true;
             return -EIO;
         }
@@ -155,10 +194,12 @@ int ota_port_flash_program(uint32_t addr, const void *data, uint32_t len)
     return 0;
 }
 
-int ota_port_flash_read(uint32_t addr, void *buf, uint32_t len)
+int ota_port_flash_read(enum ota_area area, uint32_t off, void *buf, uint32_t len)
 {
-    if (!in_range(addr, len))
+    const uint8_t *src = span(area, off, len);
+
+    if (src == NULL)
         return -EINVAL;
-    memcpy(buf, mem + (addr - HOST_FLASH_BASE), len);
+    memcpy(buf, src, len);
     return 0;
 }
