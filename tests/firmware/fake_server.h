@@ -20,8 +20,11 @@ struct fake_server {
     uint32_t version;
     unsigned down_opens;      /* the next this many opens fail (server down) */
     bool corrupt_once;        /* flip a bit in the next block response */
+    unsigned stop_after_blocks; /* >0: the server goes away after this many blocks */
+    bool gone;                /* it went away: no answers, no connections */
     /* What was asked. */
     unsigned opens;
+    unsigned header_requests;
     unsigned block_requests;
     long first_block;         /* first block index requested, -1 none */
     long last_block;
@@ -57,10 +60,13 @@ static inline void fake_handle(struct fake_server *s, const char *path)
 {
     const char *slash = strchr(path + 1, '/');
 
+    if (s->gone)
+        return; /* silence: the core times out */
     if (slash != NULL && strcmp(slash, "/header") == 0) {
-        uint8_t h[20];
         uint32_t nblocks = (s->size + 255) / 256;
+        uint8_t h[20];
 
+        s->header_requests++;
         fake_le32(h, s->version);
         fake_le32(h + 4, (uint32_t)crc32(0, s->image, s->size));
         fake_le32(h + 8, nblocks);
@@ -77,6 +83,10 @@ static inline void fake_handle(struct fake_server *s, const char *path)
 
         if (n < 0 || (uint32_t)n >= nblocks) {
             fake_respond(s, 416, (const uint8_t *)"range\n", 6);
+            return;
+        }
+        if (s->stop_after_blocks > 0 && s->block_requests >= s->stop_after_blocks) {
+            s->gone = true;
             return;
         }
         s->block_requests++;
@@ -101,8 +111,8 @@ static inline int fake_open(void *ctx)
 {
     struct fake_server *s = ctx;
 
-    if (s->down_opens > 0) {
-        s->down_opens--;
+    if (s->down_opens > 0 || s->gone) {
+        s->down_opens -= s->down_opens > 0;
         return -1;
     }
     s->opens++;
@@ -174,9 +184,10 @@ static inline void fake_serve(struct fake_server *s, struct host_net_ops *ops,
     fake_server_use(s, ops);
 }
 
-/* An image that looks like a Cortex-M application: a vector table with an
- * initial stack pointer in RAM and a Thumb reset vector in the app area. */
-static inline uint8_t *fake_app(uint32_t size, uint32_t seed)
+/* An image that looks like a Cortex-M application linked at @app_addr: a
+ * vector table with an initial stack pointer in RAM and a Thumb reset
+ * vector in the app area. */
+static inline uint8_t *fake_app_at(uint32_t size, uint32_t seed, uint32_t app_addr)
 {
     uint8_t *img = malloc(size);
     uint32_t x = seed ? seed : 1;
@@ -188,8 +199,14 @@ static inline uint8_t *fake_app(uint32_t size, uint32_t seed)
         img[i] = (uint8_t)x;
     }
     fake_le32(img, 0x20018000u);
-    fake_le32(img + 4, HOST_APP_ADDR + 0x101u);
+    fake_le32(img + 4, app_addr + 0x101u);
     return img;
+}
+
+/* The same for the f401 map's application area. */
+static inline uint8_t *fake_app(uint32_t size, uint32_t seed)
+{
+    return fake_app_at(size, seed, HOST_APP_ADDR);
 }
 
 #endif

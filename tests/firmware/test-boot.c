@@ -26,7 +26,7 @@ static struct host_net_ops net;
 
 static uint8_t *app_area(void)
 {
-    return host_flash_mem() + (HOST_APP_ADDR - HOST_FLASH_BASE);
+    return host_area_mem(OTA_AREA_PRIMARY);
 }
 
 static bool app_is(const uint8_t *img, uint32_t size)
@@ -40,7 +40,7 @@ static void record(uint32_t flags, uint32_t version, const uint8_t *img, uint32_
     struct ota_state st = {.flags = flags, .app_version = version, .app_size = size,
                            .app_crc = img ? (uint32_t)crc32(0, img, size) : 0};
 
-    assert_int_equal(ota_state_load(&s, ota_port_flash_layout()), 0);
+    assert_int_equal(ota_state_load(&s, ota_port_flash_map()), 0);
     assert_int_equal(ota_state_write(&s, &st, false), 0);
 }
 
@@ -82,6 +82,7 @@ static int teardown_all(void **state)
 static int setup(void **state)
 {
     (void)state;
+    host_flash_set_layout(HOST_LAYOUT_F401);
     return host_flash_open(NULL);
 }
 
@@ -96,7 +97,7 @@ static uint32_t state_flags(void)
 {
     struct ota_state_store s;
 
-    assert_int_equal(ota_state_load(&s, ota_port_flash_layout()), 0);
+    assert_int_equal(ota_state_load(&s, ota_port_flash_map()), 0);
     return s.cur.flags;
 }
 
@@ -215,11 +216,11 @@ static void test_implausible_vector_table(void **state)
         struct ota_state_store s;
         struct ota_update u;
 
-        assert_int_equal(ota_state_load(&s, ota_port_flash_layout()), 0);
+        assert_int_equal(ota_state_load(&s, ota_port_flash_map()), 0);
         ota_update_init(&u, &cfg, &s);
         assert_int_equal(ota_update_run(&u, false, 0), OTA_UPDATE_INSTALLED);
     }
-    assert_false(ota_app_plausible(ota_port_flash_layout(), ota_port_ram()));
+    assert_false(ota_app_plausible(ota_port_flash_map(), ota_port_ram()));
     free(bad);
 }
 
@@ -228,7 +229,7 @@ static bool plausible(uint32_t sp, uint32_t pc)
 {
     fake_le32(app_area(), sp);
     fake_le32(app_area() + 4, pc);
-    return ota_app_plausible(ota_port_flash_layout(), ota_port_ram());
+    return ota_app_plausible(ota_port_flash_map(), ota_port_ram());
 }
 
 /* The bounds of the vector table check: a 96 KiB RAM at 0x20000000 and the
@@ -256,10 +257,9 @@ static void test_torn_newest_record(void **state)
     (void)state;
     install(v1, SIZE1, 1, 0);
     record(OTA_STATE_APP_VALID | OTA_STATE_UPDATE_REQUESTED, 1, v1, SIZE1);
-    assert_int_equal(ota_state_load(&s, ota_port_flash_layout()), 0);
-    slot = ota_flash_sector_addr(s.fl, s.fl->state_sector[s.active]) +
-           (s.next_slot - 1) * OTA_STATE_RECORD_SIZE;
-    host_flash_mem()[slot - HOST_FLASH_BASE + 30] ^= 0x40;
+    assert_int_equal(ota_state_load(&s, ota_port_flash_map()), 0);
+    slot = (s.next_slot - 1) * OTA_STATE_RECORD_SIZE;
+    host_area_mem(s.active == 0 ? OTA_AREA_STATE_A : OTA_AREA_STATE_B)[slot + 30] ^= 0x40;
     serve(v2, SIZE2, 2);
     boot();
     assert_int_equal(host_jumped_to(), HOST_APP_ADDR);
@@ -271,13 +271,10 @@ static void test_torn_newest_record(void **state)
  * is trusted; the device updates. */
 static void test_garbage_state(void **state)
 {
-    const struct ota_flash_layout *fl = ota_port_flash_layout();
-
     (void)state;
     memcpy(app_area(), v1, SIZE1);
-    for (int i = 0; i < 2; i++)
-        memset(host_flash_mem() + ota_flash_sector_addr(fl, fl->state_sector[i]) -
-                   HOST_FLASH_BASE, 0x5A, 4096);
+    memset(host_area_mem(OTA_AREA_STATE_A), 0x5A, 4096);
+    memset(host_area_mem(OTA_AREA_STATE_B), 0x5A, 4096);
     serve(v2, SIZE2, 2);
     boot();
     assert_true(app_is(v2, SIZE2));
@@ -293,7 +290,7 @@ static void test_downloading_resumes(void **state)
                            .dl_crc = (uint32_t)crc32(0, v2, SIZE2)};
 
     (void)state;
-    assert_int_equal(ota_state_load(&s, ota_port_flash_layout()), 0);
+    assert_int_equal(ota_state_load(&s, ota_port_flash_map()), 0);
     assert_int_equal(ota_state_write(&s, &st, true), 0);
     /* The first 64 KiB sector erased and 10 blocks written and marked. */
     memset(app_area(), 0xFF, 65536);
@@ -320,7 +317,7 @@ static void test_name_too_long(void **state)
     name[80] = '\0';
     host_set_server("h", 1, name);
     serve(v2, SIZE2, 2);
-    assert_int_equal(ota_state_load(&s, ota_port_flash_layout()), 0);
+    assert_int_equal(ota_state_load(&s, ota_port_flash_map()), 0);
     ota_update_init(&u, &cfg, &s);
     assert_int_equal(ota_update_run(&u, false, 0), OTA_ERR_PROTOCOL);
     assert_int_equal(server.opens, 0);

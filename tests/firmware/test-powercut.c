@@ -34,8 +34,8 @@ static void make_device(void)
     struct ota_state st = {0};
 
     assert_int_equal(host_flash_open(NULL), 0);
-    memcpy(host_flash_mem() + (HOST_APP_ADDR - HOST_FLASH_BASE), v1, V1_SIZE);
-    assert_int_equal(ota_state_load(&s, ota_port_flash_layout()), 0);
+    memcpy(host_area_mem(OTA_AREA_PRIMARY), v1, V1_SIZE);
+    assert_int_equal(ota_state_load(&s, ota_port_flash_map()), 0);
     st.flags = OTA_STATE_APP_VALID | OTA_STATE_UPDATE_REQUESTED;
     st.app_version = 1;
     st.app_size = V1_SIZE;
@@ -66,7 +66,7 @@ static bool boot(long cut)
 
 static bool app_is(const uint8_t *img, uint32_t size)
 {
-    return crc32(0, host_flash_mem() + (HOST_APP_ADDR - HOST_FLASH_BASE), size) ==
+    return crc32(0, host_area_mem(OTA_AREA_PRIMARY), size) ==
            crc32(0, img, size);
 }
 
@@ -121,7 +121,7 @@ static void test_every_cut_point(void **state)
         if (!boot(cut))
             fail_msg("cut at %ld of %ld: the update needed fewer operations", cut, total);
         assert_int_equal(host_jumped_to(), 0); /* never booted mid-update */
-        assert_int_equal(ota_state_load(&s, ota_port_flash_layout()), 0);
+        assert_int_equal(ota_state_load(&s, ota_port_flash_map()), 0);
         if (s.cur.flags & OTA_STATE_DOWNLOADING)
             verified = ota_state_blocks_done(&s, (V2_SIZE + 255) / 256);
 

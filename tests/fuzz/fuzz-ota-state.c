@@ -2,10 +2,12 @@
  * state sectors hold (torn records, stale sequence numbers, wrong CRCs, a
  * bitmap in any state), on the host port's simulated flash.
  *
- * The input is a list of records for the two sectors. Each takes 45 bytes:
- * a control byte, then the first 44 bytes of the record. Control bit 0
- * seals the record with its correct CRC and bit 1 writes the magic, so that
- * the fuzzer reaches the paths behind a valid record; bit 2 picks the
+ * The input's first byte picks the map (bit 0: the dual-slot f405, whose
+ * records are 64 bytes; else the single-slot f401, 48). Then comes a list of
+ * records for the two sectors. Each takes 61 bytes: a control byte, then the
+ * record but its CRC (the single-slot format uses the first 44). Control
+ * bit 0 seals the record with its correct CRC and bit 1 writes the magic, so
+ * that the fuzzer reaches the paths behind a valid record; bit 2 picks the
  * sector. What is left after the records fills the active sector's bitmap.
  *
  * After the load, appending a state must work and must never try to set a
@@ -16,9 +18,12 @@
 
 #include "host.h"
 #include "ota_crc32.h"
+#include "ota_flash.h"
 #include "ota_state.h"
 
-#define MAGIC 0x5341544Fu /* "OTAS", the records' first word */
+#define MAGIC 0x5341544Fu      /* "OTAS", the single-slot records' first word */
+#define MAGIC_DUAL 0x4241544Fu /* "OTAB", the dual-slot ones' */
+#define CHUNK 61u
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -30,45 +35,56 @@ static void put32(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)(v >> 24);
 }
 
-static uint8_t *sector(const struct ota_flash_layout *fl, int which)
+/* Opens the simulated flash with the map @dual asks for, once per change. */
+static void use_map(bool dual)
 {
-    return host_flash_mem() + (ota_flash_sector_addr(fl, fl->state_sector[which]) - fl->base);
+    static int open = -1;
+
+    if (open == (int)dual)
+        return;
+    host_set_quiet(true);
+    host_flash_set_layout(dual ? HOST_LAYOUT_F405 : HOST_LAYOUT_F401);
+    if (host_flash_open(NULL) < 0)
+        abort();
+    open = dual;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static bool open;
-    const struct ota_flash_layout *fl;
-    uint32_t slots[2] = {0, 0}, nblocks;
+    const struct ota_flash_map *fl;
+    uint32_t slots[2] = {0, 0}, nblocks, rsize, words;
     struct ota_state_store s;
     struct ota_state st;
     uint8_t *sec[2];
+    bool dual;
 
-    if (!open) {
-        host_set_quiet(true);
-        if (host_flash_open(NULL) < 0)
-            abort();
-        open = true;
-    }
-    fl = ota_port_flash_layout();
-    for (int i = 0; i < 2; i++) {
-        sec[i] = sector(fl, i);
-        memset(sec[i], 0xFF, fl->sector_size[fl->state_sector[i]]);
-    }
-    while (size >= 45) {
+    if (size < 1)
+        return 0;
+    dual = data[0] & 1;
+    data++;
+    size--;
+    use_map(dual);
+    fl = ota_port_flash_map();
+    rsize = ota_state_record_size(dual);
+    words = rsize - 4;
+    sec[0] = host_area_mem(OTA_AREA_STATE_A);
+    sec[1] = host_area_mem(OTA_AREA_STATE_B);
+    memset(sec[0], 0xFF, ota_area_size(fl, OTA_AREA_STATE_A));
+    memset(sec[1], 0xFF, ota_area_size(fl, OTA_AREA_STATE_B));
+    while (size >= CHUNK) {
         int which = (data[0] >> 2) & 1;
         uint8_t *rec;
 
-        if (slots[which] < OTA_STATE_RECORDS_AREA / OTA_STATE_RECORD_SIZE) {
-            rec = sec[which] + slots[which]++ * OTA_STATE_RECORD_SIZE;
-            memcpy(rec, data + 1, 44);
+        if (slots[which] < OTA_STATE_RECORDS_AREA / rsize) {
+            rec = sec[which] + slots[which]++ * rsize;
+            memcpy(rec, data + 1, words);
             if (data[0] & 2)
-                put32(rec, MAGIC);
+                put32(rec, dual ? MAGIC_DUAL : MAGIC);
             if (data[0] & 1)
-                put32(rec + 44, ota_crc32(0, rec, 44));
+                put32(rec + words, ota_crc32(0, rec, words));
         }
-        data += 45;
-        size -= 45;
+        data += CHUNK;
+        size -= CHUNK;
     }
     memcpy(sec[0] + OTA_STATE_RECORDS_AREA, data, size);
 

@@ -83,6 +83,11 @@ void host_set_quiet(bool quiet);
 void host_set_virtual_sleep(bool virtual_time);
 uint64_t host_slept_ms(void);
 
+/* With virtual sleeps: once the device has slept @ms more (from now), the
+ * next sleep abandons the core with longjmp(*host_power_cut, 2), as a test's
+ * bound on a device that never boots. 0: no bound. */
+void host_set_sleep_budget(uint64_t ms);
+
 /* The address ota_port_jump() was last called with (0: none), and resets. */
 uint32_t host_jumped_to(void);
 unsigned host_resets(void);

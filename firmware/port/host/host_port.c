@@ -2,6 +2,7 @@
  * see host_tcp.c), time, log, and a "jump" that only records where the
  * application would start. */
 #include <errno.h>
+#include <setjmp.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -14,7 +15,7 @@ static struct ota_server server = {.host = "127.0.0.1", .port = 8000, .name = "f
 static char host_buf[256], host_hdr_buf[sizeof(host_buf) + 2], name_buf[256];
 static const struct host_net_ops *net;
 static bool quiet, virtual_sleep;
-static uint64_t slept;
+static uint64_t slept, sleep_limit;
 static uint32_t jumped;
 static unsigned resets;
 
@@ -99,12 +100,21 @@ uint64_t host_slept_ms(void)
     return slept;
 }
 
+void host_set_sleep_budget(uint64_t ms)
+{
+    sleep_limit = ms == 0 ? 0 : slept + ms;
+}
+
 void ota_port_sleep_ms(uint32_t ms)
 {
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
 
     if (virtual_sleep) {
         slept += ms;
+        if (sleep_limit != 0 && slept > sleep_limit && host_power_cut != NULL) {
+            sleep_limit = 0;
+            longjmp(*host_power_cut, 2);
+        }
         return;
     }
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
