@@ -32,6 +32,10 @@ uint32_t host_flash_size(void);
  * negative errno. */
 int host_flash_open(const char *path);
 
+/* Erases the whole chip of the open flash and resets its counters, as a
+ * fresh host_flash_open(NULL) would, without mapping it again. */
+void host_flash_reset(void);
+
 /* Writes the image back (if it has a file) and frees it. */
 void host_flash_close(void);
 

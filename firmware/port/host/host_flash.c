@@ -86,6 +86,16 @@ int host_flash_open(const char *path)
     return 0;
 }
 
+void host_flash_reset(void)
+{
+    ops = 0;
+    memset(erases, 0, sizeof(erases));
+    cut_at = -1;
+    violation = false;
+    if (mem != NULL)
+        memset(mem, 0xFF, size);
+}
+
 void host_flash_close(void)
 {
     if (mem != NULL)
