@@ -93,6 +93,15 @@ static void request_update(void)
     assert_int_equal(ota_request_update(), 0);
 }
 
+/* v1 installed asks for an update; v2 arrives and boots on trial. */
+static void v1_updates_to_v2(void)
+{
+    install(v1, SIZE1, 1, 0);
+    request_update();
+    serve(v2, SIZE2, 2);
+    boot_expect(v2, SIZE2);
+}
+
 static int setup_all(void **state)
 {
     (void)state;
@@ -154,10 +163,7 @@ static void test_update_confirmed(void **state)
     long ops;
 
     (void)state;
-    install(v1, SIZE1, 1, 0);
-    request_update();
-    serve(v2, SIZE2, 2);
-    boot_expect(v2, SIZE2);
+    v1_updates_to_v2();
     st = cur();
     assert_int_equal(st.flags, OTA_STATE_APP_VALID | OTA_STATE_TRIAL | OTA_STATE_SECONDARY_VALID);
     assert_int_equal(st.trials, 1);
@@ -180,10 +186,7 @@ static void test_unconfirmed_reverts(void **state)
     struct ota_state st;
 
     (void)state;
-    install(v1, SIZE1, 1, 0);
-    request_update();
-    serve(v2, SIZE2, 2);
-    boot_expect(v2, SIZE2);
+    v1_updates_to_v2();
     /* v2 resets without confirming (a watchdog, a fault, a power cut). */
     boot_expect(v1, SIZE1);
     st = cur();
@@ -200,10 +203,7 @@ static void test_unconfirmed_reverts(void **state)
 static void test_rejected_not_again(void **state)
 {
     (void)state;
-    install(v1, SIZE1, 1, 0);
-    request_update();
-    serve(v2, SIZE2, 2);
-    boot_expect(v2, SIZE2);
+    v1_updates_to_v2();
     boot_expect(v1, SIZE1);
     request_update();
     serve(v2, SIZE2, 2);
@@ -222,10 +222,7 @@ static void test_trial_boots(void **state)
 {
     (void)state;
     cfg.trial_boots = 3;
-    install(v1, SIZE1, 1, 0);
-    request_update();
-    serve(v2, SIZE2, 2);
-    boot_expect(v2, SIZE2);
+    v1_updates_to_v2();
     boot_expect(v2, SIZE2);
     boot_expect(v2, SIZE2);
     assert_int_equal(cur().trials, 3);
@@ -302,10 +299,7 @@ static void test_erase_counts(void **state)
 static void test_revert_needs_a_good_image(void **state)
 {
     (void)state;
-    install(v1, SIZE1, 1, 0);
-    request_update();
-    serve(v2, SIZE2, 2);
-    boot_expect(v2, SIZE2);
+    v1_updates_to_v2();
     secondary()[100] ^= 0x01;
     boot_expect(v2, SIZE2);
     assert_false(cur().flags & OTA_STATE_TRIAL);
@@ -316,10 +310,7 @@ static void test_revert_needs_a_good_image(void **state)
 static void test_request_during_trial(void **state)
 {
     (void)state;
-    install(v1, SIZE1, 1, 0);
-    request_update();
-    serve(v2, SIZE2, 2);
-    boot_expect(v2, SIZE2);
+    v1_updates_to_v2();
     request_update();
     serve(v3, SIZE2, 3);
     boot_expect(v1, SIZE1);
