@@ -54,21 +54,6 @@ bool ota_area_span(const struct ota_flash_map *m, enum ota_area area, uint32_t o
     return true;
 }
 
-int ota_area_erase_range(const struct ota_flash_map *m, enum ota_area area, uint32_t off,
-                         uint32_t len)
-{
-    uint32_t start, size;
-
-    for (uint32_t at = off; at - off < len; at = start + size) {
-        if (!ota_area_sector(m, area, at, &start, &size))
-            return OTA_ERR_FLASH;
-        ota_port_watchdog_feed();
-        if (ota_port_flash_erase(area, start) < 0)
-            return OTA_ERR_FLASH;
-    }
-    return OTA_OK;
-}
-
 bool ota_area_crc(const struct ota_flash_map *m, enum ota_area area, uint32_t size,
                   uint32_t *crc)
 {

@@ -25,11 +25,6 @@ bool ota_area_sector(const struct ota_flash_map *m, enum ota_area area, uint32_t
 bool ota_area_span(const struct ota_flash_map *m, enum ota_area area, uint32_t off,
                    uint32_t len, uint32_t *addr);
 
-/* Erases every sector of @area that holds a byte of [@off, @off + @len),
- * feeding the watchdog. 0 or OTA_ERR_FLASH. */
-int ota_area_erase_range(const struct ota_flash_map *m, enum ota_area area, uint32_t off,
-                         uint32_t len);
-
 /* The CRC-32 of the first @size bytes of @area, or false if they cannot be
  * read (or do not fit). */
 bool ota_area_crc(const struct ota_flash_map *m, enum ota_area area, uint32_t size,
