@@ -1,5 +1,6 @@
 /* The board as a whole: bring-up, the server configuration, and the hand-over
- * to the application (the RAM its stack must be in, jump, reset). */
+ * to the application (jump, reset). The RAM its stack must be in depends on
+ * the chip: layout_*.c. */
 #include "board.h"
 
 #include <board_config.h> /* <>: the CONFIG_DIR copy wins, see Makefile */
@@ -22,13 +23,6 @@ const struct ota_server *ota_port_server(void)
         .name = BOARD_FIRMWARE_NAME,
     };
     return &server;
-}
-
-const struct ota_ram *ota_port_ram(void)
-{
-    static const struct ota_ram ram = {.base = SRAM_BASE_ADDR, .size = SRAM_SIZE};
-
-    return &ram;
 }
 
 /* Leaves the machine as the application expects it after a reset: no

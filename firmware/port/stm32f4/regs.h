@@ -1,5 +1,6 @@
-/* The few STM32F401 and Cortex-M4 registers this port touches, with the
- * addresses of RM0368 (STM32F401) and the ARMv7-M architecture manual. Written
+/* The few STM32F4 and Cortex-M4 registers this port touches, with the
+ * addresses of RM0368 (STM32F401), which RM0090 (STM32F405/F407) shares for
+ * every register here, and the ARMv7-M architecture manual. Written
  * out by hand so the port needs no vendor or CMSIS header: every register the
  * bootloader can change is listed here, which is also the list of what
  * ota_port_jump() must put back. */
@@ -10,11 +11,9 @@
 
 #define REG32(addr) (*(volatile uint32_t *)(uintptr_t)(addr))
 
-/* ---- Memory map ----------------------------------------------------------- */
+/* ---- Memory map (the sizes differ by chip: layout_*.c) ------------------- */
 #define FLASH_BASE_ADDR 0x08000000u
-#define FLASH_SIZE (512u * 1024u)
 #define SRAM_BASE_ADDR 0x20000000u
-#define SRAM_SIZE (96u * 1024u)
 
 /* ---- RCC (RM0368, RCC registers) ---------------------------------------- */
 #define RCC_BASE 0x40023800u
@@ -122,7 +121,8 @@
 #define NVIC_ICER(n) REG32(0xE000E180u + 4u * (n))
 #define NVIC_ICPR(n) REG32(0xE000E280u + 4u * (n))
 #define NVIC_IPR_BASE 0xE000E400u /* one priority byte per interrupt */
-#define NVIC_IRQS 85u             /* the F401's interrupts 0..84 */
+#define NVIC_IRQS 85u             /* the F401's interrupts 0..84; the F405
+                                     has 82, and the rest are ignored */
 
 #define SCB_ICSR REG32(0xE000ED04u)
 #define SCB_VTOR REG32(0xE000ED08u)
