@@ -28,7 +28,9 @@ const struct ota_server *ota_port_server(void)
 /* Leaves the machine as the application expects it after a reset: no
  * interrupt enabled or pending, SysTick off, the USARTs and GPIOA in their
  * reset state, the clock untouched (it is the reset clock, see clock.c), the
- * flash locked (flash.c locks it after every operation), PRIMASK clear. */
+ * flash locked (flash.c locks it after every operation), PRIMASK clear.
+ * All but the watchdog of the f405 build, which nothing but a reset stops:
+ * the application inherits it running, just fed (watchdog_iwdg.c). */
 void ota_port_jump(uint32_t app_addr)
 {
     const volatile uint32_t *vt = (const volatile uint32_t *)app_addr;
