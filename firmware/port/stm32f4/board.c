@@ -1,5 +1,6 @@
 /* The board as a whole: bring-up, the server configuration, and the hand-over
- * to the application (the RAM its stack must be in, jump, reset). */
+ * to the application (jump, reset). The RAM its stack must be in depends on
+ * the chip: layout_*.c. */
 #include "board.h"
 
 #include <board_config.h> /* <>: the CONFIG_DIR copy wins, see Makefile */
@@ -24,17 +25,12 @@ const struct ota_server *ota_port_server(void)
     return &server;
 }
 
-const struct ota_ram *ota_port_ram(void)
-{
-    static const struct ota_ram ram = {.base = SRAM_BASE_ADDR, .size = SRAM_SIZE};
-
-    return &ram;
-}
-
 /* Leaves the machine as the application expects it after a reset: no
  * interrupt enabled or pending, SysTick off, the USARTs and GPIOA in their
  * reset state, the clock untouched (it is the reset clock, see clock.c), the
- * flash locked (flash.c locks it after every operation), PRIMASK clear. */
+ * flash locked (flash.c locks it after every operation), PRIMASK clear.
+ * All but the watchdog of the f405 build, which nothing but a reset stops:
+ * the application inherits it running, just fed (watchdog_iwdg.c). */
 void ota_port_jump(uint32_t app_addr)
 {
     const volatile uint32_t *vt = (const volatile uint32_t *)app_addr;

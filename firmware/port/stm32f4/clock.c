@@ -1,17 +1,19 @@
 /* Clock: the HSI at 16 MHz, which is also the reset state.
  *
- * Why not the PLL at 84 MHz: the bottleneck is the ESP8266's 115200-baud link
- * (11.5 KB/s), and at 16 MHz a block's CRC-32 takes well under a millisecond.
- * Staying on the reset clock means zero flash wait states at any supply
- * voltage (RM0368, "number of wait states according to CPU clock": up to
- * 16 MHz at 1.7 V, 30 MHz at 2.7 V), no
- * ready-bit waits that could hang, and an application that starts with the
- * clock tree exactly as after a reset. Its +-1 % (factory trim, 25 C) keeps
- * the UARTs well inside their +-3 % tolerance. */
+ * Why not the PLL (84 MHz on the F401, 168 MHz on the F405): the bottleneck
+ * is the ESP8266's 115200-baud link (11.5 KB/s), and at 16 MHz a block's
+ * CRC-32 takes well under a millisecond. Staying on the reset clock means
+ * zero flash wait states at any supply voltage (RM0368 and RM0090, "number
+ * of wait states according to CPU clock": up to 16 MHz at 1.7 V on the
+ * F401, 20 MHz at 1.8 V on the F405, 30 MHz at 2.7 V on both), no ready-bit
+ * waits that could hang, and an application that starts with the clock tree
+ * exactly as after a reset. Its +-1 % (factory trim, 25 C) keeps the UARTs
+ * well inside their +-3 % tolerance. */
 #include "clock.h"
 
 #include "ota_port.h"
 #include "regs.h"
+#include "watchdog.h"
 
 volatile uint32_t clock_ms;
 
@@ -57,10 +59,12 @@ uint32_t ota_port_millis(void)
     return clock_ms;
 }
 
+/* Feeds the watchdog while it waits: the core's back-off between update
+ * attempts grows to minutes. */
 void ota_port_sleep_ms(uint32_t ms)
 {
     uint32_t start = clock_ms;
 
     while (clock_ms - start < ms)
-        ;
+        watchdog_feed();
 }

@@ -12,12 +12,14 @@
  * In transparent mode the module reports nothing, not even a closed
  * connection (it quietly reconnects), so recv() can only time out: the core
  * then closes and opens again, which is the recovery for every failure here.
- * Every wait is bounded; every failure is logged once and returns -1. */
+ * Every wait is bounded and feeds the watchdog; every failure is logged once
+ * and returns -1. */
 #include <stdbool.h>
 
 #include <board_config.h> /* <>: the CONFIG_DIR copy wins, see Makefile */
 #include "ota_port.h"
 #include "uart.h"
+#include "watchdog.h"
 
 #define AT_TIMEOUT_MS 2000u      /* a plain command */
 #define SYNC_TIMEOUT_MS 500u     /* "AT" while probing for the module */
@@ -117,6 +119,7 @@ static enum at_event at_next(uint32_t start, uint32_t timeout_ms, bool prompt)
         if (uart_esp_read(&c, 1) == 0) {
             if (ota_port_millis() - start >= timeout_ms)
                 return EV_TIMEOUT;
+            watchdog_feed(); /* AT+CWJAP may legitimately take 20 s */
             continue;
         }
         if (c == '\r')
@@ -364,6 +367,7 @@ int ota_port_net_recv(void *buf, uint32_t len, uint32_t timeout_ms)
             return (int)n; /* at most the ring's 2 KiB */
         if (ota_port_millis() - start >= timeout_ms)
             return 0;
+        watchdog_feed(); /* the core's receive timeout exceeds the watchdog's */
     }
 }
 

@@ -1,11 +1,13 @@
-/* The STM32F401RE's 512 KiB of flash, register-level (RM0368,
- * "embedded flash memory interface").
+/* The flash of the STM32F401 (512 KiB, RM0368) and F405/F407 (1 MiB,
+ * RM0090), register-level ("embedded flash memory interface"): the same
+ * controller, and the same sectors as far as the F401's go (4 x 16 KiB,
+ * 64 KiB, then 128 KiB each).
  *
- *   sector 0-1  0x08000000  2 x 16 KiB   the bootloader: never erased or written
- *   sector 2    0x08008000  16 KiB       boot state, copy A
- *   sector 3    0x0800C000  16 KiB       boot state, copy B
- *   sector 4    0x08010000  64 KiB       the application ...
- *   sector 5-7  0x08020000  3 x 128 KiB  ... up to 0x0807FFFF (448 KiB)
+ * The core names an area and an offset in it; the map of the build
+ * (layout_f401.c or layout_f405.c, from f4_layouts.h) says where that is.
+ * Anything outside the map's areas is refused, and so, whatever the map
+ * says, is every sector of the layout's keep-out set: the bootloader's
+ * sectors 0-1 and, on the F405, sector 4 (the application's own data).
  *
  * Parallelism: 32-bit (PSIZE x32) for erasing and for aligned words, 8-bit
  * for the unaligned head and tail of a write. x32 needs a 2.7-3.6 V supply
@@ -21,48 +23,64 @@
  * the ESP8266 reception go on meanwhile. The bootloader never erases its own
  * sectors, so it always has code to come back to. */
 #include "clock.h"
-#include "f401_layout.h"
+#include "f4_layouts.h"
+#include "layout.h"
+#include "ota_flash.h"
 #include "ota_port.h"
-#include "ota_state.h"
 #include "regs.h"
-
-#define NSECTORS F401_NSECTORS
-#define BOOT_SECTORS 2u /* sectors 0 and 1 */
-#define FLASH_END (FLASH_BASE_ADDR + FLASH_SIZE)
-#define WRITABLE_START (FLASH_BASE_ADDR + 32u * 1024u)
+#include "watchdog.h"
 
 #define PSIZE FLASH_CR_PSIZE_X32
 
-/* STM32F401xD/xE datasheet, flash characteristics at x32: a 128 KiB sector
- * erases in 2 s at most, a word programs in 100 us at most; with margin. */
+/* STM32F401xD/xE and STM32F405xx/F407xx datasheets, flash characteristics
+ * at x32: a 128 KiB sector (the largest on both) erases in 2 s at most, a
+ * word programs in 100 us at most; with margin. */
 #define ERASE_TIMEOUT_MS 5000u
 #define PROGRAM_TIMEOUT_MS 5u
 /* Second bound on the same waits, in loop turns (at least tens of seconds at
  * 84 MHz), for the case where nothing runs the SysTick. */
 #define SPIN_LIMIT (1u << 30)
 
-static const struct ota_flash_layout layout = F401_LAYOUT(FLASH_BASE_ADDR);
-
-const struct ota_flash_layout *ota_port_flash_layout(void)
+/* Offset from FLASH_BASE_ADDR of physical sector @n (n = 12 is the end of a
+ * 1 MiB flash): the inverse of f4_sector_of(). */
+static uint32_t sector_start(uint32_t n)
 {
-    return &layout;
+    if (n <= 4)
+        return n * 16u * F4_KIB;
+    return (n - 4) * 128u * F4_KIB;
 }
 
-/* [addr, addr + len) lies within [lo, end of flash). */
-static bool range_ok(uint32_t addr, uint32_t len, uint32_t lo)
+/* The address of [@off, @off + @len) of @area if it lies inside the area,
+ * inside the flash, and in no sector of the keep-out set. */
+static bool span_ok(enum ota_area area, uint32_t off, uint32_t len, uint32_t *ret_addr)
 {
-    return addr >= lo && addr <= FLASH_END && len <= FLASH_END - addr;
+    uint32_t addr, first, last;
+
+    if (!ota_area_span(ota_port_flash_map(), area, off, len, &addr) || addr < FLASH_BASE_ADDR ||
+        addr - FLASH_BASE_ADDR > layout.flash_size ||
+        len > layout.flash_size - (addr - FLASH_BASE_ADDR))
+        return false;
+    first = f4_sector_of(addr - FLASH_BASE_ADDR);
+    last = len ? f4_sector_of(addr - FLASH_BASE_ADDR + len - 1u) : first;
+    for (uint32_t n = first; n <= last; n++)
+        if (layout.keep_out & (1u << n))
+            return false;
+    *ret_addr = addr;
+    return true;
 }
 
-/* Waits for the end of the running operation; returns FLASH_SR. Inlined into
- * the SRAM functions below: it must not be a call into flash. */
+/* Waits for the end of the running operation, feeding the watchdog; returns
+ * FLASH_SR. Inlined into the SRAM functions below: it must not be a call
+ * into flash (watchdog_feed() is in SRAM too). */
 ALWAYS_INLINE uint32_t flash_wait(uint32_t timeout_ms)
 {
     uint32_t start = clock_ms, sr;
 
-    for (uint32_t n = 0; ((sr = FLASH_SR) & FLASH_SR_BSY) && n < SPIN_LIMIT; n++)
+    for (uint32_t n = 0; ((sr = FLASH_SR) & FLASH_SR_BSY) && n < SPIN_LIMIT; n++) {
         if (clock_ms - start > timeout_ms)
             break;
+        watchdog_feed();
+    }
     return sr;
 }
 
@@ -127,9 +145,18 @@ static int flash_end(uint32_t sr)
     return (sr & (FLASH_SR_ERRORS | FLASH_SR_BSY)) ? -1 : 0;
 }
 
-int ota_port_flash_erase(uint32_t sector)
+/* The core names a sector by the offset of its start in an area; the map's
+ * sector there must be one physical sector of the chip, exactly. */
+int ota_port_flash_erase(enum ota_area area, uint32_t off)
 {
-    if (sector < BOOT_SECTORS || sector >= NSECTORS)
+    uint32_t start, size, addr, sector;
+
+    if (!ota_area_sector(ota_port_flash_map(), area, off, &start, &size) || start != off ||
+        !span_ok(area, off, size, &addr))
+        return -1;
+    sector = f4_sector_of(addr - FLASH_BASE_ADDR);
+    if (sector_start(sector) != addr - FLASH_BASE_ADDR ||
+        sector_start(sector + 1) - sector_start(sector) != size)
         return -1;
     if (flash_begin() < 0)
         return -1;
@@ -138,19 +165,19 @@ int ota_port_flash_erase(uint32_t sector)
         return -1;
 
     /* Trust but verify: a worn or protected sector must not pass as erased. */
-    const volatile uint32_t *p = (const volatile uint32_t *)ota_flash_sector_addr(&layout, sector);
-    for (uint32_t i = 0; i < f401_sector_size[sector] / 4u; i++)
+    const volatile uint32_t *p = (const volatile uint32_t *)addr;
+    for (uint32_t i = 0; i < size / 4u; i++)
         if (p[i] != 0xFFFFFFFFu)
             return -1;
     return 0;
 }
 
-int ota_port_flash_program(uint32_t addr, const void *data, uint32_t len)
+int ota_port_flash_program(enum ota_area area, uint32_t off, const void *data, uint32_t len)
 {
     const uint8_t *src = data;
-    uint32_t sr = 0;
+    uint32_t addr, sr = 0;
 
-    if (!range_ok(addr, len, WRITABLE_START))
+    if (!span_ok(area, off, len, &addr))
         return -1;
     if (len == 0)
         return 0;
@@ -181,9 +208,11 @@ int ota_port_flash_program(uint32_t addr, const void *data, uint32_t len)
     return 0;
 }
 
-int ota_port_flash_read(uint32_t addr, void *buf, uint32_t len)
+int ota_port_flash_read(enum ota_area area, uint32_t off, void *buf, uint32_t len)
 {
-    if (!range_ok(addr, len, FLASH_BASE_ADDR))
+    uint32_t addr;
+
+    if (!ota_area_span(ota_port_flash_map(), area, off, len, &addr))
         return -1;
     __builtin_memcpy(buf, (const void *)addr, len);
     return 0;

@@ -1,7 +1,10 @@
 /* The bootloader: brings the board up and hands over to the portable core. */
 #include "board.h"
+#include "layout.h"
 #include "ota_boot.h"
+#include "ota_log.h"
 #include "ota_port.h"
+#include "watchdog.h"
 
 /* Timing for an ESP8266 on a 115200-baud link and a home Wi-Fi network. */
 static const struct ota_config config = {
@@ -15,12 +18,19 @@ static const struct ota_config config = {
     /* A device whose server is down asks again every 5 minutes at most. */
     .backoff_max_ms = 300000,
     .attempts_with_app = 3,
+    /* f405 (dual slot): a new application that resets before it calls
+     * ota_confirm() (the watchdog, a fault) is reverted at once. An
+     * application that needs a reset or two to come up would ask for more. */
+    .trial_boots = 1,
 };
 
 int main(void)
 {
     board_init();
-    ota_port_log("otad bootloader, stm32f4 port");
+    ota_logf("otad bootloader, stm32f4 port, %s layout", layout.name);
+    /* As early as it can report a watchdog reset: from here on, a hang
+     * anywhere resets the chip (on a build with a watchdog). */
+    watchdog_start();
     ota_boot_main(&config);
     /* Only a simulator comes back here; on a device, start over. */
     ota_port_reset();

@@ -1,5 +1,6 @@
-/* The few STM32F401 and Cortex-M4 registers this port touches, with the
- * addresses of RM0368 (STM32F401) and the ARMv7-M architecture manual. Written
+/* The few STM32F4 and Cortex-M4 registers this port touches, with the
+ * addresses of RM0368 (STM32F401), which RM0090 (STM32F405/F407) shares for
+ * every register here, and the ARMv7-M architecture manual. Written
  * out by hand so the port needs no vendor or CMSIS header: every register the
  * bootloader can change is listed here, which is also the list of what
  * ota_port_jump() must put back. */
@@ -10,11 +11,9 @@
 
 #define REG32(addr) (*(volatile uint32_t *)(uintptr_t)(addr))
 
-/* ---- Memory map ----------------------------------------------------------- */
+/* ---- Memory map (the sizes differ by chip: layout_*.c) ------------------- */
 #define FLASH_BASE_ADDR 0x08000000u
-#define FLASH_SIZE (512u * 1024u)
 #define SRAM_BASE_ADDR 0x20000000u
-#define SRAM_SIZE (96u * 1024u)
 
 /* ---- RCC (RM0368, RCC registers) ---------------------------------------- */
 #define RCC_BASE 0x40023800u
@@ -26,6 +25,7 @@
 #define RCC_AHB1ENR REG32(RCC_BASE + 0x30)
 #define RCC_APB1ENR REG32(RCC_BASE + 0x40)
 #define RCC_APB2ENR REG32(RCC_BASE + 0x44)
+#define RCC_CSR REG32(RCC_BASE + 0x74)
 
 #define RCC_CR_HSION (1u << 0)
 #define RCC_CR_HSIRDY (1u << 1)
@@ -38,6 +38,29 @@
 #define RCC_AHB1_GPIOC (1u << 2)
 #define RCC_APB1_USART2 (1u << 17)      /* same bit in APB1ENR and APB1RSTR */
 #define RCC_APB2_USART1 (1u << 4)       /* same bit in APB2ENR and APB2RSTR */
+#define RCC_CSR_RMVF (1u << 24)         /* write 1: clear the reset flags */
+#define RCC_CSR_IWDGRSTF (1u << 29)     /* the last reset was the IWDG's */
+
+/* ---- Independent watchdog (RM0090, IWDG registers) -----------------------
+ * The one thing ota_port_jump() cannot put back: once started (f405 build)
+ * it runs on in the application. */
+#define IWDG_BASE 0x40003000u
+#define IWDG_KR REG32(IWDG_BASE + 0x00)
+#define IWDG_PR REG32(IWDG_BASE + 0x04)
+#define IWDG_RLR REG32(IWDG_BASE + 0x08)
+#define IWDG_SR REG32(IWDG_BASE + 0x0C)
+
+#define IWDG_KEY_RELOAD 0xAAAAu /* restart the count from IWDG_RLR */
+#define IWDG_KEY_ACCESS 0x5555u /* unlock IWDG_PR and IWDG_RLR */
+#define IWDG_KEY_START 0xCCCCu  /* start: cannot be undone but by a reset */
+#define IWDG_PR_DIV64 4u        /* LSI / 64 */
+#define IWDG_SR_PVU (1u << 0)   /* a prescaler update is in progress */
+#define IWDG_SR_RVU (1u << 1)   /* a reload value update is in progress */
+
+/* ---- Debug support (RM0090, DBGMCU): left as set, it only acts under a
+ * debugger ------------------------------------------------------------------ */
+#define DBGMCU_APB1_FZ REG32(0xE0042008u)
+#define DBGMCU_APB1_FZ_IWDG_STOP (1u << 12) /* IWDG frozen while the core is halted */
 
 /* ---- Embedded flash interface (RM0368, flash interface registers) ------------- */
 #define FLASH_IF_BASE 0x40023C00u
@@ -122,7 +145,8 @@
 #define NVIC_ICER(n) REG32(0xE000E180u + 4u * (n))
 #define NVIC_ICPR(n) REG32(0xE000E280u + 4u * (n))
 #define NVIC_IPR_BASE 0xE000E400u /* one priority byte per interrupt */
-#define NVIC_IRQS 85u             /* the F401's interrupts 0..84 */
+#define NVIC_IRQS 85u             /* the F401's interrupts 0..84; the F405
+                                     has 82, and the rest are ignored */
 
 #define SCB_ICSR REG32(0xE000ED04u)
 #define SCB_VTOR REG32(0xE000ED08u)

@@ -4,13 +4,26 @@
 # Runs the bootloader in QEMU's netduinoplus2 (an STM32F405: the F401's
 # USART1/USART2, SysTick and flash interface addresses) with USART1 wired to a
 # simulated ESP8266 that forwards to a real otad on 127.0.0.1, and USART2 (the
-# log) to a file. Checks:
+# log) to a file. QEMU's flash is read-only (writes are ignored) and its IWDG
+# an unimplemented device (writes ignored, reads 0, never resets), so what
+# runs here is the dialogue with the module and the server, and the boot
+# decisions up to the jump; flash writes and the watchdog can only be tested
+# on hardware. Checks, on the f401 build:
 #   blank   no boot state: the AT dialogue, the header through transparent
-#           mode, and the first erase reported failed (QEMU's flash is
-#           read-only) and retried after "+++" and AT+CIPCLOSE;
+#           mode, and the first flash write (the record that starts the
+#           download) reported failed and retried after "+++" and
+#           AT+CIPCLOSE;
 #   stuck   the module left in transparent mode by an earlier reset: escaped
 #           and used;
-#   app     a verified application installed: the jump, and its own start-up.
+#   app     a verified application installed: the jump, and its own start-up;
+# and on the f405 build (same board: it is an F405):
+#   f405-blank   no boot state: the dual-slot download starts;
+#   f405-req     an update requested by the installed application: one header
+#                request, nothing newer, the jump all the same;
+#   f405-trial   a new application on trial: its boot counted, the jump, and
+#                the application's call to ota_confirm();
+#   f405-revert  an application on trial that reset before confirming: the
+#                bootloader reverts it rather than start it.
 # Exits 77 (skipped) if qemu-system-arm is missing.
 set -eu
 [ $# -eq 2 ] || { echo "usage: $0 BUILD_DIR OTAD" >&2; exit 2; }
@@ -27,6 +40,8 @@ done
 [ -x "$otad" ] || { echo "$otad: not an executable" >&2; exit 1; }
 
 make -C "$here/.." --no-print-directory BUILD="$build" >/dev/null
+make -C "$here/.." --no-print-directory BUILD="$build" LAYOUT=f405 >/dev/null
+f405=$build/f405
 
 work=$(mktemp -d)
 pids=""
@@ -51,6 +66,7 @@ wait_for() {
     done
 }
 
+# One image on the server serves both builds: QEMU never installs it.
 mkdir "$work/fw"
 cp "$build/app.bin" "$work/fw/app.bin"
 echo 2 >"$work/fw/app.txt"
@@ -61,8 +77,19 @@ printf 'user: root\n' >"$work/otad.yaml"
 pids="$pids $!"
 wait_for "python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", $otad_port))' 2>/dev/null"
 
-python3 "$here/mkimage.py" "$work/blank.img" "$build/bootloader.bin"
-python3 "$here/mkimage.py" "$work/app.img" "$build/bootloader.bin" "$build/app.bin" 2
+mkimage() { python3 "$here/mkimage.py" "$@"; }
+mkimage "$work/blank.img" "$build/bootloader.bin"
+mkimage "$work/app.img" "$build/bootloader.bin" --app "$build/app.bin" --version 2
+# Record flags: 1 application valid, 2 update requested, 8 secondary valid,
+# 16 on trial.
+mkimage --layout f405 "$work/f405-blank.img" "$f405/bootloader.bin"
+mkimage --layout f405 "$work/f405-req.img" "$f405/bootloader.bin" \
+    --app "$f405/app.bin" --version 2 --flags 3
+mkimage --layout f405 "$work/f405-trial.img" "$f405/bootloader.bin" \
+    --app "$f405/app.bin" --version 3 --flags 25 --prev "$f405/app.bin" --prev-version 2
+mkimage --layout f405 "$work/f405-revert.img" "$f405/bootloader.bin" \
+    --app "$f405/app.bin" --version 3 --flags 25 --trials 1 \
+    --prev "$f405/app.bin" --prev-version 2
 
 # run NAME IMAGE SECONDS [fake_esp8266.py options]: the log goes to NAME.log,
 # the simulated module's to NAME.esp.
@@ -93,12 +120,24 @@ expect() {
     fi
 }
 
+# reject NAME FILE TEXT: FILE of run NAME does not contain TEXT.
+reject() {
+    if grep -qF -- "$3" "$work/$1.$2"; then
+        failed=$((failed + 1))
+        echo "FAIL $1: '$3' in $1.$2:"
+        sed 's/^/    /' "$work/$1.$2"
+    else
+        passed=$((passed + 1))
+    fi
+}
+
 run blank "$work/blank.img" 5
-expect blank log "otad bootloader, stm32f4 port"
+expect blank log "otad bootloader, stm32f4 port, f401 layout"
 expect blank esp 'cmd AT+CWJAP="otad-demo","change-me"'
 expect blank esp 'cmd AT+CIPSTART="TCP","192.168.1.10",8000'
 expect blank log "ota: downloading version 2"
-expect blank log "boot: update failed (-9); retrying"
+# -11: the boot state cannot be written (QEMU ignores the write).
+expect blank log "boot: update failed (-11); retrying"
 expect blank esp "escape +++"
 expect blank esp "cmd AT+CIPCLOSE"
 expect blank log "boot: update (attempt 2"
@@ -110,6 +149,32 @@ expect stuck log "ota: downloading version 2"
 run app "$work/app.img" 3
 expect app log "boot: starting application version 2"
 expect app log "app: running"
+
+run f405-blank "$work/f405-blank.img" 3
+expect f405-blank log "otad bootloader, stm32f4 port, f405 layout"
+expect f405-blank log "boot: update (no valid application)"
+expect f405-blank esp 'cmd AT+CIPSTART="TCP","192.168.1.10",8000'
+expect f405-blank log "ota: downloading version 2"
+expect f405-blank log "boot: update failed (-11); retrying"
+
+run f405-req "$work/f405-req.img" 3
+expect f405-req log "boot: update (requested)"
+expect f405-req esp 'cmd AT+CIPSTART="TCP","192.168.1.10",8000'
+expect f405-req log "ota: server has version 2, installed 2: nothing to do"
+expect f405-req log "boot: starting application version 2"
+expect f405-req log "app: running"
+expect f405-req log "app: image confirmed"
+
+run f405-trial "$work/f405-trial.img" 2
+expect f405-trial log "boot: version 3 on trial, boot 1 of 1"
+expect f405-trial log "boot: starting application version 3"
+expect f405-trial log "app: running"
+# ota_confirm() was called: on trial it must write a record, which fails here.
+expect f405-trial log "app: could not confirm the image (-11)"
+
+run f405-revert "$work/f405-revert.img" 2
+expect f405-revert log "boot: version 3 not confirmed after 1 boot(s); reverting to version 2"
+reject f405-revert log "boot: starting application"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
