@@ -39,9 +39,16 @@ static int set_flags(struct ota_state_store *s, uint32_t clear, uint32_t set)
     return ota_state_write(s, &st, false);
 }
 
+/* What one turn of the boot loop did, when it did not start the
+ * application: a negative result is a failure of @what, retried later. */
+struct turn {
+    int result;
+    const char *what;
+};
+
 /* Dual-slot: the application on trial gets its boot, or is reverted.
  * Returns true if it was started (a simulator's jump returns). */
-static bool trial_boot(struct ota_state_store *s, const struct ota_config *cfg, int *result)
+static bool trial_boot(struct ota_state_store *s, const struct ota_config *cfg, struct turn *t)
 {
     uint32_t allowed = cfg->trial_boots ? cfg->trial_boots : 1;
     struct ota_state st = s->cur;
@@ -62,48 +69,46 @@ static bool trial_boot(struct ota_state_store *s, const struct ota_config *cfg, 
         /* Nothing verified to go back to: keep the new image as it is. */
         ota_logf("boot: version %u not confirmed, and no previous image to revert to",
                  st.app_version);
-        *result = set_flags(s, OTA_STATE_TRIAL, 0);
+        t->result = set_flags(s, OTA_STATE_TRIAL, 0);
+        t->what = "confirmation";
         return false;
     }
     ota_logf("boot: version %u not confirmed after %u boot(s); reverting to version %u",
              st.app_version, st.trials, st.dl_version);
     st.op = OTA_OP_REVERT;
     st.op_done = 0;
-    *result = ota_state_write(s, &st, false);
+    t->result = ota_state_write(s, &st, false);
+    t->what = "revert";
     return false;
 }
 
 /* Dual-slot: the install or revert in progress, to its end. */
-static int finish_swap(struct ota_state_store *s)
+static void finish_swap(struct ota_state_store *s, struct turn *t)
 {
-    uint32_t op = s->cur.op, version = s->cur.dl_version;
-    int r = ota_swap_run(s);
+    uint32_t version = s->cur.dl_version;
+    bool install = s->cur.op == OTA_OP_INSTALL;
 
-    if (r < 0)
-        ota_logf("boot: swap failed (%d)", (int32_t)r);
-    else if (op == OTA_OP_INSTALL)
-        ota_logf("boot: installed version %u", version);
-    else
-        ota_logf("boot: reverted to version %u", version);
-    return r;
+    t->what = install ? "install" : "revert";
+    t->result = ota_swap_run(s);
+    if (t->result >= 0)
+        ota_logf("boot: %s version %u", install ? "installed" : "reverted to", version);
 }
 
 /* One turn of the dual-slot boot: true once an application was started.
  * With a working application the device never waits for the server: one
  * update attempt when asked, then the application. */
-static bool boot_dual(struct ota_state_store *s, const struct ota_config *cfg, int *result)
+static bool boot_dual(struct ota_state_store *s, const struct ota_config *cfg, struct turn *t)
 {
     struct ota_update u;
     bool have_app;
     int r;
 
-    *result = OTA_OK;
     if (s->cur.op != OTA_OP_NONE) {
-        *result = finish_swap(s);
+        finish_swap(s, t);
         return false;
     }
     if (s->cur.flags & OTA_STATE_TRIAL)
-        return trial_boot(s, cfg, result);
+        return trial_boot(s, cfg, t);
     have_app = app_bootable(s);
     if (have_app && !(s->cur.flags & OTA_STATE_UPDATE_REQUESTED)) {
         boot(s);
@@ -115,7 +120,7 @@ static bool boot_dual(struct ota_state_store *s, const struct ota_config *cfg, i
     r = ota_update_run(&u, have_app, s->cur.app_version);
     if (r == OTA_UPDATE_STAGED)
         return false;
-    *result = r == OTA_UPDATE_REJECTED ? OTA_ERR_REJECTED : r;
+    t->result = r == OTA_UPDATE_REJECTED ? OTA_ERR_REJECTED : r;
     if (!have_app)
         return false;
     if (r < 0)
@@ -132,13 +137,12 @@ static bool boot_dual(struct ota_state_store *s, const struct ota_config *cfg, i
 /* One turn of the single-slot boot, as in devices already in the field:
  * true once an application was started. */
 static bool boot_single(struct ota_state_store *s, const struct ota_config *cfg,
-                        uint32_t attempt, int *result)
+                        uint32_t attempt, struct turn *t)
 {
     struct ota_update u;
     bool have_app = app_bootable(s);
     int r;
 
-    *result = OTA_OK;
     if (have_app && !(s->cur.flags & OTA_STATE_UPDATE_REQUESTED)) {
         boot(s);
         return true;
@@ -157,7 +161,7 @@ static bool boot_single(struct ota_state_store *s, const struct ota_config *cfg,
     }
     if (r == OTA_UPDATE_INSTALLED || r == OTA_UPDATE_CURRENT)
         return false; /* boot through the same checks as any boot */
-    *result = r;
+    t->result = r;
     /* Without a server the application that works is better than none; a
      * device without one has nothing else to do but try again. */
     if (have_app && attempt >= cfg->attempts_with_app) {
@@ -176,7 +180,7 @@ void ota_boot_main(const struct ota_config *cfg)
     uint32_t backoff = cfg->backoff_first_ms;
 
     for (uint32_t attempt = 1;; attempt++) {
-        int r;
+        struct turn t = {OTA_OK, "update"};
 
         ota_port_watchdog_feed();
         if (ota_state_load(&store, map) < 0) {
@@ -184,14 +188,14 @@ void ota_boot_main(const struct ota_config *cfg)
             ota_port_sleep_ms(backoff);
             continue;
         }
-        if (store.dual ? boot_dual(&store, cfg, &r) : boot_single(&store, cfg, attempt, &r))
+        if (store.dual ? boot_dual(&store, cfg, &t) : boot_single(&store, cfg, attempt, &t))
             return;
-        if (r >= 0) {
+        if (t.result >= 0) {
             attempt = 0;
             backoff = cfg->backoff_first_ms;
             continue;
         }
-        ota_logf("boot: update failed (%d); retrying in %u ms", (int32_t)r, backoff);
+        ota_logf("boot: %s failed (%d); retrying in %u ms", t.what, (int32_t)t.result, backoff);
         ota_port_sleep_ms(backoff);
         backoff = backoff > cfg->backoff_max_ms / 2 ? cfg->backoff_max_ms : backoff * 2;
     }

@@ -132,8 +132,11 @@ static int download(struct ota_update *u, uint32_t from)
         /* A sector is erased just before its first block is written; on a
          * resume at a sector's start it may have been cut mid-erase: erase
          * it again. Mid-sector, it was erased before its first block. */
-        if (off == start && ota_port_flash_erase(u->target, start) < 0)
-            return OTA_ERR_FLASH;
+        if (off == start) {
+            ota_port_watchdog_feed();
+            if (ota_port_flash_erase(u->target, start) < 0)
+                return OTA_ERR_FLASH;
+        }
         r = ota_flash_write_verified(u->target, off, wire, len);
         if (r < 0)
             return r;
@@ -203,6 +206,7 @@ static int decide(struct ota_update *u, bool have_app, uint32_t installed, uint3
 {
     const struct ota_state *cur = &u->store->cur;
     const struct ota_header *h = &u->header;
+    int r;
 
     if (u->store->dual && cur->rejected_size == h->binsize && cur->rejected_crc == h->checksum) {
         ota_logf("ota: version %u (crc %x) was reverted before: not installing it again",
@@ -221,7 +225,8 @@ static int decide(struct ota_update *u, bool have_app, uint32_t installed, uint3
         return OTA_UPDATE_CURRENT;
     }
     *from = 0;
-    return start_download(u) < 0 ? OTA_ERR_STATE : 1;
+    r = start_download(u);
+    return r < 0 ? r : 1;
 }
 
 int ota_update_run(struct ota_update *u, bool have_app, uint32_t installed)

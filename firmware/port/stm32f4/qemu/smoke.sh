@@ -136,8 +136,8 @@ expect blank log "otad bootloader, stm32f4 port, f401 layout"
 expect blank esp 'cmd AT+CWJAP="otad-demo","change-me"'
 expect blank esp 'cmd AT+CIPSTART="TCP","192.168.1.10",8000'
 expect blank log "ota: downloading version 2"
-# -11: the boot state cannot be written (QEMU ignores the write).
-expect blank log "boot: update failed (-11); retrying"
+# -9: the flash cannot be written (QEMU ignores the write).
+expect blank log "boot: update failed (-9); retrying"
 expect blank esp "escape +++"
 expect blank esp "cmd AT+CIPCLOSE"
 expect blank log "boot: update (attempt 2"
@@ -155,7 +155,7 @@ expect f405-blank log "otad bootloader, stm32f4 port, f405 layout"
 expect f405-blank log "boot: update (no valid application)"
 expect f405-blank esp 'cmd AT+CIPSTART="TCP","192.168.1.10",8000'
 expect f405-blank log "ota: downloading version 2"
-expect f405-blank log "boot: update failed (-11); retrying"
+expect f405-blank log "boot: update failed (-9); retrying"
 
 run f405-req "$work/f405-req.img" 3
 expect f405-req log "boot: update (requested)"
