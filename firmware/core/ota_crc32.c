@@ -8,35 +8,6 @@ static const uint32_t nibble[16] = {
     0x9B64C2B0, 0x86D3D2D4, 0xA00AE278, 0xBDBDF21C,
 };
 
-#ifdef OTA_CRC32_BYTE_TABLE
-/* A host build (otaget, the tests) can spare 1 KiB for a byte at a time:
- * the power-cut sweeps verify images hundreds of thousands of times. The
- * table is derived from the nibble one on first use; the host users of the
- * core are single-threaded. */
-static uint32_t byte_table[256];
-
-static void fill_byte_table(void)
-{
-    for (uint32_t b = 0; b < 256; b++) {
-        uint32_t c = b;
-
-        c = (c >> 4) ^ nibble[c & 15];
-        byte_table[b] = (c >> 4) ^ nibble[c & 15];
-    }
-}
-
-uint32_t ota_crc32(uint32_t crc, const void *data, uint32_t len)
-{
-    const uint8_t *p = data;
-
-    if (byte_table[1] == 0)
-        fill_byte_table();
-    crc = ~crc;
-    while (len-- > 0)
-        crc = (crc >> 8) ^ byte_table[(crc ^ *p++) & 0xFF];
-    return ~crc;
-}
-#else
 uint32_t ota_crc32(uint32_t crc, const void *data, uint32_t len)
 {
     const uint8_t *p = data;
@@ -49,4 +20,3 @@ uint32_t ota_crc32(uint32_t crc, const void *data, uint32_t len)
     }
     return ~crc;
 }
-#endif
