@@ -57,8 +57,9 @@ static bool trial_boot(struct ota_state_store *s, const struct ota_config *cfg, 
         st.trials++;
         ota_logf("boot: version %u on trial, boot %u of %u", st.app_version, st.trials, allowed);
         /* Counted before the jump: a reset at any later instant is a boot
-         * that did not confirm. Should the record fail, the next boot counts
-         * again rather than this one never counting. */
+         * that did not confirm. A flash that cannot take the record cannot
+         * take a revert either: starting the application is all that is
+         * left. */
         if (ota_state_write(s, &st, false) < 0)
             ota_logf("boot: cannot count the trial boot");
         boot(s);
