@@ -17,10 +17,10 @@ const struct ota_flash_map *ota_port_flash_map(void)
 }
 
 /* The counter runs down from LOAD twice: the first time it raises the NMI
- * (a warning, see startup.c), the second time it resets the chip. The core
- * feeds it at most a few hundred milliseconds apart (one HTTP request, one
- * 256-byte copy); the longest wait it makes, a receive timeout of 1.5 s, fits
- * in one period. */
+ * (a warning, see startup.c), the second time it resets the chip, 3 s after
+ * the last feed. The core feeds it between flash operations, copy chunks and
+ * requests, and the port through the waits the core bounds (receive, drain,
+ * back-off), so only a hang goes 3 s unfed. */
 #define WDOG_PERIOD_MS 1500u
 
 void qemu_watchdog_start(void)
