@@ -17,8 +17,12 @@ Environment:
   QEMU_SEED   seed of the random SIGKILL moments of the power-cut scenario
               (default: a new one, printed)
 
+Two boards: f401 (boot.elf, 512 KiB single-slot flash file; scenarios.py)
+and f405 (boot-f405.elf, 1 MiB dual-slot file; scenarios_ab.py).
+
 Run one scenario by hand (from tests/qemu/):
   OTAD=$PWD/../../build/otad ./scenarios.py PowerCuts
+  OTAD=$PWD/../../build/otad ./scenarios_ab.py AbPowerCuts
 """
 
 import fcntl
