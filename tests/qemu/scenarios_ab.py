@@ -13,6 +13,7 @@ and the documented record format and swap steps, never from the firmware.
 
 import collections
 import os
+import random
 import re
 import sys
 import threading
@@ -358,7 +359,9 @@ class AbPowerCuts(AbCase):
     install must end on v3 (the new, confirming app), the revert on v3 (the
     old one), the primary holding exactly its bytes and the secondary the
     other image; never a mix. Also prints the swap timings and erase counts
-    (guest time from the trace; guest instructions with -icount shift=0)."""
+    (guest time from the trace; guest instructions with -icount shift=0).
+    test_sigkills adds SIGKILLs at random moments (QEMU_SEED) of a real
+    download, install, trial and revert."""
 
     WORKERS = 2
 
@@ -400,9 +403,11 @@ class AbPowerCuts(AbCase):
         if rec is None or rec["op"] != OP_NONE or rec["flags"] & FLAG_TRIAL or \
                 (rec["app_size"], rec["app_crc"]) != (len(p), crc32(p)):
             return "%s: newest record %r does not describe %s, settled" % (tag, rec, primary)
-        if resumed and not r.find(r"^boot: resuming the (install|revert) at step \d+ of 6$"):
+        # resumed: True, False, or None (not known: not checked)
+        if resumed is True and not r.find(r"^boot: resuming the (install|revert) at step \d+ "
+                                          r"of 6$"):
             return "%s: the restart did not resume the swap\n%s" % (tag, r.describe())
-        if not resumed and r.find(r"resuming"):
+        if resumed is False and r.find(r"resuming"):
             return "%s: the restart resumed a swap that was not under way\n%s" % (
                 tag, r.describe())
         return None
@@ -476,6 +481,56 @@ class AbPowerCuts(AbCase):
             self.figures("%s (%d -> %d bytes)" % (kind, len(old), len(v3)), q, ops, ops_icount,
                          swap_erases(len(old), len(v3)))
 
+
+    KILLS = 4
+
+    def test_sigkills(self):
+        # SIGKILL (a power cut at a random moment) anywhere from the start of
+        # a download of the never-confirming app to the end of its revert;
+        # each restart must end on v1, settled, with the flash holding v1 in
+        # the primary and the whole never-confirming image in the secondary.
+        nc = self.serve_ab("noconfirm")
+        d = self.otad()
+        self.port = d.port
+        base = self.flash_ab(app="v1", name="base.bin")
+        ref = self.run_ab(self.copy_flash(base, "ref.bin"), d.port, ["update"], name="ref")
+        self.assertAbBooted(ref, "v1")
+        t_dl = ref.line_time(r"^ota: downloading version 5")
+        hang = ref.line_time(r"^app: not confirming$") - t_dl
+        window = ref.line_time(r"^boot: reverted to version 1$") - t_dl
+        seed = int(os.environ.get("QEMU_SEED", "0")) or random.randrange(1, 1 << 30)
+        rng = random.Random(seed)
+        # Half in the download and install, half in the wait for the
+        # watchdog and the revert.
+        half = self.KILLS // 2
+        delays = sorted([rng.uniform(0.05, hang) for _ in range(half)] +
+                        [rng.uniform(hang, window) for _ in range(self.KILLS - half)])
+        log("SIGKILL delays %s after the download starts (QEMU_SEED=%d; the app started at "
+            "%.2f s, the revert ended at %.2f s)" % (["%.2f" % x for x in delays], seed, hang,
+                                                     window))
+
+        def kill_run(k, delay):
+            tag = "kill%d" % k
+            flash = self.copy_flash(base, tag + ".bin")
+            q = self.qemu(flash, d.port, ["update"], name=tag, board="f405")
+            if q.wait_line(r"^ota: downloading version 5", RUN_TIMEOUT) is None:
+                return "%s: no download started\n%s" % (tag, q.describe())
+            time.sleep(delay)
+            q.kill()
+            q.wait(5)
+            last = [l for (_, l) in q.lines if l.startswith(("boot:", "ota:", "app:"))][-1:]
+            log("%s: SIGKILL %.2f s into the download, after %r" % (tag, delay, last))
+            err = self.check_restart(tag, flash, "v1", "noconfirm", None, None)
+            rec = qemutest.newest_ab_record(read_flash_ab(flash))
+            if err is None and (rec["rejected_size"], rec["rejected_crc"]) != (len(nc), crc32(nc)):
+                err = "%s: the reverted image is not remembered: %r" % (tag, rec)
+            return err
+
+        with ThreadPoolExecutor(self.WORKERS) as pool:
+            errors = [f.result(timeout=120) for f in
+                      [pool.submit(kill_run, k, x) for k, x in enumerate(delays)]]
+        errors = [e for e in errors if e]
+        self.assertEqual(errors, [], "\n\n".join(errors))
 
 if __name__ == "__main__":
     qemutest.main()
