@@ -296,6 +296,34 @@ class AbServerDown(AbCase):
         self.assertAbHolds(ab_flash, "v1")
 
 
+class AbFactoryFresh(AbCase):
+    """7. An erased f405 flash: the download goes into the secondary, the
+    swap copies it into the primary (nothing to keep: one erase of the
+    primary, no scratch), and v2 runs at once, not on trial since there is
+    nothing to revert to."""
+
+    def test_fresh_device_installs_v2(self):
+        v2 = self.serve_ab("v2")
+        d = self.otad()
+        flash = self.flash_ab()
+        q = self.run_ab(flash, d.port, ["trace"])
+        self.assertAbBooted(q, "v2")
+        in_order(self, q, [r"^boot: update \(no valid application\)$",
+                           r"^ota: downloading version 2: %d bytes" % len(v2),
+                           r"^ota: version 2 verified; installing$", r"^boot: installed version 2$",
+                           r"^boot: starting application version 2$", r"^app: confirmed$"])
+        self.assertFalse(q.find(r"on trial|revert"), q.describe())
+        rec = self.assertAbHolds(flash, "v2", q=q)
+        self.assertEqual(rec["flags"], FLAG_APP_VALID, repr(rec))
+        self.assertEqual(qemutest.ab_area(read_flash_ab(flash), "secondary", len(v2)), v2)
+        boot = segments(q.area_ops())[0]
+        got = erase_counts(boot)
+        want = collections.Counter(swap_erases(0, len(v2)))
+        want["secondary"] += sectors_of(len(v2))
+        self.assertEqual({a: n for a, n in got.items() if not a.startswith("state")}, dict(want))
+        log("ERASES factory-fresh install of v2 (%d bytes): %s"
+            % (len(v2), " ".join("%s=%d" % kv for kv in sorted(got.items()))))
+
 def swap_steps(ops):
     """Groups the bootloader's traced operations of a swap: each step is an
     erase of one sector, the 256-byte programs that copy into it, and the
