@@ -71,8 +71,6 @@ AB_SECTOR = 128 * 1024
 AB_AREAS = {"state-a": (0x8000, 16 * 1024), "state-b": (0xC000, 16 * 1024),
             "primary": (0x20000, 3 * AB_SECTOR), "secondary": (0x80000, 3 * AB_SECTOR),
             "scratch": (0xE0000, AB_SECTOR)}
-AB_PRIMARY = AB_AREAS["primary"][0]
-AB_SECONDARY = AB_AREAS["secondary"][0]
 AB_MAGIC = 0x4241544F                      # "OTAB"
 AB_RECORD = 64
 AB_RECORDS_AREA = 4096                     # records first, then the download bitmap
