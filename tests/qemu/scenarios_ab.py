@@ -380,12 +380,13 @@ def swap_figures(ops, head, steps, tail):
 
 class AbPowerCuts(AbCase):
     """6. Power cuts (cut=N) at every record and at the erase, first, middle
-    and last program of every step of an install swap (v1 -> v3, which spans
-    two 128 KiB sectors: the swap crosses a sector boundary) and of a revert
-    (a never-confirming app back to v3), each followed by a restart. The
-    install must end on v3 (the new, confirming app), the revert on v3 (the
-    old one), the primary holding exactly its bytes and the secondary the
-    other image; never a mix. Also prints the swap timings and erase counts
+    and last program of every step of three swaps whose images span two
+    128 KiB sectors (the swap crosses a sector boundary), each followed by a
+    restart: the install of v1 -> v3 must end on v3 (the new, confirming
+    app), the install of v3 -> the never-confirming app on that app on its
+    trial boot, and that app's revert on v3 (the old one); each time the
+    primary holds exactly the image and the secondary the other one, never
+    a mix. Also prints the swap timings and erase counts
     (guest time from the trace; guest instructions with -icount shift=0).
     test_sigkills adds SIGKILLs at random moments (QEMU_SEED) of a real
     download, install, trial and revert."""
@@ -399,22 +400,56 @@ class AbPowerCuts(AbCase):
         return q, flash, segments(q.area_ops())[0]
 
     def revert_start(self):
-        """The flash of a never-confirming app on trial, booted once (its
-        trial counted), v3 in the secondary: installed by the bootloader
-        from a staged flash, and QEMU killed once the app runs, before the
-        watchdog fires."""
-        flash = self.flash_ab(app="v3", secondary="noconfirm", install=True,
-                              name="staged-noconfirm.bin")
-        q = self.qemu(flash, self.port, name="trial", board="f405")
+        """Installs (traced) a never-confirming app over v3 from a staged
+        flash, and kills QEMU once the app runs, before the watchdog fires:
+        the flash of an app on trial, booted once (its trial counted), v3 in
+        the secondary. Returns (the staged flash, that flash, the install's
+        traced operations)."""
+        staged = self.flash_ab(app="v3", secondary="noconfirm", install=True,
+                               name="staged-noconfirm.bin")
+        flash = self.copy_flash(staged, "reverting.bin")
+        q = self.qemu(flash, self.port, ["trace"], name="trial", board="f405")
         self.assertIsNotNone(q.wait_line(r"^app: not confirming$", RUN_TIMEOUT), q.describe())
         q.kill()
-        rec = qemutest.newest_ab_record(read_flash_ab(flash))
-        nc = self.ab("noconfirm")
-        self.assertEqual((rec["flags"] & FLAG_TRIAL, rec["trials"], rec["app_size"],
-                          rec["app_crc"]), (FLAG_TRIAL, 1, len(nc), crc32(nc)), repr(rec))
-        return flash
+        q.wait(5)
+        err = self.trial_settled("trial", flash)
+        self.assertIsNone(err, err)
+        return staged, flash, segments(q.area_ops())[0]
 
-    def check_restart(self, tag, flash, primary, secondary, resumed, op):
+    def trial_settled(self, tag, flash):
+        """None if the flash holds the never-confirming app on its first
+        trial boot, v3 whole in the secondary, no swap under way."""
+        fl = read_flash_ab(flash)
+        nc, v3 = self.ab("noconfirm"), self.ab("v3")
+        if qemutest.ab_area(fl, "primary", len(nc)) != nc or \
+                qemutest.ab_area(fl, "secondary", len(v3)) != v3:
+            return "%s: the slots do not hold noconfirm and v3 (they start like %s, %s)" % (
+                tag, self.images.ab_name_of_bytes(qemutest.ab_area(fl, "primary")),
+                self.images.ab_name_of_bytes(qemutest.ab_area(fl, "secondary")))
+        rec = qemutest.newest_ab_record(fl)
+        want = (OP_NONE, FLAG_APP_VALID | FLAG_SECONDARY_VALID | FLAG_TRIAL, 1, len(nc),
+                crc32(nc), len(v3), crc32(v3))
+        if rec is None or (rec["op"], rec["flags"], rec["trials"], rec["app_size"],
+                           rec["app_crc"], rec["dl_size"], rec["dl_crc"]) != want:
+            return "%s: newest record %r is not noconfirm's first trial over v3" % (tag, rec)
+        return None
+
+    def check_trial(self, tag, flash, resumed):
+        """The restart after a cut in the install of the never-confirming app
+        ends on it (the new app), on trial; QEMU is stopped once it runs."""
+        r = self.qemu(flash, self.port, [], name="after-" + tag, board="f405")
+        started = r.wait_line(r"^app: not confirming$", RUN_TIMEOUT)
+        r.kill()
+        r.wait(5)
+        if started is None:
+            return "%s: the restart did not start the new app\n%s" % (tag, r.describe())
+        err = self.trial_settled(tag, flash)
+        if err is None and resumed != bool(r.find(r"^boot: resuming the install at step \d+ "
+                                                 r"of 6$")):
+            err = "%s: resumed %r expected\n%s" % (tag, resumed, r.describe())
+        return err
+
+    def check_restart(self, tag, flash, primary, secondary, resumed):
         r = self.run_ab(flash, self.port, [], name="after-" + tag)
         if r.rc != APP_EXIT_BASE + self.version(primary):
             return "%s: restart ended with %r, not %s\n%s" % (tag, r.rc, primary, r.describe())
@@ -439,7 +474,7 @@ class AbPowerCuts(AbCase):
                 tag, r.describe())
         return None
 
-    def cut(self, tag, src, op, ref, primary, secondary, resumed):
+    def cut(self, tag, src, op, ref, check, resumed):
         flash = self.copy_flash(src, tag + ".bin")
         c = self.run_ab(flash, self.port, ["cut=%d" % op["n"], "trace"], name=tag)
         got = c.area_ops()
@@ -449,9 +484,12 @@ class AbPowerCuts(AbCase):
         if len(got) != op["n"] or not all(same_op(a, b) for a, b in zip(got, ref)):
             return "%s: the operations up to the cut differ from the reference\n%s" % (
                 tag, c.describe())
-        return self.check_restart(tag, flash, primary, secondary, resumed, op)
+        return check(tag, flash, resumed)
 
-    def run_cuts(self, kind, src, ops, primary, secondary):
+    def run_cuts(self, kind, src, ops, check):
+        """Cuts every chosen operation of `ops` (the reference run from the
+        flash `src`) and checks each restart with check(tag, flash,
+        resumed)."""
         head, steps, tail = swap_steps(ops)
         points = cut_points(head, steps, tail)
         # A restart resumes the swap if a step record was complete before the
@@ -459,8 +497,8 @@ class AbPowerCuts(AbCase):
         first_record = next((st["record"]["n"] for st in steps if st["record"]), 0)
         last = tail[0]["n"] if tail else ops[-1]["n"]
         with ThreadPoolExecutor(self.WORKERS) as pool:
-            futures = [(tag, pool.submit(self.cut, "%s-%s" % (kind, tag), src, op, ops, primary,
-                                         secondary, first_record < op["n"] <= last))
+            futures = [(tag, pool.submit(self.cut, "%s-%s" % (kind, tag), src, op, ops, check,
+                                         first_record < op["n"] <= last))
                        for tag, op in points]
             errors = [f.result(timeout=120) for _, f in futures]
         log("%s: %d cut points: %s" % (kind, len(points), " ".join(t for t, _ in points)))
@@ -486,16 +524,25 @@ class AbPowerCuts(AbCase):
         staged = self.flash_ab(app="v1", secondary="v3", install=True, name="staged.bin")
         ref_i, _, ops_i = self.reference(staged, "install")
         self.assertTrue(ref_i.find(r"^boot: installed version 3$"), ref_i.describe())
-        reverting = self.revert_start()
+        staged_nc, reverting, ops_s = self.revert_start()
         ref_r, _, ops_r = self.reference(reverting, "revert")
         self.assertTrue(ref_r.find(r"^boot: reverted to version 3$"), ref_r.describe())
         t0 = time.monotonic()
-        n_i, err_i = self.run_cuts("install", staged, ops_i, "v3", "v1")
-        n_r, err_r = self.run_cuts("revert", reverting, ops_r, "v3", "noconfirm")
-        log("%d power cuts (%d in the install, %d in the revert) and restarts in %.1f s"
-            % (n_i + n_r, n_i, n_r, time.monotonic() - t0))
-        self.assertEqual(err_i + err_r, [], "\n\n".join(err_i + err_r))
-        self.assertGreaterEqual(n_i + n_r, 20)
+        counts, errors = [], []
+        for kind, src, ops, check in (
+                ("install", staged, ops_i,
+                 lambda tag, fl, res: self.check_restart(tag, fl, "v3", "v1", res)),
+                ("shrink", staged_nc, ops_s, self.check_trial),
+                ("revert", reverting, ops_r,
+                 lambda tag, fl, res: self.check_restart(tag, fl, "v3", "noconfirm", res))):
+            n, err = self.run_cuts(kind, src, ops, check)
+            counts.append(n)
+            errors += err
+        log("%d power cuts (%d in the install v1 -> v3, %d in the install v3 -> noconfirm, "
+            "%d in its revert) and restarts in %.1f s"
+            % (sum(counts), *counts, time.monotonic() - t0))
+        self.assertEqual(errors, [], "\n\n".join(errors))
+        self.assertGreaterEqual(sum(counts), 20)
 
         # Timed with the coarse trace (erases and records only: a line per
         # operation would cost more guest time than a step's copy).
