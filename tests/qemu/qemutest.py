@@ -17,8 +17,12 @@ Environment:
   QEMU_SEED   seed of the random SIGKILL moments of the power-cut scenario
               (default: a new one, printed)
 
+Two boards: f401 (boot.elf, 512 KiB single-slot flash file; scenarios.py)
+and f405 (boot-f405.elf, 1 MiB dual-slot file; scenarios_ab.py).
+
 Run one scenario by hand (from tests/qemu/):
   OTAD=$PWD/../../build/otad ./scenarios.py PowerCuts
+  OTAD=$PWD/../../build/otad ./scenarios_ab.py AbPowerCuts
 """
 
 import fcntl
@@ -55,6 +59,26 @@ APP_EXIT_BASE = 100         # the demo app exits 100 + its version
 
 TRACE_ERASE = re.compile(r"flash op (\d+): erase sector (\d+)")
 TRACE_PROGRAM = re.compile(r"flash op (\d+): program (0x[0-9a-fA-F]+|\d+) (\d+)")
+# The same lines name the area, the offset in it and the guest time (us).
+TRACE_AREA = re.compile(r"flash op (\d+): (erase) sector \d+ \(([a-z-]+) \+0x([0-9a-f]+)\) "
+                        r"t=(\d+)|flash op (\d+): (program) 0x[0-9a-f]+ (\d+) \(([a-z-]+) "
+                        r"\+0x([0-9a-f]+)\) t=(\d+)")
+
+# The f405 board's dual-slot map (firmware/port/f4_layouts.h), from offset 0
+# of its 1 MiB flash file: the expected places, independently of the port.
+AB_FLASH_SIZE = 1024 * 1024
+AB_SECTOR = 128 * 1024
+AB_AREAS = {"state-a": (0x8000, 16 * 1024), "state-b": (0xC000, 16 * 1024),
+            "primary": (0x20000, 3 * AB_SECTOR), "secondary": (0x80000, 3 * AB_SECTOR),
+            "scratch": (0xE0000, AB_SECTOR)}
+AB_MAGIC = 0x4241544F                      # "OTAB"
+AB_RECORD = 64
+AB_RECORDS_AREA = 4096                     # records first, then the download bitmap
+FLAG_SECONDARY_VALID, FLAG_TRIAL = 8, 16
+OP_NONE, OP_INSTALL, OP_REVERT = 0, 1, 2
+# The demo's f405 builds: name -> (file, version)
+AB_APPS = {"v1": ("app-ab-v1.bin", 1), "v2": ("app-ab-v2.bin", 2), "v3": ("app-ab-v3.bin", 3),
+           "noconfirm": ("app-ab-noconfirm.bin", 5), "crash": ("app-ab-crash.bin", 6)}
 
 
 def crc32(data):
@@ -83,6 +107,7 @@ class Images:
     def __init__(self, build):
         self.build = build
         self.boot_elf = os.path.join(build, "boot.elf")
+        self.boot_f405_elf = os.path.join(build, "boot-f405.elf")
         self.mkflash = os.path.join(PORT_DIR, "mkflash.py")
         self.path = {}
         self.data = {}
@@ -90,6 +115,18 @@ class Images:
                         (4, "app-big.bin")):
             self.path[v] = os.path.join(build, name)
             self.data[v] = otadtest.read_file(self.path[v])
+        self.ab_path, self.ab_data, self.ab_version = {}, {}, {}
+        for key, (name, version) in AB_APPS.items():
+            self.ab_path[key] = os.path.join(build, name)
+            self.ab_data[key] = otadtest.read_file(self.ab_path[key])
+            self.ab_version[key] = version
+
+    def ab_name_of_bytes(self, area):
+        """The f405 app whose image `area` starts with (None if none)."""
+        for key, d in self.ab_data.items():
+            if area[:len(d)] == d:
+                return key
+        return None
 
     def version_of_bytes(self, area):
         """The app version whose image `area` (the flash's app area) starts with."""
@@ -126,11 +163,70 @@ def build_images(timeout=240):
 # --------------------------------------------------------------------------
 # The emulated flash file.
 
-def read_flash(path):
+def read_flash(path, size=FLASH_SIZE):
     data = otadtest.read_file(path)
-    if len(data) != FLASH_SIZE:
-        raise AssertionError("%s: %d bytes, expected %d" % (path, len(data), FLASH_SIZE))
+    if len(data) != size:
+        raise AssertionError("%s: %d bytes, expected %d" % (path, len(data), size))
     return data
+
+
+def read_flash_ab(path):
+    return read_flash(path, AB_FLASH_SIZE)
+
+
+def ab_area(flash, name, n=None):
+    """The bytes of area `name` of an f405 flash (the first `n` of them)."""
+    off, size = AB_AREAS[name]
+    return flash[off:off + (size if n is None else n)]
+
+
+AB_FIELDS = ("seq", "flags", "app_version", "app_size", "app_crc", "dl_version", "dl_size",
+             "dl_crc", "op", "op_done", "trials", "rejected_size", "rejected_crc")
+
+
+def ab_records(flash):
+    """Every valid dual-slot record (64 bytes, 16 LE words: "OTAB", seq, flags,
+    app version/size/crc, secondary version/size/crc, op, op_done, trials,
+    rejected size/crc, 0, CRC-32 of the first 60) in the 64-byte slots of the
+    first 4 KiB of both state sectors."""
+    recs = []
+    for area in ("state-a", "state-b"):
+        base = AB_AREAS[area][0]
+        for off in range(base, base + AB_RECORDS_AREA, AB_RECORD):
+            raw = flash[off:off + AB_RECORD]
+            w = struct.unpack("<16I", raw)
+            if w[0] != AB_MAGIC or w[15] != crc32(raw[:60]):
+                continue
+            rec = dict(zip(AB_FIELDS, w[1:14]))
+            rec.update(offset=off, area=area)
+            recs.append(rec)
+    return recs
+
+
+def newest_ab_record(flash):
+    recs = ab_records(flash)
+    return max(recs, key=lambda r: r["seq"]) if recs else None
+
+
+def encode_ab_record(rec):
+    words = struct.pack("<15I", AB_MAGIC, *[rec[f] for f in AB_FIELDS], 0)
+    return words + struct.pack("<I", crc32(words))
+
+
+def request_update_ab(path):
+    """The dual-slot twin of request_update(): appends the newest record
+    again with seq + 1 and the update-request flag, in the next slot."""
+    flash = bytearray(read_flash_ab(path))
+    rec = newest_ab_record(flash)
+    if rec is None:
+        raise AssertionError("%s: no dual-slot record to add a request to" % path)
+    at = rec["offset"] + AB_RECORD
+    if flash[at:at + AB_RECORD] != b"\xff" * AB_RECORD:
+        raise AssertionError("%s: the slot after the newest record is not erased" % path)
+    new = dict(rec, seq=rec["seq"] + 1, flags=rec["flags"] | FLAG_UPDATE_REQUESTED)
+    flash[at:at + AB_RECORD] = encode_ab_record(new)
+    with open(path, "wb") as f:
+        f.write(flash)
 
 
 def app_area(flash, n):
@@ -207,8 +303,11 @@ class Qemu:
     reconnect=1) to 127.0.0.1:`port`. `args` are the semihosting arguments
     after flash=: 'update', 'cut=N', 'trace'."""
 
-    def __init__(self, images, flash, port, args=(), workdir=None, name="qemu"):
+    def __init__(self, images, flash, port, args=(), workdir=None, name="qemu", board="f401",
+                 extra=()):
         self.images = images
+        self.board = board              # f401: boot.elf; f405: boot-f405.elf
+        self.extra = list(extra)        # more QEMU options, e.g. -icount shift=0
         self.flash = flash
         self.port = port
         self.args = list(args)
@@ -231,8 +330,9 @@ class Qemu:
                 "-chardev", "socket,id=net,host=127.0.0.1,port=%d,nodelay=on,reconnect=1"
                 % self.port,
                 "-serial", "chardev:net",
-                "-semihosting-config", semi,
-                "-kernel", self.images.boot_elf]
+                "-semihosting-config", semi] + self.extra + [
+                "-kernel", self.images.boot_f405_elf if self.board == "f405"
+                else self.images.boot_elf]
 
     def start(self):
         self.stderr_path = os.path.join(self.workdir, "%s.stderr" % self.name)
@@ -347,6 +447,32 @@ class Qemu:
                 ops.append((int(m.group(1)), "program", int(m.group(2), 0), int(m.group(3))))
         return ops
 
+    def area_ops(self):
+        """The traced flash operations with their area: dicts with n, kind
+        ('erase' or 'program'), area, off, len (None for an erase) and t (guest
+        microseconds), in log order."""
+        ops = []
+        with self.cond:
+            lines = [l for (_, l) in self.lines]
+        for l in lines:
+            m = TRACE_AREA.search(l)
+            if m and m.group(2):
+                ops.append({"n": int(m.group(1)), "kind": "erase", "area": m.group(3),
+                            "off": int(m.group(4), 16), "len": None, "t": int(m.group(5))})
+            elif m:
+                ops.append({"n": int(m.group(6)), "kind": "program", "area": m.group(9),
+                            "off": int(m.group(10), 16), "len": int(m.group(8)),
+                            "t": int(m.group(11))})
+        return ops
+
+    def line_time(self, pattern, last=False):
+        """Host time (monotonic) of the first (or last) log line matching
+        `pattern`, or None."""
+        rx = re.compile(pattern)
+        with self.cond:
+            times = [t for (t, l) in self.lines if rx.search(l)]
+        return (times[-1] if last else times[0]) if times else None
+
     def describe(self):
         return ("%s: %s\nexit %r after %.1f s%s\n--- UART0 (last 60 lines)\n%s\n--- stderr\n%s"
                 % (self.name, " ".join(self.cmdline()), self.rc, self.elapsed(),
@@ -417,17 +543,40 @@ class QemuTestCase(otadtest.OtadTestCase):
         shutil.copyfile(src, path)
         return path
 
-    def qemu(self, flash, port, args=(), name=None):
+    def qemu(self, flash, port, args=(), name=None, board="f401", extra=()):
         q = Qemu(self.images, flash, port, args, self.tmp,
-                 name or "qemu-%d" % len(self.runs))
+                 name or "qemu-%d" % len(self.runs), board, extra)
         self.runs.append(q)
         return q.start()
 
-    def run_qemu(self, flash, port, args=(), timeout=30, name=None):
+    def run_qemu(self, flash, port, args=(), timeout=30, name=None, board="f401", extra=()):
         """Run to completion (bounded); returns the finished Qemu."""
-        q = self.qemu(flash, port, args, name)
+        q = self.qemu(flash, port, args, name, board, extra)
         q.wait(timeout)
         return q
+
+    def flash_ab(self, app=None, secondary=None, install=False, name="flash.bin",
+                 version=None):
+        """A new f405 flash file: factory fresh, or with the f405 app `app`
+        (a key of AB_APPS) installed in the primary, and `secondary` staged in
+        the secondary slot (with `install`, its install is recorded as due)."""
+        path = os.path.join(self.tmp, name)
+        cmd = [sys.executable, self.images.mkflash, path, "--layout", "f405"]
+        if app is not None:
+            cmd += ["--app", self.images.ab_path[app], "--version",
+                    str(version if version is not None else self.images.ab_version[app])]
+        if secondary is not None:
+            cmd += ["--secondary", self.images.ab_path[secondary], "--secondary-version",
+                    str(self.images.ab_version[secondary])]
+        if install:
+            cmd.append("--install")
+        r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=30)
+        self.assertEqual(r.returncode, 0, "%s: %s" % (" ".join(cmd), r.stdout.decode()))
+        data = read_flash_ab(path)
+        if app is None and secondary is None:
+            self.assertEqual(data, b"\xff" * AB_FLASH_SIZE, "a factory-fresh flash is all 0xFF")
+        return path
 
     # --- assertions ---------------------------------------------------
     def assertNoFault(self, q):
@@ -466,6 +615,38 @@ class QemuTestCase(otadtest.OtadTestCase):
         self.assertFalse(rec["flags"] & FLAG_DOWNLOADING, "newest record %r" % rec)
         self.assertEqual((rec["app_size"], rec["app_crc"]), (len(image), crc32(image)),
                          "newest record %r does not describe app-v%d" % (rec, version))
+
+
+    def assertAbHolds(self, flash_path, primary, secondary=None, q=None):
+        """The f405 flash holds exactly app `primary` in the primary slot (and
+        `secondary` in the secondary), and its newest record describes them,
+        valid, with no swap in progress and nothing on trial."""
+        flash = read_flash_ab(flash_path)
+        ctx = q.describe() if q else ""
+        for area, key in (("primary", primary), ("secondary", secondary)):
+            if key is None:
+                continue
+            image = self.images.ab_data[key]
+            if ab_area(flash, area, len(image)) != image:
+                self.fail("the %s slot does not hold %s (it starts like %s)\n%s"
+                          % (area, key, self.images.ab_name_of_bytes(ab_area(flash, area)), ctx))
+        rec = newest_ab_record(flash)
+        self.assertIsNotNone(rec, "no valid dual-slot record in the flash\n" + ctx)
+        p = self.images.ab_data[primary]
+        self.assertTrue(rec["flags"] & FLAG_APP_VALID, "newest record %r\n%s" % (rec, ctx))
+        self.assertFalse(rec["flags"] & (FLAG_TRIAL | FLAG_DOWNLOADING | FLAG_UPDATE_REQUESTED),
+                         "newest record %r\n%s" % (rec, ctx))
+        self.assertEqual(rec["op"], OP_NONE, "newest record %r" % rec)
+        self.assertEqual((rec["app_version"], rec["app_size"], rec["app_crc"]),
+                         (self.images.ab_version[primary], len(p), crc32(p)),
+                         "newest record %r does not describe %s" % (rec, primary))
+        if secondary is not None:
+            s_ = self.images.ab_data[secondary]
+            self.assertEqual((rec["dl_version"], rec["dl_size"], rec["dl_crc"]),
+                             (self.images.ab_version[secondary], len(s_), crc32(s_)),
+                             "newest record %r does not describe %s in the secondary"
+                             % (rec, secondary))
+        return rec
 
 
 def main():

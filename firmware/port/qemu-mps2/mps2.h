@@ -18,6 +18,17 @@
 #define UART_CTRL_TX_EN 0x1u
 #define UART_CTRL_RX_EN 0x2u
 
+/* The CMSDK APB watchdog (its interrupt is the NMI). Writes are ignored
+ * unless LOCK holds the key. */
+#define WDOG_BASE 0x40008000u
+#define WDOG_LOAD REG(WDOG_BASE + 0x000)
+#define WDOG_CTRL REG(WDOG_BASE + 0x008)
+#define WDOG_INTCLR REG(WDOG_BASE + 0x00C)
+#define WDOG_LOCK REG(WDOG_BASE + 0xC00)
+#define WDOG_CTRL_INTEN 0x1u   /* counts, and interrupts at the first expiry */
+#define WDOG_CTRL_RESEN 0x2u   /* resets at the second */
+#define WDOG_UNLOCK_KEY 0x1ACCE551u
+
 /* SysTick and the System Control Block. */
 #define SYST_CSR REG(0xE000E010u)
 #define SYST_RVR REG(0xE000E014u)
@@ -29,11 +40,11 @@
 /* The system clock of the AN386 image. */
 #define SYSCLK_HZ 25000000u
 
-/* Code RAM at 0 holds the emulated flash: the bootloader (loaded by QEMU
- * from the ELF), the boot state and the application. SRAM at 0x20000000. */
+/* Code RAM at 0 (4 MiB) holds the emulated flash: the bootloader (loaded
+ * by QEMU from the ELF), then what the board's map puts there. SRAM at
+ * 0x20000000. */
 #define FLASH_BASE 0x00000000u
-#define FLASH_SIZE (512u * 1024u)
-#define APP_ADDR 0x00010000u
+#define BOOT_SIZE 0x8000u
 #define SRAM_BASE 0x20000000u
 #define SRAM_END 0x20400000u
 

@@ -5,22 +5,23 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "f401_layout.h"
+#include "f4_layouts.h"
 #include "mps2.h"
+#include "ota_flash.h"
 #include "ota_log.h"
 #include "ota_port.h"
-#include "ota_state.h"
 #include "qemu_port.h"
 #include "semihost.h"
-
-static const struct ota_flash_layout layout = F401_LAYOUT(FLASH_BASE);
 
 static const struct ota_server server = {.host = "127.0.0.1", .port = 8000, .name = "app"};
 
 static volatile uint32_t ticks;
 static int flash_fd = -1;
 static uint32_t ops, cut_at;
-static bool trace;
+/* trace: every flash operation; trace=coarse: only erases and programs of
+ * the boot state (the boundaries of download blocks and swap steps), so that
+ * timing them costs the guest little. */
+static enum { TRACE_NONE, TRACE_ALL, TRACE_COARSE } trace;
 
 /* ---- UARTs and time ------------------------------------------------------ */
 
@@ -56,12 +57,29 @@ uint32_t ota_port_millis(void)
     return ticks;
 }
 
+uint32_t qemu_micros(void)
+{
+    uint32_t t, cvr;
+
+    /* A tick between the two reads would pair the new count with the old
+     * tick: read until they agree. */
+    do {
+        t = ticks;
+        cvr = SYST_CVR;
+    } while (t != ticks);
+    return t * 1000u + (SYST_RVR - cvr) / (SYSCLK_HZ / 1000000u);
+}
+
+/* A wait the bootloader chose (a back-off) is not a hang: the watchdog is
+ * fed through it. */
 void ota_port_sleep_ms(uint32_t ms)
 {
     uint32_t start = ticks;
 
-    while (ticks - start < ms)
+    while (ticks - start < ms) {
+        ota_port_watchdog_feed();
         __asm__ volatile("wfi");
+    }
 }
 
 void ota_port_log(const char *line)
@@ -81,7 +99,7 @@ static uint32_t parse_u32(const char *s)
 
 void qemu_port_init(bool load)
 {
-    const char *path, *cut;
+    const char *path, *cut, *trace_arg;
     char name[200];
     uint32_t n = 0;
 
@@ -108,10 +126,12 @@ void qemu_port_init(bool load)
     }
     cut = semihost_arg("cut");
     cut_at = cut != 0 ? parse_u32(cut) : 0;
-    trace = semihost_arg("trace") != 0;
+    trace_arg = semihost_arg("trace");
+    if (trace_arg != 0)
+        trace = trace_arg[0] == 'c' ? TRACE_COARSE : TRACE_ALL;
     /* The bootloader's own sectors come from the ELF; the rest is the file. */
-    if (load && semihost_pread(flash_fd, 0x8000, (void *)(FLASH_BASE + 0x8000),
-                               FLASH_SIZE - 0x8000) < 0) {
+    if (load && semihost_pread(flash_fd, BOOT_SIZE, (void *)(FLASH_BASE + BOOT_SIZE),
+                               qemu_flash_size - BOOT_SIZE) < 0) {
         qemu_log_raw("port: cannot read the flash file\n");
         semihost_exit(EXIT_NOTHING_TO_DO);
     }
@@ -119,9 +139,18 @@ void qemu_port_init(bool load)
 
 /* ---- Flash --------------------------------------------------------------- */
 
-const struct ota_flash_layout *ota_port_flash_layout(void)
+static const char *const area_name[OTA_AREA_COUNT] = {
+    [OTA_AREA_PRIMARY] = "primary", [OTA_AREA_SECONDARY] = "secondary",
+    [OTA_AREA_SCRATCH] = "scratch", [OTA_AREA_STATE_A] = "state-a",
+    [OTA_AREA_STATE_B] = "state-b",
+};
+
+/* The address of [@off, @off + @len) of @area, if it lies inside the area
+ * and the flash file. The bootloader's sectors are in no area. */
+static bool span(enum ota_area area, uint32_t off, uint32_t len, uint32_t *addr)
 {
-    return &layout;
+    return ota_area_span(ota_port_flash_map(), area, off, len, addr) &&
+           *addr >= FLASH_BASE + BOOT_SIZE && *addr - FLASH_BASE + len <= qemu_flash_size;
 }
 
 /* Counts an operation; with cut=N, the N-th one is applied half-way (in the
@@ -138,38 +167,44 @@ static void power_fails(void)
     semihost_exit(EXIT_POWER_CUT);
 }
 
-int ota_port_flash_erase(uint32_t sector)
+/* The trace names the physical place (the F4 sector, the absolute address:
+ * what the single-slot tests parse) and the area with the offset in it (what
+ * the dual-slot tests parse), with the time in microseconds. */
+int ota_port_flash_erase(enum ota_area area, uint32_t off)
 {
-    uint32_t addr, size;
+    uint32_t addr, start, size;
     uint8_t ff[256];
 
-    if (sector < 2 || sector >= layout.nsectors)
-        return -1; /* never the bootloader */
-    addr = ota_flash_sector_addr(&layout, sector);
-    size = f401_sector_size[sector];
-    if (trace)
-        ota_logf("flash op %u: erase sector %u", ops + 1, sector);
+    if (!ota_area_sector(ota_port_flash_map(), area, off, &start, &size) || start != off ||
+        !span(area, off, size, &addr))
+        return -1;
+    if (trace != TRACE_NONE)
+        ota_logf("flash op %u: erase sector %u (%s +0x%x) t=%u", ops + 1,
+                 f4_sector_of(addr - FLASH_BASE), area_name[area], off, qemu_micros());
     memset(ff, 0xFF, sizeof(ff));
-    for (uint32_t off = 0; off < size; off += sizeof(ff)) {
-        if (off == size / 2 && cut_now())
+    for (uint32_t at = 0; at < size; at += sizeof(ff)) {
+        if (at == size / 2 && cut_now())
             power_fails();
-        if (semihost_pwrite(flash_fd, addr - FLASH_BASE + off, ff, sizeof(ff)) < 0)
+        if (semihost_pwrite(flash_fd, addr - FLASH_BASE + at, ff, sizeof(ff)) < 0)
             return -1;
     }
     memset((void *)addr, 0xFF, size);
     return 0;
 }
 
-int ota_port_flash_program(uint32_t addr, const void *data, uint32_t len)
+int ota_port_flash_program(enum ota_area area, uint32_t off, const void *data, uint32_t len)
 {
     const uint8_t *src = data;
-    uint8_t *dst = (uint8_t *)addr;
+    uint32_t addr;
+    uint8_t *dst;
 
-    if (addr < ota_flash_sector_addr(&layout, 2) || addr + len > FLASH_BASE + FLASH_SIZE ||
-        addr + len < addr)
+    if (!span(area, off, len, &addr))
         return -1;
-    if (trace)
-        ota_logf("flash op %u: program 0x%x %u", ops + 1, addr, len);
+    dst = (uint8_t *)addr;
+    if (trace == TRACE_ALL ||
+        (trace == TRACE_COARSE && (area == OTA_AREA_STATE_A || area == OTA_AREA_STATE_B)))
+        ota_logf("flash op %u: program 0x%x %u (%s +0x%x) t=%u", ops + 1, addr, len,
+                 area_name[area], off, qemu_micros());
     for (uint32_t i = 0; i < len; i++) {
         if ((dst[i] & src[i]) != src[i]) {
             ota_logf("flash: program would set bits at 0x%x", addr + i);
@@ -190,9 +225,11 @@ int ota_port_flash_program(uint32_t addr, const void *data, uint32_t len)
     return semihost_pwrite(flash_fd, addr - FLASH_BASE, dst, len);
 }
 
-int ota_port_flash_read(uint32_t addr, void *buf, uint32_t len)
+int ota_port_flash_read(enum ota_area area, uint32_t off, void *buf, uint32_t len)
 {
-    if (addr + len > FLASH_BASE + FLASH_SIZE || addr + len < addr)
+    uint32_t addr;
+
+    if (!span(area, off, len, &addr))
         return -1;
     memcpy(buf, (const void *)addr, len);
     return 0;
@@ -219,9 +256,14 @@ int ota_port_net_recv(void *buf, uint32_t len, uint32_t timeout_ms)
     uint8_t *out = buf;
     uint32_t start = ticks, n = 0;
 
-    while (!(UART_STATE(UART1_BASE) & UART_STATE_RX_FULL))
+    /* The wait is bounded by the core's timeout: not a hang, so the
+     * watchdog is fed through it. Unfed, a 1.5 s timeout measured in
+     * SysTicks was seen to outlast the watchdog's 3 s on a loaded host. */
+    while (!(UART_STATE(UART1_BASE) & UART_STATE_RX_FULL)) {
+        ota_port_watchdog_feed();
         if (ticks - start >= timeout_ms)
             return 0;
+    }
     while (n < len && (UART_STATE(UART1_BASE) & UART_STATE_RX_FULL))
         out[n++] = (uint8_t)UART_DATA(UART1_BASE);
     return (int)n;
@@ -235,6 +277,7 @@ void ota_port_net_close(void)
     uint32_t quiet = ticks;
 
     while (ticks - quiet < 200) {
+        ota_port_watchdog_feed();
         if (UART_STATE(UART1_BASE) & UART_STATE_RX_FULL) {
             (void)UART_DATA(UART1_BASE);
             quiet = ticks;
