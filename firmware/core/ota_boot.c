@@ -95,6 +95,13 @@ static void finish_swap(struct ota_state_store *s, struct turn *t)
         ota_logf("boot: %s version %u", install ? "installed" : "reverted to", version);
 }
 
+/* True if @r, the end of an update attempt, is the server's answer to the
+ * request rather than a failure to get one. */
+static bool answered(int r)
+{
+    return r == OTA_UPDATE_CURRENT || r == OTA_UPDATE_REJECTED || r == OTA_ERR_PROTOCOL;
+}
+
 /* One turn of the dual-slot boot: true once an application was started.
  * With a working application the device never waits for the server: one
  * update attempt when asked, then the application. */
@@ -126,9 +133,10 @@ static bool boot_dual(struct ota_state_store *s, const struct ota_config *cfg, s
         return false;
     if (r < 0)
         ota_logf("boot: update failed (%d); starting the installed application", (int32_t)r);
-    /* The request is answered, whatever the answer; a download cut short
-     * resumes at the next one. */
-    if ((s->cur.flags & OTA_STATE_UPDATE_REQUESTED) &&
+    /* An answer (nothing newer, the image reverted before, one that cannot
+     * fit) settles the request. A failure on the way (no server, a download
+     * cut short) leaves it: the next boot tries once more, resuming. */
+    if (answered(r) && (s->cur.flags & OTA_STATE_UPDATE_REQUESTED) &&
         set_flags(s, OTA_STATE_UPDATE_REQUESTED, 0) < 0)
         ota_logf("boot: cannot clear the update request");
     boot(s);

@@ -224,6 +224,7 @@ int ota_http_get(struct ota_http *c, const char *path, uint8_t *body, uint32_t b
             if (r == 1)
                 break;
         }
+        ota_port_watchdog_feed();
         n = ota_port_net_recv(c->rx, sizeof(c->rx), c->cfg->recv_timeout_ms);
         if (n <= 0) {
             r = n == 0 ? OTA_ERR_TIMEOUT : OTA_ERR_NET;

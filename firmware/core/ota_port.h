@@ -55,10 +55,13 @@ int ota_port_flash_program(enum ota_area area, uint32_t off, const void *data, u
 /* Reads @len bytes at offset @off of @area into @buf. 0 or negative. */
 int ota_port_flash_read(enum ota_area area, uint32_t off, void *buf, uint32_t len);
 
-/* Keeps a watchdog from resetting the chip during a long operation: the
- * core calls it between flash operations and between requests, never more
- * than one sector erase or one 128 KiB copy step apart. A port without a
- * watchdog does nothing. */
+/* Keeps a watchdog from resetting the chip during a long operation. The
+ * core calls it before every erase, between the 256-byte chunks of a copy,
+ * every 16 KiB of a CRC pass, and before every request and every wait for
+ * response bytes. The waits themselves (ota_port_sleep_ms, a back-off of up
+ * to backoff_max_ms; ota_port_net_recv, up to the receive timeout;
+ * ota_port_net_open, which may join a network) are the port's: it must feed
+ * the watchdog inside them. A port without a watchdog does nothing. */
 void ota_port_watchdog_feed(void);
 
 /* ---- Network transport: one TCP connection to the server -------------- */

@@ -210,7 +210,7 @@ static void test_rejected_not_again(void **state)
     boot_expect(v1, SIZE1);
     assert_int_equal(server.header_requests, 1);
     assert_int_equal(server.block_requests, 0);
-    assert_false(cur().flags & OTA_STATE_UPDATE_REQUESTED);
+    assert_false(cur().flags & OTA_STATE_UPDATE_REQUESTED); /* answered */
     request_update();
     serve(v3, SIZE2, 2);
     boot_expect(v3, SIZE2);
@@ -230,7 +230,8 @@ static void test_trial_boots(void **state)
 }
 
 /* The server down when an update is asked for: one try of the header, no
- * back-off, and the installed application starts; the request is answered. */
+ * back-off, and the installed application starts. The request stays, and
+ * the next boot that reaches the server updates. */
 static void test_server_down_boots_at_once(void **state)
 {
     uint64_t slept = host_slept_ms();
@@ -243,11 +244,14 @@ static void test_server_down_boots_at_once(void **state)
     boot_expect(v1, SIZE1);
     assert_int_equal(host_slept_ms(), slept);
     assert_int_equal(server.down_opens, 999);
+    assert_true(cur().flags & OTA_STATE_UPDATE_REQUESTED);
+    server.down_opens = 0;
+    boot_expect(v2, SIZE2);
     assert_false(cur().flags & OTA_STATE_UPDATE_REQUESTED);
 }
 
 /* The server goes away mid-download: the device starts v1 at once, its
- * primary untouched; the next request resumes the download. */
+ * primary untouched; the next boot resumes the download. */
 static void test_interrupted_download(void **state)
 {
     uint8_t *before = malloc(SECTOR);
@@ -263,7 +267,6 @@ static void test_interrupted_download(void **state)
     assert_int_equal(host_flash_erases(OTA_AREA_PRIMARY), 0);
     assert_int_equal(host_slept_ms(), 0);
     assert_true(cur().flags & OTA_STATE_DOWNLOADING);
-    request_update();
     serve(v2, SIZE2, 2);
     boot_expect(v2, SIZE2);
     assert_int_equal(server.first_block, 20);
@@ -330,6 +333,7 @@ static void test_too_large(void **state)
     boot_expect(v1, SIZE1);
     assert_int_equal(server.block_requests, 0);
     assert_int_equal(host_flash_erases(OTA_AREA_SECONDARY), 0);
+    assert_false(cur().flags & OTA_STATE_UPDATE_REQUESTED); /* answered: it cannot fit */
     free(big);
 }
 
