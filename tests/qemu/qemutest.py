@@ -617,10 +617,12 @@ class QemuTestCase(otadtest.OtadTestCase):
                          "newest record %r does not describe app-v%d" % (rec, version))
 
 
-    def assertAbHolds(self, flash_path, primary, secondary=None, q=None):
+    def assertAbHolds(self, flash_path, primary, secondary=None, q=None, requested=False):
         """The f405 flash holds exactly app `primary` in the primary slot (and
         `secondary` in the secondary), and its newest record describes them,
-        valid, with no swap in progress and nothing on trial."""
+        valid, with no swap in progress and nothing on trial; the update
+        request flag set exactly if `requested` (a request the server never
+        answered stays)."""
         flash = read_flash_ab(flash_path)
         ctx = q.describe() if q else ""
         for area, key in (("primary", primary), ("secondary", secondary)):
@@ -634,7 +636,9 @@ class QemuTestCase(otadtest.OtadTestCase):
         self.assertIsNotNone(rec, "no valid dual-slot record in the flash\n" + ctx)
         p = self.images.ab_data[primary]
         self.assertTrue(rec["flags"] & FLAG_APP_VALID, "newest record %r\n%s" % (rec, ctx))
-        self.assertFalse(rec["flags"] & (FLAG_TRIAL | FLAG_DOWNLOADING | FLAG_UPDATE_REQUESTED),
+        self.assertFalse(rec["flags"] & (FLAG_TRIAL | FLAG_DOWNLOADING),
+                         "newest record %r\n%s" % (rec, ctx))
+        self.assertEqual(bool(rec["flags"] & FLAG_UPDATE_REQUESTED), requested,
                          "newest record %r\n%s" % (rec, ctx))
         self.assertEqual(rec["op"], OP_NONE, "newest record %r" % rec)
         self.assertEqual((rec["app_version"], rec["app_size"], rec["app_crc"]),

@@ -237,9 +237,18 @@ int ota_port_flash_read(enum ota_area area, uint32_t off, void *buf, uint32_t le
 
 /* ---- Network: UART1 is a TCP connection QEMU holds to the server ------- */
 
+/* QEMU connects the chardev (reconnect=1) only once its main loop runs,
+ * while the guest is already executing: bytes sent before that are lost,
+ * and a first request sent within the first tens of milliseconds of a run
+ * went unanswered. A Wi-Fi module also needs time to join its network, so
+ * the link counts as up LINK_UP_MS after power-on. */
+#define LINK_UP_MS 300u
+
 int ota_port_net_open(void)
 {
-    return 0; /* QEMU connected the chardev; it reconnects by itself */
+    while (semihost_elapsed_ms() < LINK_UP_MS)
+        ota_port_sleep_ms(10);
+    return 0; /* QEMU holds the connection and reconnects by itself */
 }
 
 int ota_port_net_send(const void *data, uint32_t len)

@@ -7,6 +7,7 @@ enum {
     SYS_SEEK = 0x0A,
     SYS_GET_CMDLINE = 0x15,
     SYS_EXIT_EXTENDED = 0x20,
+    SYS_ELAPSED = 0x30,
 };
 
 static int call(uint32_t op, void *args)
@@ -103,4 +104,14 @@ void semihost_exit(uint32_t code)
 
     for (;;)
         call(SYS_EXIT_EXTENDED, args);
+}
+
+uint32_t semihost_elapsed_ms(void)
+{
+    /* QEMU counts nanoseconds (its SYS_TICKFREQ is 1e9), into two words. */
+    uint32_t ticks[2] = {0, 0};
+
+    if (call(SYS_ELAPSED, ticks) != 0)
+        return 0;
+    return (uint32_t)((((uint64_t)ticks[1] << 32) | ticks[0]) / 1000000u);
 }

@@ -23,6 +23,9 @@ const char *semihost_cmdline(void);
  * for a bare KEY, terminated by a space or the end) or 0 if absent. */
 const char *semihost_arg(const char *key);
 
+/* Milliseconds since QEMU started (0 if the host cannot tell). */
+uint32_t semihost_elapsed_ms(void);
+
 /* Ends the QEMU run with exit status @code. */
 void semihost_exit(uint32_t code) __attribute__((noreturn));
 
