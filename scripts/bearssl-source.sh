@@ -90,6 +90,11 @@ set -- -o "Dir::Etc::sourcelist=$apt/sources.list" \
     -o "Dir::Etc::sourceparts=$apt/sources.list.d" \
     -o "Dir::State::Lists=$apt/lists" \
     -o "Dir::Cache=$apt/cache"
+# As root, apt fetches as its unprivileged _apt user: let that user write
+# where the source lands (apt sees to lists/partial itself).
+if [ "$(id -u)" = 0 ] && id _apt >/dev/null 2>&1; then
+    chown _apt "$apt/dl"
+fi
 apt-get "$@" -q update
 (cd "$apt/dl" && apt-get "$@" -q source --download-only bearssl)
 
