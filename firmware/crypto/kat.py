@@ -2,16 +2,20 @@
 """Writes kat.h, the known answers of the measurement program (measure.c).
 
 Everything in it comes from Python's hashlib and `cryptography`, never from
-the code under test: a P-256 key derived from a fixed scalar, a 128-byte
-message (the size of a manifest's signed part), its SHA-256 and an ECDSA
-signature of that digest (random k, so a rerun gives another valid
-signature), the SHA-256 of the standard test messages, and that of a full
-384 KiB slot filled with the pattern measure.c generates.
+the code under test: a P-256 key derived from a fixed scalar; a signed
+manifest (include/otad/proto.h, built here from its documentation) for
+firmware "app", version 7, whose image is a full 384 KiB slot filled with
+the pattern measure.c generates; the SHA-256 of its first 128 bytes and an
+ECDSA signature of that digest (random k: a rerun gives another valid
+signature); the key id; the SHA-256 of the slot and of the standard test
+messages.
 
 usage: kat.py OUT.h
 """
 import hashlib
+import struct
 import sys
+import zlib
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -39,7 +43,13 @@ def main():
     key = ec.derive_private_key(scalar % (2**256 - 2**224), ec.SECP256R1())
     nums = key.public_key().public_numbers()
     pub = nums.x.to_bytes(32, "big") + nums.y.to_bytes(32, "big")
-    msg = bytes((i * 37 + 11) & 0xFF for i in range(128))
+    # A manifest as include/otad/proto.h lays it out, built here from that
+    # documentation: the signed message is its first 128 bytes.
+    slot = pattern(SLOT)
+    msg = (b"OTAM" + struct.pack("<IIIII", 1, 7, SLOT, zlib.crc32(slot), 0)
+           + hashlib.sha256(pub).digest()[:8] + b"app".ljust(64, b"\0")
+           + hashlib.sha256(slot).digest())
+    assert len(msg) == 128
     digest = hashlib.sha256(msg).digest()
     der = key.sign(digest, ec.ECDSA(Prehashed(hashes.SHA256())))
     r, s = decode_dss_signature(der)
@@ -54,11 +64,13 @@ def main():
     out.append(carray("kat_msg", msg))
     out.append(carray("kat_msg_sha256", digest))
     out.append(carray("kat_sig", sig))
+    out.append(carray("kat_manifest", msg + sig))
+    out.append(carray("kat_key_id", hashlib.sha256(pub).digest()[:8]))
     out.append(carray("kat_abc_sha256", hashlib.sha256(b"abc").digest()))
     out.append(carray("kat_empty_sha256", hashlib.sha256(b"").digest()))
     out.append(carray("kat_448_sha256", hashlib.sha256(
         b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq").digest()))
-    out.append(carray("kat_slot_sha256", hashlib.sha256(pattern(SLOT)).digest()))
+    out.append(carray("kat_slot_sha256", hashlib.sha256(slot).digest()))
     with open(sys.argv[1], "w") as f:
         f.write("\n".join(out))
 

@@ -9,6 +9,7 @@
 #include "kat.h"
 #include "measure.h"
 #include "ota_verify.h"
+#include "otad/proto.h"
 
 static int failures;
 
@@ -120,6 +121,40 @@ static void kat_ecdsa(void)
     check(!ota_p256_verify(kat_pub, kat_msg_sha256, sig), "ecdsa: s = n fails");
 }
 
+/* The chain the bootloader will run: decode a manifest with proto.h's
+ * decoder, find the key by its id, verify the signature over the first 128
+ * bytes; a changed version must then fail. */
+static void kat_manifest_chain(void)
+{
+    struct ota_manifest m;
+    struct ota_sha256 h;
+    uint8_t copy[OTA_MANIFEST_SIZE], digest[OTA_SHA256_SIZE];
+
+    check(ota_manifest_decode(kat_manifest, sizeof(kat_manifest), &m) == 0,
+          "manifest: decodes");
+    check(m.version == 7 && m.size == KAT_SLOT_SIZE && memcmp(m.name, "app", 4) == 0 &&
+              memcmp(m.sha256, kat_slot_sha256, OTA_SHA256_SIZE) == 0,
+          "manifest: version, size, name and SHA-256 as kat.py wrote them");
+    check(sha256_is(kat_manifest, OTA_MANIFEST_SIGNED, kat_msg_sha256),
+          "manifest: its signed part is the kat message");
+    ota_sha256_init(&h);
+    ota_sha256_update(&h, kat_pub, OTA_P256_PUB_SIZE);
+    ota_sha256_final(&h, digest);
+    check(memcmp(digest, m.key_id, OTA_MANIFEST_KEY_ID) == 0 &&
+              memcmp(kat_key_id, m.key_id, OTA_MANIFEST_KEY_ID) == 0,
+          "manifest: key id is the start of SHA-256(X || Y)");
+    check(ota_p256_verify(kat_pub, kat_msg_sha256, m.signature), "manifest: signature verifies");
+
+    memcpy(copy, kat_manifest, sizeof(copy));
+    copy[8] ^= 1; /* version 7 -> 6: still a well-formed manifest */
+    ota_sha256_init(&h);
+    ota_sha256_update(&h, copy, OTA_MANIFEST_SIGNED);
+    ota_sha256_final(&h, digest);
+    check(ota_manifest_decode(copy, sizeof(copy), &m) == 0 && m.version == 6 &&
+              !ota_p256_verify(kat_pub, digest, m.signature),
+          "manifest: with the version changed, decodes but does not verify");
+}
+
 /* Every bit of the three inputs flipped, one at a time: 1280
  * verifications, for the host (on QEMU they would take minutes). */
 static void all_flips(void)
@@ -193,6 +228,7 @@ int measure_run(bool all_flips_too)
 
     kat_sha256();
     kat_ecdsa();
+    kat_manifest_chain();
 
     measure_stack_paint();
     t = measure_now();

@@ -13,9 +13,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define OTA_SHA256_SIZE 32
-#define OTA_P256_PUB_SIZE 64 /* X || Y, 32 bytes each, big-endian */
-#define OTA_P256_SIG_SIZE 64 /* r || s, 32 bytes each, big-endian */
+/* The same definitions as in otad/proto.h, token for token, so that a file
+ * may include both. */
+#define OTA_SHA256_SIZE 32u
+#define OTA_P256_SIG_SIZE 64u /* r || s, 32 bytes each, big-endian */
+#define OTA_P256_PUB_SIZE 64u /* X || Y, 32 bytes each, big-endian */
 
 /* A SHA-256 in progress, owned by the caller (stack or static). */
 struct ota_sha256 {
