@@ -61,9 +61,7 @@ def main():
            "#include <stdint.h>", "",
            "#define KAT_SLOT_SIZE %du" % SLOT, ""]
     out.append(carray("kat_pub", pub))
-    out.append(carray("kat_msg", msg))
     out.append(carray("kat_msg_sha256", digest))
-    out.append(carray("kat_sig", sig))
     out.append(carray("kat_manifest", msg + sig))
     out.append(carray("kat_key_id", hashlib.sha256(pub).digest()[:8]))
     out.append(carray("kat_abc_sha256", hashlib.sha256(b"abc").digest()))

@@ -11,6 +11,11 @@
 #include "ota_verify.h"
 #include "otad/proto.h"
 
+/* The message is the manifest's signed part; its signature follows it. */
+static const uint8_t *const kat_msg = kat_manifest;
+#define KAT_MSG_SIZE OTA_MANIFEST_SIGNED
+static const uint8_t *const kat_sig = kat_manifest + OTA_MANIFEST_SIGNED;
+
 static int failures;
 
 static void print_u64(uint64_t v)
@@ -77,10 +82,10 @@ static void kat_sha256(void)
     check(sha256_is("abc", 3, kat_abc_sha256), "sha256(\"abc\")");
     check(sha256_is("", 0, kat_empty_sha256), "sha256(\"\")");
     check(sha256_is(m448, sizeof(m448) - 1, kat_448_sha256), "sha256(448-bit message)");
-    check(sha256_is(kat_msg, sizeof(kat_msg), kat_msg_sha256), "sha256(kat message)");
-    check(sha256_pieces_is(kat_msg, sizeof(kat_msg), kat_msg_sha256),
+    check(sha256_is(kat_msg, KAT_MSG_SIZE, kat_msg_sha256), "sha256(kat message)");
+    check(sha256_pieces_is(kat_msg, KAT_MSG_SIZE, kat_msg_sha256),
           "sha256(kat message) in pieces of 1, 4, 13, 40, ... bytes");
-    check(!sha256_is(kat_msg, sizeof(kat_msg) - 1, kat_msg_sha256),
+    check(!sha256_is(kat_msg, KAT_MSG_SIZE - 1, kat_msg_sha256),
           "sha256 of the message less its last byte differs");
 }
 
@@ -110,8 +115,8 @@ static void kat_ecdsa(void)
     uint8_t sig[OTA_P256_SIG_SIZE];
 
     check(ota_p256_verify(kat_pub, kat_msg_sha256, kat_sig), "ecdsa: the kat signature verifies");
-    check(rejects_flip(kat_sig, sizeof(kat_sig), 0), "ecdsa: r with bit 0 flipped fails");
-    check(rejects_flip(kat_sig, sizeof(kat_sig), 8 * 63 + 7), "ecdsa: s with its top bit flipped fails");
+    check(rejects_flip(kat_sig, OTA_P256_SIG_SIZE, 0), "ecdsa: r with bit 0 flipped fails");
+    check(rejects_flip(kat_sig, OTA_P256_SIG_SIZE, 8 * 63 + 7), "ecdsa: s with its top bit flipped fails");
     check(rejects_flip(kat_msg_sha256, OTA_SHA256_SIZE, 8 * 31), "ecdsa: hash with one bit flipped fails");
     check(rejects_flip(kat_pub, sizeof(kat_pub), 8 * 40 + 3), "ecdsa: key with one bit flipped fails");
     memset(sig, 0, sizeof(sig));
@@ -162,7 +167,7 @@ static void all_flips(void)
     unsigned bit, bad = 0;
 
     for (bit = 0; bit < 8 * OTA_P256_SIG_SIZE; bit++)
-        bad += !rejects_flip(kat_sig, sizeof(kat_sig), bit);
+        bad += !rejects_flip(kat_sig, OTA_P256_SIG_SIZE, bit);
     for (bit = 0; bit < 8 * OTA_SHA256_SIZE; bit++)
         bad += !rejects_flip(kat_msg_sha256, OTA_SHA256_SIZE, bit);
     for (bit = 0; bit < 8 * OTA_P256_PUB_SIZE; bit++)
