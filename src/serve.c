@@ -205,6 +205,33 @@ static void serve_block(struct catalog *cat, const struct serve_request *rq,
     add_header(r, etag_name, g->etag);
 }
 
+/* NAME.sig as it was read with the generation the blocks come from: the
+ * pinned one, or the one If-Match names, or the current one. A manifest
+ * does not pin: a device asks for the header first, which does. */
+static void serve_manifest(struct catalog *cat, const struct serve_request *rq,
+                           struct serve_response *r)
+{
+    struct generation *g;
+    enum serve_canned why;
+    int64_t version;
+    bool current;
+
+    why = choose_generation(cat, rq, true, &g, &version, &current);
+    if (why != SERVE_BODY) {
+        refuse(r, why);
+        return;
+    }
+    /* Published generations have a whole manifest or none (trust.h). */
+    if (g->manifest_error != 0) {
+        generation_unref(g);
+        canned(r, 404, SERVE_NOT_FOUND);
+        return;
+    }
+    body(r, 200, g->manifest, OTA_MANIFEST_SIZE, release_generation, g);
+    add_header(r, content_type, octet_stream);
+    add_header(r, etag_name, g->etag);
+}
+
 /* The headers every image response carries: what a device or script needs
  * to decide before downloading (HEAD), and the validators. A response with
  * a body names its type first, as every body response does. */
@@ -295,6 +322,9 @@ void serve_handle(struct catalog *cat, const struct serve_request *rq,
         return;
     case ROUTE_IMAGE:
         serve_image(cat, rq, ret);
+        return;
+    case ROUTE_MANIFEST:
+        serve_manifest(cat, rq, ret);
         return;
     case ROUTE_NONE:
         break;

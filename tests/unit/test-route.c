@@ -45,6 +45,23 @@ static void test_header(void **state)
     assert_name(&r, "firmware");
 }
 
+static void test_manifest(void **state)
+{
+    struct route r = parse("/app/manifest");
+
+    (void)state;
+    assert_int_equal(r.kind, ROUTE_MANIFEST);
+    assert_name(&r, "app");
+    assert_int_equal(parse("/app/manifest/").kind, ROUTE_NONE);
+    assert_int_equal(parse("/app/manifests").kind, ROUTE_NONE);
+    assert_int_equal(parse("/app/Manifest").kind, ROUTE_NONE);
+    assert_int_equal(parse("//manifest").kind, ROUTE_NONE);
+    /* The ESP32 layout has images only: this is a firmware called "firmware". */
+    r = parse("/firmware/manifest");
+    assert_int_equal(r.kind, ROUTE_MANIFEST);
+    assert_name(&r, "firmware");
+}
+
 static void test_block_indexes(void **state)
 {
     struct route r;
@@ -135,6 +152,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_listing),
         cmocka_unit_test(test_header),
+        cmocka_unit_test(test_manifest),
         cmocka_unit_test(test_block_indexes),
         cmocka_unit_test(test_image),
         cmocka_unit_test(test_not_found),
