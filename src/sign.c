@@ -164,22 +164,14 @@ const char *sign_verdict_str(enum sign_verdict v)
     return "unknown verdict";
 }
 
-/* A big-endian integer of @n bytes at @p without its leading zero bytes
- * (one byte for zero): DER wants the shortest form. */
-static gnutls_datum_t minimal(const uint8_t *p, size_t n)
-{
-    while (n > 1 && p[0] == 0) {
-        p++;
-        n--;
-    }
-    return (gnutls_datum_t){(unsigned char *)p, (unsigned)n};
-}
-
 /* True when the signature r || s of @m verifies with @pub over the first
  * OTA_MANIFEST_SIGNED bytes of @raw. */
 static bool signature_ok(gnutls_pubkey_t pub, const uint8_t *raw, const struct ota_manifest *m)
 {
-    gnutls_datum_t r = minimal(m->signature, COORD), s = minimal(m->signature + COORD, COORD);
+    /* Leading zero bytes may stay: GnuTLS verifies such r and s (test-sign
+     * signs until it has one). */
+    gnutls_datum_t r = {(unsigned char *)m->signature, COORD};
+    gnutls_datum_t s = {(unsigned char *)m->signature + COORD, COORD};
     gnutls_datum_t der = {NULL, 0}, data = {(unsigned char *)raw, OTA_MANIFEST_SIGNED};
     bool ok;
 
