@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include <gnutls/crypto.h>
-#include <gnutls/x509.h>
 
 #include "file.h"
 
@@ -250,12 +249,56 @@ static int write_new(const char *path, mode_t mode, const gnutls_datum_t *d)
     return r;
 }
 
+/* PKCS#8 PrivateKeyInfo (RFC 5208) for id-ecPublicKey on prime256v1, holding
+ * an ECPrivateKey (RFC 5915) with the public key: the bytes before the
+ * 32-byte scalar, and between it and the point X || Y. GnuTLS 3.7 writes
+ * the scalar as an INTEGER would, in 31 to 33 bytes, which RFC 5915
+ * forbids and some readers (Python's cryptography) refuse; OpenSSL writes
+ * this layout. */
+static const uint8_t pkcs8_head[] = {
+    0x30, 0x81, 0x87, 0x02, 0x01, 0x00, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce,
+    0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x04,
+    0x6d, 0x30, 0x6b, 0x02, 0x01, 0x01, 0x04, 0x20,
+};
+static const uint8_t pkcs8_mid[] = {0xa1, 0x44, 0x03, 0x42, 0x00, 0x04};
+#define PKCS8_SIZE (sizeof(pkcs8_head) + COORD + sizeof(pkcs8_mid) + 2 * COORD)
+_Static_assert(PKCS8_SIZE == 138, "3 bytes of outer header and 0x87 of content");
+
+/* The PKCS#8 PEM of the P-256 key @priv. */
+static int pkcs8_pem(gnutls_privkey_t priv, gnutls_datum_t *ret)
+{
+    gnutls_datum_t x = {NULL, 0}, y = {NULL, 0}, k = {NULL, 0};
+    uint8_t der[PKCS8_SIZE], *p = der;
+    gnutls_datum_t d = {der, sizeof(der)};
+    gnutls_ecc_curve_t curve;
+    int r = -EIO;
+
+    if (gnutls_privkey_export_ecc_raw2(priv, &curve, &x, &y, &k, GNUTLS_EXPORT_FLAG_NO_LZ) < 0)
+        return -EIO;
+    memcpy(p, pkcs8_head, sizeof(pkcs8_head));
+    p += sizeof(pkcs8_head);
+    if (curve != GNUTLS_ECC_CURVE_SECP256R1 || put_fixed(&k, p) < 0)
+        goto out;
+    p += COORD;
+    memcpy(p, pkcs8_mid, sizeof(pkcs8_mid));
+    p += sizeof(pkcs8_mid);
+    if (put_fixed(&x, p) < 0 || put_fixed(&y, p + COORD) < 0)
+        goto out;
+    if (gnutls_pem_base64_encode2("PRIVATE KEY", &d, ret) == 0)
+        r = 0;
+out:
+    gnutls_memset(der, 0, sizeof(der));
+    datum_wipe(&k);
+    gnutls_free(x.data);
+    gnutls_free(y.data);
+    return r;
+}
+
 /* The PKCS#8 (unencrypted) and SubjectPublicKeyInfo PEM forms of a new
  * P-256 key. */
 static int generate(gnutls_datum_t *ret_priv, gnutls_datum_t *ret_pub)
 {
     gnutls_privkey_t priv = NULL;
-    gnutls_x509_privkey_t x509 = NULL;
     gnutls_pubkey_t pub = NULL;
     int r = -EIO;
 
@@ -263,9 +306,7 @@ static int generate(gnutls_datum_t *ret_priv, gnutls_datum_t *ret_pub)
         goto out;
     if (gnutls_privkey_generate2(priv, GNUTLS_PK_ECDSA,
                                  GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0, NULL, 0) < 0 ||
-        gnutls_privkey_export_x509(priv, &x509) < 0 ||
-        gnutls_x509_privkey_export2_pkcs8(x509, GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN,
-                                          ret_priv) < 0)
+        pkcs8_pem(priv, ret_priv) < 0)
         goto out;
     if (gnutls_pubkey_import_privkey(pub, priv, 0, 0) < 0 ||
         gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_PEM, ret_pub) < 0) {
@@ -274,8 +315,6 @@ static int generate(gnutls_datum_t *ret_priv, gnutls_datum_t *ret_pub)
     }
     r = 0;
 out:
-    if (x509 != NULL)
-        gnutls_x509_privkey_deinit(x509);
     if (priv != NULL)
         gnutls_privkey_deinit(priv);
     if (pub != NULL)

@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <sys/stat.h>
 
+#include <gnutls/gnutls.h>
+
 #include "crc.h"
 #include "helpers.h"
 #include "sign.h"
@@ -300,6 +302,35 @@ static void test_make_refuses(void **state)
                      SIGN_OTHER_NAME);
 }
 
+/* The DER of a PEM file, decoded by GnuTLS. */
+static gnutls_datum_t pem_der(const char *path, const char *label)
+{
+    gnutls_datum_t pem, der = {NULL, 0};
+    size_t len = 0;
+
+    pem.data = read_file(path, &len);
+    assert_non_null(pem.data);
+    pem.size = (unsigned)len;
+    assert_int_equal(gnutls_pem_base64_decode2(label, &pem, &der), 0);
+    free(pem.data);
+    return der;
+}
+
+/* The private key at @path is laid out as OpenSSL writes a.key: the same
+ * 138 bytes but for the 32-byte scalar and the 64-byte point. */
+static void assert_pkcs8_as_openssl(const char *path)
+{
+    gnutls_datum_t ours = pem_der(path, "PRIVATE KEY");
+    gnutls_datum_t theirs = pem_der(KEYS "a.key", "PRIVATE KEY");
+
+    assert_int_equal(ours.size, 138);
+    assert_int_equal(theirs.size, 138);
+    assert_memory_equal(ours.data, theirs.data, 36);
+    assert_memory_equal(ours.data + 68, theirs.data + 68, 6);
+    gnutls_free(ours.data);
+    gnutls_free(theirs.data);
+}
+
 static void test_keygen(void **state)
 {
     char *dir = tmpdir_create(), key[4096], pub[4096];
@@ -319,11 +350,18 @@ static void test_keygen(void **state)
     assert_int_equal(sign_check(sig, sizeof(sig), &k, 1, "fw", 3, (const uint8_t *)"abc", 3,
                                 0x352441c2, &by), SIGN_OK);
     assert_int_equal(by, 0);
+    assert_pkcs8_as_openssl(key);
     /* Never over an existing file, private or public. */
     assert_int_equal(sign_keygen(key), -EEXIST);
     assert_int_equal(unlink(key), 0);
     assert_int_equal(sign_keygen(key), -EEXIST);
     assert_int_equal(access(key, F_OK), -1);
+    /* GnuTLS alone would write half of all keys in 33 bytes: try several. */
+    for (int i = 0; i < 12; i++) {
+        snprintf(key, sizeof(key), "%s/k%d", dir, i);
+        assert_int_equal(sign_keygen(key), 0);
+        assert_pkcs8_as_openssl(key);
+    }
     snprintf(key, sizeof(key), "%s/nodir/k", dir);
     assert_int_equal(sign_keygen(key), -ENOENT);
     sign_key_free(&k);
