@@ -19,7 +19,7 @@
 #define COORD 32u /* bytes of a P-256 coordinate, and of r and s */
 
 /* Reads the regular file @path (at most KEY_FILE_MAX bytes) into a new
- * buffer in @ret, which the caller wipes and frees. */
+ * buffer in @ret, which the caller releases with datum_wipe(). */
 static int read_small(const char *path, gnutls_datum_t *ret)
 {
     struct stat st;
@@ -30,7 +30,7 @@ static int read_small(const char *path, gnutls_datum_t *ret)
     fd = file_open_regular(AT_FDCWD, path, &st);
     if (fd < 0)
         return fd;
-    buf = malloc(KEY_FILE_MAX + 1);
+    buf = gnutls_malloc(KEY_FILE_MAX + 1);
     if (buf == NULL) {
         close(fd);
         return -ENOMEM;
@@ -40,7 +40,7 @@ static int read_small(const char *path, gnutls_datum_t *ret)
     close(fd);
     if (len < 0 || (size_t)len > KEY_FILE_MAX) {
         gnutls_memset(buf, 0, KEY_FILE_MAX + 1);
-        free(buf);
+        gnutls_free(buf);
         return len < 0 ? (int)len : -EFBIG;
     }
     ret->data = buf;
@@ -99,32 +99,39 @@ out:
     return r;
 }
 
-int sign_key_load(struct sign_key *k, const char *path)
+int sign_key_import(struct sign_key *k, const uint8_t *pem, size_t len)
 {
-    gnutls_datum_t pem = {NULL, 0};
+    gnutls_datum_t d = {(unsigned char *)pem, (unsigned)len};
     gnutls_pubkey_t pub = NULL;
     uint8_t id[OTA_MANIFEST_KEY_ID];
     int r;
 
-    r = read_small(path, &pem);
-    if (r < 0)
-        return r;
-    r = -ENOMEM;
+    if (len > KEY_FILE_MAX)
+        return -EFBIG;
     if (gnutls_pubkey_init(&pub) < 0)
-        goto fail;
+        return -ENOMEM;
     r = -EINVAL;
-    if (gnutls_pubkey_import(pub, &pem, GNUTLS_X509_FMT_PEM) < 0)
+    if (gnutls_pubkey_import(pub, &d, GNUTLS_X509_FMT_PEM) < 0)
         goto fail;
     r = pub_id(pub, id);
     if (r < 0)
         goto fail;
-    datum_wipe(&pem);
     memcpy(k->id, id, sizeof(id));
     k->pub = pub;
     return 0;
 fail:
-    if (pub != NULL)
-        gnutls_pubkey_deinit(pub);
+    gnutls_pubkey_deinit(pub);
+    return r;
+}
+
+int sign_key_load(struct sign_key *k, const char *path)
+{
+    gnutls_datum_t pem = {NULL, 0};
+    int r = read_small(path, &pem);
+
+    if (r < 0)
+        return r;
+    r = sign_key_import(k, pem.data, pem.size);
     datum_wipe(&pem);
     return r;
 }

@@ -25,6 +25,10 @@ struct sign_key {                      /* a trusted public key */
  * written only on success. */
 int sign_key_load(struct sign_key *k, const char *path);
 
+/* As sign_key_load(), from the @len bytes of PEM at @pem (the caller keeps
+ * them): 0, -ENOMEM, -EFBIG (over 16 KiB), or -EINVAL. */
+int sign_key_import(struct sign_key *k, const uint8_t *pem, size_t len);
+
 /* Releases what sign_key_load() acquired; safe on a zeroed @k, and twice. */
 void sign_key_free(struct sign_key *k);
 

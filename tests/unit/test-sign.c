@@ -108,6 +108,30 @@ static void test_key_load_refuses(void **state)
     tmpdir_remove(dir);
 }
 
+static void test_key_import(void **state)
+{
+    struct sign_key k = {{0}, NULL};
+    uint8_t *pem, big[16385];
+    size_t len = 0;
+
+    (void)state;
+    pem = read_file(KEYS "b.pub", &len);
+    assert_non_null(pem);
+    assert_int_equal(sign_key_import(&k, pem, len), 0);
+    assert_memory_equal(k.id, b_id, 8);
+    assert_int_equal(gnutls_pubkey_verify_params(k.pub), 0);
+    sign_key_free(&k);
+    assert_int_equal(sign_key_import(&k, pem, len / 2), -EINVAL);
+    assert_int_equal(sign_key_import(&k, pem, 0), -EINVAL);
+    memset(big, ' ', sizeof(big));
+    memcpy(big, pem, len);
+    assert_int_equal(sign_key_import(&k, big, sizeof(big) - 1), 0);
+    sign_key_free(&k);
+    assert_int_equal(sign_key_import(&k, big, sizeof(big)), -EFBIG);
+    assert_null(k.pub);
+    free(pem);
+}
+
 /* A manifest made by Python verifies: the layout is the one proto.h states. */
 static void test_known_manifest(void **state)
 {
@@ -374,6 +398,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_key_ids),
         cmocka_unit_test(test_key_load_refuses),
+        cmocka_unit_test(test_key_import),
         cmocka_unit_test(test_known_manifest),
         cmocka_unit_test(test_flipped_bits),
         cmocka_unit_test(test_signature_values),
