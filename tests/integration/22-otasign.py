@@ -131,21 +131,21 @@ class OtasignTest(unittest.TestCase):
         self.assertEqual(run.rc, 0, run)
         return run
 
-    def assertRefused(self, reason, bin_path, *pubs):
+    def verify(self, bin_path, *pubs):
         args = ["verify"]
         for p in pubs:
             args += ["--pub", p]
-        run = self.otasign(*(args + [bin_path]))
+        return self.otasign(*(args + [bin_path]))
+
+    def assertRefused(self, reason, bin_path, *pubs):
+        run = self.verify(bin_path, *pubs)
         self.assertEqual(run.rc, 1, run)
         self.assertEqual(run.out, "")
         sig = bin_path[:-4] + ".sig"
         self.assertEqual(run.err, "otasign: %s: %s\n" % (sig, reason))
 
     def assertVerifies(self, bin_path, signer, *pubs):
-        args = ["verify"]
-        for p in pubs:
-            args += ["--pub", p]
-        run = self.otasign(*(args + [bin_path]))
+        run = self.verify(bin_path, *pubs)
         self.assertEqual(run.rc, 0, run)
         self.assertTrue(run.out.endswith("signed by key %s (%s)\n"
                                          % (key_id(load_pub(signer)).hex(), signer)), run)
@@ -357,7 +357,7 @@ class OtasignTest(unittest.TestCase):
         # A key removed from the trusted set no longer counts.
         self.sign(gone, bin_path)
         self.assertRefused("unknown key", bin_path, old + ".pub", new + ".pub")
-        run = self.otasign(*(["verify"] + ["--pub", old + ".pub"] * 17 + [bin_path]))
+        run = self.verify(bin_path, *([old + ".pub"] * 17))
         self.assertEqual(run.rc, 2, run)
 
     # --- what sign leaves behind --------------------------------------------
