@@ -25,6 +25,10 @@ struct sign_key {                      /* a trusted public key */
  * written only on success. */
 int sign_key_load(struct sign_key *k, const char *path);
 
+/* As sign_key_load(), from the @len bytes of PEM at @pem (the caller keeps
+ * them): 0, -ENOMEM, -EFBIG (over 16 KiB), or -EINVAL. */
+int sign_key_import(struct sign_key *k, const uint8_t *pem, size_t len);
+
 /* Releases what sign_key_load() acquired; safe on a zeroed @k, and twice. */
 void sign_key_free(struct sign_key *k);
 
@@ -46,6 +50,16 @@ enum sign_verdict sign_check(const uint8_t *sig, size_t len, const struct sign_k
 
 /* For otasign: */
 int sign_keygen(const char *key_path);   /* writes KEY (PKCS#8 PEM, mode 0600, created exclusively) and KEY.pub (SPKI PEM) */
+/* sign_keygen() returns 0, -EEXIST if KEY or KEY.pub exists (neither is
+ * touched), -EIO if GnuTLS fails, or the errno of creating or writing a
+ * file; on error it leaves no file it created.
+ *
+ * sign_make() writes into @out the manifest of the image (@size bytes at
+ * @image, whose CRC-32 is @crc) as firmware @name at @version, signed with
+ * the P-256 private key (PKCS#8 or SEC 1 PEM) at @key_path. Returns 0, or
+ * -EINVAL (an empty @name, or not a P-256 private key), -ENAMETOOLONG (@name
+ * over OTA_MANIFEST_NAME_MAX bytes), -EFBIG (@size over UINT32_MAX), -EIO,
+ * or the errno of reading the key; @out is written only on success. */
 int sign_make(const char *key_path, const char *name, uint32_t version, const uint8_t *image, size_t size,
               uint32_t crc, uint8_t out[OTA_MANIFEST_SIZE]);
 
