@@ -146,26 +146,27 @@ static void test_signing_section(void **state)
 
 static void test_signing_errors(void **state)
 {
+    static const struct {
+        const char *yaml;
+        int col;
+        const char *what;
+    } cases[] = {
+        {"signing: {keys: [/1, /2, /3, /4, /5, /6, /7, /8, /9]}\n", 50,
+         "signing.keys: at most 8 entries"},
+        {"signing: {keys: [/a, [/b]]}\n", 22, "expected a single value, not a list"},
+        {"signing: {keys: [{a: b}]}\n", 18, "expected a single value, not a mapping"},
+        {"signing: {require: [true]}\n", 20,
+         "signing.require: expected a single value, not a list"},
+        {"signing: {keys: [\"\"]}\n", 18, "signing.keys: must not be empty"},
+        {"signing: {kyes: [/a]}\n", 11, "unknown key 'signing.kyes'"},
+    };
     struct fixture *f = *state;
 
-    assert_int_equal(load(f, "signing: {keys: [/1, /2, /3, /4, /5, /6, /7, /8, /9]}\n"),
-                     -EINVAL);
-    assert_error(f, 1, 50, "signing.keys: at most 8 entries");
-    reset(f);
-    assert_int_equal(load(f, "signing: {keys: [/a, [/b]]}\n"), -EINVAL);
-    assert_error(f, 1, 22, "expected a single value, not a list");
-    reset(f);
-    assert_int_equal(load(f, "signing: {keys: [{a: b}]}\n"), -EINVAL);
-    assert_error(f, 1, 18, "expected a single value, not a mapping");
-    reset(f);
-    assert_int_equal(load(f, "signing: {require: [true]}\n"), -EINVAL);
-    assert_error(f, 1, 20, "signing.require: expected a single value, not a list");
-    reset(f);
-    assert_int_equal(load(f, "signing: {keys: [\"\"]}\n"), -EINVAL);
-    assert_error(f, 1, 18, "signing.keys: must not be empty");
-    reset(f);
-    assert_int_equal(load(f, "signing: {kyes: [/a]}\n"), -EINVAL);
-    assert_error(f, 1, 11, "unknown key 'signing.kyes'");
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        reset(f);
+        assert_int_equal(load(f, cases[i].yaml), -EINVAL);
+        assert_error(f, 1, cases[i].col, cases[i].what);
+    }
     reset(f);
     /* Requiring signatures with no key to check them would refuse everything. */
     assert_int_equal(load(f, "signing: {require: true}\n"), 0);
