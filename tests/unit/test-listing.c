@@ -21,12 +21,13 @@ static struct image make(const char *name, const char *bin, uint32_t version,
 {
     static char txt[8][64];
     static int k;
+    char *t = txt[k++ % 8]; /* the last 8 images' stay valid */
     struct image img = {0};
 
-    snprintf(txt[k], sizeof(txt[k]), "%s.txt", name);
+    snprintf(t, sizeof(txt[0]), "%s.txt", name);
     img.name = (char *)name;
     img.bin_file = (char *)bin;
-    img.version_file = txt[k++ % 8];
+    img.version_file = t;
     img.version = version;
     img.version_source = src;
     img.gen = &gen;
