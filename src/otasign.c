@@ -124,16 +124,17 @@ static int read_image(struct firmware *fw, const char *bin)
 }
 
 /* NAME.txt as otad reads it: a missing or invalid file means
- * VERSION_DEFAULT, which is said on stderr since it is rarely meant. */
-static void read_version(struct firmware *fw)
+ * VERSION_DEFAULT. Signing says so on stderr, since it is rarely meant;
+ * verify keeps to its one line. */
+static void read_version(struct firmware *fw, bool say)
 {
     int r = version_read(fw->dirfd, fw->txt, &fw->version);
 
-    if (r < 0) {
+    if (r < 0)
         fw->version = VERSION_DEFAULT;
+    if (r < 0 && say)
         fprintf(stderr, "%s: %s/%s: %s; version %u, as otad uses\n", progname, esc(fw->dir, 0),
                 fw->txt, r == -ENOENT ? "missing" : "not a version", VERSION_DEFAULT);
-    }
 }
 
 static void firmware_free(struct firmware *fw)
@@ -144,8 +145,9 @@ static void firmware_free(struct firmware *fw)
     free(fw->image);
 }
 
-/* Loads the firmware at the path @bin. Returns 0, or -1 after saying why. */
-static int firmware_load(struct firmware *fw, const char *bin)
+/* Loads the firmware at the path @bin; @say: warn of a default version.
+ * Returns 0, or -1 after saying why. */
+static int firmware_load(struct firmware *fw, const char *bin, bool say)
 {
     int r;
 
@@ -164,7 +166,7 @@ static int firmware_load(struct firmware *fw, const char *bin)
                 : r == -ESTALE ? "changed while read" : strerror(-r));
         return -1;
     }
-    read_version(fw);
+    read_version(fw, say);
     return 0;
 }
 
@@ -262,7 +264,7 @@ static int cmd_sign(int argc, char **argv)
     bin = parse(argc, argv, "key", &key, &nkeys, 1);
     if (bin == NULL)
         return EXIT_USAGE;
-    if (firmware_load(&fw, bin) < 0) {
+    if (firmware_load(&fw, bin, true) < 0) {
         firmware_free(&fw);
         return EXIT_USAGE;
     }
@@ -350,7 +352,7 @@ static int cmd_verify(int argc, char **argv)
             goto out;
         }
     }
-    if (firmware_load(&fw, bin) == 0)
+    if (firmware_load(&fw, bin, false) == 0)
         ret = verify(&fw, keys, nkeys, paths);
 out:
     firmware_free(&fw);

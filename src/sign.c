@@ -17,6 +17,7 @@
  * the bound keeps a wrong path (a device, a huge file) cheap. */
 #define KEY_FILE_MAX 16384u
 #define COORD 32u /* bytes of a P-256 coordinate, and of r and s */
+#define P256_BITS GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1)
 
 /* Reads the regular file @path (at most KEY_FILE_MAX bytes) into a new
  * buffer in @ret, which the caller releases with datum_wipe(). */
@@ -311,8 +312,7 @@ static int generate(gnutls_datum_t *ret_priv, gnutls_datum_t *ret_pub)
 
     if (gnutls_privkey_init(&priv) < 0 || gnutls_pubkey_init(&pub) < 0)
         goto out;
-    if (gnutls_privkey_generate2(priv, GNUTLS_PK_ECDSA,
-                                 GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0, NULL, 0) < 0 ||
+    if (gnutls_privkey_generate2(priv, GNUTLS_PK_ECDSA, P256_BITS, 0, NULL, 0) < 0 ||
         pkcs8_pem(priv, ret_priv) < 0)
         goto out;
     if (gnutls_pubkey_import_privkey(pub, priv, 0, 0) < 0 ||

@@ -44,6 +44,12 @@ enum sign_verdict {
 const char *sign_verdict_str(enum sign_verdict v);
 
 /* The contents of NAME.sig (@len bytes) against @keys and the firmware: on SIGN_OK, *@by is the index of the key that signed. */
+/* The checks run in this order and the first that fails is the verdict:
+ * the bytes decode (SIGN_MALFORMED: not OTA_MANIFEST_SIZE bytes, magic,
+ * format, flags, name padding), the key id is one of @keys, the signature
+ * verifies with that key, then the name, @version, @size, @crc and the
+ * SHA-256 of @image. Nothing the manifest says is acted on before its
+ * signature verifies. *@by is written only on SIGN_OK. */
 enum sign_verdict sign_check(const uint8_t *sig, size_t len, const struct sign_key *keys, size_t nkeys,
                              const char *name, uint32_t version, const uint8_t *image, size_t size,
                              uint32_t crc, size_t *by);

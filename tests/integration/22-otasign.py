@@ -273,6 +273,14 @@ class OtasignTest(unittest.TestCase):
             run = self.sign(key, bin_path)
             self.assertIn("version 1, as otad uses", run.err)
             self.assertManifest(self.read_sig("Fw"), key + ".pub", "Fw", 1, image)
+        # verify reads the version by the same rules, and keeps to one line.
+        self.assertVerifies(bin_path, key + ".pub", key + ".pub")
+        with open(os.path.join(self.fw, "Fw.txt"), "w") as f:
+            f.write("2\n")
+        self.assertRefused("version mismatch", bin_path, key + ".pub")
+        with open(os.path.join(self.fw, "Fw.txt"), "w") as f:
+            f.write("1\n")
+        self.assertVerifies(bin_path, key + ".pub", key + ".pub")
         # 64 bytes of name is the most.
         self.sign(key, self.firmware("n" * 64, image, 5))
         self.assertManifest(self.read_sig("n" * 64), key + ".pub", "n" * 64, 5, image)
