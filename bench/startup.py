@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Measures how long otad takes to index a firmware directory at start-up.
 
-    bench/startup.py [OTAD] [--images N] [--total BYTES] [--runs R] [--json PATH]
+    bench/startup.py [OTAD] [--images N] [--total BYTES] [--runs R]
+                     [--signed OTASIGN] [--json PATH]
 
 Writes N images (default 1000, img0000..img0999) of random bytes totalling
 BYTES (default 1 GiB; a K, M or G suffix means powers of 1024), NAME.bin plus
@@ -25,6 +26,14 @@ CRC throughput: a small C program compiled here with otad's src/crc.c
 (cc -O2 ... -lz) times, over the same number of bytes, otad's CRC-32 as it
 indexes (per 256-byte block: the block's CRC, then the running image CRC),
 and, for comparison, zlib's crc32() called once per block.
+
+With --signed OTASIGN: makes a key with `OTASIGN keygen`, signs every image
+(`OTASIGN sign`, NAME.sig beside it), and alternates the runs between otad
+without keys (the manifests are served unchecked) and otad with the key in
+signing.keys (every manifest verified, ECDSA P-256 and the image's SHA-256,
+before READY=1). The difference of the medians, per image, is the load-time
+cost of verification; the key's run is also checked to list every image as
+signed by it.
 
 Prints a Markdown table of the medians (GB = 10^9 bytes) and whether the
 target, 1 GiB indexed in at most 1.5 s (scaled to BYTES), was met. Stops otad
@@ -140,6 +149,33 @@ def generate(fw_dir, images, total):
     return names[-1], last, images
 
 
+def sign_all(otasign, tmp, fw_dir, images):
+    """A key in @tmp and NAME.sig for every image; returns the .pub path."""
+    key = os.path.join(tmp, "bench-key")
+    subprocess.run([otasign, "keygen", key], check=True, stdout=subprocess.DEVNULL,
+                   stdin=subprocess.DEVNULL, timeout=60)
+
+    def one(i):
+        subprocess.run([otasign, "sign", "--key", key,
+                        os.path.join(fw_dir, "img%04d.bin" % i)], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       stdin=subprocess.DEVNULL, timeout=120)
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        list(pool.map(one, range(images)))
+    return key + ".pub"
+
+
+def signed_listed(port, images):
+    """How many images the JSON listing shows as signed with a verified key."""
+    status, body = benchlib.get(port, "/firmwares?format=json", timeout=10.0)
+    if status != 200:
+        return -1
+    listing = json.loads(body)
+    entries = listing.get("firmwares", listing) if isinstance(listing, dict) else listing
+    return sum(1 for e in entries if e.get("signed") and e.get("key_id"))
+
+
 def warm_page_cache(fw_dir):
     """Reads every file once; returns the bytes read."""
     buf = bytearray(8 << 20)
@@ -248,6 +284,7 @@ def main():
     ap.add_argument("--images", type=int, default=1000)
     ap.add_argument("--total", type=parse_size, default=GIB, metavar="BYTES")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--signed", metavar="OTASIGN", help="also time runs that verify manifests")
     ap.add_argument("--json", metavar="PATH")
     args = ap.parse_args()
     otad = benchlib.require_executable(args.otad, "otad")
@@ -274,12 +311,20 @@ def main():
         # The data plus the block table (260/256 of it), with room to spare.
         max_memory = "%dM" % (2 * args.total // (1 << 20) + 64)
         settings = {"max_memory": max_memory, "log_level": "warning"}
+        keyed = None
+        if args.signed:
+            t = time.perf_counter()
+            pub = sign_all(benchlib.require_executable(args.signed, "otasign"), tmp, fw_dir,
+                           args.images)
+            keyed = dict(settings, signing="{keys: [%s]}" % pub)
+            print("signed %d images in %.1f s" % (args.images, time.perf_counter() - t))
 
-        ready_ms, first_ms = [], []
-        for run in range(args.runs):
+        ready_ms, first_ms, keyed_ms = [], [], []
+        for run in range(args.runs * (2 if keyed else 1)):
+            with_keys = keyed is not None and run % 2 == 1
             warm_page_cache(fw_dir)
             drain(notify)
-            server = NotifyingOtad(otad, fw_dir, notify_path, settings)
+            server = NotifyingOtad(otad, fw_dir, notify_path, keyed if with_keys else settings)
             try:
                 ready, first, body = server.timed_start(notify, "/%s/header" % name,
                                                         benchlib.START_LIMIT)
@@ -290,14 +335,21 @@ def main():
                 if status != 200 or block != want_block:
                     benchlib.die("run %d: /%s/block/%d: status %d, %s bytes differ"
                                  % (run + 1, name, last_block, status, len(block)))
+                if with_keys and signed_listed(server.port, args.images) != args.images:
+                    benchlib.die("run %d: %d of %d images listed as signed and verified"
+                                 % (run + 1, signed_listed(server.port, args.images),
+                                    args.images))
             except RuntimeError as e:
                 benchlib.die("run %d: %s" % (run + 1, e))
             finally:
                 server.stop()
-            ready_ms.append(ready * 1e3)
-            first_ms.append(first * 1e3)
-            print("run %d: READY=1 after %.1f ms, first 200 after %.1f ms"
-                  % (run + 1, ready * 1e3, first * 1e3))
+            if with_keys:
+                keyed_ms.append(ready * 1e3)
+            else:
+                ready_ms.append(ready * 1e3)
+                first_ms.append(first * 1e3)
+            print("run %d%s: READY=1 after %.1f ms, first 200 after %.1f ms"
+                  % (run + 1, " (signing.keys)" if with_keys else "", ready * 1e3, first * 1e3))
 
         crc_gbps, zlib_gbps, accelerated = crc_throughput(tmp, args.total)
         ready_med, first_med = benchlib.median(ready_ms), benchlib.median(first_ms)
@@ -322,6 +374,15 @@ def main():
              % ("carry-less multiply" if accelerated else "zlib"), fmt(crc_gbps, "%.2f"), "", ""],
             ["zlib crc32(), 256-byte calls (GB/s)", fmt(zlib_gbps, "%.2f"), "", ""],
         ], ["measure", "median", "best", "worst"]))
+        verify_ms = None
+        if keyed_ms:
+            keyed_med = benchlib.median(keyed_ms)
+            verify_ms = (keyed_med - ready_med) / args.images
+            print()
+            print("with signing.keys: READY=1 after %.1f ms (median of %d), %.1f ms more: "
+                  "%.3f ms per image, %.3f ms per MiB verified"
+                  % (keyed_med, len(keyed_ms), keyed_med - ready_med, verify_ms,
+                     (keyed_med - ready_med) / (args.total / (1 << 20))))
         print()
         scaled = "" if args.total == GIB else " (1.5 s per GiB, scaled to %d bytes)" % args.total
         print("target: 1 GiB indexed in <= 1.5 s%s: %s (median READY=1 %.0f ms, limit %.0f ms)"
@@ -335,7 +396,9 @@ def main():
                            "crc_gbps": crc_gbps, "zlib_crc_gbps": zlib_gbps,
                            "crc_accelerated": accelerated,
                            "all_ready_ms": ready_ms, "all_first_200_ms": first_ms,
-                           "target_ms": target_ms, "target_met": met}, f, indent=2)
+                           "target_ms": target_ms, "target_met": met,
+                           "all_keyed_ready_ms": keyed_ms, "verify_ms_per_image": verify_ms},
+                          f, indent=2)
                 f.write("\n")
         return 0
     finally:

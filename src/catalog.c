@@ -65,6 +65,11 @@ int catalog_open(const char *dir, const struct catalog_limits *limits,
     return 0;
 }
 
+const struct trust *catalog_trust(const struct catalog *cat)
+{
+    return cat->limits.trust;
+}
+
 void catalog_close(struct catalog *cat)
 {
     if (cat == NULL)
@@ -253,10 +258,11 @@ size_t catalog_count(const struct catalog *cat)
     return cat->n;
 }
 
+/* The bytes and the manifest: a generation is served with both. */
 static bool same_bytes(const struct generation *a, const struct generation *b)
 {
     return a->size == b->size && strcmp(a->etag, b->etag) == 0 &&
-           memcmp(a->data, b->data, a->size) == 0;
+           memcmp(a->data, b->data, a->size) == 0 && generation_same_manifest(a, b);
 }
 
 /* Reloading identical bytes (a touch, a directory put back, a rollback) must

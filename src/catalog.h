@@ -24,10 +24,15 @@
 
 #include "image.h"
 
+struct trust;
+
 struct catalog_limits {
     unsigned retain_seconds;  /* how long a replaced generation stays */
     uint64_t max_memory;      /* bytes of all generations alive */
     uint64_t max_image_size;  /* bytes of one image; 0: no bound but the protocol's */
+    /* What a firmware must show to be published (borrowed, outlives the
+     * catalog); NULL: nothing but a well-formed .sig if it has one. */
+    const struct trust *trust;
 };
 
 /* One row of catalog_list(). */
@@ -82,6 +87,9 @@ void catalog_close(struct catalog *cat);
 
 /* The directory path, as given. */
 const char *catalog_dir(const struct catalog *cat);
+
+/* The publishing rules given to catalog_open() (NULL: none). */
+const struct trust *catalog_trust(const struct catalog *cat);
 
 /* Tells @change to the reporter. */
 void catalog_report(struct catalog *cat, const struct catalog_change *change);

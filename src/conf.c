@@ -39,6 +39,7 @@ static const struct conf defaults = {
 enum value_type {
     TYPE_STRING, TYPE_PATH, TYPE_ADDRESS, TYPE_UINT, TYPE_BOOL, TYPE_LEVEL, TYPE_SIZE,
     TYPE_SECTION, /* a mapping whose keys are "NAME.key" rows of the table */
+    TYPE_PATHS,   /* a list of paths (struct conf_paths), at most max of them */
 };
 
 /* One row per key: the table is the single list of settings. */
@@ -69,6 +70,9 @@ static const struct key {
     {"tls.key", TYPE_PATH, offsetof(struct conf, tls_key), 0, 0},
     {"tls.port", TYPE_UINT, offsetof(struct conf, tls_port), 1, 65535},
     {"user", TYPE_STRING, offsetof(struct conf, user), 0, 0},
+    {"signing", TYPE_SECTION, 0, 0, 0},
+    {"signing.keys", TYPE_PATHS, offsetof(struct conf, sign_keys), 0, CONF_PATHS_MAX},
+    {"signing.require", TYPE_BOOL, offsetof(struct conf, sign_require), 0, 0},
 };
 
 int conf_init(struct conf *c)
@@ -91,11 +95,9 @@ void conf_fini(struct conf *c)
     free(c->tls_cert);
     free(c->tls_key);
     free(c->user);
-    c->firmware_dir = NULL;
-    c->user = NULL;
-    c->bind = NULL;
-    c->tls_cert = NULL;
-    c->tls_key = NULL;
+    for (unsigned i = 0; i < c->sign_keys.n; i++)
+        free(c->sign_keys.path[i]);
+    *c = (struct conf){0};
 }
 
 static const struct key *key_find(const char *name)
@@ -106,9 +108,7 @@ static const struct key *key_find(const char *name)
     return NULL;
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
+__attribute__((format(printf, 3, 4)))
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
@@ -146,6 +146,20 @@ static int set_string(const struct key *k, void *field, const char *value, char 
         return fail(err, errlen, "%s: out of memory", k->name);
     free(*(char **)field);
     *(char **)field = copy;
+    return 0;
+}
+
+/* Appends @value to the list of paths at @field. */
+static int add_path(const struct key *k, struct conf_paths *field, const char *value, char *err,
+                    size_t errlen)
+{
+    if (field->n >= k->max)
+        return fail(err, errlen, "%s: at most %llu entries", k->name,
+                    (unsigned long long)k->max);
+    field->path[field->n] = NULL;
+    if (set_string(k, &field->path[field->n], value, err, errlen) < 0)
+        return -EINVAL;
+    field->n++;
     return 0;
 }
 
@@ -195,7 +209,7 @@ static int key_set(struct conf *c, const struct key *k, const char *value, bool 
     bool b;
 
     if (quoted && k->type != TYPE_STRING && k->type != TYPE_PATH && k->type != TYPE_ADDRESS &&
-        k->type != TYPE_SECTION)
+        k->type != TYPE_SECTION && k->type != TYPE_PATHS)
         return fail(err, errlen, "%s: expected %s, got a quoted string", k->name,
                     type_expects(k->type));
     switch (k->type) {
@@ -203,6 +217,8 @@ static int key_set(struct conf *c, const struct key *k, const char *value, bool 
     case TYPE_STRING:
     case TYPE_ADDRESS:
         return set_string(k, field, value, err, errlen);
+    case TYPE_PATHS:
+        return add_path(k, field, value, err, errlen);
     case TYPE_UINT:
         return set_uint(k, field, value, err, errlen);
     case TYPE_SIZE:
@@ -239,6 +255,8 @@ int conf_check(const struct conf *c, char *err, size_t errlen)
 {
     if (c->tls_cert != NULL && c->tls_port == c->port)
         return fail(err, errlen, "tls.port: %u is also the plain HTTP port", c->tls_port);
+    if (c->sign_require && c->sign_keys.n == 0)
+        return fail(err, errlen, "signing.require: true needs signing.keys to verify with");
     return 0;
 }
 
@@ -255,7 +273,7 @@ struct loader {
     const char *path;
     char *err;
     size_t errlen;
-    enum { S_STREAM, S_KEY, S_VALUE, S_SECTION, S_END } state;
+    enum { S_STREAM, S_KEY, S_VALUE, S_SECTION, S_LIST, S_END } state;
     const struct key *cur;
     /* Inside a section mapping, its keys are looked up as "section.key". */
     char section[16];
@@ -358,11 +376,13 @@ static int on_scalar(struct loader *l, const yaml_event_t *ev)
         /* Unreachable in one document; refused rather than trusted. */
         return fail_at(l, ev->start_mark, "unexpected value after the settings");
     case S_VALUE:
+    case S_LIST:
         break;
     }
     if (key_set(l->conf, l->cur, value, !scalar_is_plain(ev), msg, sizeof(msg)) < 0)
         return fail_at(l, ev->start_mark, "%s", msg);
-    l->state = S_KEY;
+    if (l->state == S_VALUE)
+        l->state = S_KEY;
     return 0;
 }
 
@@ -381,7 +401,13 @@ static int on_event(struct loader *l, const yaml_event_t *ev)
     case YAML_MAPPING_END_EVENT:
         return on_mapping_end(l);
     case YAML_SEQUENCE_START_EVENT:
-        return fail_not_scalar(l, ev, "a list");
+        if (l->state != S_VALUE || l->cur->type != TYPE_PATHS)
+            return fail_not_scalar(l, ev, "a list");
+        l->state = S_LIST;
+        return 0;
+    case YAML_SEQUENCE_END_EVENT:
+        l->state = S_KEY;
+        return 0;
     case YAML_ALIAS_EVENT:
         return fail_at(l, ev->start_mark, "aliases are not supported");
     case YAML_SCALAR_EVENT:
@@ -394,7 +420,6 @@ static int on_event(struct loader *l, const yaml_event_t *ev)
         l->had_document = true;
         return 0;
     case YAML_STREAM_START_EVENT:
-    case YAML_SEQUENCE_END_EVENT:
     case YAML_NO_EVENT:
         break;
     }
@@ -466,6 +491,9 @@ void conf_describe(const struct conf *c, char *buf, size_t len)
              c->user);
 
     if (c->tls_cert != NULL && n > 0 && (size_t)n < len)
-        snprintf(buf + n, len - (size_t)n, " tls.port=%u tls.cert=%s tls.key=%s", c->tls_port,
-                 c->tls_cert, c->tls_key);
+        n += snprintf(buf + n, len - (size_t)n, " tls.port=%u tls.cert=%s tls.key=%s",
+                      c->tls_port, c->tls_cert, c->tls_key);
+    if (c->sign_keys.n > 0 && n > 0 && (size_t)n < len)
+        snprintf(buf + n, len - (size_t)n, " signing.keys=%u signing.require=%s",
+                 c->sign_keys.n, c->sign_require ? "on" : "off");
 }

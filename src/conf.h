@@ -9,6 +9,15 @@
 
 #include "log.h"
 
+/* The most public keys signing.keys may list. */
+#define CONF_PATHS_MAX 8
+
+/* A list of file paths, in the order given. */
+struct conf_paths {
+    char *path[CONF_PATHS_MAX]; /* owned */
+    unsigned n;
+};
+
 struct conf {
     char *firmware_dir;       /* owned */
     char *bind;               /* owned; an IPv4 or IPv6 literal */
@@ -29,6 +38,8 @@ struct conf {
     char *tls_key;            /* owned; set exactly when tls_cert is */
     uint16_t tls_port;
     char *user;               /* owned; who otad becomes when started as root */
+    struct conf_paths sign_keys; /* trusted public keys (PEM) */
+    bool sign_require;        /* refuse firmwares without NAME.sig */
 };
 
 /* Exit status for configuration errors (sysexits EX_CONFIG). */
@@ -52,7 +63,8 @@ int conf_set(struct conf *c, const char *key, const char *value, char *err,
              size_t errlen);
 
 /* Checks the rules that span several keys, once the file and the flags are
- * applied (the HTTPS port must differ from the plain one). Returns 0 or
+ * applied (the HTTPS port must differ from the plain one; signing.require
+ * needs keys). Returns 0 or
  * -EINVAL with a message "KEY: ..." in @err. */
 int conf_check(const struct conf *c, char *err, size_t errlen);
 

@@ -1,8 +1,10 @@
 #include "generation.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -42,6 +44,76 @@ static int check_size(const struct stat *st, const struct generation_limits *lim
     return 0;
 }
 
+int generation_sig_name(const char *bin_file, char *buf, size_t len)
+{
+    size_t n = strlen(bin_file);
+
+    if (n < 4 || n + 1 > len)
+        return -ENAMETOOLONG;
+    memcpy(buf, bin_file, n - 4);
+    memcpy(buf + n - 4, ".sig", 5);
+    return 0;
+}
+
+void generation_sig_id(int dirfd, const char *bin_file, struct file_id *ret)
+{
+    char name[NAME_MAX + 1];
+
+    if (generation_sig_name(bin_file, name, sizeof(name)) < 0 ||
+        file_id_read(dirfd, name, ret) < 0)
+        memset(ret, 0, sizeof(*ret));
+}
+
+int generation_same_manifest(const struct generation *a, const struct generation *b)
+{
+    return a->manifest_error == b->manifest_error && a->manifest_len == b->manifest_len &&
+           memcmp(a->manifest, b->manifest, sizeof(a->manifest)) == 0;
+}
+
+/* Reads the manifest beside @bin_file into @g. What the file holds, or that
+ * there is none, is not an error; -EAGAIN is (it changed while read). One
+ * byte more than a manifest is read to tell an oversized file. */
+static int read_manifest(int dirfd, const char *bin_file, struct generation *g)
+{
+    uint8_t buf[OTA_MANIFEST_SIZE + 1];
+    char name[NAME_MAX + 1];
+    struct file_id now;
+    struct stat st;
+    ssize_t n;
+    int fd;
+
+    /* Whatever stands at the name (nothing, a directory) is its identity. */
+    generation_sig_id(dirfd, bin_file, &g->sig_file);
+    g->manifest_error = generation_sig_name(bin_file, name, sizeof(name));
+    if (g->manifest_error < 0)
+        return 0;
+    fd = file_open_regular(dirfd, name, &st);
+    if (fd < 0) {
+        g->manifest_error = fd;
+        return 0;
+    }
+    file_id_from_stat(&st, &now);
+    n = file_read_upto(fd, buf, sizeof(buf));
+    if (!file_id_equal(&now, &g->sig_file) || (n >= 0 && fstat(fd, &st) < 0))
+        n = -EAGAIN;
+    else if (n >= 0)
+        file_id_from_stat(&st, &now);
+    close(fd);
+    if (n == -EAGAIN || !file_id_equal(&now, &g->sig_file))
+        return -EAGAIN;
+    if (n < 0) {
+        g->manifest_error = (int)n;
+        return 0;
+    }
+    g->manifest_len = (uint32_t)n;
+    if (n != OTA_MANIFEST_SIZE) {
+        g->manifest_error = -EMSGSIZE;
+        return 0;
+    }
+    memcpy(g->manifest, buf, OTA_MANIFEST_SIZE);
+    return 0;
+}
+
 int generation_load(int dirfd, const char *bin_file, const struct generation_limits *limits,
                     struct generation **ret)
 {
@@ -71,6 +143,9 @@ int generation_load(int dirfd, const char *bin_file, const struct generation_lim
     g->size = (uint32_t)st.st_size;
     g->nblocks = ota_block_count(g->size);
     file_id_from_stat(&st, &g->file);
+    r = read_manifest(dirfd, bin_file, g);
+    if (r < 0)
+        goto fail;
 
     /* Raw bytes first, page-aligned, then the block table. */
     data_len = ((size_t)g->size + 4095) & ~(size_t)4095;
@@ -96,6 +171,12 @@ int generation_load(int dirfd, const char *bin_file, const struct generation_lim
     }
     file_id_from_stat(&after, &now);
     if (!file_id_equal(&now, &g->file)) {
+        r = -EAGAIN;
+        goto fail;
+    }
+    /* The manifest read before must still be the one beside these bytes. */
+    generation_sig_id(dirfd, bin_file, &now);
+    if (!file_id_equal(&now, &g->sig_file)) {
         r = -EAGAIN;
         goto fail;
     }

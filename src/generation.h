@@ -42,6 +42,12 @@ struct generation {
      * It names the bytes: identical images share it, whenever loaded. */
     char etag[GENERATION_ETAG_MAX];
     struct file_id file;        /* of the .bin, when read */
+    /* NAME.sig, read with the .bin as one unit (see generation_load()): */
+    int manifest_error;         /* 0: in manifest; -ENOENT: none; -EMSGSIZE: not
+                                 * OTA_MANIFEST_SIZE bytes; or the errno of reading */
+    uint32_t manifest_len;      /* bytes read, at most OTA_MANIFEST_SIZE + 1 */
+    uint8_t manifest[OTA_MANIFEST_SIZE];
+    struct file_id sig_file;    /* of NAME.sig when read; zero if there is none */
     time_t loaded;              /* wall clock */
     void *map;                  /* one mapping holding data and blocks */
     size_t map_len;             /* the memory this generation holds */
@@ -56,7 +62,11 @@ struct generation_limits {
 };
 
 /* Reads @bin_file (relative to @dirfd) into a new generation (one reference)
- * in @ret, within @limits (NULL: only GENERATION_MAX_SIZE). Returns 0, or
+ * in @ret, within @limits (NULL: only GENERATION_MAX_SIZE), with the manifest
+ * NAME.sig beside it (@bin_file less its 4-byte suffix, plus ".sig"): a
+ * missing or unusable .sig is not an error, manifest_error says what it was.
+ * Both files are read as they are at one moment: either changing while read
+ * gives -EAGAIN, so a new .bin never goes with an old .sig. Returns 0, or
  * -ENODEV (not a regular file), -ENODATA (empty), -EFBIG (over max_size or
  * GENERATION_MAX_SIZE), -ENOSPC, -ENOBUFS (see the limits), -EAGAIN (the
  * file changed while it was read), -ENOMEM, or the errno of open/read. */
@@ -66,6 +76,16 @@ int generation_load(int dirfd, const char *bin_file, const struct generation_lim
 /* The bytes a generation of an image of @size bytes holds: the image rounded
  * up to pages and its block table, about twice the image. */
 uint64_t generation_footprint(uint64_t size);
+
+/* The name of the manifest of @bin_file ("app.BIN": "app.sig") into @buf of
+ * @len bytes. Returns 0, or -ENAMETOOLONG. */
+int generation_sig_name(const char *bin_file, char *buf, size_t len);
+
+/* The identity of @bin_file's manifest now, zero if there is none. */
+void generation_sig_id(int dirfd, const char *bin_file, struct file_id *ret);
+
+/* True when @a and @b hold the same manifest, or both none. */
+int generation_same_manifest(const struct generation *a, const struct generation *b);
 
 /* The bytes held by every generation alive in the process, whoever holds it. */
 uint64_t generation_memory(void);

@@ -51,7 +51,8 @@ static void set_version(struct image *img, int dirfd)
 }
 
 int image_make(const char *name, const char *bin_file, struct generation *gen,
-               const struct file_id *bin_id, int dirfd, struct image **ret)
+               const struct file_id *bin_id, const struct file_id *sig_id, int dirfd,
+               struct image **ret)
 {
     struct image *img = image_new(name, bin_file);
 
@@ -59,6 +60,7 @@ int image_make(const char *name, const char *bin_file, struct generation *gen,
         return -ENOMEM;
     img->gen = generation_ref(gen);
     img->bin_id = *bin_id;
+    img->sig_id = *sig_id;
     set_version(img, dirfd);
     *ret = img;
     return 0;
@@ -72,7 +74,7 @@ int image_load(int dirfd, const char *bin_file, const char *name, struct image *
     r = generation_load(dirfd, bin_file, NULL, &gen);
     if (r < 0)
         return r;
-    r = image_make(name, bin_file, gen, &gen->file, dirfd, ret);
+    r = image_make(name, bin_file, gen, &gen->file, &gen->sig_file, dirfd, ret);
     generation_unref(gen);
     return r;
 }

@@ -8,6 +8,7 @@
 #define OTAD_IMAGE_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "generation.h"
@@ -29,6 +30,11 @@ struct image {
     int version_error;          /* why the default was used: negative errno */
     struct file_id version_id;  /* of NAME.txt when read; zero if missing */
     struct file_id bin_id;      /* of the .bin when its bytes were last checked */
+    struct file_id sig_id;      /* of NAME.sig then; zero if there was none */
+    /* Set before the image is published (trust.h): the manifest verified
+     * with the trusted key key_id. */
+    bool verified;
+    uint8_t key_id[OTA_MANIFEST_KEY_ID];
     uint8_t header[OTA_HEADER_WIRE];
     struct generation *gen;     /* owned reference */
 };
@@ -39,11 +45,13 @@ struct image {
  * error: the image gets VERSION_DEFAULT and a version_source saying why. */
 int image_load(int dirfd, const char *bin_file, const char *name, struct image **ret);
 
-/* Makes a new image @name from @bin_file whose bytes are the generation @gen
- * (a reference is taken) as checked against the file identity @bin_id, with
- * the version read from @dirfd. Returns 0 and the image in @ret, or -ENOMEM. */
+/* Makes a new image @name from @bin_file whose bytes and manifest are the
+ * generation @gen (a reference is taken) as checked against the file
+ * identities @bin_id and @sig_id (of NAME.sig), with the version read from
+ * @dirfd. Returns 0 and the image in @ret, or -ENOMEM. */
 int image_make(const char *name, const char *bin_file, struct generation *gen,
-               const struct file_id *bin_id, int dirfd, struct image **ret);
+               const struct file_id *bin_id, const struct file_id *sig_id, int dirfd,
+               struct image **ret);
 
 /* True when NAME.txt differs from what @img was made from. */
 int image_version_changed(const struct image *img, int dirfd);

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "escape.h"
+#include "sign.h"
 
 /* A name in the text listing. The catalog holds only names that print as
  * themselves; any other is escaped, so that no name starts a line of its own. */
@@ -33,6 +34,21 @@ static void version_origin(FILE *f, const struct image *img)
     }
 }
 
+/* Whether @img has a manifest and who signed it, as "yes, key 0123456789abcdef". */
+static void signature(FILE *f, const struct image *img)
+{
+    char id[2 * OTA_MANIFEST_KEY_ID + 1];
+
+    if (img->gen->manifest_error != 0) {
+        fputs("no", f);
+    } else if (img->verified) {
+        sign_key_id_hex(img->key_id, id);
+        fprintf(f, "yes, key %s", id);
+    } else {
+        fputs("yes, not verified (no signing.keys)", f);
+    }
+}
+
 /* ISO 8601 UTC, as in the listing: 2026-11-21T15:04:05Z. */
 static void utc(time_t t, char *buf, size_t len)
 {
@@ -53,6 +69,8 @@ static void render_text(FILE *f, const struct catalog_item *list, size_t n)
 
         fprintf(f, "%s\n  version: %u ", text(img->name, name), img->version);
         version_origin(f, img);
+        fputs("\n  signed: ", f);
+        signature(f, img);
         fprintf(f,
                 "\n"
                 "  size: %u bytes\n"
@@ -100,7 +118,7 @@ static void render_json(FILE *f, const struct catalog_item *list, size_t n)
     for (size_t i = 0; i < n; i++) {
         const struct image *img = list[i].img;
         const struct generation *g = img->gen;
-        char loaded[32];
+        char loaded[32], id[2 * OTA_MANIFEST_KEY_ID + 1];
 
         fputs(i ? ",\n{\"name\":" : "\n{\"name\":", f);
         json_string(f, img->name);
@@ -116,7 +134,14 @@ static void render_json(FILE *f, const struct catalog_item *list, size_t n)
         fputs(",\"etag\":", f);
         json_string(f, g->etag);
         utc(g->loaded, loaded, sizeof(loaded));
-        fprintf(f, ",\"loaded\":\"%s\",\"retained\":%u}", loaded, list[i].retained);
+        fprintf(f, ",\"loaded\":\"%s\",\"retained\":%u,\"signed\":%s,\"key_id\":", loaded,
+                list[i].retained, g->manifest_error == 0 ? "true" : "false");
+        if (img->verified) {
+            sign_key_id_hex(img->key_id, id);
+            fprintf(f, "\"%s\"}", id);
+        } else {
+            fputs("null}", f);
+        }
     }
     fputs(n ? "\n]\n" : "]\n", f);
 }

@@ -31,6 +31,7 @@
 #include "report.h"
 #include "scan.h"
 #include "tls.h"
+#include "trust.h"
 #include "watch.h"
 
 /* In-flight responses get this long to finish after SIGTERM. */
@@ -281,6 +282,25 @@ static int configure_tls(const struct conf *c, struct tls **ret)
     return 0;
 }
 
+/* Loads the trusted public keys of signing.keys (none: *@ret stays NULL).
+ * Returns 0 or an exit status. */
+static int configure_trust(const struct conf *c, struct trust **ret)
+{
+    size_t bad = 0;
+    int r;
+
+    if (c->sign_keys.n == 0)
+        return 0;
+    r = trust_open(c->sign_keys.path, c->sign_keys.n, c->sign_require, ret, &bad);
+    if (r < 0) {
+        fprintf(stderr, "otad: signing.keys: %s: %s\n",
+                bad < c->sign_keys.n ? c->sign_keys.path[bad] : "(list)",
+                r == -EINVAL ? "not a P-256 public key in PEM" : strerror(-r));
+        return CONF_EXIT_STATUS;
+    }
+    return 0;
+}
+
 /* Opens the listener on @port into *@fd. Returns 0, or logs why not and
  * returns a negative errno. */
 static int open_listener(const struct conf *c, uint16_t port, int *fd, char *where, size_t len)
@@ -353,6 +373,7 @@ int main(int argc, char **argv)
     struct pending *pending = NULL;
     struct http *http = NULL, *https = NULL;
     struct tls *tls = NULL;
+    struct trust *trust = NULL;
     struct privs privs;
     const char *config_path = NULL;
     char line[1024], where[80], where_tls[80];
@@ -366,6 +387,8 @@ int main(int argc, char **argv)
     status = configure(&args, &conf, &privs, &config_path);
     if (status == 0)
         status = configure_tls(&conf, &tls);
+    if (status == 0)
+        status = configure_trust(&conf, &trust);
     if (status != 0)
         goto out;
     if (args.check_config) {
@@ -404,7 +427,8 @@ int main(int argc, char **argv)
     r = catalog_open(conf.firmware_dir,
                      &(struct catalog_limits){.retain_seconds = conf.retain_seconds,
                                               .max_memory = conf.max_memory,
-                                              .max_image_size = conf.max_image_size},
+                                              .max_image_size = conf.max_image_size,
+                                              .trust = trust},
                      report, &loop, &cat);
     if (r < 0) {
         log_error("firmware directory %s: %s", conf.firmware_dir, strerror(-r));
@@ -458,6 +482,7 @@ out:
     pending_free(pending);
     watch_close(watch);
     catalog_close(cat);
+    trust_close(trust);
     if (sigfd >= 0)
         close(sigfd);
     conf_fini(&conf);

@@ -59,7 +59,9 @@ static size_t firmware_name(const char *file)
 
     if (file[0] == '.' || len <= 4)
         return 0;
-    if (strcasecmp(file + len - 4, ".bin") == 0 || strcmp(file + len - 4, ".txt") == 0)
+    /* The manifest settles with the image: one unit of three files. */
+    if (strcasecmp(file + len - 4, ".bin") == 0 || strcmp(file + len - 4, ".txt") == 0 ||
+        strcmp(file + len - 4, ".sig") == 0)
         return len - 4;
     return 0;
 }

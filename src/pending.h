@@ -31,7 +31,7 @@ int pending_new(unsigned settle_ms, struct pending **ret);
 void pending_free(struct pending *p);
 
 /* Records a directory event at @now_ms (monotonic). File names that are not
- * NAME.bin (any case) or NAME.txt, or that start with a dot, are ignored.
+ * NAME.bin (any case), NAME.txt or NAME.sig, or that start with a dot, are ignored.
  * Returns 0 or -ENOMEM. */
 int pending_note(struct pending *p, enum watch_kind kind, const char *file, uint64_t now_ms);
 

@@ -87,6 +87,7 @@ void reply_read_request(struct MHD_Connection *c, struct serve_request *rq)
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
         /* fall through */
     case ROUTE_BLOCK:
+    case ROUTE_MANIFEST:
         rq->if_match = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MATCH);
         break;
     case ROUTE_HEADER:

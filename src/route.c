@@ -74,6 +74,10 @@ void route_parse(const char *path, size_t len, struct route *ret)
         ret->kind = ROUTE_HEADER;
         return;
     }
+    if (equals(rest, (size_t)(end - rest), "manifest")) {
+        ret->kind = ROUTE_MANIFEST;
+        return;
+    }
     if ((size_t)(end - rest) > 6 && memcmp(rest, "block/", 6) == 0 &&
         parse_index(rest + 6, (size_t)(end - rest - 6), &ret->index)) {
         ret->kind = ROUTE_BLOCK;

@@ -12,6 +12,7 @@ enum route_kind {
     ROUTE_HEADER,   /* /NAME/header */
     ROUTE_BLOCK,    /* /NAME/block/N */
     ROUTE_IMAGE,    /* /NAME/image, or /firmware/NAME.bin: the raw image */
+    ROUTE_MANIFEST, /* /NAME/manifest: the bytes of NAME.sig */
 };
 
 /* A block index too large for any image (more than 10 significant digits). */
@@ -19,7 +20,7 @@ enum route_kind {
 
 struct route {
     enum route_kind kind;
-    const char *name;   /* HEADER, BLOCK, IMAGE: NAME inside the path, not terminated */
+    const char *name;   /* HEADER, BLOCK, IMAGE, MANIFEST: NAME inside the path, not terminated */
     size_t name_len;
     uint64_t index;     /* BLOCK: N, or ROUTE_INDEX_HUGE */
 };

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -15,6 +16,8 @@
 #include "array.h"
 #include "escape.h"
 #include "file.h"
+#include "reason.h"
+#include "trust.h"
 #include "version.h"
 
 /* A directory entry that may become an image. */
@@ -125,64 +128,13 @@ static int read_candidates(struct catalog *cat, int dirfd, const char *only,
     return 0;
 }
 
-/* Why a file could not be read, for the errors file_open_regular() adds. */
-static const char *file_problem(int error)
-{
-    return error == -ENODEV ? "not a regular file" : strerror(-error);
-}
-
-static const char *version_problem(int error)
-{
-    switch (error) {
-    case -EINVAL:
-        return "not a decimal number";
-    case -ERANGE:
-        return "above 4294967295";
-    case -EFBIG:
-        return "longer than 64 bytes";
-    default:
-        return file_problem(error);
-    }
-}
-
-/* Why a load within @lim of a file of @size bytes failed; in @buf when the
- * text needs numbers. */
-static const char *load_problem(int error, const struct generation_limits *lim, uint64_t size,
-                                char *buf, size_t len)
-{
-    unsigned long long need = (generation_footprint(size) + (1u << 20) - 1) >> 20;
-
-    switch (error) {
-    case -ENODATA:
-        return "empty";
-    case -EFBIG:
-        if (size > GENERATION_MAX_SIZE)
-            return "larger than 4 GiB";
-        snprintf(buf, len, "larger than max_image_size (%llu bytes)",
-                 (unsigned long long)lim->max_size);
-        return buf;
-    case -ENOSPC:
-        snprintf(buf, len, "needs %llu MiB of memory, more than max_memory (%llu MiB)", need,
-                 (unsigned long long)lim->max_memory >> 20);
-        return buf;
-    case -ENOBUFS:
-        snprintf(buf, len,
-                 "needs %llu MiB of memory, %llu MiB free under max_memory while downloads "
-                 "hold older generations; retried until it fits",
-                 need, (unsigned long long)lim->room >> 20);
-        return buf;
-    default:
-        return file_problem(error);
-    }
-}
-
 /* Why @img has the default version, or NULL if it has its file's. */
 static const char *version_reason(const struct image *img)
 {
     if (img->version_source == VERSION_FILE_MISSING)
         return "missing";
     if (img->version_source == VERSION_FILE_INVALID)
-        return version_problem(img->version_error);
+        return reason_version(img->version_error);
     return NULL;
 }
 
@@ -204,14 +156,42 @@ static void report_removed(struct catalog *cat, const char *name)
     catalog_report(cat, &(struct catalog_change){.event = CATALOG_REMOVED, .name = name});
 }
 
-/* True when @old (NULL: none) is served from the file @bin_file is now:
- * nothing to read again. */
+/* True when @old (NULL: none) is served from the files @bin_file and its
+ * NAME.sig are now: nothing to read again. */
 static bool same_file(const struct image *old, int dirfd, const char *bin_file)
 {
-    struct file_id id;
+    struct file_id id, sig;
 
-    return old != NULL && strcmp(old->bin_file, bin_file) == 0 &&
-           file_id_read(dirfd, bin_file, &id) == 0 && file_id_equal(&id, &old->bin_id);
+    if (old == NULL || strcmp(old->bin_file, bin_file) != 0 ||
+        file_id_read(dirfd, bin_file, &id) < 0 || !file_id_equal(&id, &old->bin_id))
+        return false;
+    generation_sig_id(dirfd, bin_file, &sig);
+    return file_id_equal(&sig, &old->sig_id);
+}
+
+/* Publishes @img (consumed) as @name unless the catalog's trust refuses it:
+ * then it is told why, and what was served stays. */
+static int publish(struct catalog *cat, const char *name, struct image *img)
+{
+    struct image *old = catalog_current(cat, name);
+    char buf[128], sig[NAME_MAX + 1];
+    const char *why, *file;
+
+    why = trust_check(catalog_trust(cat), img, buf, sizeof(buf), sig, &file);
+    if (why != NULL) {
+        catalog_report(cat, &(struct catalog_change){.event = CATALOG_SKIPPED, .name = name,
+                                                     .img = old, .file = file, .reason = why});
+        image_unref(img);
+        return 0;
+    }
+    if (old == NULL)
+        report_image(cat, CATALOG_ADDED, img);
+    else if (old->gen != img->gen)
+        report_image(cat, CATALOG_REPLACED, img);
+    else if (old->version != img->version || old->version_source != img->version_source)
+        report_image(cat, CATALOG_VERSION, img);
+    /* Otherwise touched, same bytes: only the file identity is new. */
+    return catalog_set(cat, name, img);
 }
 
 /* True when candidate @i is another spelling of the name before it (the
@@ -257,7 +237,7 @@ static int load(struct catalog *cat, int dirfd, const char *name, const char *bi
                             .name = name,
                             .img = catalog_current(cat, name),
                             .file = bin_file,
-                            .reason = load_problem(r, &lim, (uint64_t)id.size, buf, sizeof(buf))});
+                            .reason = reason_load(r, &lim, (uint64_t)id.size, buf, sizeof(buf))});
     return r;
 }
 
@@ -281,7 +261,7 @@ static int refresh(struct catalog *cat, int dirfd, const char *name, const char 
         /* Same file: at most the version changed, and nothing is re-read. */
         if (!image_version_changed(old, dirfd))
             return 0;
-        r = image_make(name, bin_file, old->gen, &old->bin_id, dirfd, &img);
+        r = image_make(name, bin_file, old->gen, &old->bin_id, &old->sig_id, dirfd, &img);
     } else {
         r = load(cat, dirfd, name, bin_file, pre, &gen);
         /* Only a file gone ends the name; an empty, unreadable or too large
@@ -294,19 +274,11 @@ static int refresh(struct catalog *cat, int dirfd, const char *name, const char 
         if (r < 0)
             return 0;
         held = catalog_held(cat, name, gen);
-        r = image_make(name, bin_file, held != NULL ? held : gen, &gen->file, dirfd, &img);
+        r = image_make(name, bin_file, held != NULL ? held : gen, &gen->file, &gen->sig_file,
+                       dirfd, &img);
         generation_unref(gen);
     }
-    if (r < 0)
-        return r;
-    if (old == NULL)
-        report_image(cat, CATALOG_ADDED, img);
-    else if (old->gen != img->gen)
-        report_image(cat, CATALOG_REPLACED, img);
-    else if (old->version != img->version || old->version_source != img->version_source)
-        report_image(cat, CATALOG_VERSION, img);
-    /* Otherwise touched, same bytes: only the file identity is new. */
-    return catalog_set(cat, name, img);
+    return r < 0 ? r : publish(cat, name, img);
 }
 
 /* Empties the catalog: the directory is gone. */

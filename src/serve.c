@@ -181,26 +181,41 @@ static void refuse(struct serve_response *r, enum serve_canned why)
     canned(r, why == SERVE_NOT_FOUND ? 404 : 412, why);
 }
 
-static void serve_block(struct catalog *cat, const struct serve_request *rq,
-                        struct serve_response *r)
+/* A block, or the manifest (NAME.sig as it was read with the blocks' bytes):
+ * both from the generation If-Match names, else the pinned one, else the
+ * current one. A manifest does not pin: a device asks for the header first,
+ * which does. */
+static void serve_pinned(struct catalog *cat, const struct serve_request *rq,
+                         struct serve_response *r)
 {
     struct generation *g;
     enum serve_canned why;
+    const uint8_t *data;
     int64_t version;
     bool current;
+    size_t len;
 
     why = choose_generation(cat, rq, true, &g, &version, &current);
     if (why != SERVE_BODY) {
         refuse(r, why);
         return;
     }
-    if (rq->route.index >= g->nblocks) {
+    if (rq->route.kind == ROUTE_MANIFEST) {
+        /* Published generations have a whole manifest or none (trust.h). */
+        why = g->manifest_error != 0 ? SERVE_NOT_FOUND : SERVE_BODY;
+        data = g->manifest;
+        len = OTA_MANIFEST_SIZE;
+    } else {
+        why = rq->route.index >= g->nblocks ? SERVE_OUT_OF_RANGE : SERVE_BODY;
+        data = why == SERVE_BODY ? generation_block(g, (uint32_t)rq->route.index) : NULL;
+        len = OTA_BLOCK_WIRE;
+    }
+    if (why != SERVE_BODY) {
         generation_unref(g);
-        canned(r, 416, SERVE_OUT_OF_RANGE);
+        canned(r, why == SERVE_NOT_FOUND ? 404 : 416, why);
         return;
     }
-    body(r, 200, generation_block(g, (uint32_t)rq->route.index), OTA_BLOCK_WIRE,
-         release_generation, g);
+    body(r, 200, data, len, release_generation, g);
     add_header(r, content_type, octet_stream);
     add_header(r, etag_name, g->etag);
 }
@@ -291,7 +306,8 @@ void serve_handle(struct catalog *cat, const struct serve_request *rq,
         serve_header(cat, rq, ret);
         return;
     case ROUTE_BLOCK:
-        serve_block(cat, rq, ret);
+    case ROUTE_MANIFEST:
+        serve_pinned(cat, rq, ret);
         return;
     case ROUTE_IMAGE:
         serve_image(cat, rq, ret);

@@ -1,4 +1,4 @@
-/* The protocol's endpoints (listing, header, block, image) as decisions:
+/* The protocol's endpoints (listing, header, block, image, manifest) as decisions:
  * a request in, the status, headers and body to answer with out. No HTTP
  * library here, so every answer can be checked without a server; http.c
  * turns a serve_response into the library's response, header by header in
@@ -15,7 +15,7 @@
 
 /* What a request carries that an endpoint looks at. Header values are
  * borrowed and NULL when absent; only those the route's endpoint reads need
- * be filled: If-Match for a block, If-Match, Range, If-Range and
+ * be filled: If-Match for a block or a manifest, If-Match, Range, If-Range and
  * If-None-Match for an image, format and Accept for the listing. */
 struct serve_request {
     const char *method;

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Smoke run of bench/startup.py: 20 images, 20 MiB in all, 2 runs.
+"""Smoke run of bench/startup.py: 20 images, 20 MiB in all, 2 runs, and 2
+more that verify their manifests (--signed, with the build's otasign).
 
 Checks that the script exits 0 and that its JSON holds sane figures: otad
 became ready, served the last image, and the CRC helper ran. The figures
@@ -20,8 +21,9 @@ KEYS = ("images", "total_bytes", "runs", "ready_ms", "first_200_ms", "index_gbps
 
 def main():
     bench = smoke.Bench("startup")
-    out, res = bench.run(["--images", str(IMAGES), "--total", "20M", "--runs", str(RUNS)],
-                         timeout=TIMEOUT, otad=True)
+    otasign = os.path.join(os.path.dirname(os.environ.get("OTAD", "")), "otasign")
+    out, res = bench.run(["--images", str(IMAGES), "--total", "20M", "--runs", str(RUNS),
+                          "--signed", otasign], timeout=TIMEOUT, otad=True)
     # First that the figures are there, as the checks below compare them.
     bench.check([(res.get(key) is not None, "JSON has no %r: %r" % (key, res))
                  for key in KEYS], out)
@@ -31,6 +33,9 @@ def main():
          % (res["images"], res["total_bytes"], res["runs"], IMAGES, TOTAL, RUNS)),
         (len(res["all_ready_ms"]) == RUNS,
          "all_ready_ms has %d entries for %d runs" % (len(res["all_ready_ms"]), RUNS)),
+        (len(res.get("all_keyed_ready_ms") or []) == RUNS and
+         res.get("verify_ms_per_image") is not None,
+         "no runs with signing.keys: %r" % res.get("all_keyed_ready_ms")),
         (0 < res["ready_ms"] < 30000,
          "ready_ms is %r, expected between 0 and 30 s" % res["ready_ms"]),
         # otad opens its listener just before it sends READY=1, so the first

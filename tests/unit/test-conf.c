@@ -113,6 +113,67 @@ static void test_tls_errors(void **state)
 
 /* Rules across keys are checked after the file and the flags: the HTTPS
  * port may not be the plain one, whichever of the two set it. */
+/* A fresh configuration, as a new start would have. */
+static void reset(struct fixture *f)
+{
+    conf_fini(&f->conf);
+    assert_int_equal(conf_init(&f->conf), 0);
+}
+
+/* signing: a list of key files, in flow or block style, or a single one. */
+static void test_signing_section(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(f->conf.sign_keys.n, 0);
+    assert_false(f->conf.sign_require);
+    assert_int_equal(load(f, "signing: {keys: [/k/a.pub, /k/b.pub], require: true}\n"), 0);
+    assert_int_equal(f->conf.sign_keys.n, 2);
+    assert_string_equal(f->conf.sign_keys.path[0], "/k/a.pub");
+    assert_string_equal(f->conf.sign_keys.path[1], "/k/b.pub");
+    assert_true(f->conf.sign_require);
+    assert_int_equal(conf_check(&f->conf, f->err, sizeof(f->err)), 0);
+    reset(f);
+    assert_int_equal(load(f, "signing:\n  keys:\n    - /a.pub\n    - \"/b c.pub\"\n"), 0);
+    assert_int_equal(f->conf.sign_keys.n, 2);
+    assert_string_equal(f->conf.sign_keys.path[1], "/b c.pub");
+    assert_false(f->conf.sign_require);
+    reset(f);
+    assert_int_equal(load(f, "signing: {keys: /one.pub}\n"), 0);
+    assert_int_equal(f->conf.sign_keys.n, 1);
+    assert_string_equal(f->conf.sign_keys.path[0], "/one.pub");
+}
+
+static void test_signing_errors(void **state)
+{
+    static const struct {
+        const char *yaml;
+        int col;
+        const char *what;
+    } cases[] = {
+        {"signing: {keys: [/1, /2, /3, /4, /5, /6, /7, /8, /9]}\n", 50,
+         "signing.keys: at most 8 entries"},
+        {"signing: {keys: [/a, [/b]]}\n", 22, "expected a single value, not a list"},
+        {"signing: {keys: [{a: b}]}\n", 18, "expected a single value, not a mapping"},
+        {"signing: {require: [true]}\n", 20,
+         "signing.require: expected a single value, not a list"},
+        {"signing: {keys: [\"\"]}\n", 18, "signing.keys: must not be empty"},
+        {"signing: {kyes: [/a]}\n", 11, "unknown key 'signing.kyes'"},
+    };
+    struct fixture *f = *state;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        reset(f);
+        assert_int_equal(load(f, cases[i].yaml), -EINVAL);
+        assert_error(f, 1, cases[i].col, cases[i].what);
+    }
+    reset(f);
+    /* Requiring signatures with no key to check them would refuse everything. */
+    assert_int_equal(load(f, "signing: {require: true}\n"), 0);
+    assert_int_equal(conf_check(&f->conf, f->err, sizeof(f->err)), -EINVAL);
+    assert_string_equal(f->err, "signing.require: true needs signing.keys to verify with");
+}
+
 static void test_check_ports(void **state)
 {
     struct fixture *f = *state;
@@ -310,6 +371,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sizes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tls_section, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tls_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_signing_section, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_signing_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_ports, setup, teardown),
         cmocka_unit_test_setup_teardown(test_one_document, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty_file, setup, teardown),

@@ -167,7 +167,7 @@ static void test_reversion(void **state)
     assert_false(image_version_changed(img, f->dfd));
     assert_int_equal(write_file(f->dir, "v.txt", "40\n", 3), 0);
     assert_true(image_version_changed(img, f->dfd));
-    assert_int_equal(image_make("v", "v.bin", img->gen, &img->bin_id, f->dfd, &img2), 0);
+    assert_int_equal(image_make("v", "v.bin", img->gen, &img->bin_id, &img->sig_id, f->dfd, &img2), 0);
     assert_ptr_equal(img2->gen, img->gen);
     assert_int_equal(img2->version, 40);
     assert_int_equal(img->version, 3);

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 static struct generation gen = {
     .size = 1000, .crc = 0x1F52FD1C, .nblocks = 4, .etag = "\"1f52fd1c-3e8\"",
     .loaded = 1795791845, /* 2026-11-27T15:04:05Z */
+    .manifest_error = -ENOENT,
 };
 
 static struct image make(const char *name, const char *bin, uint32_t version,
@@ -19,12 +21,13 @@ static struct image make(const char *name, const char *bin, uint32_t version,
 {
     static char txt[8][64];
     static int k;
+    char *t = txt[k++ % 8]; /* the last 8 images' stay valid */
     struct image img = {0};
 
-    snprintf(txt[k], sizeof(txt[k]), "%s.txt", name);
+    snprintf(t, sizeof(txt[0]), "%s.txt", name);
     img.name = (char *)name;
     img.bin_file = (char *)bin;
-    img.version_file = txt[k++ % 8];
+    img.version_file = t;
     img.version = version;
     img.version_source = src;
     img.gen = &gen;
@@ -51,6 +54,7 @@ static void test_text(void **state)
     (void)state;
     assert_string_equal(out, "app\n"
                              "  version: 7 (from app.txt)\n"
+                             "  signed: no\n"
                              "  size: 1000 bytes\n"
                              "  crc32: 0x1F52FD1C\n"
                              "  blocks: 4 x 256 bytes\n"
@@ -60,6 +64,7 @@ static void test_text(void **state)
                              "\n"
                              "boot\n"
                              "  version: 1 (default: boot.txt missing)\n"
+                             "  signed: no\n"
                              "  size: 1000 bytes\n"
                              "  crc32: 0x1F52FD1C\n"
                              "  blocks: 4 x 256 bytes\n"
@@ -83,7 +88,35 @@ static void test_json(void **state)
                              "\"blocks\":4,\"block_size\":256,\"bin_file\":\"x.bin\","
                              "\"version_file\":\"a\\\"b\\\\c\\u0001.txt\","
                              "\"etag\":\"\\\"1f52fd1c-3e8\\\"\",\"loaded\":\"2026-11-27T15:04:05Z\","
-                             "\"retained\":1}\n]\n");
+                             "\"retained\":1,\"signed\":false,\"key_id\":null}\n]\n");
+    free(out);
+}
+
+/* A manifest verified shows its key id; one served unverified (no keys)
+ * says so; JSON tells both apart by key_id. */
+static void test_signed(void **state)
+{
+    struct generation sg = gen;
+    struct image v = make("v", "v.bin", 2, VERSION_FROM_FILE);
+    struct image u = make("u", "u.bin", 2, VERSION_FROM_FILE);
+    struct catalog_item list[] = {{&u, 0}, {&v, 0}};
+    char *out;
+
+    (void)state;
+    sg.manifest_error = 0;
+    v.gen = u.gen = &sg;
+    v.verified = true;
+    memcpy(v.key_id, "\x01\x23\x45\x67\x89\xab\xcd\xef", OTA_MANIFEST_KEY_ID);
+    out = render(list, 2, LISTING_TEXT);
+    assert_non_null(strstr(out, "u\n  version: 2 (from u.txt)\n"
+                                "  signed: yes, not verified (no signing.keys)\n"));
+    assert_non_null(strstr(out, "v\n  version: 2 (from v.txt)\n"
+                                "  signed: yes, key 0123456789abcdef\n"));
+    free(out);
+    out = render(list, 2, LISTING_JSON);
+    assert_non_null(strstr(out, "\"name\":\"u\","));
+    assert_non_null(strstr(out, "\"signed\":true,\"key_id\":null},\n"));
+    assert_non_null(strstr(out, "\"signed\":true,\"key_id\":\"0123456789abcdef\"}\n]"));
     free(out);
 }
 
@@ -150,6 +183,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_text),
         cmocka_unit_test(test_json),
+        cmocka_unit_test(test_signed),
         cmocka_unit_test(test_unprintable_names),
         cmocka_unit_test(test_utf8_names),
         cmocka_unit_test(test_empty),

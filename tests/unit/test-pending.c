@@ -50,6 +50,27 @@ static void test_settle(void **state)
     pending_free(p);
 }
 
+/* NAME.sig is one of the firmware's files: writing it after the .bin
+ * restarts the quiet time of the same name, so both are read together. */
+static void test_manifest_settles_with_image(void **state)
+{
+    struct pending *p = make(100);
+    struct calls c = {0};
+
+    (void)state;
+    assert_int_equal(pending_note(p, WATCH_CHANGED, "app.bin", 1000), 0);
+    assert_int_equal(pending_note(p, WATCH_CHANGED, "app.sig", 1080), 0);
+    assert_int_equal(pending_run(p, 1100, record, &c), 0);
+    assert_int_equal(pending_timeout(p, 1100), 80);
+    assert_int_equal(pending_run(p, 1180, record, &c), 1);
+    assert_string_equal(c.names[0], "app");
+    /* A lone .sig change makes its firmware due too. */
+    assert_int_equal(pending_note(p, WATCH_CHANGED, "fw.sig", 2000), 0);
+    assert_int_equal(pending_run(p, 2100, record, &c), 1);
+    assert_string_equal(c.names[1], "fw");
+    pending_free(p);
+}
+
 /* A writer at work is never loaded, however long it pauses: only its close
  * makes the name due again. */
 static void test_writer(void **state)
@@ -305,6 +326,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_settle),
+        cmocka_unit_test(test_manifest_settles_with_image),
         cmocka_unit_test(test_writer),
         cmocka_unit_test(test_truncate_by_path),
         cmocka_unit_test(test_readers),

@@ -45,6 +45,15 @@ static void test_header(void **state)
     assert_name(&r, "firmware");
 }
 
+static void test_manifest(void **state)
+{
+    struct route r = parse("/app/manifest");
+
+    (void)state;
+    assert_int_equal(r.kind, ROUTE_MANIFEST);
+    assert_name(&r, "app");
+}
+
 static void test_block_indexes(void **state)
 {
     struct route r;
@@ -91,6 +100,7 @@ static void test_image(void **state)
     assert_int_equal(parse("/firmware/header").kind, ROUTE_HEADER);
     assert_int_equal(parse("/firmware/block/1").kind, ROUTE_BLOCK);
     assert_int_equal(parse("/firmware/image").kind, ROUTE_IMAGE);
+    assert_int_equal(parse("/firmware/manifest").kind, ROUTE_MANIFEST);
     assert_int_equal(parse("/firmware/.bin").kind, ROUTE_NONE);
     assert_int_equal(parse("/firmware/a/b.bin").kind, ROUTE_NONE);
     assert_int_equal(parse("/other/app.bin").kind, ROUTE_NONE);
@@ -100,7 +110,8 @@ static void test_image(void **state)
 static void test_not_found(void **state)
 {
     static const char *const paths[] = {
-        "", "/", "//", "//header", "/app", "/app/", "/app/header/", "/app/headers",
+        "", "/", "//", "//header", "//manifest", "/app/manifest/", "/app/manifests",
+        "/app/Manifest", "/app", "/app/", "/app/header/", "/app/headers",
         "/app/block", "/app/block/", "/app/block/-1", "/app/block/+1", "/app/block/0x1",
         "/app/block/ 1", "/app/block/1 ", "/app/block/1.0", "/app/block/1/",
         "/app/block//1", "/a/b/header", "/../header", "/app/../header", "app/header",
@@ -135,6 +146,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_listing),
         cmocka_unit_test(test_header),
+        cmocka_unit_test(test_manifest),
         cmocka_unit_test(test_block_indexes),
         cmocka_unit_test(test_image),
         cmocka_unit_test(test_not_found),

@@ -221,6 +221,81 @@ static void test_block_pinned(void **state)
     conn_free(fresh);
 }
 
+/* Without keys (no trust given to the catalog) NAME.sig is served as it is,
+ * from the generation it was read with. */
+static void test_manifest(void **state)
+{
+    struct fixture *f = *state;
+    struct conn *pinned = conn_new(), *fresh = conn_new();
+    uint8_t sig1[OTA_MANIFEST_SIZE], sig2[OTA_MANIFEST_SIZE];
+    char etag2[32];
+
+    assert_non_null(pinned);
+    assert_non_null(fresh);
+    /* None yet: 404, and the header still served. */
+    assert_int_equal(get(f, "GET", "/app/manifest", NULL, NULL, NULL)->status, 404);
+    assert_int_equal(f->r.canned, SERVE_NOT_FOUND);
+    fill_random(sig1, sizeof(sig1), 11);
+    fill_random(sig2, sizeof(sig2), 12);
+    assert_int_equal(write_file(f->dir, "app.sig", sig1, sizeof(sig1)), 0);
+    assert_int_equal(scan_all(f->cat, NULL), 1);
+    get(f, "GET", "/app/manifest", NULL, NULL, NULL);
+    assert_int_equal(f->r.status, 200);
+    assert_int_equal(f->r.body_len, OTA_MANIFEST_SIZE);
+    assert_memory_equal(f->r.body, sig1, OTA_MANIFEST_SIZE);
+    assert_header_names(&f->r, (const char *const[]){"Content-Type", "ETag", NULL});
+    assert_string_equal(header(&f->r, "Content-Type"), "application/octet-stream");
+    assert_string_equal(header(&f->r, "ETag"), f->etag);
+    assert_int_equal(get(f, "HEAD", "/app/manifest", NULL, NULL, NULL)->status, 200);
+    assert_int_equal(f->r.body_len, OTA_MANIFEST_SIZE);
+    /* Pinned by its header, a connection keeps that generation's manifest
+     * after both files are replaced; a fresh one gets the new pair. */
+    get(f, "GET", "/app/header", pinned, NULL, NULL);
+    assert_int_equal(write_file(f->dir, "app.sig", sig2, sizeof(sig2)), 0);
+    replace(f, etag2);
+    get(f, "GET", "/app/manifest", pinned, NULL, NULL);
+    assert_int_equal(f->r.status, 200);
+    assert_memory_equal(f->r.body, sig1, OTA_MANIFEST_SIZE);
+    assert_string_equal(header(&f->r, "ETag"), f->etag);
+    get(f, "GET", "/app/manifest", fresh, NULL, NULL);
+    assert_memory_equal(f->r.body, sig2, OTA_MANIFEST_SIZE);
+    assert_string_equal(header(&f->r, "ETag"), etag2);
+    /* If-Match names a generation, as for blocks. */
+    get(f, "GET", "/app/manifest", fresh, f->etag, NULL);
+    assert_memory_equal(f->r.body, sig1, OTA_MANIFEST_SIZE);
+    assert_int_equal(get(f, "GET", "/app/manifest", NULL, "\"0-0\"", NULL)->status, 412);
+    assert_int_equal(get(f, "GET", "/nope/manifest", NULL, NULL, NULL)->status, 404);
+    assert_int_equal(get(f, "POST", "/app/manifest", NULL, NULL, NULL)->status, 405);
+    release(f);
+    conn_free(pinned);
+    conn_free(fresh);
+}
+
+/* A .sig that cannot be a manifest (its size) is not published even without
+ * keys: the image before it stays, with no manifest. */
+static void test_manifest_wrong_size(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t sig[OTA_MANIFEST_SIZE + 1] = {0};
+    char etag2[32];
+
+    assert_int_equal(write_file(f->dir, "app.sig", sig, OTA_MANIFEST_SIZE - 1), 0);
+    replace(f, etag2);
+    get(f, "GET", "/app/header", NULL, NULL, NULL);
+    assert_string_equal(header(&f->r, "ETag"), f->etag);
+    assert_int_equal(get(f, "GET", "/app/manifest", NULL, NULL, NULL)->status, 404);
+    assert_int_equal(write_file(f->dir, "app.sig", sig, OTA_MANIFEST_SIZE + 1), 0);
+    assert_int_equal(scan_all(f->cat, NULL), 1);
+    get(f, "GET", "/app/header", NULL, NULL, NULL);
+    assert_string_equal(header(&f->r, "ETag"), f->etag);
+    assert_int_equal(write_file(f->dir, "app.sig", sig, OTA_MANIFEST_SIZE), 0);
+    assert_int_equal(scan_all(f->cat, NULL), 1);
+    get(f, "GET", "/app/header", NULL, NULL, NULL);
+    assert_string_equal(header(&f->r, "ETag"), etag2);
+    assert_int_equal(get(f, "GET", "/app/manifest", NULL, NULL, NULL)->status, 200);
+    release(f);
+}
+
 static void test_block_gone(void **state)
 {
     struct fixture *f = *state;
@@ -463,6 +538,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_method_and_route, setup, teardown),
         cmocka_unit_test_setup_teardown(test_header, setup, teardown),
         cmocka_unit_test_setup_teardown(test_block, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_manifest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_manifest_wrong_size, setup, teardown),
         cmocka_unit_test_setup_teardown(test_block_pinned, setup, teardown),
         cmocka_unit_test_setup_teardown(test_block_gone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_if_match, setup, teardown),
