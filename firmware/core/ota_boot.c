@@ -7,17 +7,24 @@
 #include "ota_port.h"
 #include "ota_state.h"
 #include "ota_swap.h"
+#include "ota_trust.h"
 #include "ota_update.h"
 
 /* An application is bootable only if its whole CRC matches the one recorded
- * when it was installed, and its vector table is plausible. */
-static bool app_bootable(const struct ota_state_store *s)
+ * when it was installed, its vector table is plausible, and, when the build
+ * requires signatures, the SHA-256 of the manifest kept beside it. */
+static bool app_bootable(const struct ota_state_store *s, const struct ota_config *cfg)
 {
     if (!(s->cur.flags & OTA_STATE_APP_VALID) ||
         (!s->dual && (s->cur.flags & OTA_STATE_DOWNLOADING)))
         return false;
     if (!ota_image_verify(s->map, OTA_AREA_PRIMARY, s->cur.app_size, s->cur.app_crc)) {
         ota_logf("boot: application fails its crc check");
+        return false;
+    }
+    if (cfg->require_signature &&
+        !ota_trust_boot(OTA_AREA_PRIMARY, s->cur.app_size, s->cur.app_crc, s->cur.app_version)) {
+        ota_logf("boot: application does not match its manifest");
         return false;
     }
     return ota_app_plausible(s->map, ota_port_ram());
@@ -53,7 +60,7 @@ static bool trial_boot(struct ota_state_store *s, const struct ota_config *cfg, 
     uint32_t allowed = cfg->trial_boots ? cfg->trial_boots : 1;
     struct ota_state st = s->cur;
 
-    if (st.trials < allowed && app_bootable(s)) {
+    if (st.trials < allowed && app_bootable(s, cfg)) {
         st.trials++;
         ota_logf("boot: version %u on trial, boot %u of %u", st.app_version, st.trials, allowed);
         /* Counted before the jump: a reset at any later instant is a boot
@@ -117,7 +124,7 @@ static bool boot_dual(struct ota_state_store *s, const struct ota_config *cfg, s
     }
     if (s->cur.flags & OTA_STATE_TRIAL)
         return trial_boot(s, cfg, t);
-    have_app = app_bootable(s);
+    have_app = app_bootable(s, cfg);
     if (have_app && !(s->cur.flags & OTA_STATE_UPDATE_REQUESTED)) {
         boot(s);
         return true;
@@ -149,7 +156,7 @@ static bool boot_single(struct ota_state_store *s, const struct ota_config *cfg,
                         uint32_t attempt, struct turn *t)
 {
     struct ota_update u;
-    bool have_app = app_bootable(s);
+    bool have_app = app_bootable(s, cfg);
     int r;
 
     if (have_app && !(s->cur.flags & OTA_STATE_UPDATE_REQUESTED)) {

@@ -3,6 +3,7 @@
 #ifndef OTA_BOOT_H
 #define OTA_BOOT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Timing and persistence of the update; a port passes its own values. */
@@ -15,6 +16,9 @@ struct ota_config {
                                       run anyway (dual-slot: always 1, no back-off) */
     uint32_t trial_boots;          /* dual-slot: boots a new app gets to confirm itself
                                       before it is reverted (0 counts as 1) */
+    bool require_signature;        /* only images with a manifest that verifies are
+                                      installed and booted; false also takes a server
+                                      without manifests (as legacy devices do) */
 };
 
 /* Sensible values for a device behind a serial Wi-Fi module. */
@@ -22,6 +26,7 @@ struct ota_config {
     {                                                                         \
         .recv_timeout_ms = 5000, .block_retries = 5, .backoff_first_ms = 1000, \
         .backoff_max_ms = 60000, .attempts_with_app = 3, .trial_boots = 1,     \
+        .require_signature = true,                                            \
     }
 
 /* Runs the bootloader: reads the boot state, finishes an install or revert

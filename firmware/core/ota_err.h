@@ -16,6 +16,8 @@ enum ota_err {
     OTA_ERR_PROTOCOL = -10,    /* the server's header makes no sense for this device */
     OTA_ERR_STATE = -11,       /* the boot state cannot be written */
     OTA_ERR_REJECTED = -12,    /* the server offers only the image last reverted */
+    OTA_ERR_UNSIGNED = -13,    /* no manifest, and this build requires one */
+    OTA_ERR_UNTRUSTED = -14,   /* the manifest or the image does not verify */
 };
 
 #endif

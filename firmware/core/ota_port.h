@@ -91,6 +91,21 @@ struct ota_server {
 
 const struct ota_server *ota_port_server(void);
 
+/* ---- Trusted keys --------------------------------------------------------- */
+
+/* A public key the bootloader trusts for signed manifests: its key id (the
+ * first 8 bytes of SHA-256 over X || Y) and its P-256 point X || Y, both as
+ * scripts/otakeys.py writes them from a KEY.pub. */
+struct ota_key {
+    uint8_t id[8];
+    uint8_t xy[64];
+};
+
+/* The port's key table (static; the core never frees it) and its length in
+ * *@count. Two or more keys let a new key be rolled out before the old one
+ * is retired. */
+const struct ota_key *ota_port_keys(uint32_t *count);
+
 /* ---- Time, log, control ------------------------------------------------- */
 
 /* Milliseconds since boot; wraps around (the core compares differences). */

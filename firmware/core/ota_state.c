@@ -17,14 +17,17 @@ uint32_t ota_state_record_size(bool dual)
 }
 
 /* The words of a record but its CRC; the single-slot format stops at word 11
- * (two reserved zeros), so devices flashed with it read the same bytes. */
+ * (two reserved zeros), so devices flashed with it read the same bytes. The
+ * anti-rollback floor takes a word that older bootloaders wrote as 0 (word 9
+ * of the single-slot format, 14 of the dual-slot one): their records read as
+ * floor 0. */
 static uint32_t record_words(const struct ota_state *st, bool dual, uint32_t w[WORDS_MAX])
 {
     const uint32_t all[WORDS_MAX - 1] = {
         dual ? MAGIC_DUAL : MAGIC, st->seq, st->flags, st->app_version, st->app_size,
         st->app_crc, st->dl_version, st->dl_size, st->dl_crc,
-        dual ? st->op : 0, dual ? st->op_done : 0, st->trials, st->rejected_size,
-        st->rejected_crc, 0,
+        dual ? st->op : st->floor, dual ? st->op_done : 0, st->trials, st->rejected_size,
+        st->rejected_crc, st->floor,
     };
     uint32_t n = ota_state_record_size(dual) / 4 - 1;
 
@@ -63,6 +66,9 @@ bool ota_state_decode(const uint8_t *in, bool dual, struct ota_state *st)
         st->trials = ota_get_le32(in + 44);
         st->rejected_size = ota_get_le32(in + 48);
         st->rejected_crc = ota_get_le32(in + 52);
+        st->floor = ota_get_le32(in + 56);
+    } else {
+        st->floor = ota_get_le32(in + 36);
     }
     return true;
 }

@@ -52,6 +52,9 @@ struct ota_state {
     uint32_t op_done;              /* swap steps completed (3 per sector) */
     uint32_t trials;               /* boots of the trial application so far */
     uint32_t rejected_size, rejected_crc;  /* the image last reverted */
+    /* Both formats: the highest version ever installed from a signed
+     * manifest; no signed update below it is accepted (anti-rollback). */
+    uint32_t floor;
 };
 
 struct ota_state_store {

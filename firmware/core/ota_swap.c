@@ -4,6 +4,7 @@
 #include "ota_flash.h"
 #include "ota_log.h"
 #include "ota_port.h"
+#include "ota_trust.h"
 
 /* Bytes of an image of @size that lie in the sector at [@start, +@sector). */
 static uint32_t bytes_in(uint32_t size, uint32_t start, uint32_t sector)
@@ -13,14 +14,23 @@ static uint32_t bytes_in(uint32_t size, uint32_t start, uint32_t sector)
     return size - start < sector ? size - start : sector;
 }
 
-static uint32_t primary_bytes(const struct ota_state *st)
+/* The bytes of an image and the manifest kept beside it (ota_trust.h), so
+ * the manifest moves with its image; at most the slot. */
+static uint32_t with_manifest(const struct ota_state_store *s, uint32_t size)
 {
-    return (st->flags & OTA_STATE_APP_VALID) ? st->app_size : 0;
+    uint32_t n = ota_trust_extent(size), slot = ota_area_size(s->map, OTA_AREA_PRIMARY);
+
+    return size == 0 ? 0 : n < slot ? n : slot;
+}
+
+static uint32_t primary_bytes(const struct ota_state_store *s)
+{
+    return (s->cur.flags & OTA_STATE_APP_VALID) ? with_manifest(s, s->cur.app_size) : 0;
 }
 
 uint32_t ota_swap_steps(const struct ota_state_store *s)
 {
-    uint32_t a = primary_bytes(&s->cur), b = s->cur.dl_size, size = a > b ? a : b;
+    uint32_t a = primary_bytes(s), b = with_manifest(s, s->cur.dl_size), size = a > b ? a : b;
     uint32_t start, sector, n = 0;
 
     for (uint32_t at = 0; at < size; at = start + sector, n++)
@@ -65,8 +75,8 @@ static int step(const struct ota_state_store *s, uint32_t k, bool *did)
     for (uint32_t i = 0; i < k / 3; i++)
         if (!ota_area_sector(s->map, OTA_AREA_PRIMARY, start + sector, &start, &sector))
             return OTA_ERR_STATE;
-    a = bytes_in(primary_bytes(&s->cur), start, sector); /* the primary's image */
-    b = bytes_in(s->cur.dl_size, start, sector);          /* the secondary's image */
+    a = bytes_in(primary_bytes(s), start, sector);                 /* the primary's image */
+    b = bytes_in(with_manifest(s, s->cur.dl_size), start, sector); /* the secondary's */
     *did = (k % 3 == 1 ? b : a) > 0;
     if (!*did)
         return OTA_OK;

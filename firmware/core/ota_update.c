@@ -89,6 +89,65 @@ static int fetch_header(struct ota_update *u)
     return OTA_OK;
 }
 
+/* The server's manifest for the header just fetched: 0 with
+ * u->signed_image set (or not, for a server without manifests when this
+ * build takes one), or OTA_ERR_UNSIGNED / OTA_ERR_UNTRUSTED. */
+static int check_manifest(struct ota_update *u)
+{
+    uint8_t raw[OTA_MANIFEST_SIZE];
+    uint32_t len = 0, status = 0;
+    char path[96];
+    int r = OTA_ERR_NET;
+
+    if (!make_path(path, sizeof(path), "manifest", -1))
+        return OTA_ERR_PROTOCOL;
+    for (uint32_t attempt = 0; attempt < u->cfg->block_retries; attempt++) {
+        ota_port_watchdog_feed();
+        r = ota_http_get(&u->http, path, raw, sizeof(raw), &len, &status);
+        if (r == OTA_OK || r == OTA_ERR_STATUS || r == OTA_ERR_TOO_BIG)
+            break;
+    }
+    if (r == OTA_ERR_STATUS && status == 404 && !u->cfg->require_signature)
+        return OTA_OK;
+    if (r == OTA_ERR_STATUS && status == 404) {
+        ota_logf("ota: version %u has no manifest: not installing it", u->header.version);
+        return OTA_ERR_UNSIGNED;
+    }
+    if (r == OTA_ERR_TOO_BIG)
+        ota_http_close(&u->http);
+    else if (r < 0)
+        return r;
+    u->verdict = r < 0 ? OTA_TRUST_MALFORMED
+                       : ota_trust_check(raw, len, &u->header, u->store->cur.floor, &u->manifest);
+    if (u->verdict == OTA_TRUST_OK &&
+        ota_trust_extent(u->header.binsize) > ota_area_size(u->store->map, u->target))
+        u->verdict = OTA_TRUST_MISMATCH; /* no room for the manifest beside it */
+    if (u->verdict != OTA_TRUST_OK) {
+        ota_logf("ota: version %u refused: %s", u->header.version, ota_trust_str(u->verdict));
+        return OTA_ERR_UNTRUSTED;
+    }
+    u->signed_image = true;
+    return OTA_OK;
+}
+
+/* Keeps the verified manifest beside the image. Its sector was erased by the
+ * download if the image reaches into it, and is erased here otherwise. */
+static int keep_manifest(struct ota_update *u)
+{
+    uint8_t raw[OTA_MANIFEST_SIZE];
+    uint32_t off = ota_trust_manifest_off(u->header.binsize), start, size;
+
+    if (!ota_area_sector(u->store->map, u->target, off, &start, &size))
+        return OTA_ERR_PROTOCOL;
+    if (start >= u->header.binsize) {
+        ota_port_watchdog_feed();
+        if (ota_port_flash_erase(u->target, start) < 0)
+            return OTA_ERR_FLASH;
+    }
+    ota_manifest_encode(&u->manifest, raw);
+    return ota_flash_write_verified(u->target, off, raw, sizeof(raw));
+}
+
 /* Fetches block @n until its CRC checks out (bounded). */
 static int fetch_block(struct ota_update *u, uint32_t n, uint8_t wire[OTA_BLOCK_WIRE])
 {
@@ -192,6 +251,8 @@ static int finish_download(struct ota_update *u)
         st.app_size = h->binsize;
         st.app_crc = h->checksum;
     }
+    if (u->signed_image && h->version > st.floor)
+        st.floor = h->version;
     r = ota_state_write(s, &st, false);
     if (r < 0)
         return r;
@@ -206,6 +267,7 @@ static int decide(struct ota_update *u, bool have_app, uint32_t installed, uint3
 {
     const struct ota_state *cur = &u->store->cur;
     const struct ota_header *h = &u->header;
+    bool resume;
     int r;
 
     if (u->store->dual && cur->rejected_size == h->binsize && cur->rejected_crc == h->checksum) {
@@ -213,27 +275,44 @@ static int decide(struct ota_update *u, bool have_app, uint32_t installed, uint3
                  h->version, h->checksum);
         return OTA_UPDATE_REJECTED;
     }
-    if ((cur->flags & OTA_STATE_DOWNLOADING) && cur->dl_crc == h->checksum &&
-        cur->dl_size == h->binsize) {
-        *from = ota_state_blocks_done(u->store, h->blocknum);
-        ota_logf("ota: resuming version %u at block %u of %u", h->version, *from, h->blocknum);
-        return 1;
-    }
+    resume = (cur->flags & OTA_STATE_DOWNLOADING) && cur->dl_crc == h->checksum &&
+             cur->dl_size == h->binsize;
     if (have_app && h->version <= installed && !(cur->flags & OTA_STATE_DOWNLOADING)) {
         ota_logf("ota: server has version %u, installed %u: nothing to do", h->version,
                  installed);
         return OTA_UPDATE_CURRENT;
+    }
+    /* Before anything is erased: an image that is not trusted erases nothing. */
+    r = check_manifest(u);
+    if (r < 0)
+        return r;
+    if (resume) {
+        *from = ota_state_blocks_done(u->store, h->blocknum);
+        ota_logf("ota: resuming version %u at block %u of %u", h->version, *from, h->blocknum);
+        return 1;
     }
     *from = 0;
     r = start_download(u);
     return r < 0 ? r : 1;
 }
 
+/* Forgets the download in progress, so the next attempt starts over; @why
+ * is returned unless the state cannot be written. */
+static int restart(struct ota_update *u, int why)
+{
+    struct ota_state st = u->store->cur;
+    int r;
+
+    st.flags &= ~OTA_STATE_DOWNLOADING;
+    st.dl_crc = 0;
+    r = ota_state_write(u->store, &st, false);
+    return r < 0 ? r : why;
+}
+
 int ota_update_run(struct ota_update *u, bool have_app, uint32_t installed)
 {
     struct ota_state_store *s = u->store;
     const struct ota_header *h = &u->header;
-    struct ota_state st;
     uint32_t from = 0;
     int r;
 
@@ -241,6 +320,8 @@ int ota_update_run(struct ota_update *u, bool have_app, uint32_t installed)
     u->first_block = 0;
     u->target = s->dual ? OTA_AREA_SECONDARY : OTA_AREA_PRIMARY;
     memset(&u->header, 0, sizeof(u->header));
+    u->signed_image = false;
+    u->verdict = OTA_TRUST_OK;
     r = fetch_header(u);
     if (r < 0)
         goto out;
@@ -254,14 +335,21 @@ int ota_update_run(struct ota_update *u, bool have_app, uint32_t installed)
         /* Every block checked out yet the whole does not: a server that
          * changed the image under a resumed download. Start over. */
         ota_logf("ota: image crc mismatch after download; starting over");
-        st = s->cur;
-        st.flags &= ~OTA_STATE_DOWNLOADING;
-        st.dl_crc = 0;
-        r = ota_state_write(s, &st, false);
-        if (r == OTA_OK)
-            r = OTA_ERR_CRC;
+        r = restart(u, OTA_ERR_CRC);
         goto out;
     }
+    if (u->signed_image && !ota_trust_image(u->target, h->binsize, u->manifest.sha256)) {
+        ota_logf("ota: version %u refused: %s", h->version,
+                 ota_trust_str(OTA_TRUST_HASH_MISMATCH));
+        u->verdict = OTA_TRUST_HASH_MISMATCH;
+        r = restart(u, OTA_ERR_UNTRUSTED);
+        goto out;
+    }
+    r = u->signed_image ? keep_manifest(u) : OTA_OK;
+    if (r == OTA_ERR_FLASH)
+        r = restart(u, r); /* another manifest kept from an earlier try */
+    if (r < 0)
+        goto out;
     r = finish_download(u);
 out:
     ota_http_close(&u->http);

@@ -12,6 +12,7 @@
 #include "ota_http.h"
 #include "ota_image.h"
 #include "ota_state.h"
+#include "ota_trust.h"
 #include "otad/proto.h"
 
 enum ota_update_result {
@@ -37,12 +38,19 @@ struct ota_update {
     struct ota_header header;   /* the server's header */
     uint32_t first_block;       /* where this run started (0, or a resume point) */
     uint32_t blocks_fetched;    /* block responses received this run */
+    bool signed_image;          /* the server's manifest verified: in manifest */
+    struct ota_manifest manifest;
+    enum ota_trust_verdict verdict; /* why OTA_ERR_UNTRUSTED was returned */
 };
 
 void ota_update_init(struct ota_update *u, const struct ota_config *cfg,
                      struct ota_state_store *store);
 
-/* Runs one update attempt. @have_app / @installed say whether a verified
+/* Runs one update attempt. Before anything is erased, the server's
+ * /NAME/manifest must verify (ota_trust_check); without one the image is
+ * taken only if cfg->require_signature is false. After the download, the
+ * image read back from flash must have the manifest's SHA-256, and the
+ * manifest is kept beside it.  @have_app / @installed say whether a verified
  * application of that version is installed: only a newer server version
  * replaces it. A download in progress is resumed if the server still has
  * the same image, and started over otherwise. Returns an ota_update_result,

@@ -83,6 +83,9 @@ void host_set_server(const char *host, uint16_t port, const char *name);
 /* Log lines go to stderr unless @quiet. */
 void host_set_quiet(bool quiet);
 
+/* The keys ota_port_keys() returns (the caller keeps @k alive); none at first. */
+void host_set_keys(const struct ota_key *k, uint32_t n);
+
 /* Sleeps are real unless @virtual_time: then they only add to a counter. */
 void host_set_virtual_sleep(bool virtual_time);
 uint64_t host_slept_ms(void);

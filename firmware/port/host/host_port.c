@@ -62,6 +62,22 @@ void ota_port_net_close(void)
 
 /* ---- Configuration, time, log, control ---------------------------------- */
 
+/* The trusted keys: none until a test or otaget sets them. */
+static const struct ota_key *keys;
+static uint32_t nkeys;
+
+void host_set_keys(const struct ota_key *k, uint32_t n)
+{
+    keys = k;
+    nkeys = n;
+}
+
+const struct ota_key *ota_port_keys(uint32_t *count)
+{
+    *count = nkeys;
+    return keys;
+}
+
 void host_set_server(const char *host, uint16_t port, const char *name)
 {
     snprintf(host_buf, sizeof(host_buf), "%s", host);

@@ -14,6 +14,7 @@ int main(void)
         .backoff_max_ms = 4000,
         .attempts_with_app = 3,
         .trial_boots = 1,
+        .require_signature = OTA_REQUIRE_SIGNATURE,
     };
 
     qemu_port_init(true);

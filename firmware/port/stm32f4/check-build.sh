@@ -12,6 +12,8 @@ if ! command -v arm-none-eabi-gcc >/dev/null 2>&1; then
     echo "arm-none-eabi-gcc not found: scripts/deps.sh installs it" >&2
     exit 1
 fi
+# With signatures required (the default) and two keys: the largest build.
+keys="$here/../../../tests/unit/sign/a.pub $here/../../../tests/unit/sign/b.pub"
 for layout in f401 f405; do
-    make -C "$here" --no-print-directory BUILD="$build" LAYOUT="$layout"
+    make -C "$here" --no-print-directory BUILD="$build" LAYOUT="$layout" KEYS="$keys"
 done

@@ -22,6 +22,8 @@ static const struct ota_config config = {
      * ota_confirm() (the watchdog, a fault) is reverted at once. An
      * application that needs a reset or two to come up would ask for more. */
     .trial_boots = 1,
+    /* make OTA_REQUIRE_SIGNATURE=0: a server without manifests can update too. */
+    .require_signature = OTA_REQUIRE_SIGNATURE,
 };
 
 int main(void)
