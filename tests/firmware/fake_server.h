@@ -22,7 +22,12 @@ struct fake_server {
     bool corrupt_once;        /* flip a bit in the next block response */
     unsigned stop_after_blocks; /* >0: the server goes away after this many blocks */
     bool gone;                /* it went away: no answers, no connections */
+    const uint8_t *manifest;  /* GET /NAME/manifest: these bytes, or 404 if NULL */
+    uint32_t manifest_len;
+    bool tamper;              /* a malicious server: block tamper_block is altered, */
+    uint32_t tamper_block;    /* its CRC and the image's kept (fake_forge) */
     /* What was asked. */
+    unsigned manifest_requests;
     unsigned opens;
     unsigned header_requests;
     unsigned block_requests;
@@ -56,6 +61,45 @@ static inline void fake_respond(struct fake_server *s, int status, const uint8_t
     s->out_len += len;
 }
 
+/* Alters @b (@len bytes) and gives it back its CRC-32: a bit of byte 5 is
+ * flipped and bytes 8..11 are set, by solving the 32 linear equations of the
+ * CRC over GF(2). The image's CRC-32 stays the same too, so only a
+ * cryptographic hash can tell. */
+static inline void fake_forge(uint8_t *b, uint32_t len)
+{
+    uint32_t want = (uint32_t)crc32(0, b, len), col[32], pick[32], row, fix = 0;
+
+    b[5] ^= 0x01;
+    for (int i = 0; i < 32; i++) { /* the effect of each bit of bytes 8..11 */
+        uint32_t before = (uint32_t)crc32(0, b, len);
+
+        b[8 + i / 8] ^= (uint8_t)(1u << (i % 8));
+        col[i] = before ^ (uint32_t)crc32(0, b, len);
+        b[8 + i / 8] ^= (uint8_t)(1u << (i % 8));
+        pick[i] = 1u << i;
+    }
+    row = want ^ (uint32_t)crc32(0, b, len);
+    for (int bit = 31, n = 0; bit >= 0 && n < 32; bit--) { /* Gaussian elimination */
+        int p = -1;
+
+        for (int i = n; i < 32 && p < 0; i++)
+            if (col[i] >> bit & 1)
+                p = i;
+        if (p < 0)
+            continue;
+        uint32_t c = col[p], k = pick[p];
+        col[p] = col[n], pick[p] = pick[n], col[n] = c, pick[n] = k;
+        for (int i = 0; i < 32; i++)
+            if (i != n && (col[i] >> bit & 1))
+                col[i] ^= c, pick[i] ^= k;
+        if (row >> bit & 1)
+            row ^= c, fix ^= k;
+        n++;
+    }
+    for (int i = 0; i < 4; i++)
+        b[8 + i] ^= (uint8_t)(fix >> (8 * i));
+}
+
 static inline void fake_handle(struct fake_server *s, const char *path)
 {
     const char *slash = strchr(path + 1, '/');
@@ -73,6 +117,14 @@ static inline void fake_handle(struct fake_server *s, const char *path)
         fake_le32(h + 12, 256);
         fake_le32(h + 16, s->size);
         fake_respond(s, 200, h, 20);
+        return;
+    }
+    if (slash != NULL && strcmp(slash, "/manifest") == 0) {
+        s->manifest_requests++;
+        if (s->manifest == NULL)
+            fake_respond(s, 404, (const uint8_t *)"not found\n", 10);
+        else
+            fake_respond(s, 200, s->manifest, s->manifest_len);
         return;
     }
     if (slash != NULL && strncmp(slash, "/block/", 7) == 0) {
@@ -96,6 +148,8 @@ static inline void fake_handle(struct fake_server *s, const char *path)
         len = s->size - (uint32_t)n * 256 > 256 ? 256 : s->size - (uint32_t)n * 256;
         memset(b, 0xFF, 256);
         memcpy(b, s->image + n * 256, len);
+        if (s->tamper && (uint32_t)n == s->tamper_block)
+            fake_forge(b, 256);
         fake_le32(b + 256, (uint32_t)crc32(0, b, 256));
         if (s->corrupt_once) {
             b[17] ^= 0x04;
