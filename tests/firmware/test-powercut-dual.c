@@ -27,6 +27,7 @@
 #include <zlib.h>
 
 #include "fake_server.h"
+#include "signing.h"
 #include "host.h"
 #include "ota_boot.h"
 #include "ota_flash.h"
@@ -47,7 +48,7 @@
 #define STRIDE_LARGE 7
 #endif
 
-static const struct ota_config cfg = {
+static struct ota_config cfg = {
     .recv_timeout_ms = 10, .block_retries = 3, .backoff_first_ms = 100,
     .backoff_max_ms = 1000, .attempts_with_app = 3, .trial_boots = 1,
 };
@@ -129,12 +130,14 @@ static void make_device(const struct scenario *sc)
 
     host_flash_reset();
     memcpy(host_area_mem(OTA_AREA_PRIMARY), img[IMG_V1], img_size[IMG_V1]);
+    signing_keep(OTA_AREA_PRIMARY, img[IMG_V1], img_size[IMG_V1], 1);
     assert_int_equal(ota_state_load(&s, ota_port_flash_map()), 0);
     write_record(&s, &st);
     if (sc->install_pending) {
         for (int i = 0; i < 59; i++)
             write_record(&s, &st);
         memcpy(host_area_mem(OTA_AREA_SECONDARY), img[IMG_V2], img_size[IMG_V2]);
+        signing_keep(OTA_AREA_SECONDARY, img[IMG_V2], img_size[IMG_V2], 2);
         st.flags |= OTA_STATE_SECONDARY_VALID;
         st.dl_version = 2;
         st.dl_size = img_size[IMG_V2];
@@ -195,6 +198,7 @@ static void serve_offered(const struct life *l)
     enum image o = l->sc->offered;
 
     fake_serve(&server, &net, img[o], img_size[o], (uint32_t)o);
+    signing_serve(&server);
 }
 
 /* One power-on: false once the life is over (settled, bricked or mixed). */
@@ -425,11 +429,12 @@ static int teardown(void **state)
     return 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sweep),
         cmocka_unit_test(test_sweep_two_sectors),
     };
+    signing_args(argc, argv, &cfg);
     return cmocka_run_group_tests(tests, setup, teardown);
 }

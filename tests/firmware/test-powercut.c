@@ -9,6 +9,7 @@
 #include <zlib.h>
 
 #include "fake_server.h"
+#include "signing.h"
 #include "host.h"
 #include "ota_boot.h"
 #include "ota_state.h"
@@ -17,7 +18,7 @@
 #define V1_SIZE (40u * 1024u + 77u)
 #define V2_SIZE (70u * 1024u + 13u)
 
-static const struct ota_config cfg = {
+static struct ota_config cfg = {
     .recv_timeout_ms = 10, .block_retries = 3, .backoff_first_ms = 100,
     .backoff_max_ms = 1000, .attempts_with_app = 3,
 };
@@ -35,6 +36,7 @@ static void make_device(void)
 
     assert_int_equal(host_flash_open(NULL), 0);
     memcpy(host_area_mem(OTA_AREA_PRIMARY), v1, V1_SIZE);
+    signing_keep(OTA_AREA_PRIMARY, v1, V1_SIZE, 1);
     assert_int_equal(ota_state_load(&s, ota_port_flash_map()), 0);
     st.flags = OTA_STATE_APP_VALID | OTA_STATE_UPDATE_REQUESTED;
     st.app_version = 1;
@@ -46,6 +48,7 @@ static void make_device(void)
 static void serve(const uint8_t *img, uint32_t size, uint32_t version)
 {
     fake_serve(&server, &net, img, size, version);
+    signing_serve(&server);
 }
 
 /* Boots once; returns true if the power failed during it. */
@@ -247,7 +250,7 @@ static void test_corrupted_block(void **state)
     assert_int_equal(server.block_requests, (V2_SIZE + 255) / 256 + 1);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_cut_point),
@@ -257,5 +260,6 @@ int main(void)
         cmocka_unit_test(test_image_changed_during_outage),
         cmocka_unit_test(test_corrupted_block),
     };
+    signing_args(argc, argv, &cfg);
     return cmocka_run_group_tests(tests, setup, teardown);
 }

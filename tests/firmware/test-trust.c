@@ -17,12 +17,12 @@
 #include "ota_state.h"
 #include "ota_trust.h"
 #include "ota_update.h"
-#include "sign.h"
+#include "signing.h"
 
 #define SIZE1 5000u
 #define SIZE2 9000u
-#define KEY_A SIGN_KEYS_DIR "/a.key"
-#define KEY_B SIGN_KEYS_DIR "/b.key"
+#define KEY_A SIGNING_KEY_A
+#define KEY_B SIGNING_KEY_B
 
 static struct ota_config cfg = {
     .recv_timeout_ms = 10, .block_retries = 2, .backoff_first_ms = 100,
@@ -32,38 +32,8 @@ static struct ota_config cfg = {
 static uint8_t *v1, *v2;
 static struct fake_server server;
 static struct host_net_ops net;
-static struct ota_key key_a, key_b, table[2];
 static uint8_t manifest[OTA_MANIFEST_SIZE + 1];
 static jmp_buf gave_up;
-
-/* X || Y and the key id of a public key file, through GnuTLS. */
-static void load_key(const char *pub, struct ota_key *k)
-{
-    struct sign_key sk = {0};
-    gnutls_datum_t x, y;
-
-    assert_int_equal(sign_key_load(&sk, pub), 0);
-    assert_int_equal(gnutls_pubkey_export_ecc_raw2(sk.pub, NULL, &x, &y, GNUTLS_EXPORT_FLAG_NO_LZ), 0);
-    assert_int_equal(x.size, 32);
-    assert_int_equal(y.size, 32);
-    memcpy(k->xy, x.data, 32);
-    memcpy(k->xy + 32, y.data, 32);
-    memcpy(k->id, sk.id, sizeof(k->id));
-    gnutls_free(x.data);
-    gnutls_free(y.data);
-    sign_key_free(&sk);
-}
-
-static void trust(const struct ota_key *a, const struct ota_key *b)
-{
-    uint32_t n = 0;
-
-    if (a != NULL)
-        table[n++] = *a;
-    if (b != NULL)
-        table[n++] = *b;
-    host_set_keys(table, n);
-}
 
 /* Serves @img as @version with a manifest signed by @key for @name (none if
  * @key is NULL). */
@@ -73,8 +43,7 @@ static void serve(const uint8_t *img, uint32_t size, uint32_t version, const cha
     fake_serve(&server, &net, img, size, version);
     if (key == NULL)
         return;
-    assert_int_equal(sign_make(key, name, version, img, size, (uint32_t)crc32(0, img, size),
-                               manifest), 0);
+    signing_make(key, name, img, size, version, manifest);
     server.manifest = manifest;
     server.manifest_len = OTA_MANIFEST_SIZE;
 }
@@ -142,8 +111,7 @@ static int setup_all(void **st)
     host_set_virtual_sleep(true);
     v1 = fake_app(SIZE1, 11);
     v2 = fake_app(SIZE2, 22);
-    load_key(SIGN_KEYS_DIR "/a.pub", &key_a);
-    load_key(SIGN_KEYS_DIR "/b.pub", &key_b);
+    signing_args(0, NULL, NULL);
     return 0;
 }
 
@@ -159,7 +127,7 @@ static int setup(void **st)
 {
     (void)st;
     cfg.require_signature = true;
-    trust(&key_a, &key_b);
+    signing_trust(&signing_a, &signing_b);
     host_flash_set_layout(HOST_LAYOUT_F401);
     return host_flash_open(NULL);
 }
@@ -212,7 +180,7 @@ static void test_unknown_key(void **st)
 {
     (void)st;
     install_v1();
-    trust(&key_a, NULL);
+    signing_trust(&signing_a, NULL);
     serve(v2, SIZE2, 2, KEY_B, "firmware");
     assert_refused(OTA_TRUST_UNKNOWN_KEY, OTA_ERR_UNTRUSTED);
 }
@@ -305,7 +273,7 @@ static void test_key_rotation(void **st)
 {
     (void)st;
     install_v1();
-    trust(&key_b, NULL);
+    signing_trust(&signing_b, NULL);
     serve(v2, SIZE2, 2, KEY_A, "firmware");
     assert_refused(OTA_TRUST_UNKNOWN_KEY, OTA_ERR_UNTRUSTED);
     serve(v2, SIZE2, 2, KEY_B, "firmware");
