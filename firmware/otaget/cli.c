@@ -21,6 +21,9 @@ void cli_usage(FILE *f)
           "                             interrupted download resumes on the next run\n"
           "  -r, --retries N            attempts without progress before giving up (10)\n"
           "  -t, --timeout SEC          longest wait for the server (5)\n"
+          "  -p, --pub KEY.pub          install only what this key signed (repeatable):\n"
+          "                             the manifest must verify, name NAME, match the\n"
+          "                             header, not be a downgrade, and hash the image\n"
           "      --delay MS             wait MS milliseconds after each block (tests)\n"
           "  -v, --verbose              show the OTA core's log lines\n"
           "  -q, --quiet                no progress, only the summary and errors\n"
@@ -122,6 +125,7 @@ int cli_parse(int argc, char **argv, struct cli_options *ret)
         {"retries", required_argument, NULL, 'r'},
         {"timeout", required_argument, NULL, 't'},
         {"delay", required_argument, NULL, OPT_DELAY},
+        {"pub", required_argument, NULL, 'p'},
         {"verbose", no_argument, NULL, 'v'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
@@ -133,7 +137,7 @@ int cli_parse(int argc, char **argv, struct cli_options *ret)
 
     o = (struct cli_options){.retries = 10, .timeout_ms = 5000};
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":i:o:f:r:t:vqh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":i:o:f:r:t:p:vqh", longopts, NULL)) != -1) {
         switch (c) {
         case 'i':
             if (parse_number(optarg, 0, UINT32_MAX, &v) < 0)
@@ -164,6 +168,11 @@ int cli_parse(int argc, char **argv, struct cli_options *ret)
             if (parse_number(optarg, 0, 60000, &v) < 0)
                 return usage_error("--delay: '%s' is not a number of milliseconds", optarg);
             o.delay_ms = (uint32_t)v;
+            break;
+        case 'p':
+            if (o.npub == CLI_PUB_MAX)
+                return usage_error("--pub: at most %u keys", CLI_PUB_MAX);
+            o.pub[o.npub++] = optarg;
             break;
         case 'v':
             o.verbose = true;

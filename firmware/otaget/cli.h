@@ -11,6 +11,8 @@
  * the request, Host header included, in 192: both fit with these. */
 #define CLI_NAME_MAX 64u
 #define CLI_HOST_MAX 64u
+/* --pub files: as many as a bootloader's table would reasonably hold. */
+#define CLI_PUB_MAX 8u
 
 struct cli_options {
     char host[CLI_HOST_MAX + 1];     /* as in the URL, without brackets: "::1", "localhost" */
@@ -25,6 +27,8 @@ struct cli_options {
     uint32_t delay_ms;
     bool verbose;
     bool quiet;
+    const char *pub[CLI_PUB_MAX];    /* --pub files, borrowed from argv */
+    unsigned npub;
 };
 
 /* Prints the help text to @f. */

@@ -17,6 +17,7 @@
 
 #include "cli.h"
 #include "host.h"
+#include "keys.h"
 #include "ota_boot.h"
 #include "ota_port.h"
 #include "ota_state.h"
@@ -90,6 +91,7 @@ int main(int argc, char **argv)
     struct host_net_ops ops;
     struct progress run = {.u = &u};
     struct summary sum = {.start_ms = progress_now_ms()};
+    struct ota_key keys[CLI_PUB_MAX];
     uint32_t backoff = BACKOFF_FIRST_MS;
     unsigned failures = 0;
     bool any_block = false;
@@ -110,6 +112,18 @@ int main(int argc, char **argv)
     watch_init(&net, o.host, o.port, o.timeout_ms);
     ops = watch_ops(&net);
     cfg.recv_timeout_ms = o.timeout_ms;
+    for (unsigned i = 0; i < o.npub; i++) {
+        r = keys_load(o.pub[i], &keys[i]);
+        if (r < 0) {
+            progress_msg("cannot use the key %s: %s", o.pub[i],
+                         r == -EINVAL ? "not a P-256 public key" : strerror(-r));
+            return EXIT_FAILURE;
+        }
+    }
+    /* With keys, the rules of a bootloader that requires signatures;
+     * without, those of a legacy device. */
+    host_set_keys(keys, o.npub);
+    cfg.require_signature = o.npub > 0;
 
     host_set_server(o.host, o.port, o.name);
     host_set_quiet(!o.verbose);

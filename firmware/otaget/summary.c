@@ -37,6 +37,8 @@ bool summary_worth_retrying(int r, const struct watch *w)
     case OTA_ERR_PROTOCOL:
     case OTA_ERR_FLASH:
     case OTA_ERR_STATE:
+    case OTA_ERR_UNSIGNED:
+    case OTA_ERR_UNTRUSTED:
         return false;
     case OTA_ERR_NET:
         return !(w->tcp.fail == HOST_TCP_RESOLVE && w->tcp.fail_gai == EAI_NONAME);
@@ -140,6 +142,14 @@ void summary_describe(char *buf, size_t max, int r, const struct cli_options *o,
         return;
     case OTA_ERR_STATE:
         snprintf(buf, max, "the boot state cannot be written to the simulated flash");
+        return;
+    case OTA_ERR_UNSIGNED:
+        snprintf(buf, max, "%s version %" PRIu32 ": no manifest on the server (not signed)",
+                 o->name, h->version);
+        return;
+    case OTA_ERR_UNTRUSTED:
+        snprintf(buf, max, "%s version %" PRIu32 " refused: %s", o->name, h->version,
+                 ota_trust_str(u->verdict));
         return;
     default:
         snprintf(buf, max, "error %d", r);
