@@ -136,32 +136,34 @@ class Images:
         return None
 
 
-_images = None
+_images = {}
+# The fixed test keys of tests/unit/sign, compiled into both variants.
+TEST_KEYS = [os.path.join(HERE, "..", "unit", "sign", k) for k in ("a.pub", "b.pub")]
 
 
-def build_images(timeout=240):
-    global _images
-    if _images is not None:
-        return _images
-    os.makedirs(QEMU_BUILD, exist_ok=True)
-    with open(os.path.join(QEMU_BUILD, ".build.lock"), "w") as lock:
+def build_images(signed=False, timeout=240):
+    """The images of one variant: the legacy bootloaders (most scenarios
+    serve unsigned images) in QEMU_BUILD, or those that require signatures
+    in QEMU_BUILD-signed."""
+    if signed in _images:
+        return _images[signed]
+    build = QEMU_BUILD + ("-signed" if signed else "")
+    os.makedirs(build, exist_ok=True)
+    with open(os.path.join(build, ".build.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         t0 = time.monotonic()
-        # The fixed test keys of tests/unit/sign; these scenarios serve
-        # unsigned images, so the bootloaders are the legacy build.
-        keys = " ".join(os.path.join(HERE, "..", "unit", "sign", k) for k in ("a.pub", "b.pub"))
         r = subprocess.run(["make", "-C", PORT_DIR, "--no-print-directory",
-                            "BUILD=" + QEMU_BUILD, "KEYS=" + keys,
-                            "OTA_REQUIRE_SIGNATURE=0"],
+                            "BUILD=" + build, "KEYS=" + " ".join(TEST_KEYS),
+                            "OTA_REQUIRE_SIGNATURE=%d" % (1 if signed else 0)],
                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, timeout=timeout)
         if r.returncode != 0:
             raise AssertionError("make -C %s BUILD=%s failed (%d):\n%s"
-                                 % (PORT_DIR, QEMU_BUILD, r.returncode,
+                                 % (PORT_DIR, build, r.returncode,
                                     r.stdout.decode("utf-8", "replace")[-4000:]))
-        log("images in %s (make: %.1f s)" % (QEMU_BUILD, time.monotonic() - t0))
-    _images = Images(QEMU_BUILD)
-    return _images
+        log("images in %s (make: %.1f s)" % (build, time.monotonic() - t0))
+    _images[signed] = Images(build)
+    return _images[signed]
 
 
 # --------------------------------------------------------------------------
@@ -490,12 +492,15 @@ class Qemu:
 class QemuTestCase(otadtest.OtadTestCase):
     """self.dir is otad's firmware directory (serve() fills it), self.tmp a
     scratch directory; qemu() starts a QEMU run that is killed at the end of
-    the test if still running. Prints the scenario's duration."""
+    the test if still running. Prints the scenario's duration. A scenario
+    with `signed = True` runs the bootloaders that require signatures."""
+
+    signed = False
 
     def setUp(self):
         self._t0 = time.monotonic()
         super().setUp()
-        self.images = build_images()
+        self.images = build_images(self.signed)
         self.runs = []
         self.addCleanup(self._close_runs)
 
