@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes an emulated flash file for the QEMU port.
 
-    mkflash.py OUT [--layout f401|f405] [--app APP.bin --version N]
+    mkflash.py OUT [--layout f401|f405] [--app APP.bin --version N [--manifest APP.sig]]
                [--secondary IMG.bin --secondary-version M [--install]]
 
 f401 (the default): 512 KiB, all 0xFF (a factory-fresh device), or with APP
@@ -13,6 +13,10 @@ a 64-byte "OTAB" record in sector 2. With --secondary, IMG is in the
 secondary slot (offset 0x80000), recorded as a verified image of version M;
 with --install, the record also says that its install (the swap) is to
 start, as after a download.
+
+--manifest puts APP's signed manifest (192 bytes, include/otad/proto.h)
+where a signed update keeps it: at the next 256-byte boundary after APP in
+its slot (firmware/PORTING.md, "Signed firmware").
 
 The records are built here from the format in firmware/PORTING.md and
 firmware/core/ota_state.h, independently of the firmware's code.
@@ -62,6 +66,7 @@ def main():
     parser.add_argument("--layout", choices=sorted(LAYOUTS), default="f401")
     parser.add_argument("--app", help="raw application image to install")
     parser.add_argument("--version", type=int, default=1)
+    parser.add_argument("--manifest", help="APP's signed manifest, kept beside it")
     parser.add_argument("--secondary", help="f405: raw image in the secondary slot")
     parser.add_argument("--secondary-version", type=int, default=2)
     parser.add_argument("--install", action="store_true",
@@ -78,6 +83,11 @@ def main():
     img = read(args.secondary) if args.secondary else None
     if app is not None:
         flash[primary:primary + len(app)] = app
+    if args.manifest:
+        if app is None:
+            parser.error("--manifest needs --app")
+        at = primary + (len(app) + 255) // 256 * 256
+        flash[at:at + 192] = read(args.manifest)
     if img is not None:
         flash[secondary:secondary + len(img)] = img
     if secondary is None and app is not None:
