@@ -26,6 +26,7 @@ Run one scenario by hand (from tests/qemu/):
 """
 
 import fcntl
+import hashlib
 import os
 import re
 import shutil
@@ -138,7 +139,24 @@ class Images:
 
 _images = {}
 # The fixed test keys of tests/unit/sign, compiled into both variants.
-TEST_KEYS = [os.path.join(HERE, "..", "unit", "sign", k) for k in ("a.pub", "b.pub")]
+KEYS_DIR = os.path.join(HERE, "..", "unit", "sign")
+TEST_KEYS = [os.path.join(KEYS_DIR, k) for k in ("a.pub", "b.pub")]
+
+
+def sign_manifest(key_file, name, version, image):
+    """The 192-byte signed manifest of `image`, made with Python's
+    cryptography from the layout in include/otad/proto.h."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, utils
+
+    with open(key_file, "rb") as f:
+        key = serialization.load_pem_private_key(f.read(), password=None)
+    n = key.public_key().public_numbers()
+    key_id = hashlib.sha256(n.x.to_bytes(32, "big") + n.y.to_bytes(32, "big")).digest()[:8]
+    signed = (struct.pack("<4sIIIII", b"OTAM", 1, version, len(image), crc32(image), 0)
+              + key_id + name.encode().ljust(64, b"\0") + hashlib.sha256(image).digest())
+    r, s = utils.decode_dss_signature(key.sign(signed, ec.ECDSA(hashes.SHA256())))
+    return signed + r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
 
 def build_images(signed=False, timeout=240):
@@ -512,13 +530,18 @@ class QemuTestCase(otadtest.OtadTestCase):
             q.close()
 
     # --- server side --------------------------------------------------
-    def serve(self, version_of_image, version=None, name="app"):
-        """Publish app-vN (or raw bytes) as NAME with `version` (default N)."""
+    def serve(self, version_of_image, version=None, name="app", key="a.key"):
+        """Publish app-vN (or raw bytes) as NAME with `version` (default N);
+        a signed scenario also publishes its manifest, signed with `key` of
+        tests/unit/sign (None: no manifest)."""
         data = version_of_image if isinstance(version_of_image, bytes) \
             else self.images.data[version_of_image]
         if version is None:
             version = version_of_image
         self.write(name + ".txt", "%d\n" % version)
+        if self.signed and key is not None:
+            self.write(name + ".sig", sign_manifest(os.path.join(KEYS_DIR, key), name, version,
+                                                    data))
         self.publish(name, data)
         return data
 
@@ -538,7 +561,14 @@ class QemuTestCase(otadtest.OtadTestCase):
         cmd = [sys.executable, self.images.mkflash, path]
         if app is not None:
             image = self.images.path[app] if isinstance(app, int) else app
-            cmd += ["--app", image, "--version", str(version if version is not None else app)]
+            version = version if version is not None else app
+            cmd += ["--app", image, "--version", str(version)]
+            if self.signed:             # as a signed update would have left it
+                sig = os.path.join(self.tmp, name + ".sig")
+                with open(sig, "wb") as f:
+                    f.write(sign_manifest(os.path.join(KEYS_DIR, "a.key"), "app", version,
+                                          otadtest.read_file(image)))
+                cmd += ["--manifest", sig]
         r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, timeout=30)
         self.assertEqual(r.returncode, 0, "%s: %s" % (" ".join(cmd), r.stdout.decode()))

@@ -1,40 +1,24 @@
 #!/usr/bin/env python3
 """QEMU scenarios of signed firmware: the bootloaders built with
 OTA_REQUIRE_SIGNATURE=1 and the fixed keys of tests/unit/sign, against the
-real otad serving NAME.sig as /NAME/manifest. The manifests are made here
-with Python's cryptography from the layout in include/otad/proto.h.
+real otad serving NAME.sig as /NAME/manifest. The manifests are made by
+qemutest.sign_manifest with Python's cryptography from the layout in
+include/otad/proto.h.
 
     scenarios_signed.py [Scenario ...]
 """
 
-import hashlib
 import os
-import struct
 import sys
 
 sys.dont_write_bytecode = True      # no __pycache__ in the source tree
-from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import ec, utils  # noqa: E402
-
 import qemutest  # noqa: E402
 from qemutest import APP_BASE, QemuTestCase, crc32, log, read_flash  # noqa: E402
 from faultproxy import FaultProxy, block_of  # noqa: E402
 import otadtest  # noqa: E402
+import scenarios  # noqa: E402
 
 RUN_TIMEOUT = 40
-KEYS = os.path.join(qemutest.HERE, "..", "unit", "sign")
-
-
-def manifest(key_file, name, version, image):
-    """The 192-byte signed manifest of `image`."""
-    with open(key_file, "rb") as f:
-        key = serialization.load_pem_private_key(f.read(), password=None)
-    n = key.public_key().public_numbers()
-    key_id = hashlib.sha256(n.x.to_bytes(32, "big") + n.y.to_bytes(32, "big")).digest()[:8]
-    signed = (struct.pack("<4sIIIII", b"OTAM", 1, version, len(image), crc32(image), 0)
-              + key_id + name.encode().ljust(64, b"\0") + hashlib.sha256(image).digest())
-    r, s = utils.decode_dss_signature(key.sign(signed, ec.ECDSA(hashes.SHA256())))
-    return signed + r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
 
 def forge_keeping_crc(data):
@@ -80,18 +64,13 @@ def rewrite_block(block):
 class SignedCase(QemuTestCase):
     signed = True
 
-    def serve_signed(self, version, key="a.key", name="app"):
-        data = self.images.data[version]
-        self.write(name + ".sig", manifest(os.path.join(KEYS, key), name, version, data))
-        return self.serve(version)
-
 
 class SignedInstall(SignedCase):
     """A signed v2 installs on a factory-fresh device; its manifest is kept
     after it in flash, and the next boot checks the image against it."""
 
     def test_signed_v2_installs_and_boots(self):
-        v2 = self.serve_signed(2, key="b.key")
+        v2 = self.serve(2, key="b.key")
         d = self.otad()
         flash = self.flash()
         q = self.run_qemu(flash, d.port, timeout=RUN_TIMEOUT)
@@ -109,7 +88,7 @@ class SignedRewrittenBlock(SignedCase):
     genuine manifest: the device refuses the image and never starts it."""
 
     def test_rewritten_block_refused(self):
-        v2 = self.serve_signed(2)
+        v2 = self.serve(2)
         block = otadtest.block_count(v2) // 2
         d = self.otad()
         proxy = FaultProxy(d.port, on_response=rewrite_block(block)).start()
@@ -129,7 +108,7 @@ class SignedUnsigned(SignedCase):
     """A server without manifests cannot update a device that requires them."""
 
     def test_unsigned_server_refused(self):
-        self.serve(2)
+        self.serve(2, key=None)
         d = self.otad()
         flash = self.flash()
         q = self.qemu(flash, d.port)
@@ -138,6 +117,14 @@ class SignedUnsigned(SignedCase):
         q.kill()
         self.assertFalse(q.find(r"ota: downloading|^app: version"), q.describe())
         self.assertEqual(read_flash(flash)[APP_BASE:APP_BASE + 4096], b"\xff" * 4096)
+
+
+class SignedPowerCuts(scenarios.PowerCuts):
+    """scenarios.py's power cuts, with signatures required: v1 installed with
+    its manifest beside it, v2 signed; every cut must end on v1 or v2, and
+    the booted image passes the check against its manifest."""
+
+    signed = True
 
 
 if __name__ == "__main__":
