@@ -10,6 +10,7 @@ const char *ota_trust_str(enum ota_trust_verdict v)
     static const char *const str[] = {
         "ok", "malformed manifest", "unknown key", "bad signature", "wrong name",
         "manifest does not match the header", "downgrade", "hash mismatch",
+        "no room for the manifest after the image",
     };
 
     return (uint32_t)v < sizeof(str) / sizeof(str[0]) ? str[v] : "?";

@@ -24,6 +24,7 @@ enum ota_trust_verdict {
     OTA_TRUST_MISMATCH,       /* its version, size or CRC is not the header's */
     OTA_TRUST_DOWNGRADE,      /* below the highest version ever installed */
     OTA_TRUST_HASH_MISMATCH,  /* the image in flash is not the one it hashes */
+    OTA_TRUST_NO_ROOM,        /* image and manifest do not fit the slot together */
 };
 
 /* A short phrase for @v ("bad signature", ...), static. */

@@ -125,7 +125,7 @@ static int check_manifest(struct ota_update *u)
                        : ota_trust_check(raw, len, &u->header, u->store->cur.floor, &u->manifest);
     if (u->verdict == OTA_TRUST_OK &&
         ota_trust_extent(u->header.binsize) > ota_area_size(u->store->map, u->target))
-        u->verdict = OTA_TRUST_MISMATCH; /* no room for the manifest beside it */
+        u->verdict = OTA_TRUST_NO_ROOM;
     if (u->verdict != OTA_TRUST_OK) {
         ota_logf("ota: version %u refused: %s", u->header.version, ota_trust_str(u->verdict));
         return OTA_ERR_UNTRUSTED;

@@ -228,6 +228,24 @@ static void test_manifest_for_another_version(void **st)
     assert_refused(OTA_TRUST_MISMATCH, OTA_ERR_UNTRUSTED);
 }
 
+/* An image that fills the F401's 448 KiB application area leaves no room
+ * for its manifest: refused before anything is erased. 256 bytes less fit. */
+static void test_no_room_for_the_manifest(void **st)
+{
+    uint32_t area = 448u * 1024u;
+    uint8_t *big = fake_app(area, 44);
+    struct ota_update u;
+
+    (void)st;
+    install_v1();
+    serve(big, area, 2, KEY_A, "firmware");
+    assert_refused(OTA_TRUST_NO_ROOM, OTA_ERR_UNTRUSTED);
+    serve(big, area - 256, 2, KEY_A, "firmware");
+    assert_int_equal(update(&u, true, 1), OTA_UPDATE_INSTALLED);
+    assert_memory_equal(host_area_mem(OTA_AREA_PRIMARY) + area - 256, manifest, OTA_MANIFEST_SIZE);
+    free(big);
+}
+
 /* Version 5 was installed once; the application is now v1 (a reflash, a
  * revert): a validly signed v4 is newer than v1 but below the floor. */
 static void test_signed_downgrade(void **st)
@@ -400,6 +418,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_truncated_and_oversized, setup, teardown),
         cmocka_unit_test_setup_teardown(test_manifest_for_another_version, setup, teardown),
         cmocka_unit_test_setup_teardown(test_signed_downgrade, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_room_for_the_manifest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tampered_block, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_rotation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unsigned_server, setup, teardown),
