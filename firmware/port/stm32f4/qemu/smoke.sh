@@ -23,7 +23,12 @@
 #   f405-trial   a new application on trial: its boot counted, the jump, and
 #                the application's call to ota_confirm();
 #   f405-revert  an application on trial that reset before confirming: the
-#                bootloader reverts it rather than start it.
+#                bootloader reverts it rather than start it;
+# and on an f401 build that requires signatures (BearSSL's verify running on
+# the port's own build):
+#   signed-none  the server has no manifest: nothing is downloaded;
+#   signed       a manifest signed with a trusted key: it verifies and the
+#                download starts.
 # Exits 77 (skipped) if qemu-system-arm is missing.
 set -eu
 [ $# -eq 2 ] || { echo "usage: $0 BUILD_DIR OTAD" >&2; exit 2; }
@@ -45,6 +50,8 @@ make -C "$here/.." --no-print-directory BUILD="$build" KEYS="$keys" OTA_REQUIRE_
 make -C "$here/.." --no-print-directory BUILD="$build" LAYOUT=f405 KEYS="$keys" \
     OTA_REQUIRE_SIGNATURE=0 >/dev/null
 f405=$build/f405
+make -C "$here/.." --no-print-directory BUILD="$build/signed" KEYS="$keys" \
+    BEARSSL_SRC="$build/crypto/src" >/dev/null
 
 work=$(mktemp -d)
 pids=""
@@ -80,7 +87,32 @@ printf 'user: root\n' >"$work/otad.yaml"
 pids="$pids $!"
 wait_for "python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", $otad_port))' 2>/dev/null"
 
+# A second otad with the same image and its manifest, signed with
+# tests/unit/sign/a.key by Python's cryptography (include/otad/proto.h).
+mkdir "$work/fw-signed"
+cp "$work/fw/app.bin" "$work/fw/app.txt" "$work/fw-signed/"
+python3 - "$here/../../../../tests/unit/sign/a.key" "$work/fw-signed/app.bin" \
+    "$work/fw-signed/app.sig" <<'PY'
+import hashlib, struct, sys, zlib
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, utils
+key = serialization.load_pem_private_key(open(sys.argv[1], "rb").read(), password=None)
+image = open(sys.argv[2], "rb").read()
+n = key.public_key().public_numbers()
+key_id = hashlib.sha256(n.x.to_bytes(32, "big") + n.y.to_bytes(32, "big")).digest()[:8]
+signed = (struct.pack("<4sIIIII", b"OTAM", 1, 2, len(image), zlib.crc32(image), 0) + key_id
+          + b"app".ljust(64, b"\0") + hashlib.sha256(image).digest())
+r, s = utils.decode_dss_signature(key.sign(signed, ec.ECDSA(hashes.SHA256())))
+open(sys.argv[3], "wb").write(signed + r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+PY
+signed_port=$(free_port)
+"$otad" -c "$work/otad.yaml" -d "$work/fw-signed" -b 127.0.0.1 -p "$signed_port" \
+    >"$work/otad-signed.log" 2>&1 &
+pids="$pids $!"
+wait_for "python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", $signed_port))' 2>/dev/null"
+
 mkimage() { python3 "$here/mkimage.py" "$@"; }
+mkimage "$work/signed.img" "$build/signed/bootloader.bin"
 mkimage "$work/blank.img" "$build/bootloader.bin"
 mkimage "$work/app.img" "$build/bootloader.bin" --app "$build/app.bin" --version 2
 # Record flags: 1 application valid, 2 update requested, 8 secondary valid,
@@ -178,6 +210,17 @@ expect f405-trial log "app: could not confirm the image (-11)"
 run f405-revert "$work/f405-revert.img" 2
 expect f405-revert log "boot: version 3 not confirmed after 1 boot(s); reverting to version 2"
 reject f405-revert log "boot: starting application"
+
+run signed-none "$work/signed.img" 4
+expect signed-none log "ota: version 2 has no manifest: not installing it"
+reject signed-none log "ota: downloading"
+
+server_port=$otad_port
+otad_port=$signed_port
+run signed "$work/signed.img" 6
+otad_port=$server_port
+expect signed log "ota: downloading version 2"
+reject signed log "refused"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
