@@ -19,6 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case ROUTE_HEADER:
     case ROUTE_BLOCK:
     case ROUTE_IMAGE:
+    case ROUTE_MANIFEST:
         /* The name is a non-empty piece of the path. */
         if (r.name_len == 0 || r.name < path || r.name + r.name_len > path + size)
             abort();

@@ -15,8 +15,10 @@ mkdir -p "$work/corpus" "$artifacts"
 cp "$seeds"/* "$work/corpus/"
 echo "fuzzing $(basename "$fuzzer") for ${seconds}s; findings go to $artifacts/"
 status=0
+# libFuzzer's own exit code for a finding is 77, which meson reads as
+# "skipped": -error_exitcode makes a finding a failure.
 "$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-    -dict="$dict" -artifact_prefix="$artifacts/" "$work/corpus" || status=$?
+    -error_exitcode=1 -dict="$dict" -artifact_prefix="$artifacts/" "$work/corpus" || status=$?
 if [ "$status" -ne 0 ]; then
     echo "FINDING in $(basename "$fuzzer"):"
     for f in "$artifacts"/*; do

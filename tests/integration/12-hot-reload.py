@@ -309,8 +309,15 @@ class HotReload(OtadTestCase):
         watcher.start()
         try:
             for data in versions[1:]:
-                with open(path, "wb") as f:
-                    f.write(data)
+                # One write(2) of the whole image: Python's buffered file
+                # would split it at st_blksize, and a writer stalled longer
+                # than the settle time between two writes has, by the
+                # settle rule, finished (a limit otad(8) documents).
+                fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+                try:
+                    self.assertEqual(os.write(fd, data), len(data))
+                finally:
+                    os.close(fd)
                 time.sleep(rnd.uniform(0.010, 0.030))
             self.assertBecomesHeader(d, "fw", versions[-1], 1)
         finally:

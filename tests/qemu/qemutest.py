@@ -618,6 +618,15 @@ class QemuTestCase(otadtest.OtadTestCase):
         return path
 
     # --- assertions ---------------------------------------------------
+    def assertInOrder(self, q, patterns):
+        """The log lines of `q` match the regexes `patterns` in this order."""
+        text = q.text()
+        pos = 0
+        for rx in patterns:
+            m = re.compile(rx, re.M).search(text, pos)
+            self.assertIsNotNone(m, "missing (in order) %r\n%s" % (rx, q.describe()))
+            pos = m.end()
+
     def assertNoFault(self, q):
         self.assertIsNotNone(q.rc, "QEMU hung: still running at its deadline\n" + q.describe())
         self.assertNotEqual(q.rc, EXIT_FLASH_VIOLATION,

@@ -9,7 +9,6 @@ the `qemu` suite). See qemutest.py for the runner and the environment.
 
 import os
 import random
-import re
 import sys
 import threading
 import time
@@ -55,16 +54,10 @@ class RequestedUpdate(QemuTestCase):
         flash = self.flash(app=1)
         q = self.run_qemu(flash, d.port, ["update"], timeout=RUN_TIMEOUT)
         self.assertBooted(q, 2, flash)
-        text = q.text()
-        order = [r"^app: version 1$", r"^app: requesting update$",
-                 r"boot: update \(attempt 1, requested\)", r"ota: downloading version 2",
-                 r"ota: installed version 2$", r"boot: starting application version 2$",
-                 r"^app: version 2$"]
-        pos = 0
-        for rx in order:
-            m = re.compile(rx, re.M).search(text, pos)
-            self.assertIsNotNone(m, "missing (in order) %r\n%s" % (rx, q.describe()))
-            pos = m.end()
+        self.assertInOrder(q, [r"^app: version 1$", r"^app: requesting update$",
+                               r"boot: update \(attempt 1, requested\)",
+                               r"ota: downloading version 2", r"ota: installed version 2$",
+                               r"boot: starting application version 2$", r"^app: version 2$"])
 
 
 class NothingNewer(QemuTestCase):

@@ -14,7 +14,6 @@ and the documented record format and swap steps, never from the firmware.
 import collections
 import os
 import random
-import re
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -64,16 +63,6 @@ def swap_erases(primary_len, secondary_len):
         counts["primary"] += b
         counts["secondary"] += a
     return {k: v for k, v in counts.items() if v}
-
-
-def in_order(testcase, q, patterns):
-    """Asserts that the log lines match `patterns` in this order."""
-    text = q.text()
-    pos = 0
-    for rx in patterns:
-        m = re.compile(rx, re.M).search(text, pos)
-        testcase.assertIsNotNone(m, "missing (in order) %r\n%s" % (rx, q.describe()))
-        pos = m.end()
 
 
 class AbCase(QemuTestCase):
@@ -126,7 +115,7 @@ class AbCase(QemuTestCase):
         q = self.run_ab(flash, port, ["update"], name="revert-" + bad)
         self.assertAbBooted(q, "v1")
         vb = self.version(bad)
-        in_order(self, q, [
+        self.assertInOrder(q, [
             r"^app: version 1$", r"^app: requesting update$", r"^boot: update \(requested\)$",
             r"^ota: downloading version %d" % vb, r"^ota: version %d verified; installing$" % vb,
             r"^boot: installed version %d$" % vb, r"^boot: version %d on trial, boot 1 of 1$" % vb,
@@ -155,7 +144,7 @@ class AbConfirmedUpdate(AbCase):
         flash = self.flash_ab(app="v1")
         q = self.run_ab(flash, d.port, ["update", "trace"])
         self.assertAbBooted(q, "v2")
-        in_order(self, q, [
+        self.assertInOrder(q, [
             r"^app: version 1$", r"^app: confirmed$", r"^app: requesting update$",
             r"^boot: update \(requested\)$", r"^ota: downloading version 2: %d bytes" % len(v2),
             r"^ota: version 2 verified; installing$", r"^boot: installed version 2$",
@@ -308,7 +297,7 @@ class AbFactoryFresh(AbCase):
         flash = self.flash_ab()
         q = self.run_ab(flash, d.port, ["trace"])
         self.assertAbBooted(q, "v2")
-        in_order(self, q, [r"^boot: update \(no valid application\)$",
+        self.assertInOrder(q, [r"^boot: update \(no valid application\)$",
                            r"^ota: downloading version 2: %d bytes" % len(v2),
                            r"^ota: version 2 verified; installing$", r"^boot: installed version 2$",
                            r"^boot: starting application version 2$", r"^app: confirmed$"])

@@ -47,6 +47,15 @@ void ota_port_watchdog_feed(void)
     /* The host has no watchdog; the tests bound their runs themselves. */
 }
 
+/* What a new chip has seen: nothing. */
+static void reset_counters(void)
+{
+    ops = 0;
+    memset(erases, 0, sizeof(erases));
+    cut_at = -1;
+    violation = false;
+}
+
 int host_flash_open(const char *path)
 {
     struct stat st;
@@ -54,10 +63,7 @@ int host_flash_open(const char *path)
     int fd = -1;
 
     host_flash_close();
-    ops = 0;
-    memset(erases, 0, sizeof(erases));
-    cut_at = -1;
-    violation = false;
+    reset_counters();
     if (path == NULL) {
         mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
                    -1, 0);
@@ -88,10 +94,7 @@ int host_flash_open(const char *path)
 
 void host_flash_reset(void)
 {
-    ops = 0;
-    memset(erases, 0, sizeof(erases));
-    cut_at = -1;
-    violation = false;
+    reset_counters();
     if (mem != NULL)
         memset(mem, 0xFF, size);
 }
