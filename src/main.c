@@ -271,8 +271,7 @@ static int serve(struct loop *l, int sigfd)
     }
 }
 
-/* Loads the HTTPS certificate pair. Returns 0 or
- * an exit status. */
+/* Loads the HTTPS certificate pair. Returns 0 or an exit status. */
 static int configure_tls(const struct conf *c, struct tls **ret)
 {
     char err[512];
@@ -341,10 +340,18 @@ static int drop_root(const struct privs *p, const char *user)
     return r;
 }
 
-/* Starts HTTP (or HTTPS with @tls) on the listener *@fd, which it takes
- * (and sets to -1). Returns 0, or logs why not and returns a negative errno. */
+/* The device port's events: counted, then logged. */
+static void on_http(void *metrics, const struct http_event *e)
+{
+    metrics_http(metrics, e);
+    report_http(NULL, e);
+}
+
+/* Starts HTTP (or HTTPS with @tls) on the listener *@fd, which it takes (and
+ * sets to -1), feeding @fleet and @m. Returns 0, or logs why not and returns -errno. */
 static int start_server(const struct conf *c, int *fd, struct tls *tls, unsigned threads,
-                        struct catalog *cat, struct http **ret)
+                        struct catalog *cat, struct fleet *fleet, struct metrics *m,
+                        struct http **ret)
 {
     int r;
 
@@ -358,7 +365,9 @@ static int start_server(const struct conf *c, int *fd, struct tls *tls, unsigned
                        .max_connections = c->max_connections,
                        .max_connections_per_address = conf_per_address(c),
                        .connection_memory = (size_t)c->connection_memory,
-                       .event = report_http,
+                       .event = on_http,
+                       .event_cls = m,
+                       .fleet = c->fleet_track ? fleet : NULL,
                    },
                    cat, ret);
     *fd = -1; /* http_start() took it, even on failure */
@@ -380,6 +389,7 @@ int main(int argc, char **argv)
     struct trust *trust = NULL;
     struct metrics *metrics = NULL;
     struct admin *admin = NULL;
+    struct fleet *fleet = NULL;
     struct privs privs;
     const char *config_path = NULL;
     char line[1024], where[80], where_tls[80], where_admin[80];
@@ -461,10 +471,17 @@ int main(int argc, char **argv)
         log_error("firmware directory %s: %s", conf.firmware_dir, strerror(-n));
         goto out;
     }
-    if (start_server(&conf, &fd, NULL, threads, cat, &http) < 0 ||
-        (tls != NULL && start_server(&conf, &fd_tls, tls, threads, cat, &https) < 0))
+    r = fleet_new(&(struct fleet_options){conf.fleet_track, conf.fleet_max_devices,
+                                          conf.fleet_history, conf.fleet_stall_seconds}, &fleet);
+    if (r == 0)
+        fleet_on_done(fleet, report_fleet_done, NULL);
+    else
+        log_error("device registry: %s", strerror(-r));
+    if (r < 0 || start_server(&conf, &fd, NULL, threads, cat, fleet, metrics, &http) < 0 ||
+        (tls != NULL &&
+         start_server(&conf, &fd_tls, tls, threads, cat, fleet, metrics, &https) < 0))
         goto out;
-    r = fd_admin < 0 ? 0 : admin_start(&conf, fd_admin, report_http, cat, NULL, metrics, &admin);
+    r = fd_admin < 0 ? 0 : admin_start(&conf, fd_admin, report_http, cat, fleet, metrics, &admin);
     fd_admin = -1; /* admin_start() took it */
     if (r < 0) {
         log_error("cannot start the admin listener: %s", strerror(-r));
@@ -494,6 +511,7 @@ out:
     admin_stop(admin);
     http_stop(https);
     http_stop(http);
+    fleet_free(fleet);
     if (fd_admin >= 0)
         close(fd_admin);
     if (fd_tls >= 0)

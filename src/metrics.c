@@ -13,14 +13,6 @@
 #include "membuf.h"
 #include "sign.h"
 
-/* The endpoint label of each route kind; a kind without a name here (one
- * added later) counts as "none". */
-static const char *const endpoint_names[] = {
-    [ROUTE_NONE] = "none",         [ROUTE_LISTING] = "listing", [ROUTE_HEADER] = "header",
-    [ROUTE_BLOCK] = "block",       [ROUTE_IMAGE] = "image",     [ROUTE_MANIFEST] = "manifest",
-};
-#define ENDPOINTS (sizeof(endpoint_names) / sizeof(endpoint_names[0]))
-
 /* The statuses otad answers with; any other is counted as "other". */
 static const unsigned statuses[] = {200, 204, 206, 304, 400, 404, 405, 412,
                                     413, 416, 429, 431, 500, 503};
@@ -33,8 +25,8 @@ static const char *const reload_names[METRICS_RELOADS] = {
 };
 
 struct metrics {
-    atomic_uint_fast64_t requests[ENDPOINTS][STATUSES];
-    atomic_uint_fast64_t bytes[ENDPOINTS];
+    atomic_uint_fast64_t requests[ROUTE_KINDS][STATUSES];
+    atomic_uint_fast64_t bytes[ROUTE_KINDS];
     atomic_int_fast64_t connections;
     atomic_uint_fast64_t reloads[METRICS_RELOADS];
 };
@@ -75,21 +67,24 @@ static size_t status_index(unsigned status)
     }
 }
 
-static size_t endpoint_index(enum route_kind k)
-{
-    return (size_t)k < ENDPOINTS && endpoint_names[k] != NULL ? (size_t)k : ROUTE_NONE;
-}
-
 void metrics_request(struct metrics *m, enum route_kind endpoint, unsigned status,
                      uint64_t bytes)
 {
-    size_t e = endpoint_index(endpoint);
+    size_t e = (size_t)endpoint < ROUTE_KINDS ? (size_t)endpoint : ROUTE_NONE;
 
     if (m == NULL)
         return;
     atomic_fetch_add_explicit(&m->requests[e][status_index(status)], 1, memory_order_relaxed);
     if (bytes > 0)
         atomic_fetch_add_explicit(&m->bytes[e], bytes, memory_order_relaxed);
+}
+
+void metrics_http(void *m, const struct http_event *e)
+{
+    if (e->kind == HTTP_EVENT_REQUEST)
+        metrics_request(m, e->endpoint, e->status, e->body_bytes);
+    else if (e->kind == HTTP_EVENT_CONNECTION)
+        metrics_connection(m, e->connections);
 }
 
 void metrics_connection(struct metrics *m, int delta)
@@ -209,13 +204,13 @@ static void render_requests(FILE *f, const struct metrics *m)
 {
     family(f, "otad_requests_total", "counter",
            "Device-port requests answered, by endpoint and status.");
-    for (size_t e = 0; e < ENDPOINTS; e++) {
+    for (size_t e = 0; e < ROUTE_KINDS; e++) {
         for (size_t s = 0; s < STATUSES; s++) {
             uint64_t n = atomic_load_explicit(&m->requests[e][s], memory_order_relaxed);
 
-            if (n == 0 || endpoint_names[e] == NULL)
+            if (n == 0)
                 continue;
-            fprintf(f, "otad_requests_total{endpoint=\"%s\",status=\"", endpoint_names[e]);
+            fprintf(f, "otad_requests_total{endpoint=\"%s\",status=\"", route_kind_name(e));
             if (s < STATUSES - 1)
                 fprintf(f, "%u\"} %" PRIu64 "\n", statuses[s], n);
             else
@@ -224,11 +219,10 @@ static void render_requests(FILE *f, const struct metrics *m)
     }
     family(f, "otad_response_bytes_total", "counter",
            "Body bytes of device-port responses, by endpoint.");
-    for (size_t e = 0; e < ENDPOINTS; e++)
-        if (endpoint_names[e] != NULL)
-            fprintf(f, "otad_response_bytes_total{endpoint=\"%s\"} %" PRIu64 "\n",
-                    endpoint_names[e],
-                    (uint64_t)atomic_load_explicit(&m->bytes[e], memory_order_relaxed));
+    for (size_t e = 0; e < ROUTE_KINDS; e++)
+        fprintf(f, "otad_response_bytes_total{endpoint=\"%s\"} %" PRIu64 "\n",
+                route_kind_name(e),
+                (uint64_t)atomic_load_explicit(&m->bytes[e], memory_order_relaxed));
     family(f, "otad_connections", "gauge", "Device-port connections open.");
     fprintf(f, "otad_connections %" PRId64 "\n",
             (int64_t)atomic_load_explicit(&m->connections, memory_order_relaxed));

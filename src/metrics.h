@@ -16,6 +16,7 @@
 
 #include "catalog.h"
 #include "fleet.h"
+#include "http.h"
 #include "route.h"
 
 /* The label text of "Content-Type" for the format. */
@@ -42,6 +43,11 @@ void metrics_free(struct metrics *m);
  * body. Any thread; @m NULL is ignored. */
 void metrics_request(struct metrics *m, enum route_kind endpoint, unsigned status,
                      uint64_t bytes);
+
+/* Counts an event of the device port (an http_options.event, with the
+ * struct metrics as @m): a request (its endpoint, status and body bytes) or
+ * a connection opened or closed. */
+void metrics_http(void *m, const struct http_event *e);
 
 /* A device-port connection opened (+1) or closed (-1). */
 void metrics_connection(struct metrics *m, int delta);
