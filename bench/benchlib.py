@@ -256,10 +256,13 @@ class Server:
 class Otad(Server):
     label = "otad"
 
-    def __init__(self, otad, fw_dir, settings=None):
+    def __init__(self, otad, fw_dir, settings=None, admin_port=0):
+        """admin_port: the admin listener's (0: none, so that benchmarks never
+        meet on the default 8001)."""
         super().__init__()
         self.otad = otad
         self.fw_dir = fw_dir
+        self.admin_port = admin_port
         # Run as root, otad would become nobody, who cannot read the 0700
         # temporary directories the benchmarks work in: it stays root.
         self.settings = {"log_level": "warning", "user": "root"}
@@ -270,6 +273,7 @@ class Otad(Server):
         with open(conf, "w") as f:
             for key, value in self.settings.items():
                 f.write("%s: %s\n" % (key, value))
+            f.write("admin:\n  port: %d\n" % self.admin_port)
         return [self.otad, "--config", conf, "-d", self.fw_dir, "-b", "127.0.0.1",
                 "-p", str(self.port)]
 
