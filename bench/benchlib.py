@@ -149,6 +149,59 @@ def get(port, path, timeout=5.0):
         return status, body
 
 
+def _read_statuses(sock, n, buf, deadline):
+    """Reads @n responses from @sock (after the bytes in @buf); returns their
+    statuses and the bytes left over. Parses by offset, without copying the
+    buffer for each response."""
+    statuses, pos = [], 0
+    while len(statuses) < n:
+        end = buf.find(b"\r\n\r\n", pos)
+        length = None
+        if end >= 0:
+            head = buf[pos:end]
+            length = 0
+            i = head.lower().find(b"content-length:")
+            if i >= 0:
+                length = int(head[i + 15:].split(b"\r\n", 1)[0])
+        if end < 0 or len(buf) < end + 4 + length:
+            if time.monotonic() > deadline:
+                raise RuntimeError("responses not complete in time")
+            chunk = sock.recv(1 << 20)
+            if not chunk:
+                raise EOFError("connection closed after %d responses" % len(statuses))
+            buf += chunk
+            continue
+        statuses.append(int(head.split(b" ", 2)[1]))
+        pos = end + 4 + length
+    return statuses, buf[pos:]
+
+
+def make_devices(port, name, count, connections=4, batch=250, limit=300.0, prefix="dev-"):
+    """Makes @count devices known to otad: one GET /NAME/header each, with the
+    distinct X-Device-Id PREFIX0, PREFIX1, ..., pipelined @batch at a time over
+    @connections keep-alive connections in turn. Every answer must be 200.
+    Returns the seconds taken; raises RuntimeError after @limit seconds."""
+    deadline = time.monotonic() + limit
+    socks = [socket.create_connection(("127.0.0.1", port), timeout=30)
+             for _ in range(connections)]
+    bufs = [b""] * connections
+    t0 = time.monotonic()
+    try:
+        for first in range(0, count, batch):
+            k = (first // batch) % connections
+            ids = range(first, min(first + batch, count))
+            socks[k].sendall(b"".join(
+                b"GET /%s/header HTTP/1.1\r\nHost: x\r\nX-Device-Id: %s%d\r\n\r\n"
+                % (name.encode(), prefix.encode(), i) for i in ids))
+            statuses, bufs[k] = _read_statuses(socks[k], len(ids), bufs[k], deadline)
+            if any(st != 200 for st in statuses):
+                raise RuntimeError("header request answered %r" % sorted(set(statuses)))
+    finally:
+        for sock in socks:
+            sock.close()
+    return time.monotonic() - t0
+
+
 # ---- Servers ------------------------------------------------------------------
 
 class Server:

@@ -84,5 +84,13 @@ static int to_file(const char *buffer, size_t size, void *data)
 
 int jsontext_write(FILE *f, const json_t *v)
 {
+    char buf[2048];
+    size_t n;
+
+    /* jansson hands its output over a few bytes at a time: a row goes
+     * through a buffer here and into the stream in one write. */
+    n = json_dumpb(v, buf, sizeof(buf), JSON_COMPACT);
+    if (n > 0 && n <= sizeof(buf))
+        return fwrite(buf, 1, n, f) == n ? 0 : -ENOMEM;
     return json_dump_callback(v, to_file, f, JSON_COMPACT) == 0 ? 0 : -ENOMEM;
 }
