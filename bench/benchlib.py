@@ -100,6 +100,19 @@ def write_firmware(fw_dir, name, data, version):
         f.write("%d\n" % version)
 
 
+@contextlib.contextmanager
+def firmware_dir(name, size, version=7, prefix="otad-bench-"):
+    """A temporary firmware directory holding NAME.bin (@size random bytes)
+    and NAME.txt; yields its path and removes it after."""
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    try:
+        fw = os.path.join(tmp, "firmware")
+        write_firmware(fw, name, random_image(size, 1), version)
+        yield fw
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def write_static_tree(www, name, data, version):
     """The header and every block as static files at the protocol's URLs."""
     blocks = os.path.join(www, name, "block")
@@ -113,18 +126,24 @@ def write_static_tree(www, name, data, version):
 
 # ---- HTTP on a raw socket -----------------------------------------------------
 
-def parse_response(buf):
-    """(status, header bytes, body, rest) when @buf starts with a complete
-    response, else None."""
-    head, sep, rest = buf.partition(b"\r\n\r\n")
-    if not sep:
-        return None
+def head_fields(head):
+    """(status, Content-Length or 0) of a response head (without the blank line)."""
     status = int(head.split(b" ", 2)[1])
     length = 0
     for line in head.split(b"\r\n")[1:]:
         key, _, value = line.partition(b":")
         if key.strip().lower() == b"content-length":
             length = int(value)
+    return status, length
+
+
+def parse_response(buf):
+    """(status, header bytes, body, rest) when @buf starts with a complete
+    response, else None."""
+    head, sep, rest = buf.partition(b"\r\n\r\n")
+    if not sep:
+        return None
+    status, length = head_fields(head)
     if len(rest) < length:
         return None
     return status, head + sep, rest[:length], rest[length:]
@@ -156,13 +175,8 @@ def _read_statuses(sock, n, buf, deadline):
     statuses, pos = [], 0
     while len(statuses) < n:
         end = buf.find(b"\r\n\r\n", pos)
-        length = None
         if end >= 0:
-            head = buf[pos:end]
-            length = 0
-            i = head.lower().find(b"content-length:")
-            if i >= 0:
-                length = int(head[i + 15:].split(b"\r\n", 1)[0])
+            status, length = head_fields(buf[pos:end])
         if end < 0 or len(buf) < end + 4 + length:
             if time.monotonic() > deadline:
                 raise RuntimeError("responses not complete in time")
@@ -171,7 +185,7 @@ def _read_statuses(sock, n, buf, deadline):
                 raise EOFError("connection closed after %d responses" % len(statuses))
             buf += chunk
             continue
-        statuses.append(int(head.split(b" ", 2)[1]))
+        statuses.append(status)
         pos = end + 4 + length
     return statuses, buf[pos:]
 

@@ -28,9 +28,7 @@ import os
 import socket
 import statistics
 import sys
-import tempfile
 import time
-import shutil
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib  # noqa: E402
@@ -54,12 +52,7 @@ def timed_get(sock, path):
             raise EOFError("connection closed in the response head")
         head += chunk
     head, _, start = head.partition(b"\r\n\r\n")
-    status = int(head.split(b" ", 2)[1])
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        key, _, value = line.partition(b":")
-        if key.strip().lower() == b"content-length":
-            length = int(value)
+    status, length = benchlib.head_fields(head)
     body = bytearray(length)
     view = memoryview(body)
     view[:len(start)] = start
@@ -72,6 +65,29 @@ def timed_get(sock, path):
     return time.perf_counter() - t0, status, bytes(body)
 
 
+def measure(otad, fw, devices, runs):
+    """(seconds making the devices, the times in ms, the body size)."""
+    admin_port = benchlib.free_port()
+    with benchlib.Otad(otad, fw, admin_port=admin_port).start("/app/header") as server:
+        made = benchlib.make_devices(server.port, "app", devices, limit=DEVICES_LIMIT)
+        times, size = [], 0
+        with socket.create_connection(("127.0.0.1", admin_port), timeout=IO_TIMEOUT) as sock:
+            _, status, body = timed_get(sock, "/devices?format=json")
+            listed = len(json.loads(body)) if status == 200 else None
+            if listed != devices + 1:
+                raise RuntimeError("/devices: status %d, %s devices listed, expected %d"
+                                   % (status, listed, devices + 1))
+            for _ in range(runs):
+                elapsed, status, body = timed_get(sock, "/devices?format=json")
+                if status != 200:
+                    raise RuntimeError("/devices answered %d" % status)
+                times.append(elapsed * 1000)
+                size = len(body)
+        if server.proc.poll() is not None:
+            raise RuntimeError("otad exited:\n" + server.output())
+    return made, times, size
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("otad", nargs="?", default=benchlib.default_otad())
@@ -80,33 +96,11 @@ def main():
     p.add_argument("--json", metavar="PATH")
     args = p.parse_args()
     otad = benchlib.require_executable(args.otad, "otad")
-    tmp = tempfile.mkdtemp(prefix="otad-bench-devices-")
     try:
-        fw = os.path.join(tmp, "firmware")
-        benchlib.write_firmware(fw, "app", benchlib.random_image(64 * benchlib.KIB, 1), 7)
-        admin_port = benchlib.free_port()
-        with benchlib.Otad(otad, fw, admin_port=admin_port).start("/app/header") as server:
-            made = benchlib.make_devices(server.port, "app", args.devices, limit=DEVICES_LIMIT)
-            times, size = [], 0
-            with socket.create_connection(("127.0.0.1", admin_port),
-                                          timeout=IO_TIMEOUT) as sock:
-                _, status, body = timed_get(sock, "/devices?format=json")
-                listed = len(json.loads(body)) if status == 200 else None
-                if listed != args.devices + 1:
-                    raise RuntimeError("/devices: status %d, %s devices listed, expected %d"
-                                       % (status, listed, args.devices + 1))
-                for _ in range(args.runs):
-                    elapsed, status, body = timed_get(sock, "/devices?format=json")
-                    if status != 200:
-                        raise RuntimeError("/devices answered %d" % status)
-                    times.append(elapsed * 1000)
-                    size = len(body)
-            if server.proc.poll() is not None:
-                raise RuntimeError("otad exited:\n" + server.output())
+        with benchlib.firmware_dir("app", 64 * benchlib.KIB) as fw:
+            made, times, size = measure(otad, fw, args.devices, args.runs)
     except (RuntimeError, OSError, EOFError) as e:
         benchlib.die(str(e))
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     median = statistics.median(times)
     figures = {"devices": args.devices + 1, "runs": args.runs, "median_ms": round(median, 2),
                "min_ms": round(min(times), 2), "max_ms": round(max(times), 2),

@@ -25,9 +25,7 @@ Stops each otad by its PID.
 import argparse
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -58,16 +56,12 @@ def main():
     p.add_argument("--json", metavar="PATH")
     args = p.parse_args()
     otad = benchlib.require_executable(args.otad, "otad")
-    tmp = tempfile.mkdtemp(prefix="otad-bench-fleet-")
     try:
-        fw = os.path.join(tmp, "firmware")
-        benchlib.write_firmware(fw, "app", benchlib.random_image(64 * benchlib.KIB, 1), 7)
-        tracked = run(otad, fw, args.devices, True)
-        untracked = run(otad, fw, args.devices, False)
+        with benchlib.firmware_dir("app", 64 * benchlib.KIB) as fw:
+            tracked = run(otad, fw, args.devices, True)
+            untracked = run(otad, fw, args.devices, False)
     except (RuntimeError, OSError, EOFError) as e:
         benchlib.die(str(e))
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     grew = (tracked[1] - tracked[0]) / 1024
     control = (untracked[1] - untracked[0]) / 1024
     met = "met" if grew <= TARGET_MIB else "missed"

@@ -55,10 +55,8 @@ static json_t *event_json(const struct fleet_event *e)
 {
     json_t *o = json_object();
     char buf[32];
-    int err = o != NULL ? 0 : -ENOMEM;
+    int err = 0;
 
-    if (err < 0)
-        return NULL;
     jsontext_set(o, "at", json_string(rfc3339(e->at_ms, buf)), &err);
     jsontext_set(o, "at_ms", json_integer(e->at_ms), &err);
     jsontext_set(o, "type", json_string(e->is_report ? "report" : "state"), &err);
@@ -72,21 +70,15 @@ static json_t *event_json(const struct fleet_event *e)
         jsontext_set(o, "state", json_string(fleet_state_name(e->state)), &err);
     }
     jsontext_set(o, "version", json_integer(e->version), &err);
-    if (err < 0) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
+    return jsontext_done(o, err);
 }
 
 static json_t *device_json(const struct fleet_device *d)
 {
     json_t *o = json_object();
     char buf[32];
-    int err = o != NULL ? 0 : -ENOMEM;
+    int err = 0;
 
-    if (err < 0)
-        return NULL;
     jsontext_set(o, "id", jsontext_string(d->id), &err);
     jsontext_set(o, "by_address", json_boolean(d->by_address), &err);
     jsontext_set(o, "address", jsontext_string(d->address), &err);
@@ -112,11 +104,7 @@ static json_t *device_json(const struct fleet_device *d)
     jsontext_set(o, "last_report", d->has_report ? event_json(&d->last_report) : json_null(),
                  &err);
     jsontext_set(o, "seq", json_integer((json_int_t)d->seq), &err);
-    if (err < 0) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
+    return jsontext_done(o, err);
 }
 
 /* Writes @o (taken) as one line; NULL is out of memory. */

@@ -71,10 +71,19 @@ json_t *jsontext_url(const char *s)
 
 int jsontext_set(json_t *obj, const char *key, json_t *value, int *err)
 {
-    /* json_object_set_new() takes @value even when it fails. */
-    if (value == NULL || json_object_set_new(obj, key, value) < 0)
+    /* json_object_set_new() takes @value even when it fails, also for an
+     * @obj that is NULL. */
+    if (json_object_set_new(obj, key, value) < 0)
         *err = -ENOMEM;
     return *err;
+}
+
+json_t *jsontext_done(json_t *obj, int err)
+{
+    if (err == 0)
+        return obj;
+    json_decref(obj);
+    return NULL;
 }
 
 static int to_file(const char *buffer, size_t size, void *data)

@@ -18,11 +18,15 @@ json_t *jsontext_string(const char *s);
  * bytes ("my fw" is "my%20fw", a stray 0xFF is "%FF"). NULL if out of memory. */
 json_t *jsontext_url(const char *s);
 
-/* Sets @key of @obj to @value, which it takes (NULL: out of memory).
- * Returns 0 or -ENOMEM; afterwards 0 only if every earlier call also
- * succeeded, so that a row can be built and checked once: @err is the
+/* Sets @key of @obj to @value, which it takes (either NULL: out of
+ * memory). Returns 0 or -ENOMEM; afterwards 0 only if every earlier call
+ * also succeeded, so that a row can be built and checked once: @err is the
  * running result. */
 int jsontext_set(json_t *obj, const char *key, json_t *value, int *err);
+
+/* The row @obj built with jsontext_set(): @obj, or NULL (and @obj freed)
+ * when @err says a member is missing. */
+json_t *jsontext_done(json_t *obj, int err);
 
 /* Writes @v compactly (members in the order set) to @f. Returns 0 or -ENOMEM. */
 int jsontext_write(FILE *f, const json_t *v);

@@ -98,10 +98,8 @@ static json_t *item_json(const struct catalog_item *it)
     const struct generation *g = img->gen;
     char loaded[32], hex[16], id[2 * OTA_MANIFEST_KEY_ID + 1];
     json_t *o = json_object();
-    int err = o != NULL ? 0 : -ENOMEM;
+    int err = 0;
 
-    if (err < 0)
-        return NULL;
     snprintf(hex, sizeof(hex), "0x%08X", g->crc);
     utc(g->loaded, loaded, sizeof(loaded));
     if (img->verified)
@@ -124,11 +122,7 @@ static json_t *item_json(const struct catalog_item *it)
     jsontext_set(o, "retained", json_integer(it->retained), &err);
     jsontext_set(o, "signed", json_boolean(g->manifest_error == 0), &err);
     jsontext_set(o, "key_id", img->verified ? json_string(id) : json_null(), &err);
-    if (err < 0) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
+    return jsontext_done(o, err);
 }
 
 /* An array with one object a line, each made and dumped in turn. */
