@@ -6,12 +6,12 @@ firmware listing, on admin.bind:admin.port apart from the device port."""
 import json
 import os
 import socket
-import struct
+import threading
 import time
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from otadtest import (BLOCK_SIZE, Conn, OtadTestCase, block_count, crc32, free_port, main,
+from otadtest import (BLOCK_SIZE, OtadTestCase, block_count, crc32, free_port, main,
                       poll, run_otad, vector)
 
 METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -250,6 +250,44 @@ class Admin(OtadTestCase):
         # The admin listener's own requests are not counted.
         self.assertEqual(sample(after, "otad_requests_total", endpoint="none", status="404"), 0)
 
+
+    def test_scrapes_during_downloads(self):
+        """Scrapes and device listings while devices download: every counter
+        only grows, and in the end it holds every request made."""
+        d = self.start()
+        n = block_count(self.app)
+        errors, done = [], threading.Event()
+
+        def device(k):
+            try:
+                for _ in range(3):
+                    with d.conn() as c:
+                        c.request("/app/header", headers=[("X-Device-Id", "dev-%d" % k)])
+                        for i in range(n):
+                            if c.request("/app/block/%d" % i).status != 200:
+                                raise AssertionError("block %d" % i)
+            except Exception as e:      # reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=device, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        last, deadline = 0, time.monotonic() + 30
+        while any(t.is_alive() for t in threads) and time.monotonic() < deadline:
+            samples, _ = metrics(d)
+            now = sample(samples, "otad_requests_total", endpoint="block", status="200")
+            self.assertGreaterEqual(now, last)
+            last = now
+            self.assertEqual(d.admin_get("/devices?format=json").status, 200)
+        for t in threads:
+            t.join(10)
+        self.assertEqual(errors, [])
+        samples, _ = metrics(d)
+        self.assertEqual(sample(samples, "otad_requests_total", endpoint="block",
+                                status="200"), 4 * 3 * n)
+        self.assertEqual(sample(samples, "otad_downloads_completed_total"), 4 * 3)
+        self.assertEqual(sorted(i["id"] for i in self.devices(d)),
+                         ["dev-%d" % k for k in range(4)])
 
     # --- /devices -------------------------------------------------------
     def header(self, d, name, device_id=None, version=None):
