@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "escape.h"
 #include "jsontext.h"
@@ -22,17 +21,47 @@ void devices_sort(struct fleet_device *list, size_t n)
         qsort(list, n, sizeof(*list), by_id);
 }
 
-/* RFC 3339 in UTC with milliseconds: 2026-12-01T19:04:29.123Z. */
+/* Writes @v as @n decimal digits ending at @end (leading zeros). */
+static void digits(char *end, unsigned v, int n)
+{
+    while (n-- > 0) {
+        *--end = (char)('0' + v % 10);
+        v /= 10;
+    }
+}
+
+/* RFC 3339 in UTC with milliseconds: 2026-12-01T19:04:29.123Z. By hand
+ * rather than with gmtime_r() and strftime(): a listing of 10,000 devices
+ * formats 30,000 of these, and the library's way cost a tenth of it. The
+ * date is the proleptic Gregorian calendar's, counted in eras of 400 years
+ * (146,097 days) from 0000-03-01, so that the leap day ends each year. */
 static const char *rfc3339(int64_t ms, char buf[32])
 {
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    size_t n;
+    int64_t days, secs;
+    unsigned era_day, year_of_era, day_of_year, mp, day, month;
+    int64_t era, year;
 
-    if (ms < 0 || gmtime_r(&t, &tm) == NULL ||
-        (n = strftime(buf, 32, "%Y-%m-%dT%H:%M:%S", &tm)) == 0)
+    if (ms < 0 || ms / 1000 / 86400 > 2932896) /* past 9999-12-31 */
         return "?";
-    snprintf(buf + n, 32 - n, ".%03dZ", (int)(ms % 1000));
+    days = ms / 1000 / 86400;
+    secs = ms / 1000 % 86400;
+    days += 719468; /* from 1970-01-01 to 0000-03-01 */
+    era = days / 146097;
+    era_day = (unsigned)(days - era * 146097);
+    year_of_era = (era_day - era_day / 1460 + era_day / 36524 - era_day / 146096) / 365;
+    day_of_year = era_day - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    mp = (5 * day_of_year + 2) / 153; /* months from March */
+    day = day_of_year - (153 * mp + 2) / 5 + 1;
+    month = mp < 10 ? mp + 3 : mp - 9;
+    year = (int64_t)year_of_era + era * 400 + (month <= 2);
+    memcpy(buf, "0000-00-00T00:00:00.000Z", 25);
+    digits(buf + 4, (unsigned)year, 4);
+    digits(buf + 7, month, 2);
+    digits(buf + 10, day, 2);
+    digits(buf + 13, (unsigned)(secs / 3600), 2);
+    digits(buf + 16, (unsigned)(secs / 60 % 60), 2);
+    digits(buf + 19, (unsigned)(secs % 60), 2);
+    digits(buf + 23, (unsigned)(ms % 1000), 3);
     return buf;
 }
 
@@ -73,9 +102,12 @@ static json_t *event_json(const struct fleet_event *e)
     return jsontext_done(o, err);
 }
 
-static json_t *device_json(const struct fleet_device *d)
+/* Sets the members of device @d in @o. A listing fills one object again
+ * for every device: the members are replaced in place, in the order of the
+ * first fill, which saves making and freeing a whole object a device.
+ * Returns 0 or -ENOMEM. */
+static int device_fill(json_t *o, const struct fleet_device *d)
 {
-    json_t *o = json_object();
     char buf[32];
     int err = 0;
 
@@ -104,16 +136,7 @@ static json_t *device_json(const struct fleet_device *d)
     jsontext_set(o, "last_report", d->has_report ? event_json(&d->last_report) : json_null(),
                  &err);
     jsontext_set(o, "seq", json_integer((json_int_t)d->seq), &err);
-    return jsontext_done(o, err);
-}
-
-/* Writes @o (taken) as one line; NULL is out of memory. */
-static int write_json(FILE *f, json_t *o)
-{
-    int r = o != NULL ? jsontext_write(f, o) : -ENOMEM;
-
-    json_decref(o);
-    return r;
+    return err;
 }
 
 /* --- text --------------------------------------------------------------- */
@@ -171,6 +194,7 @@ struct rows {
 static int render_list(FILE *f, const void *cls)
 {
     const struct rows *rows = cls;
+    json_t *o;
     int r = 0;
 
     if (rows->format == LISTING_TEXT) {
@@ -182,12 +206,16 @@ static int render_list(FILE *f, const void *cls)
         }
         return 0;
     }
+    o = json_object();
     fputc('[', f);
     for (size_t i = 0; i < rows->n && r == 0; i++) {
         fputs(i ? ",\n" : "\n", f);
-        r = write_json(f, device_json(&rows->list[i]));
+        r = device_fill(o, &rows->list[i]);
+        if (r == 0)
+            r = jsontext_write(f, o);
     }
     fputs(rows->n ? "\n]\n" : "]\n", f);
+    json_decref(o);
     return r;
 }
 
@@ -207,23 +235,22 @@ static int render_one(FILE *f, const void *cls)
         }
         return 0;
     }
-    o = device_json(rows->list);
-    events = json_array();
-    if (o == NULL || jsontext_set(o, "events", events, &err) < 0) {
+    o = json_object();
+    err = device_fill(o, rows->list);
+    if (jsontext_set(o, "events", json_array(), &err) < 0) {
         json_decref(o);
         return -ENOMEM;
     }
+    events = json_object_get(o, "events");
     for (size_t i = 0; i < rows->nevents && err == 0; i++) {
         json_t *e = event_json(&rows->events[i]);
 
         if (e == NULL || json_array_append_new(events, e) < 0)
             err = -ENOMEM;
     }
-    if (err < 0) {
-        json_decref(o);
-        return err;
-    }
-    err = write_json(f, o);
+    if (err == 0)
+        err = jsontext_write(f, o);
+    json_decref(o);
     fputc('\n', f);
     return err;
 }

@@ -18,8 +18,8 @@ json_t *jsontext_string(const char *s);
  * bytes ("my fw" is "my%20fw", a stray 0xFF is "%FF"). NULL if out of memory. */
 json_t *jsontext_url(const char *s);
 
-/* Sets @key of @obj to @value, which it takes (either NULL: out of
- * memory). Returns 0 or -ENOMEM; afterwards 0 only if every earlier call
+/* Sets @key (ASCII, not checked: the names of the members are literals)
+ * of @obj to @value, which it takes (either NULL: out of memory). Returns 0 or -ENOMEM; afterwards 0 only if every earlier call
  * also succeeded, so that a row can be built and checked once: @err is the
  * running result. */
 int jsontext_set(json_t *obj, const char *key, json_t *value, int *err);

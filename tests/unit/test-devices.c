@@ -167,6 +167,39 @@ static void test_one(void **state)
     free(out);
 }
 
+/* Times around leap days and century years, as Python's datetime gives them. */
+static void test_times(void **state)
+{
+    static const struct {
+        int64_t ms;
+        const char *text;
+    } cases[] = {
+        {0, "1970-01-01T00:00:00.000Z"},
+        {68169600000, "1972-02-29T00:00:00.000Z"},
+        {951782400000, "2000-02-29T00:00:00.000Z"},
+        {951868799999, "2000-02-29T23:59:59.999Z"},
+        {1709164800123, "2024-02-29T00:00:00.123Z"},
+        {1709251199999, "2024-02-29T23:59:59.999Z"},
+        {1798761599999, "2026-12-31T23:59:59.999Z"},
+        {4107456000000, "2100-02-28T00:00:00.000Z"},
+        {4107542400000, "2100-03-01T00:00:00.000Z"},
+        {253402300799999, "9999-12-31T23:59:59.999Z"},
+    };
+    char want[64], *out;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct fleet_device d = device("t");
+
+        d.first_seen_ms = cases[i].ms;
+        out = render(&d, 1, LISTING_JSON);
+        snprintf(want, sizeof(want), "\"first_seen\":\"%s\",", cases[i].text);
+        if (strstr(out, want) == NULL)
+            fail_msg("%lld: no %s in %s", (long long)cases[i].ms, want, out);
+        free(out);
+    }
+}
+
 static void test_sort(void **state)
 {
     struct fleet_device d[3] = {device("c"), device("a"), device("b")};
@@ -185,6 +218,7 @@ int main(void)
         cmocka_unit_test(test_text),
         cmocka_unit_test(test_untrusted_bytes),
         cmocka_unit_test(test_one),
+        cmocka_unit_test(test_times),
         cmocka_unit_test(test_sort),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
