@@ -227,6 +227,25 @@ static void test_resume_and_reset(void **state)
     assert_int_equal(c.downloads_completed, 0);
 }
 
+static void test_huge_image(void **state)
+{
+    struct fixture *x = *state;
+    const uint32_t blocks = (1u << 20) + 1;
+
+    /* Too many blocks for a bitmap: blocks are counted, repeats too. */
+    header(x, "dev-1", 7, false, 0, blocks, 1000);
+    block(x, 0, blocks, 1000);
+    block(x, 0, blocks, 1000);
+    assert_int_equal(get(x, "dev-1", NULL, 0, NULL).blocks_served, 2);
+    for (uint32_t n = 2; n < blocks - 1; n++)
+        block(x, n, blocks, 2000);
+    assert_int_equal(x->done, 0);
+    block(x, blocks - 1, blocks, 3000);
+    assert_int_equal(x->done, 1);
+    assert_int_equal(get(x, "dev-1", NULL, 0, NULL).state, FLEET_DOWNLOADED);
+    assert_int_equal(get(x, "dev-1", NULL, 0, NULL).blocks_served, blocks);
+}
+
 static void test_stalled(void **state)
 {
     struct fixture *x = *state;
@@ -611,6 +630,14 @@ static void test_restore(void **state)
     fleet_counts(x->f, &c);
     assert_int_equal(c.devices[FLEET_DOWNLOADED], 1);
     assert_int_equal(c.devices[FLEET_CHECKING], 0);
+    /* What no store should hold: refused. */
+    d.state = FLEET_STATES;
+    assert_int_equal(fleet_restore(x->f, &d, ev, 0), -EINVAL);
+    d.state = FLEET_DOWNLOADED;
+    d.id[0] = 0;
+    assert_int_equal(fleet_restore(x->f, &d, ev, 0), -EINVAL);
+    memset(d.id, 'a', sizeof(d.id));
+    assert_int_equal(fleet_restore(x->f, &d, ev, 0), -EINVAL);
     snprintf(d.id, sizeof(d.id), "old2");
     assert_int_equal(fleet_restore(x->f, &d, ev, 0), 0);
     snprintf(d.id, sizeof(d.id), "old3");
@@ -846,6 +873,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_checking_and_up_to_date, setup, teardown),
         cmocka_unit_test_setup_teardown(test_download, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resume_and_reset, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_huge_image, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stalled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_image, setup, teardown),
         cmocka_unit_test_setup_teardown(test_by_address, setup, teardown),
