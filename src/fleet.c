@@ -163,12 +163,16 @@ void fleet_mark(struct fleet_tag *d)
 {
     d->seq++;
     /* Changes after eviction do not reach the store: a device asked for
-     * again is a new entry there too. */
+     * again is a new entry there too. The list is in order of first change,
+     * so an evicted device still on it (its last changes before eviction)
+     * is drained before a new entry of the same id (same hash, same shard)
+     * and the store keeps the new one. */
     if (d->linked && !d->dirty) {
         d->dirty = true;
         d->refs++;
-        d->dirty_next = d->shard->dirty;
-        d->shard->dirty = d;
+        d->dirty_next = NULL;
+        *(d->shard->dirty != NULL ? &d->shard->dirty_tail->dirty_next : &d->shard->dirty) = d;
+        d->shard->dirty_tail = d;
     }
 }
 

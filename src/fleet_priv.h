@@ -70,7 +70,7 @@ struct fleet_shard {
     struct fleet_tag **buckets;
     size_t nbuckets, n;
     struct fleet_tag *lru_head, *lru_tail;
-    struct fleet_tag *dirty;
+    struct fleet_tag *dirty, *dirty_tail;     /* changed since drained, oldest first */
 };
 
 struct fleet_limiter;

@@ -484,6 +484,28 @@ static void test_report_budget(void **state)
     assert_false(r.log);
 }
 
+struct drained {
+    unsigned n;
+    char ids[16][FLEET_ID_MAX + 1];
+    size_t nevents[16];
+    int64_t first_seen[16];
+    struct fleet_event last[16];
+};
+
+static void on_drain(void *cls, const struct fleet_device *d, const struct fleet_event *ev,
+                     size_t nev)
+{
+    struct drained *r = cls;
+
+    assert_true(r->n < 16);
+    snprintf(r->ids[r->n], sizeof(r->ids[0]), "%s", d->id);
+    r->nevents[r->n] = nev;
+    r->first_seen[r->n] = d->first_seen_ms;
+    if (nev > 0)
+        r->last[r->n] = ev[nev - 1];
+    r->n++;
+}
+
 static void test_eviction(void **state)
 {
     struct fixture *x = make(true, 3, 100);
@@ -525,31 +547,21 @@ static void test_eviction(void **state)
     assert_int_equal(d.first_seen_ms, 10000);
     assert_int_equal(d.state, FLEET_CHECKING);
     assert_int_equal(fleet_get(x->f, "c", &d, NULL, 0, &(size_t){0}), -ENOENT);
+    /* The store gets every device's last changes, evicted ones too, and the
+     * old "a" before the new one so that the new one stays. */
+    struct drained r = {0};
+    int old_a = -1, new_a = -1;
+    assert_int_equal(fleet_drain(x->f, 100, on_drain, &r), 6);
+    for (int i = 0; i < 6; i++)
+        if (strcmp(r.ids[i], "a") == 0)
+            *(r.first_seen[i] == 1000 ? &old_a : &new_a) = i;
+    assert_true(old_a >= 0 && new_a > old_a);
+    assert_int_equal(r.last[old_a].state, FLEET_DOWNLOADED);
     /* The evicted one lives until its last tag goes (ASan tells). */
     fleet_tag_free(held);
     fleet_tag_free(x->tag);
     x->tag = NULL;
     teardown((void **)&x);
-}
-
-struct drained {
-    unsigned n;
-    char ids[16][FLEET_ID_MAX + 1];
-    size_t nevents[16];
-    struct fleet_event last[16];
-};
-
-static void on_drain(void *cls, const struct fleet_device *d, const struct fleet_event *ev,
-                     size_t nev)
-{
-    struct drained *r = cls;
-
-    assert_true(r->n < 16);
-    snprintf(r->ids[r->n], sizeof(r->ids[0]), "%s", d->id);
-    r->nevents[r->n] = nev;
-    if (nev > 0)
-        r->last[r->n] = ev[nev - 1];
-    r->n++;
 }
 
 static void test_drain(void **state)
