@@ -95,6 +95,9 @@ static void set_firmware(struct fleet *f, struct fleet_tag *d, const char *name,
             SUB(d->fw->counts[d->state], 1);
         ADD(n->counts[d->state], 1);
     }
+    /* A download of another firmware is another download. */
+    if (d->fw != NULL)
+        d->dl_active = false;
     name_drop(f, d->fw);
     d->fw = n;
 }
@@ -355,10 +358,13 @@ static struct fleet_tag *device_new(struct fleet *f, const char *key, uint32_t h
 struct fleet_tag *fleet_locate(struct fleet *f, const char *key, bool by_address,
                                const char *name, size_t len, int64_t now_ms)
 {
-    uint32_t h = fleet_hash(key, strlen(key));
+    size_t klen = strlen(key);
+    uint32_t h = fleet_hash(key, klen);
     struct fleet_shard *s = &f->shards[h & (FLEET_SHARDS - 1)];
     struct fleet_tag *d, *made;
 
+    if (klen == 0 || klen > FLEET_ID_MAX)
+        return NULL; /* ids are checked before; addresses are shorter */
     pthread_mutex_lock(&s->lock);
     if ((d = find(s, h, key)) != NULL)
         goto found;

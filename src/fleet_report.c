@@ -98,7 +98,7 @@ static struct slot *slot_of(struct fleet_limiter *l, const char *address, int64_
 {
     struct slot *s = &l->slots[fleet_hash(address, strlen(address)) % FLEET_LIMIT_SLOTS];
 
-    if (strcmp(s->address, address) != 0) {
+    if (strncmp(s->address, address, sizeof(s->address) - 1) != 0) {
         snprintf(s->address, sizeof(s->address), "%s", address);
         s->tokens_milli = FLEET_BURST * 1000;
         s->refilled_ms = now_ms;

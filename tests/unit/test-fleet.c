@@ -224,6 +224,14 @@ static void test_resume_and_reset(void **state)
     assert_int_equal(get(x, "dev-1", NULL, 0, NULL).blocks_total, 6);
     fleet_counts(x->f, &c);
     assert_int_equal(c.downloads_started, 3);
+    /* Another firmware on the same connection, same block count: another
+     * download too. */
+    block(x, 1, 6, 3150);
+    fleet_block(x->f, &x->tag, ADDR, "other", 5, 2, 6, 100, 3200);
+    assert_int_equal(get(x, "dev-1", NULL, 0, NULL).blocks_served, 1);
+    assert_string_equal(get(x, "dev-1", NULL, 0, NULL).firmware, "other");
+    fleet_counts(x->f, &c);
+    assert_int_equal(c.downloads_started, 4);
     assert_int_equal(c.downloads_completed, 0);
 }
 
