@@ -396,6 +396,7 @@ int fleet_new(const struct fleet_options *o, struct fleet **ret)
     if (f == NULL)
         return -ENOMEM;
     f->o = *o;
+    atomic_init(&f->tick_before, INT64_MIN);
     pthread_mutex_init(&f->names_lock, NULL);
     pthread_mutex_init(&f->drain_lock, NULL);
     for (i = 0; i < FLEET_SHARDS; i++) {
@@ -449,20 +450,30 @@ void fleet_on_done(struct fleet *f, void (*cb)(void *cls, const struct fleet_don
     f->done_cls = cls;
 }
 
+/* Each shard's LRU list is in order of last request, newest first, so a
+ * tick walks it only down to the devices the previous tick already looked
+ * at: those seen at or before its threshold. A second of margin covers a
+ * request timed before another's but recorded after it. A clock that went
+ * back, or devices restored, make the next tick look at every device. */
 void fleet_tick(struct fleet *f, int64_t now_ms)
 {
     int64_t before = now_ms - (int64_t)f->o.stall_seconds * 1000;
+    int64_t prev = atomic_exchange(&f->tick_before, before);
+    bool all = prev == INT64_MIN || before < prev;
 
     if (!f->o.track)
         return;
     for (unsigned i = 0; i < FLEET_SHARDS; i++) {
         struct fleet_shard *s = &f->shards[i];
         pthread_mutex_lock(&s->lock);
-        for (struct fleet_tag *d = s->lru_head; d != NULL; d = d->next)
+        for (struct fleet_tag *d = s->lru_head; d != NULL; d = d->next) {
+            if (!all && d->last_seen <= prev - 1000)
+                break;
             if (d->state == FLEET_DOWNLOADING && d->last_seen <= before) {
                 fleet_set_state(f, d, FLEET_STALLED, now_ms);
                 fleet_mark(d);
             }
+        }
         pthread_mutex_unlock(&s->lock);
     }
 }

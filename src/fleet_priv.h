@@ -90,6 +90,7 @@ struct fleet {
     void (*done_cb)(void *cls, const struct fleet_done *d);
     void *done_cls;
     struct fleet_limiter *lim;
+    _Atomic int64_t tick_before;              /* the last tick's threshold; INT64_MIN: none */
     unsigned drain_next;                      /* the shard the next drain starts at */
     pthread_mutex_t drain_lock;
 };

@@ -233,5 +233,7 @@ int fleet_restore(struct fleet *f, const struct fleet_device *dv,
     d->address[sizeof(d->address) - 1] = 0;
     d->dl_offered = d->offered;
     pthread_mutex_unlock(&d->shard->lock);
+    /* Out of the LRU order of last requests: the next tick looks at all. */
+    atomic_store(&f->tick_before, INT64_MIN);
     return 0;
 }

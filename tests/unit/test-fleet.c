@@ -287,6 +287,35 @@ static void test_stalled(void **state)
                         4);
 }
 
+static void test_tick_each_second(void **state)
+{
+    struct fixture *x = *state;
+    struct fleet_tag *tags[10] = {0};
+    char id[8];
+
+    /* Ten downloads whose last blocks were a second apart: each stalls at
+     * its own tick, also when ticks look only at what changed. */
+    for (int i = 0; i < 10; i++) {
+        snprintf(id, sizeof(id), "d%d", i);
+        fleet_header(x->f, &tags[i], id, ADDR, FW, 3, 1, false, 0, 4, 0);
+        fleet_block(x->f, &tags[i], ADDR, FW, 3, 0, 4, 1, 1000 * i + 500);
+    }
+    for (int64_t t = 50000; t <= 75000; t += 1000) {
+        fleet_tick(x->f, t);
+        for (int i = 0; i < 10; i++) {
+            snprintf(id, sizeof(id), "d%d", i);
+            assert_int_equal(get(x, id, NULL, 0, NULL).state,
+                             1000 * i + 500 <= t - 60000 ? FLEET_STALLED : FLEET_DOWNLOADING);
+        }
+    }
+    /* The clock went back: every device is looked at again. */
+    fleet_block(x->f, &tags[0], ADDR, FW, 3, 1, 4, 1, 1000);
+    fleet_tick(x->f, 61000);
+    assert_int_equal(get(x, "d0", NULL, 0, NULL).state, FLEET_STALLED);
+    for (int i = 0; i < 10; i++)
+        fleet_tag_free(tags[i]);
+}
+
 static void test_image(void **state)
 {
     struct fixture *x = *state;
@@ -895,6 +924,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_resume_and_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_huge_image, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stalled, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tick_each_second, setup, teardown),
         cmocka_unit_test_setup_teardown(test_image, setup, teardown),
         cmocka_unit_test_setup_teardown(test_by_address, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ids, setup, teardown),
