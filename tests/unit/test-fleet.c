@@ -7,6 +7,7 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -883,10 +884,64 @@ static void *work(void *arg)
     return NULL;
 }
 
+static bool on_each_count(void *cls, const struct fleet_device *d)
+{
+    (void)d;
+    ++*(unsigned *)cls;
+    return true;
+}
+
+static void on_tally_any(void *cls, const char *firmware, enum fleet_state s, uint64_t n)
+{
+    (void)firmware;
+    (void)s;
+    *(uint64_t *)cls += n;
+}
+
+static void on_drain_any(void *cls, const struct fleet_device *d, const struct fleet_event *ev,
+                         size_t nev)
+{
+    (void)d;
+    (void)ev;
+    *(size_t *)cls += nev;
+}
+
+struct reader {
+    struct fleet *f;
+    atomic_bool stop;
+    unsigned rounds;
+};
+
+/* Every reader, over and over while the workers run (at most 100000 rounds). */
+static void *read_all(void *arg)
+{
+    struct reader *r = arg;
+    struct fleet_counts c;
+    struct fleet_device d;
+    struct fleet_event ev[8];
+    size_t nev = 0;
+    uint64_t tallied;
+    unsigned n;
+
+    while (!atomic_load(&r->stop) && r->rounds < 100000) {
+        n = 0;
+        tallied = 0;
+        fleet_each(r->f, NULL, -1, on_each_count, &n);
+        fleet_tally(r->f, on_tally_any, &tallied);
+        fleet_drain(r->f, 10, on_drain_any, &nev);
+        fleet_counts(r->f, &c);
+        fleet_get(r->f, "shared", &d, ev, 8, &nev);
+        fleet_tick(r->f, 1);
+        r->rounds++;
+    }
+    return NULL;
+}
+
 static void test_threads(void **state)
 {
     struct fixture *x = *state;
-    pthread_t th[T_THREADS];
+    struct reader rd = {.f = x->f};
+    pthread_t th[T_THREADS], reader;
     struct worker w[T_THREADS];
     struct fleet_counts c;
     struct fleet_device d;
@@ -896,8 +951,12 @@ static void test_threads(void **state)
         w[i] = (struct worker){.f = x->f, .i = i};
         assert_int_equal(pthread_create(&th[i], NULL, work, &w[i]), 0);
     }
+    assert_int_equal(pthread_create(&reader, NULL, read_all, &rd), 0);
     for (unsigned i = 0; i < T_THREADS; i++)
         pthread_join(th[i], NULL);
+    atomic_store(&rd.stop, true);
+    pthread_join(reader, NULL);
+    assert_true(rd.rounds > 0);
     for (unsigned i = 0; i < T_THREADS; i++) {
         snprintf(id, sizeof(id), "own-%u", i);
         d = get(x, id, NULL, 0, NULL);
@@ -913,6 +972,51 @@ static void test_threads(void **state)
     assert_int_equal(c.downloads_completed, T_THREADS + 1);
     assert_int_equal(x->done, T_THREADS + 1);
     assert_int_equal(c.devices[FLEET_DOWNLOADED], T_THREADS + 1);
+}
+
+/* Four threads make 2000 devices each in a registry of at most 100. */
+#define C_IDS 2000
+
+static void *churn(void *arg)
+{
+    struct worker *w = arg;
+    struct fleet_tag *tag = NULL;
+    char id[16];
+
+    for (unsigned n = 0; n < C_IDS; n++) {
+        snprintf(id, sizeof(id), "c%u-%u", w->i, n);
+        fleet_header(w->f, &tag, id, ADDR, FW, 3, 1, false, 0, 2, n);
+        fleet_block(w->f, &tag, ADDR, FW, 3, n % 2, 2, 1, n);
+    }
+    fleet_tag_free(tag);
+    return NULL;
+}
+
+static void test_threads_evicting(void **state)
+{
+    struct fixture *x = make(true, 100, 4);
+    pthread_t th[T_THREADS];
+    struct worker w[T_THREADS];
+    struct fleet_counts c;
+    uint64_t held = 0;
+    unsigned n = 0;
+
+    (void)state;
+    for (unsigned i = 0; i < T_THREADS; i++) {
+        w[i] = (struct worker){.f = x->f, .i = i};
+        assert_int_equal(pthread_create(&th[i], NULL, churn, &w[i]), 0);
+    }
+    for (unsigned i = 0; i < T_THREADS; i++)
+        pthread_join(th[i], NULL);
+    fleet_counts(x->f, &c);
+    for (unsigned s = 0; s < FLEET_STATES; s++)
+        held += c.devices[s];
+    fleet_each(x->f, NULL, -1, on_each_count, &n);
+    assert_int_equal(held, 100);
+    assert_int_equal(n, 100);
+    assert_int_equal(c.devices_evicted, T_THREADS * C_IDS - 100);
+    assert_int_equal(c.downloads_started, T_THREADS * C_IDS);
+    teardown((void **)&x);
 }
 
 int main(void)
@@ -939,6 +1043,7 @@ int main(void)
         cmocka_unit_test(test_history),
         cmocka_unit_test(test_track_off),
         cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+        cmocka_unit_test(test_threads_evicting),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
