@@ -1,10 +1,10 @@
-/* The registry's table and its request path: devices found or made by id,
- * evicted least recently seen first, and the states inferred from header,
- * block and image requests. The layout is described in fleet_priv.h.
+/* The registry's table: devices found or made by id, evicted least recently
+ * seen first, their events and states, interned firmware names, and
+ * fleet_tick. The layout is described in fleet_priv.h.
  *
- * The block path (fleet_block with a tag) hashes nothing and formats
- * nothing: it locks the device's shard, sets a bit, adds bytes and moves the
- * device to the front of its shard's LRU list. */
+ * The block path (fleet_block with a tag, in fleet_request.c) hashes
+ * nothing and formats nothing: it locks the device's shard, sets a bit,
+ * adds bytes and moves the device to the front of its shard's LRU list. */
 #include "fleet_priv.h"
 
 #include <errno.h>

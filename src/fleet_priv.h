@@ -1,7 +1,7 @@
-/* The registry's insides, shared by fleet.c (the table and the request
- * path), fleet_read.c (the copies for readers and the store) and
- * fleet_report.c (reports and their budget). Nothing outside fleet*.c
- * includes this.
+/* The registry's insides, shared by fleet.c (the table, eviction, events,
+ * states, fleet_tick), fleet_request.c (header, block and image requests),
+ * fleet_read.c (the copies for readers and the store) and fleet_report.c
+ * (reports and their budget). Nothing outside fleet*.c includes this.
  *
  * Layout: FLEET_SHARDS shards chosen by a hash of the id, each with its own
  * mutex, hash table, LRU list (most recently seen first) and list of devices
@@ -12,7 +12,11 @@
  * Firmware names are interned (one copy per name, counted), so a device
  * costs a pointer for its firmware; each name also keeps its devices per
  * state for fleet_tally. Lock order: a shard, then the names; never two
- * shards at once. */
+ * shards at once.
+ *
+ * Eviction: at max_devices, a new device evicts the least recently seen of
+ * all, found by looking at the tail of each shard's LRU list in turn (one
+ * lock at a time, so 64 short locks per device made at the limit). */
 #ifndef OTAD_FLEET_PRIV_H
 #define OTAD_FLEET_PRIV_H
 

@@ -23,6 +23,7 @@ int fleet_header(struct fleet *f, struct fleet_tag **tag, const char *id, const 
     struct fleet_tag *d;
     int rc = 0;
 
+    /* @blocks is not needed here: each block request brings its count. */
     (void)blocks;
     if (!f->o.track)
         return 0;
@@ -47,7 +48,7 @@ int fleet_header(struct fleet *f, struct fleet_tag **tag, const char *id, const 
 }
 
 /* The device of a block or image request, its shard locked: the tag's, or
- * the one known by @address (then *@owned says the tag is to be set). */
+ * the one known by @address; NULL when out of memory. */
 static struct fleet_tag *device_of(struct fleet *f, struct fleet_tag **tag, const char *address,
                                    const char *name, size_t len, int64_t now_ms)
 {
