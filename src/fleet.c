@@ -247,11 +247,27 @@ static void unlink_device(struct fleet *f, struct fleet_shard *s, struct fleet_t
     fleet_release(d);
 }
 
+/* Evicts the tail of shard @s, if it has one. */
+static bool evict_tail(struct fleet *f, struct fleet_shard *s)
+{
+    bool found;
+
+    pthread_mutex_lock(&s->lock);
+    if ((found = s->lru_tail != NULL)) {
+        unlink_device(f, s, s->lru_tail);
+        ADD(f->c.evicted, 1);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return found;
+}
+
 /* Evicts the least recently seen device of all shards. Returns false when
- * there was none. No lock is held on entry: each shard is looked at alone. */
+ * there was none. No lock is held on entry: each shard is looked at alone,
+ * so another thread may evict the one found first; then it looks again, and
+ * after a few such races takes the first device it finds. */
 static bool evict_oldest(struct fleet *f)
 {
-    for (int attempt = 0; attempt < 4; attempt++) {
+    for (int attempt = 0; attempt < 8; attempt++) {
         struct fleet_shard *best = NULL;
         int64_t oldest = INT64_MAX;
         for (unsigned i = 0; i < FLEET_SHARDS; i++) {
@@ -265,15 +281,12 @@ static bool evict_oldest(struct fleet *f)
         }
         if (best == NULL)
             return false;
-        pthread_mutex_lock(&best->lock);
-        if (best->lru_tail != NULL) {
-            unlink_device(f, best, best->lru_tail);
-            ADD(f->c.evicted, 1);
-            pthread_mutex_unlock(&best->lock);
+        if (evict_tail(f, best))
             return true;
-        }
-        pthread_mutex_unlock(&best->lock);
     }
+    for (unsigned i = 0; i < FLEET_SHARDS; i++)
+        if (evict_tail(f, &f->shards[i]))
+            return true;
     return false;
 }
 
