@@ -142,6 +142,7 @@ void fleet_free(struct fleet *f);
 
 /* A header request for firmware @name (@len bytes) answered with @offered
  * (200). @id: the X-Device-Id (NULL: none, then @address is the id);
+ * @address: the client's, as text, never NULL (here and below);
  * @installed: the X-Device-Version, if @has_installed. @blocks: the
  * firmware's block count. *@tag is replaced by the device's tag for the
  * connection's later requests. Returns 0, -EINVAL for an id that is not

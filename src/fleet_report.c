@@ -243,6 +243,31 @@ static int parse_form(const char *body, size_t len, struct form *form, char *msg
     return 0;
 }
 
+/* 0 if the report is to be accepted, else the status refusing it, with
+ * why in @msg. Checked in the order fleet.h gives. */
+static unsigned check(struct fleet *f, const char *id, const char *address, bool known,
+                      const char *body, size_t body_len, int64_t now_ms, struct form *form,
+                      char *msg, size_t cap)
+{
+    if (!spend(f->lim, address, now_ms)) {
+        snprintf(msg, cap, "too many reports");
+        return 429;
+    }
+    if (body_len > FLEET_BODY_MAX) {
+        snprintf(msg, cap, "report over %d bytes", FLEET_BODY_MAX);
+        return 413;
+    }
+    if (!known) {
+        snprintf(msg, cap, "no such firmware");
+        return 404;
+    }
+    if (id != NULL && !fleet_id_valid(id, strlen(id))) {
+        snprintf(msg, cap, "bad X-Device-Id");
+        return 400;
+    }
+    return parse_form(body, body_len, form, msg, cap) < 0 ? 400 : 0;
+}
+
 /* Records the accepted report @e on @d; its shard is locked. */
 static void record(struct fleet *f, struct fleet_tag *d, const struct fleet_event *e,
                    bool has_version)
@@ -269,33 +294,15 @@ void fleet_report(struct fleet *f, struct fleet_tag **tag, const char *id, const
     struct fleet_tag *d;
     const char *key = address;
     bool by_address = false;
+    unsigned status;
 
     memset(ret, 0, sizeof(*ret));
     ret->status = 204;
     if (!f->o.track)
         return;
-    if (!spend(f->lim, address, now_ms)) {
-        snprintf(ret->message, sizeof(ret->message), "too many reports");
-        refuse(f, address, now_ms, 429, ret);
-        return;
-    }
-    if (body_len > FLEET_BODY_MAX) {
-        snprintf(ret->message, sizeof(ret->message), "report over %d bytes", FLEET_BODY_MAX);
-        refuse(f, address, now_ms, 413, ret);
-        return;
-    }
-    if (!known) {
-        snprintf(ret->message, sizeof(ret->message), "no such firmware");
-        refuse(f, address, now_ms, 404, ret);
-        return;
-    }
-    if (id != NULL && !fleet_id_valid(id, strlen(id))) {
-        snprintf(ret->message, sizeof(ret->message), "bad X-Device-Id");
-        refuse(f, address, now_ms, 400, ret);
-        return;
-    }
-    if (parse_form(body, body_len, &form, ret->message, sizeof(ret->message)) < 0) {
-        refuse(f, address, now_ms, 400, ret);
+    if ((status = check(f, id, address, known, body, body_len, now_ms, &form, ret->message,
+                        sizeof(ret->message))) != 0) {
+        refuse(f, address, now_ms, status, ret);
         return;
     }
     /* Whose: the id it names, else the connection's device, else its address. */
