@@ -5,9 +5,11 @@
  * other keys are ignored. Every report, accepted or not, spends a token of
  * its address's budget (a bucket of FLEET_BURST refilled at FLEET_RATE a
  * second); an empty bucket refuses with 429. The buckets live in a fixed
- * table of FLEET_LIMIT_SLOTS addresses, indexed by hash: an address that
- * collides with another takes its slot over, starting with a full bucket, so
- * the table stays bounded whatever the number of addresses. */
+ * table of FLEET_LIMIT_SLOTS addresses, in sets of FLEET_LIMIT_WAYS chosen
+ * by hash: a new address takes over the slot of its set used least
+ * recently, starting with a full bucket, so the table stays bounded
+ * whatever the number of addresses, and one flooder is not reset by a few
+ * others that share its set. */
 #include "fleet_priv.h"
 
 #include <errno.h>
@@ -18,6 +20,7 @@
 #define FLEET_RATE 10
 #define FLEET_BURST 20
 #define FLEET_LIMIT_SLOTS 1024
+#define FLEET_LIMIT_WAYS 4
 #define FLEET_BODY_MAX 1024
 
 static const char *const state_names[FLEET_STATES] = {
@@ -96,8 +99,18 @@ void fleet_limiter_free(struct fleet_limiter *l)
 /* The slot of @address, refilled to @now_ms; the limiter is locked. */
 static struct slot *slot_of(struct fleet_limiter *l, const char *address, int64_t now_ms)
 {
-    struct slot *s = &l->slots[fleet_hash(address, strlen(address)) % FLEET_LIMIT_SLOTS];
+    struct slot *set = &l->slots[fleet_hash(address, strlen(address)) %
+                                 (FLEET_LIMIT_SLOTS / FLEET_LIMIT_WAYS) * FLEET_LIMIT_WAYS];
+    struct slot *s = set;
 
+    for (unsigned i = 0; i < FLEET_LIMIT_WAYS; i++) {
+        if (strncmp(set[i].address, address, sizeof(set[i].address) - 1) == 0) {
+            s = &set[i];
+            break;
+        }
+        if (set[i].refilled_ms < s->refilled_ms)
+            s = &set[i];
+    }
     if (strncmp(s->address, address, sizeof(s->address) - 1) != 0) {
         snprintf(s->address, sizeof(s->address), "%s", address);
         s->tokens_milli = FLEET_BURST * 1000;

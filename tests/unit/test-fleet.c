@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "fleet.h"
+#include "fleet_priv.h" /* fleet_hash, to find addresses that share a set */
 
 #define FW "app"
 #define ADDR "192.0.2.7"
@@ -520,6 +521,34 @@ static void test_report_budget(void **state)
     assert_int_equal(r.suppressed, 3);
     r = report(x, NULL, "status=bogus", true, 120001);
     assert_false(r.log);
+}
+
+static void test_report_budget_shared_set(void **state)
+{
+    struct fixture *x = *state;
+    struct fleet_report_result r;
+    char others[3][FLEET_ADDRESS_MAX];
+    unsigned found = 0;
+
+    /* Three addresses in the same set of the budget table as ADDR (1024
+     * slots in 256 sets of 4, by fleet_hash), even in the same slot of it
+     * were it one set of 1024. */
+    for (unsigned i = 0; found < 3 && i < 1000000; i++) {
+        char a[FLEET_ADDRESS_MAX];
+        snprintf(a, sizeof(a), "10.%u.%u.%u", i >> 16 & 255, i >> 8 & 255, i & 255);
+        if (fleet_hash(a, strlen(a)) % 1024 == fleet_hash(ADDR, strlen(ADDR)) % 1024)
+            snprintf(others[found++], sizeof(others[0]), "%s", a);
+    }
+    assert_int_equal(found, 3);
+    for (int i = 0; i < 20; i++)
+        report(x, NULL, "status=verified", true, 1000);
+    assert_int_equal(report(x, NULL, "status=verified", true, 1000).status, 429);
+    for (unsigned i = 0; i < 3; i++) {
+        fleet_report(x->f, NULL, NULL, others[i], FW, 3, true, "status=failed", 13, 1000, &r);
+        assert_int_equal(r.status, 204);
+    }
+    /* ADDR's bucket is still empty. */
+    assert_int_equal(report(x, NULL, "status=verified", true, 1000).status, 429);
 }
 
 struct drained {
@@ -1035,6 +1064,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_report_accepted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_report_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_report_budget, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_report_budget_shared_set, setup, teardown),
         cmocka_unit_test(test_eviction),
         cmocka_unit_test_setup_teardown(test_drain, setup, teardown),
         cmocka_unit_test(test_restore),
