@@ -179,9 +179,10 @@ struct fleet_report_result {
  * The device is the one @id names, else the body's id=, else the tag's,
  * else the one known by @address; *@tag becomes it. Each report, refused
  * or not, spends one of its address's tokens (10 a second, bursts of 20;
- * 1024 addresses tracked at once, in sets of 4). Checked in this order: 429, 413, 404,
- * 400. Accepted installed/confirmed with a version set the installed
- * version, and make the device up-to-date if it is the one offered. */
+ * 1024 addresses tracked at once, in sets of 4). Checked in this order:
+ * 429, 413, 404, 400. Accepted installed/confirmed with a version set the
+ * installed version, and make the device up-to-date if it is the one
+ * offered. */
 void fleet_report(struct fleet *f, struct fleet_tag **tag, const char *id, const char *address,
                   const char *name, size_t len, bool known, const char *body, size_t body_len,
                   int64_t now_ms, struct fleet_report_result *ret);
