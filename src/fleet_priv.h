@@ -53,6 +53,7 @@ struct fleet_tag {
     bool dirty;                               /* on the dirty list */
     bool dl_active;                           /* a download begun, not finished */
     bool by_address, has_installed, has_report;
+    bool has_offered;                         /* a header was answered: offered is set */
     uint8_t state;
     uint32_t installed, offered;
     uint32_t dl_offered, dl_blocks, dl_served; /* dl_blocks 0: a whole-image download */

@@ -232,6 +232,8 @@ int fleet_restore(struct fleet *f, const struct fleet_device *dv,
         memcpy((char *)d + same[i].tag, (const char *)dv + same[i].copy, same[i].size);
     d->address[sizeof(d->address) - 1] = 0;
     d->dl_offered = d->offered;
+    /* A store has no flag for it: a device with none offered has 0. */
+    d->has_offered = d->offered != 0;
     pthread_mutex_unlock(&d->shard->lock);
     /* Out of the LRU order of last requests: the next tick looks at all. */
     atomic_store(&f->tick_before, INT64_MIN);

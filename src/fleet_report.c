@@ -293,7 +293,7 @@ static void record(struct fleet *f, struct fleet_tag *d, const struct fleet_even
                         e->status == FLEET_REPORT_CONFIRMED)) {
         d->has_installed = true;
         d->installed = e->version;
-        if (e->version == d->offered)
+        if (d->has_offered && e->version == d->offered)
             fleet_set_state(f, d, FLEET_UP_TO_DATE, e->at_ms);
     }
     fleet_mark(d);

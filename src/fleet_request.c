@@ -36,6 +36,7 @@ int fleet_header(struct fleet *f, struct fleet_tag **tag, const char *id, const 
     snprintf(d->address, sizeof(d->address), "%s", address);
     fleet_touch(d, now_ms);
     d->offered = offered;
+    d->has_offered = true;
     if (has_installed) {
         d->has_installed = true;
         d->installed = installed;

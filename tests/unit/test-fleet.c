@@ -423,6 +423,13 @@ static void test_report_accepted(void **state)
     d = get(x, "dev-2", NULL, 0, NULL);
     assert_int_equal(d.installed, 6);
     assert_int_equal(d.state, FLEET_CHECKING);
+    /* Version 0 installed by a device never offered anything (offered
+     * reads 0): not up to date with anything. */
+    assert_int_equal(report(x, "dev-0", "status=confirmed&version=0", true, 2150).status, 204);
+    d = get(x, "dev-0", NULL, 0, NULL);
+    assert_int_equal(d.state, FLEET_CHECKING);
+    assert_true(d.has_installed);
+    assert_int_equal(d.installed, 0);
     /* A failure with a reason, for a device named in the body. */
     fleet_tag_free(x->tag);
     x->tag = NULL;
@@ -442,7 +449,7 @@ static void test_report_accepted(void **state)
     assert_int_equal(c.reports[FLEET_REPORT_INSTALLED], 2);
     assert_int_equal(c.reports[FLEET_REPORT_FAILED], 1);
     assert_int_equal(c.reports[FLEET_REPORT_REVERTED], 1);
-    assert_int_equal(c.reports[FLEET_REPORT_CONFIRMED], 0);
+    assert_int_equal(c.reports[FLEET_REPORT_CONFIRMED], 1);
 }
 
 static void test_report_refused(void **state)
