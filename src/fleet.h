@@ -135,7 +135,8 @@ struct fleet_tag;
 void fleet_tag_free(struct fleet_tag *t);
 
 /* Returns 0 and a new registry in *@ret, or -ENOMEM. With track false it
- * holds nothing: every call below does nothing and readers see no device. */
+ * holds nothing: every call below does nothing, readers see no device and
+ * fleet_report answers 404. */
 int fleet_new(const struct fleet_options *o, struct fleet **ret);
 /* Frees the registry; every tag must have been freed before. */
 void fleet_free(struct fleet *f);

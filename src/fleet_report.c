@@ -311,8 +311,12 @@ void fleet_report(struct fleet *f, struct fleet_tag **tag, const char *id, const
 
     memset(ret, 0, sizeof(*ret));
     ret->status = 204;
-    if (!f->o.track)
+    if (!f->o.track) {
+        /* As otad.yaml(5) says of track: false; not a refusal to log. */
+        ret->status = 404;
+        snprintf(ret->message, sizeof(ret->message), "devices are not tracked");
         return;
+    }
     if ((status = check(f, id, address, known, body, body_len, now_ms, &form, ret->message,
                         sizeof(ret->message))) != 0) {
         refuse(f, address, now_ms, status, ret);

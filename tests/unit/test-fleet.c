@@ -873,8 +873,9 @@ static void test_track_off(void **state)
     assert_int_equal(header(x, "dev", 1, false, 0, 1, 0), 0);
     block(x, 0, 1, 0);
     fleet_image(x->f, &x->tag, ADDR, FW, 3, 10, 10, 0);
-    fleet_report(x->f, &x->tag, NULL, ADDR, FW, 3, true, "status=bogus", 12, 0, &r);
-    assert_int_equal(r.status, 204);
+    fleet_report(x->f, &x->tag, NULL, ADDR, FW, 3, true, "status=installed", 16, 0, &r);
+    assert_int_equal(r.status, 404);
+    assert_false(r.log);
     fleet_tick(x->f, 1000000);
     assert_null(x->tag);
     assert_int_equal(fleet_get(x->f, "dev", &d, NULL, 0, &(size_t){0}), -ENOENT);
