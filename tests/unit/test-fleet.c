@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fleet.h"
 #include "fleet_priv.h" /* fleet_hash, to find addresses that share a set */
@@ -946,7 +947,7 @@ static void on_drain_any(void *cls, const struct fleet_device *d, const struct f
 struct reader {
     struct fleet *f;
     atomic_bool stop;
-    unsigned rounds;
+    atomic_uint rounds;
 };
 
 /* Every reader, over and over while the workers run (at most 100000 rounds). */
@@ -969,7 +970,7 @@ static void *read_all(void *arg)
         fleet_counts(r->f, &c);
         fleet_get(r->f, "shared", &d, ev, 8, &nev);
         fleet_tick(r->f, 1);
-        r->rounds++;
+        atomic_fetch_add(&r->rounds, 1);
     }
     return NULL;
 }
@@ -984,16 +985,19 @@ static void test_threads(void **state)
     struct fleet_device d;
     char id[16];
 
+    /* The reader first, and running, so that it runs beside the workers. */
+    assert_int_equal(pthread_create(&reader, NULL, read_all, &rd), 0);
+    for (int ms = 0; atomic_load(&rd.rounds) == 0 && ms < 10000; ms++)
+        nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+    assert_true(atomic_load(&rd.rounds) > 0);
     for (unsigned i = 0; i < T_THREADS; i++) {
         w[i] = (struct worker){.f = x->f, .i = i};
         assert_int_equal(pthread_create(&th[i], NULL, work, &w[i]), 0);
     }
-    assert_int_equal(pthread_create(&reader, NULL, read_all, &rd), 0);
     for (unsigned i = 0; i < T_THREADS; i++)
         pthread_join(th[i], NULL);
     atomic_store(&rd.stop, true);
     pthread_join(reader, NULL);
-    assert_true(rd.rounds > 0);
     for (unsigned i = 0; i < T_THREADS; i++) {
         snprintf(id, sizeof(id), "own-%u", i);
         d = get(x, id, NULL, 0, NULL);
