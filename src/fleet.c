@@ -1,6 +1,5 @@
 /* The registry's table: devices found or made by id, evicted least recently
- * seen first, their events and states, interned firmware names, and
- * fleet_tick. The layout is described in fleet_priv.h.
+ * seen first, their events and states, and fleet_tick. The layout is described in fleet_priv.h.
  *
  * The block path (fleet_block with a tag, in fleet_request.c) hashes
  * nothing and formats nothing: it locks the device's shard, sets a bit,
@@ -14,9 +13,6 @@
 
 const uint32_t fleet_duration_bounds_ms[8] = {1000,  5000,   15000,  30000,
                                               60000, 300000, 900000, 3600000};
-
-#define ADD(counter, n) atomic_fetch_add_explicit(&(counter), (n), memory_order_relaxed)
-#define SUB(counter, n) atomic_fetch_sub_explicit(&(counter), (n), memory_order_relaxed)
 
 uint32_t fleet_hash(const char *s, size_t len)
 {
@@ -40,73 +36,11 @@ bool fleet_id_valid(const char *id, size_t len)
     return true;
 }
 
-/* The interned @name, with one more reference, or NULL (out of memory). */
-static struct fleet_name *name_take(struct fleet *f, const char *name, size_t len)
-{
-    uint32_t h = fleet_hash(name, len);
-    struct fleet_name *n;
-
-    pthread_mutex_lock(&f->names_lock);
-    for (n = f->names[h & (f->names_nbuckets - 1)]; n != NULL; n = n->next)
-        if (n->hash == h && n->len == len && memcmp(n->s, name, len) == 0)
-            break;
-    if (n == NULL && (n = calloc(1, sizeof(*n) + len + 1)) != NULL) {
-        n->hash = h;
-        n->len = len;
-        memcpy(n->s, name, len);
-        n->next = f->names[h & (f->names_nbuckets - 1)];
-        f->names[h & (f->names_nbuckets - 1)] = n;
-        f->names_n++;
-    }
-    if (n != NULL)
-        n->refs++;
-    pthread_mutex_unlock(&f->names_lock);
-    return n;
-}
-
-static void name_drop(struct fleet *f, struct fleet_name *n)
-{
-    if (n == NULL)
-        return;
-    pthread_mutex_lock(&f->names_lock);
-    if (--n->refs == 0) {
-        struct fleet_name **p = &f->names[n->hash & (f->names_nbuckets - 1)];
-        while (*p != n)
-            p = &(*p)->next;
-        *p = n->next;
-        f->names_n--;
-        free(n);
-    }
-    pthread_mutex_unlock(&f->names_lock);
-}
-
-/* Moves @d's firmware to @name, keeping the per-name state counts. On
- * failure (out of memory) the device keeps the name it had. */
-static void set_firmware(struct fleet *f, struct fleet_tag *d, const char *name, size_t len)
-{
-    struct fleet_name *n;
-
-    if (d->fw != NULL && d->fw->len == len && memcmp(d->fw->s, name, len) == 0)
-        return;
-    if ((n = name_take(f, name, len)) == NULL)
-        return;
-    if (d->linked) {
-        if (d->fw != NULL)
-            SUB(d->fw->counts[d->state], 1);
-        ADD(n->counts[d->state], 1);
-    }
-    /* A download of another firmware is another download. */
-    if (d->fw != NULL)
-        d->dl_active = false;
-    name_drop(f, d->fw);
-    d->fw = n;
-}
-
 void fleet_release(struct fleet_tag *d)
 {
     if (--d->refs > 0)
         return;
-    name_drop(d->shard->fleet, d->fw);
+    fleet_name_drop(d->shard->fleet, d->fw);
     free(d->bitmap);
     free(d->ev);
     free(d);
@@ -217,11 +151,11 @@ void fleet_set_state(struct fleet *f, struct fleet_tag *d, enum fleet_state s, i
     if (d->state == s && d->seq != 0)
         return;
     if (d->linked) {
-        SUB(f->c.devices[d->state], 1);
-        ADD(f->c.devices[s], 1);
+        FLEET_SUB(f->c.devices[d->state], 1);
+        FLEET_ADD(f->c.devices[s], 1);
         if (d->fw != NULL) {
-            SUB(d->fw->counts[d->state], 1);
-            ADD(d->fw->counts[s], 1);
+            FLEET_SUB(d->fw->counts[d->state], 1);
+            FLEET_ADD(d->fw->counts[s], 1);
         }
     }
     d->state = s;
@@ -240,10 +174,10 @@ static void unlink_device(struct fleet *f, struct fleet_shard *s, struct fleet_t
     lru_unlink(s, d);
     s->n--;
     d->linked = false;
-    SUB(f->c.devices[d->state], 1);
+    FLEET_SUB(f->c.devices[d->state], 1);
     if (d->fw != NULL)
-        SUB(d->fw->counts[d->state], 1);
-    SUB(f->ndevices, 1);
+        FLEET_SUB(d->fw->counts[d->state], 1);
+    FLEET_SUB(f->ndevices, 1);
     fleet_release(d);
 }
 
@@ -255,7 +189,7 @@ static bool evict_tail(struct fleet *f, struct fleet_shard *s)
     pthread_mutex_lock(&s->lock);
     if ((found = s->lru_tail != NULL)) {
         unlink_device(f, s, s->lru_tail);
-        ADD(f->c.evicted, 1);
+        FLEET_ADD(f->c.evicted, 1);
     }
     pthread_mutex_unlock(&s->lock);
     return found;
@@ -347,9 +281,9 @@ static void insert(struct fleet *f, struct fleet_shard *s, struct fleet_tag *d)
     d->refs++;
     s->n++;
     lru_push(s, d);
-    ADD(f->c.devices[d->state], 1);
+    FLEET_ADD(f->c.devices[d->state], 1);
     if (d->fw != NULL)
-        ADD(d->fw->counts[d->state], 1);
+        FLEET_ADD(d->fw->counts[d->state], 1);
 }
 
 static struct fleet_tag *device_new(struct fleet *f, const char *key, uint32_t h, bool by_address,
@@ -385,7 +319,7 @@ struct fleet_tag *fleet_locate(struct fleet *f, const char *key, bool by_address
     /* Made outside the lock: eviction locks other shards one by one. */
     if (reserve(f) < 0 || (made = device_new(f, key, h, by_address, now_ms)) == NULL)
         return NULL;
-    set_firmware(f, made, name, len);
+    fleet_set_firmware(f, made, name, len);
     pthread_mutex_lock(&s->lock);
     if ((d = find(s, h, key)) != NULL) {
         /* Made by another thread meanwhile. */
@@ -397,7 +331,7 @@ struct fleet_tag *fleet_locate(struct fleet *f, const char *key, bool by_address
     insert(f, s, made);
     return made;
 found:
-    set_firmware(f, d, name, len);
+    fleet_set_firmware(f, d, name, len);
     return d;
 }
 

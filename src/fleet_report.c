@@ -288,7 +288,7 @@ static void record(struct fleet *f, struct fleet_tag *d, const struct fleet_even
     fleet_add_event(f, d, e);
     d->has_report = true;
     d->last_report = *e;
-    atomic_fetch_add_explicit(&f->c.reports[e->status], 1, memory_order_relaxed);
+    FLEET_ADD(f->c.reports[e->status], 1);
     if (has_version && (e->status == FLEET_REPORT_INSTALLED ||
                         e->status == FLEET_REPORT_CONFIRMED)) {
         d->has_installed = true;
