@@ -100,6 +100,19 @@ def write_firmware(fw_dir, name, data, version):
         f.write("%d\n" % version)
 
 
+@contextlib.contextmanager
+def firmware_dir(name, size, version=7, prefix="otad-bench-"):
+    """A temporary firmware directory holding NAME.bin (@size random bytes)
+    and NAME.txt; yields its path and removes it after."""
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    try:
+        fw = os.path.join(tmp, "firmware")
+        write_firmware(fw, name, random_image(size, 1), version)
+        yield fw
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def write_static_tree(www, name, data, version):
     """The header and every block as static files at the protocol's URLs."""
     blocks = os.path.join(www, name, "block")
@@ -113,18 +126,24 @@ def write_static_tree(www, name, data, version):
 
 # ---- HTTP on a raw socket -----------------------------------------------------
 
-def parse_response(buf):
-    """(status, header bytes, body, rest) when @buf starts with a complete
-    response, else None."""
-    head, sep, rest = buf.partition(b"\r\n\r\n")
-    if not sep:
-        return None
+def head_fields(head):
+    """(status, Content-Length or 0) of a response head (without the blank line)."""
     status = int(head.split(b" ", 2)[1])
     length = 0
     for line in head.split(b"\r\n")[1:]:
         key, _, value = line.partition(b":")
         if key.strip().lower() == b"content-length":
             length = int(value)
+    return status, length
+
+
+def parse_response(buf):
+    """(status, header bytes, body, rest) when @buf starts with a complete
+    response, else None."""
+    head, sep, rest = buf.partition(b"\r\n\r\n")
+    if not sep:
+        return None
+    status, length = head_fields(head)
     if len(rest) < length:
         return None
     return status, head + sep, rest[:length], rest[length:]
@@ -147,6 +166,54 @@ def get(port, path, timeout=5.0):
         s.sendall(b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % path.encode())
         status, _, body, _ = read_response(s)
         return status, body
+
+
+def _read_statuses(sock, n, buf, deadline):
+    """Reads @n responses from @sock (after the bytes in @buf); returns their
+    statuses and the bytes left over. Parses by offset, without copying the
+    buffer for each response."""
+    statuses, pos = [], 0
+    while len(statuses) < n:
+        end = buf.find(b"\r\n\r\n", pos)
+        if end >= 0:
+            status, length = head_fields(buf[pos:end])
+        if end < 0 or len(buf) < end + 4 + length:
+            if time.monotonic() > deadline:
+                raise RuntimeError("responses not complete in time")
+            chunk = sock.recv(1 << 20)
+            if not chunk:
+                raise EOFError("connection closed after %d responses" % len(statuses))
+            buf += chunk
+            continue
+        statuses.append(status)
+        pos = end + 4 + length
+    return statuses, buf[pos:]
+
+
+def make_devices(port, name, count, connections=4, batch=250, limit=300.0, prefix="dev-"):
+    """Makes @count devices known to otad: one GET /NAME/header each, with the
+    distinct X-Device-Id PREFIX0, PREFIX1, ..., pipelined @batch at a time over
+    @connections keep-alive connections in turn. Every answer must be 200.
+    Returns the seconds taken; raises RuntimeError after @limit seconds."""
+    deadline = time.monotonic() + limit
+    socks = [socket.create_connection(("127.0.0.1", port), timeout=30)
+             for _ in range(connections)]
+    bufs = [b""] * connections
+    t0 = time.monotonic()
+    try:
+        for first in range(0, count, batch):
+            k = (first // batch) % connections
+            ids = range(first, min(first + batch, count))
+            socks[k].sendall(b"".join(
+                b"GET /%s/header HTTP/1.1\r\nHost: x\r\nX-Device-Id: %s%d\r\n\r\n"
+                % (name.encode(), prefix.encode(), i) for i in ids))
+            statuses, bufs[k] = _read_statuses(socks[k], len(ids), bufs[k], deadline)
+            if any(st != 200 for st in statuses):
+                raise RuntimeError("header request answered %r" % sorted(set(statuses)))
+    finally:
+        for sock in socks:
+            sock.close()
+    return time.monotonic() - t0
 
 
 # ---- Servers ------------------------------------------------------------------
@@ -256,10 +323,13 @@ class Server:
 class Otad(Server):
     label = "otad"
 
-    def __init__(self, otad, fw_dir, settings=None):
+    def __init__(self, otad, fw_dir, settings=None, admin_port=0):
+        """admin_port: the admin listener's (0: none, so that benchmarks never
+        meet on the default 8001)."""
         super().__init__()
         self.otad = otad
         self.fw_dir = fw_dir
+        self.admin_port = admin_port
         # Run as root, otad would become nobody, who cannot read the 0700
         # temporary directories the benchmarks work in: it stays root.
         self.settings = {"log_level": "warning", "user": "root"}
@@ -270,6 +340,7 @@ class Otad(Server):
         with open(conf, "w") as f:
             for key, value in self.settings.items():
                 f.write("%s: %s\n" % (key, value))
+            f.write("admin:\n  port: %d\n" % self.admin_port)
         return [self.otad, "--config", conf, "-d", self.fw_dir, "-b", "127.0.0.1",
                 "-p", str(self.port)]
 

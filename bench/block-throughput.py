@@ -2,12 +2,15 @@
 """Block throughput: otad against nginx and the Python reference server.
 
     bench/block-throughput.py [OTAD] [--conns 1,16,256] [--seconds 10] [--runs 3]
-                              [--servers otad,nginx,reference] [--json PATH]
+                              [--servers otad,nginx,reference] [--track on|off|both]
+                              [--json PATH]
 
 Makes a random 460 KiB image (app460, 1,840 blocks) and serves it three ways,
 each on 127.0.0.1 with an ephemeral port:
   otad       from app460.bin + app460.txt (OTAD from the first argument, else
-             $OTAD, else build/otad of this checkout), default settings
+             $OTAD, else build/otad of this checkout), default settings but
+             fleet.track as --track says (default on, as in production); with
+             --track both a second otad, "otad-notrack", runs with it off
   nginx      Debian's nginx serving the identical header and block bytes,
              precomputed here as static files at the same URLs (2 workers, no
              access log, keepalive_requests unlimited, sendfile on)
@@ -20,10 +23,16 @@ the whole set is repeated --runs times. Prints, per server and connection
 count, the median over the runs of requests/s, p50 and p99 latency and the
 server's CPU time per request, then the ratios otad/nginx and otad/reference
 of the median requests/s. wrk runs 1 thread for 1 connection, else 2.
+With --track both, also the ratios otad/otad-notrack of requests/s and of CPU
+time per request: the cost of keeping the device registry. wrk's walk sends no header request, so every block comes
+from a connection without a device: the registry finds the device by the
+client's address on each request, its costliest path (a device that asked
+for the header on the connection is found through the connection).
 Every server is stopped by its PID at the end.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -34,6 +43,9 @@ import benchlib as bl
 NAME = "app460"
 VERSION = 7
 TARGETS = {"nginx": 1.3, "reference": 50.0}     # otad's lead at 16 and 256 connections
+TRACK_TARGET = 0.97     # tracking on against off, at every connection count
+OTADS = {"on": [("otad", True)], "off": [("otad", False)],
+         "both": [("otad", True), ("otad-notrack", False)]}
 
 
 def check_same_bytes(servers, data):
@@ -58,11 +70,15 @@ def main():
     ap.add_argument("--seconds", type=int, default=10, help="per wrk run (default 10)")
     ap.add_argument("--runs", type=int, default=3, help="rounds; medians are reported")
     ap.add_argument("--servers", default="otad,nginx,reference")
+    ap.add_argument("--track", choices=sorted(OTADS), default="on",
+                    help="fleet.track of otad; both: also an otad with it off (default on)")
     ap.add_argument("--json", metavar="PATH", help="also write the figures to PATH")
     args = ap.parse_args()
     otad = bl.require_executable(args.otad, "otad")
     conns = [int(c) for c in args.conns.split(",")]
     names = bl.server_names(args.servers)
+    otads = OTADS[args.track]
+    names = [o[0] for o in otads] + [n for n in names if n != "otad"]
     if args.seconds < 1 or args.runs < 1 or min(conns) < 1:
         bl.die("--seconds, --runs and --conns must be positive")
 
@@ -74,10 +90,26 @@ def main():
         lua = os.path.join(tmp, "walk.lua")
         bl.write_walk_lua(lua, NAME, bl.block_count(data))
 
-        with bl.started(names, otad, fw, www, "/%s/header" % NAME) as servers:
+        with started(otads, names, otad, fw, www, "/%s/header" % NAME) as servers:
             check_same_bytes(servers, data)
             results = run_all(servers, lua, conns, args.seconds, args.runs)
     report(results, names, conns, args)
+
+
+@contextlib.contextmanager
+def started(otads, names, otad, fw_dir, www, probe):
+    """The otad servers of @otads ((label, track) pairs), each with its own
+    configuration file, then the others of @names as benchlib starts them."""
+    with contextlib.ExitStack() as stack:
+        servers = []
+        for label, track in otads:
+            s = stack.enter_context(
+                bl.Otad(otad, fw_dir, {"fleet": "{track: %s}" % ("true" if track else "false")}))
+            s.label = label
+            servers.append(s.start(probe))
+        others = [n for n in names if not n.startswith("otad")]
+        servers += stack.enter_context(bl.started(others, otad, fw_dir, www, probe))
+        yield servers
 
 
 def run_all(servers, lua, conns, seconds, runs):
@@ -114,7 +146,18 @@ def report(results, names, conns, args):
                           "CPU us/req", "errors"]))
     ratios = {}
     lines = []
-    for other in names[1:]:
+    if "otad-notrack" in names:
+        ratios["otad-notrack"] = {c: med["otad"][c]["rps"] / med["otad-notrack"][c]["rps"]
+                                  if med["otad-notrack"][c]["rps"] > 0 else float("inf")
+                                  for c in conns}
+        for c in conns:
+            r = ratios["otad-notrack"][c]
+            # CPU time per request varies far less than req/s on a shared host.
+            cpu = med["otad"][c]["cpu_us"] / med["otad-notrack"][c]["cpu_us"]
+            lines.append("tracking on/off at %d conns: %.3fx req/s  (target >= %g: %s), "
+                         "%.3fx CPU per request"
+                         % (c, r, TRACK_TARGET, "met" if r >= TRACK_TARGET else "MISSED", cpu))
+    for other in [n for n in names[1:] if n != "otad-notrack"]:
         ratios[other] = {c: med["otad"][c]["rps"] / med[other][c]["rps"]
                          if med[other][c]["rps"] > 0 else float("inf") for c in conns}
         for c in conns:

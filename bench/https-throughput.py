@@ -181,9 +181,10 @@ def main():
         http_port, https_port = free_ports(2)
         config = os.path.join(tmp, "otad.yaml")
         with open(config, "w") as f:
-            # user: root, as in benchlib.Otad (0700 temporary directories).
+            # user: root, as in benchlib.Otad (0700 temporary directories);
+            # no admin listener, as there.
             f.write("firmware_dir: %s\nbind: 127.0.0.1\nport: %d\nlog_level: warning\n"
-                    "user: root\n"
+                    "user: root\nadmin:\n  port: 0\n"
                     "tls:\n  cert: %s\n  key: %s\n  port: %d\n"
                     % (fw, http_port, cert, key, https_port))
         log = open(os.path.join(tmp, "otad.log"), "w+b")

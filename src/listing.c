@@ -1,11 +1,14 @@
 #include "listing.h"
 
 #include <errno.h>
+#include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "escape.h"
+#include "jsontext.h"
+#include "membuf.h"
 #include "sign.h"
 
 /* A name in the text listing. The catalog holds only names that print as
@@ -87,88 +90,85 @@ static void render_text(FILE *f, const struct catalog_item *list, size_t n)
     }
 }
 
-/* A JSON string (RFC 8259) of @s: quote and backslash escaped, control
- * characters as \u00XX, UTF-8 as it is. The catalog serves no name that is
- * not UTF-8; were one here, each stray byte would be U+FFFD, so that the
- * listing stays JSON whatever the bytes. */
-static void json_string(FILE *f, const char *s)
+/* One firmware as a JSON object: the fields of the text listing, and the
+ * name also as url_name, the exact bytes to put in a URL. */
+static json_t *item_json(const struct catalog_item *it)
 {
-    size_t n;
+    const struct image *img = it->img;
+    const struct generation *g = img->gen;
+    char loaded[32], hex[16], id[2 * OTA_MANIFEST_KEY_ID + 1];
+    json_t *o = json_object();
+    int err = 0;
 
-    fputc('"', f);
-    for (; *s != '\0'; s += n ? n : 1) {
-        unsigned char c = (unsigned char)*s;
-
-        n = escape_utf8_len(s);
-        if (n == 0)
-            fputs("\\ufffd", f);
-        else if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (escape_is_control(s, n))
-            fprintf(f, "\\u%04x", n == 1 ? c : (unsigned char)s[1]);
-        else
-            fwrite(s, 1, n, f);
-    }
-    fputc('"', f);
+    snprintf(hex, sizeof(hex), "0x%08X", g->crc);
+    utc(g->loaded, loaded, sizeof(loaded));
+    if (img->verified)
+        sign_key_id_hex(img->key_id, id);
+    jsontext_set(o, "name", jsontext_string(img->name), &err);
+    jsontext_set(o, "url_name", jsontext_url(img->name), &err);
+    jsontext_set(o, "version", json_integer(img->version), &err);
+    jsontext_set(o, "version_source",
+                 json_string(img->version_source == VERSION_FROM_FILE ? "file" : "default"),
+                 &err);
+    jsontext_set(o, "size", json_integer(g->size), &err);
+    jsontext_set(o, "crc32", json_integer(g->crc), &err);
+    jsontext_set(o, "crc32_hex", json_string(hex), &err);
+    jsontext_set(o, "blocks", json_integer(g->nblocks), &err);
+    jsontext_set(o, "block_size", json_integer(OTA_BLOCK_DATA), &err);
+    jsontext_set(o, "bin_file", jsontext_string(img->bin_file), &err);
+    jsontext_set(o, "version_file", jsontext_string(img->version_file), &err);
+    jsontext_set(o, "etag", jsontext_string(g->etag), &err);
+    jsontext_set(o, "loaded", json_string(loaded), &err);
+    jsontext_set(o, "retained", json_integer(it->retained), &err);
+    jsontext_set(o, "signed", json_boolean(g->manifest_error == 0), &err);
+    jsontext_set(o, "key_id", img->verified ? json_string(id) : json_null(), &err);
+    return jsontext_done(o, err);
 }
 
-static void render_json(FILE *f, const struct catalog_item *list, size_t n)
+/* An array with one object a line, each made and dumped in turn. */
+static int render_json(FILE *f, const struct catalog_item *list, size_t n)
 {
     fputc('[', f);
     for (size_t i = 0; i < n; i++) {
-        const struct image *img = list[i].img;
-        const struct generation *g = img->gen;
-        char loaded[32], id[2 * OTA_MANIFEST_KEY_ID + 1];
+        json_t *o = item_json(&list[i]);
+        int r = o != NULL ? 0 : -ENOMEM;
 
-        fputs(i ? ",\n{\"name\":" : "\n{\"name\":", f);
-        json_string(f, img->name);
-        fprintf(f,
-                ",\"version\":%u,\"version_source\":\"%s\",\"size\":%u,"
-                "\"crc32\":%u,\"crc32_hex\":\"0x%08X\",\"blocks\":%u,\"block_size\":%u,"
-                "\"bin_file\":",
-                img->version, img->version_source == VERSION_FROM_FILE ? "file" : "default",
-                g->size, g->crc, g->crc, g->nblocks, OTA_BLOCK_DATA);
-        json_string(f, img->bin_file);
-        fputs(",\"version_file\":", f);
-        json_string(f, img->version_file);
-        fputs(",\"etag\":", f);
-        json_string(f, g->etag);
-        utc(g->loaded, loaded, sizeof(loaded));
-        fprintf(f, ",\"loaded\":\"%s\",\"retained\":%u,\"signed\":%s,\"key_id\":", loaded,
-                list[i].retained, g->manifest_error == 0 ? "true" : "false");
-        if (img->verified) {
-            sign_key_id_hex(img->key_id, id);
-            fprintf(f, "\"%s\"}", id);
-        } else {
-            fputs("null}", f);
-        }
+        fputs(i ? ",\n" : "\n", f);
+        if (r == 0)
+            r = jsontext_write(f, o);
+        json_decref(o);
+        if (r < 0)
+            return r;
     }
     fputs(n ? "\n]\n" : "]\n", f);
+    return 0;
+}
+
+struct rows {
+    const struct catalog_item *list;
+    size_t n;
+    enum listing_format format;
+};
+
+static int render(FILE *f, const void *cls)
+{
+    const struct rows *rows = cls;
+
+    if (rows->format == LISTING_JSON)
+        return render_json(f, rows->list, rows->n);
+    render_text(f, rows->list, rows->n);
+    return 0;
 }
 
 int listing_render(const struct catalog_item *list, size_t n, enum listing_format format,
                    char **ret, size_t *ret_len)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
+    return membuf_render(render, &(struct rows){list, n, format}, ret, ret_len);
+}
 
-    if (f == NULL)
-        return -ENOMEM;
-    if (format == LISTING_JSON)
-        render_json(f, list, n);
-    else
-        render_text(f, list, n);
-    if (ferror(f)) {
-        fclose(f);
-        free(buf);
-        return -ENOMEM;
-    }
-    if (fclose(f) != 0) {
-        free(buf);
-        return -ENOMEM;
-    }
-    *ret = buf;
-    *ret_len = len;
-    return 0;
+bool listing_wants_json(const char *format, const char *accept)
+{
+    if (format != NULL)
+        return strcmp(format, "json") == 0;
+    return accept != NULL && strcasestr(accept, "application/json") != NULL;
 }

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "admin.h"
 #include "args.h"
 #include "catalog.h"
 #include "conf.h"
@@ -25,6 +26,7 @@
 #include "http.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "pending.h"
 #include "privs.h"
@@ -125,6 +127,7 @@ struct loop {
     struct watch *watch;
     struct pending *pending;
     struct tls *tls;    /* NULL without HTTPS */
+    struct metrics *metrics;    /* counts the reloads */
     bool starting;      /* during the first scan, which lists each image */
     struct scan_hooks hooks;    /* for scan_all(): the writers, the retries */
 };
@@ -151,6 +154,7 @@ static void report(void *ctx, const struct catalog_change *c)
     char line[768];
     int level;
 
+    metrics_catalog(l->metrics, c);
     if ((c->event == CATALOG_SKIPPED || c->event == CATALOG_UNSETTLED) && c->name != NULL &&
         l->pending != NULL && pending_retrying(l->pending, c->name))
         return;
@@ -267,8 +271,7 @@ static int serve(struct loop *l, int sigfd)
     }
 }
 
-/* Loads the HTTPS certificate pair. Returns 0 or
- * an exit status. */
+/* Loads the HTTPS certificate pair. Returns 0 or an exit status. */
 static int configure_tls(const struct conf *c, struct tls **ret)
 {
     char err[512];
@@ -301,13 +304,13 @@ static int configure_trust(const struct conf *c, struct trust **ret)
     return 0;
 }
 
-/* Opens the listener on @port into *@fd. Returns 0, or logs why not and
- * returns a negative errno. */
-static int open_listener(const struct conf *c, uint16_t port, int *fd, char *where, size_t len)
+/* Opens the listener on @bind and @port into *@fd. Returns 0, or logs why
+ * not and returns a negative errno. */
+static int open_listener(const char *bind, uint16_t port, int *fd, char *where, size_t len)
 {
-    *fd = listener_open(c->bind, port);
+    *fd = listener_open(bind, port);
     if (*fd < 0) {
-        log_error("cannot listen on %s port %u: %s", c->bind, port, strerror(-*fd));
+        log_error("cannot listen on %s port %u: %s", bind, port, strerror(-*fd));
         return *fd;
     }
     listener_describe(*fd, where, len);
@@ -337,10 +340,18 @@ static int drop_root(const struct privs *p, const char *user)
     return r;
 }
 
-/* Starts HTTP (or HTTPS with @tls) on the listener *@fd, which it takes
- * (and sets to -1). Returns 0, or logs why not and returns a negative errno. */
+/* The device port's events: counted, then logged. */
+static void on_http(void *metrics, const struct http_event *e)
+{
+    metrics_http(metrics, e);
+    report_http(NULL, e);
+}
+
+/* Starts HTTP (or HTTPS with @tls) on the listener *@fd, which it takes (and
+ * sets to -1), feeding @fleet and @m. Returns 0, or logs why not and returns -errno. */
 static int start_server(const struct conf *c, int *fd, struct tls *tls, unsigned threads,
-                        struct catalog *cat, struct http **ret)
+                        struct catalog *cat, struct fleet *fleet, struct metrics *m,
+                        struct http **ret)
 {
     int r;
 
@@ -354,7 +365,9 @@ static int start_server(const struct conf *c, int *fd, struct tls *tls, unsigned
                        .max_connections = c->max_connections,
                        .max_connections_per_address = conf_per_address(c),
                        .connection_memory = (size_t)c->connection_memory,
-                       .event = report_http,
+                       .event = on_http,
+                       .event_cls = m,
+                       .fleet = c->fleet_track ? fleet : NULL,
                    },
                    cat, ret);
     *fd = -1; /* http_start() took it, even on failure */
@@ -374,12 +387,15 @@ int main(int argc, char **argv)
     struct http *http = NULL, *https = NULL;
     struct tls *tls = NULL;
     struct trust *trust = NULL;
+    struct metrics *metrics = NULL;
+    struct admin *admin = NULL;
+    struct fleet *fleet = NULL;
     struct privs privs;
     const char *config_path = NULL;
-    char line[1024], where[80], where_tls[80];
+    char line[1024], where[80], where_tls[80], where_admin[80];
     sigset_t signals;
     unsigned threads;
-    int status, sigfd = -1, fd = -1, fd_tls = -1, n, r;
+    int status, sigfd = -1, fd = -1, fd_tls = -1, fd_admin = -1, n, r;
 
     status = args_parse(argc, argv, &args);
     if (status >= 0)
@@ -416,12 +432,16 @@ int main(int argc, char **argv)
         goto out;
     }
     raise_fd_limit();
+    if (metrics_new(&metrics) < 0)
+        goto out;
 
     /* What needs root, the ports and the TLS key (loaded above), is open:
      * root goes before any firmware file is read and any thread starts. */
-    if (open_listener(&conf, conf.port, &fd, where, sizeof(where)) < 0 ||
-        (tls != NULL && open_listener(&conf, conf.tls_port, &fd_tls, where_tls,
+    if (open_listener(conf.bind, conf.port, &fd, where, sizeof(where)) < 0 ||
+        (tls != NULL && open_listener(conf.bind, conf.tls_port, &fd_tls, where_tls,
                                       sizeof(where_tls)) < 0) ||
+        (conf.admin_port != 0 && open_listener(conf.admin_bind, conf.admin_port, &fd_admin,
+                                               where_admin, sizeof(where_admin)) < 0) ||
         drop_root(&privs, conf.user) < 0)
         goto out;
     r = catalog_open(conf.firmware_dir,
@@ -443,16 +463,32 @@ int main(int argc, char **argv)
         goto out;
     }
     loop = (struct loop){.cat = cat, .watch = watch, .pending = pending, .tls = tls,
-                         .starting = true, .hooks = {writing, retry, &loop}};
+                         .metrics = metrics, .starting = true,
+                         .hooks = {writing, retry, &loop}};
     n = scan_all(cat, &loop.hooks);
     loop.starting = false;
     if (n < 0) {
         log_error("firmware directory %s: %s", conf.firmware_dir, strerror(-n));
         goto out;
     }
-    if (start_server(&conf, &fd, NULL, threads, cat, &http) < 0 ||
-        (tls != NULL && start_server(&conf, &fd_tls, tls, threads, cat, &https) < 0))
+    r = fleet_new(&(struct fleet_options){conf.fleet_track, conf.fleet_max_devices,
+                                          conf.fleet_history, conf.fleet_stall_seconds}, &fleet);
+    if (r == 0)
+        fleet_on_done(fleet, report_fleet_done, NULL);
+    else
+        log_error("device registry: %s", strerror(-r));
+    if (r < 0 || start_server(&conf, &fd, NULL, threads, cat, fleet, metrics, &http) < 0 ||
+        (tls != NULL &&
+         start_server(&conf, &fd_tls, tls, threads, cat, fleet, metrics, &https) < 0))
         goto out;
+    r = fd_admin < 0 ? 0 : admin_start(&conf, fd_admin, report_http, cat, fleet, metrics, &admin);
+    fd_admin = -1; /* admin_start() took it */
+    if (r < 0) {
+        log_error("cannot start the admin listener: %s", strerror(-r));
+        goto out;
+    }
+    if (admin != NULL)
+        log_info("admin API on %s", where_admin);
     if (tls != NULL)
         log_info("listening on %s (http), %s (https), %d image%s", where, where_tls, n,
                  n == 1 ? "" : "s");
@@ -472,8 +508,12 @@ int main(int argc, char **argv)
         log_warning("stopping with responses still in flight");
     status = 0;
 out:
+    admin_stop(admin);
     http_stop(https);
     http_stop(http);
+    fleet_free(fleet);
+    if (fd_admin >= 0)
+        close(fd_admin);
     if (fd_tls >= 0)
         close(fd_tls);
     if (fd >= 0)
@@ -483,6 +523,7 @@ out:
     watch_close(watch);
     catalog_close(cat);
     trust_close(trust);
+    metrics_free(metrics);
     if (sigfd >= 0)
         close(sigfd);
     conf_fini(&conf);

@@ -300,8 +300,55 @@ def daemon_env(extra=None):
     return env
 
 
+def _admin_settings(text):
+    """(present, bind, port) of the admin section of a configuration text;
+    None when the text is not a YAML mapping (a test of a broken file)."""
+    try:
+        import yaml
+    except ImportError:     # no parser: only a key at the start of a line counts
+        return (re.search(r"^admin\s*:", text, re.M) is not None, None, None)
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    if doc is None:
+        doc = {}
+    if not isinstance(doc, dict):
+        return None
+    admin = doc.get("admin")
+    if not isinstance(admin, dict):
+        return ("admin" in doc, None, None)
+    return (True, admin.get("bind"), admin.get("port"))
+
+
+def with_admin_port(config_path, port):
+    """Gives the configuration file at `config_path` `admin: {port: PORT}`
+    (0: no admin listener) unless it has an admin section of its own, so
+    that parallel tests never meet on the default port 8001. A file that is
+    not a YAML mapping is left as it is: otad refuses it before it listens.
+    Returns (bind, port) of the admin listener the file now asks for."""
+    with open(config_path) as f:
+        text = f.read()
+    found = _admin_settings(text)
+    if found is None:
+        return ("127.0.0.1", port)
+    present, bind, given = found
+    if not present:
+        with open(config_path, "a") as f:
+            f.write(("" if text.endswith("\n") or not text else "\n") +
+                    "admin:\n  port: %d\n" % port)
+        return ("127.0.0.1", port)
+    return (bind or "127.0.0.1", 8001 if given is None else int(given))
+
+
 def run_otad(args, timeout=20, env=None):
-    """Run otad to completion (for start-up errors, --version, ...)."""
+    """Run otad to completion (for start-up errors, --version, ...). A daemon
+    that would serve gets no admin listener (see with_admin_port)."""
+    args = list(args)
+    if "--config" in args and "--check-config" not in args:
+        i = args.index("--config") + 1
+        if i < len(args) and os.path.isfile(args[i]):
+            with_admin_port(args[i], 0)
     return subprocess.run([OTAD] + list(args), stdin=subprocess.DEVNULL,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           timeout=timeout, env=daemon_env(env),
@@ -313,14 +360,19 @@ class Otad:
     returns the exit status; kill() is the last resort."""
 
     def __init__(self, firmware_dir, config_path, workdir, port=None,
-                 bind="127.0.0.1", extra_args=(), env=None, flags=True, preexec=None):
+                 bind="127.0.0.1", extra_args=(), env=None, flags=True, preexec=None,
+                 admin_port=None):
         """flags=False passes only --config: the file must then hold
         firmware_dir, bind and port (given here too, to reach the daemon).
-        preexec runs in the child before the exec (e.g. to change user)."""
+        preexec runs in the child before the exec (e.g. to change user).
+        admin_port: the admin listener's port, written into the file unless
+        it has an admin section (None: a free one; 0: no admin listener)."""
         self.firmware_dir = firmware_dir
         self.config_path = config_path
         self.bind = bind
         self.port = port or free_port(bind)
+        self.admin_bind = "127.0.0.1"
+        self.admin_port = free_port() if admin_port is None else admin_port
         self.stderr_path = os.path.join(workdir, "otad-%d.stderr" % self.port)
         self.args = [OTAD, "--config", config_path]
         if flags:
@@ -333,6 +385,7 @@ class Otad:
         self.stopped = False    # set once stop() was called: an exit is expected
 
     def start(self, wait=True):
+        self.admin_bind, self.admin_port = with_admin_port(self.config_path, self.admin_port)
         self._stderr = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
                                      stdout=self._stderr, stderr=self._stderr,
@@ -430,6 +483,13 @@ class Otad:
     def conn(self):
         return Conn(self.port, host=self.bind)
 
+    def admin_get(self, path, method="GET", headers=None):
+        """One request to the admin listener, on a fresh connection."""
+        return get(self.admin_port, path, method, headers, host=self.admin_bind)
+
+    def admin_conn(self):
+        return Conn(self.admin_port, host=self.admin_bind)
+
 
 class OtadTestCase(unittest.TestCase):
     """Base class: self.dir is an empty firmware directory, self.tmp a scratch
@@ -495,11 +555,12 @@ class OtadTestCase(unittest.TestCase):
 
     # --- daemon ---------------------------------------------------------
     def start(self, config="", firmware_dir=None, bind="127.0.0.1",
-              extra_args=(), env=None, wait=True, user="root"):
-        """`user`: the user otad becomes when run as root (see with_user)."""
+              extra_args=(), env=None, wait=True, user="root", admin_port=None):
+        """`user`: the user otad becomes when run as root (see with_user);
+        `admin_port`: as for Otad (None: a free port)."""
         cfg = self.config(with_user(config, user), name="otad-%d.yaml" % len(self.daemons))
         d = Otad(firmware_dir or self.dir, cfg, self.tmp, bind=bind,
-                 extra_args=extra_args, env=env)
+                 extra_args=extra_args, env=env, admin_port=admin_port)
         self.daemons.append(d)
         d.start(wait=wait)
         return d

@@ -82,7 +82,8 @@ static void test_json(void **state)
     char *out = render(list, 1, LISTING_JSON);
 
     (void)state;
-    assert_string_equal(out, "[\n{\"name\":\"a\\\"b\\\\c\\u0001\",\"version\":3,"
+    assert_string_equal(out, "[\n{\"name\":\"a\\\"b\\\\c\\u0001\",\"url_name\":\"a%22b%5Cc%01\","
+                             "\"version\":3,"
                              "\"version_source\":\"default\",\"size\":1000,"
                              "\"crc32\":525532444,\"crc32_hex\":\"0x1F52FD1C\","
                              "\"blocks\":4,\"block_size\":256,\"bin_file\":\"x.bin\","
@@ -139,11 +140,28 @@ static void test_unprintable_names(void **state)
     assert_non_null(strstr(out, "\n\\xff\\xfebad\\x7f\\xc2\\x9b\n  version: 1 "));
     free(out);
     out = render(list, 2, LISTING_JSON);
-    assert_non_null(strstr(out, "{\"name\":\"fake\\u000a  version: 999\","));
-    assert_non_null(strstr(out, "{\"name\":\"\\ufffd\\ufffdbad\\u007f\\u009b\","));
-    assert_non_null(strstr(out, "\"bin_file\":\"\\ufffd\\ufffd.bin\","));
+    assert_non_null(strstr(out, "{\"name\":\"fake\\n  version: 999\","));
+    /* U+FFFD for each stray byte; DEL and U+009B are valid JSON as they are. */
+    assert_non_null(strstr(out, "{\"name\":\"\xef\xbf\xbd\xef\xbf\xbd" "bad\x7f\xc2\x9b\","
+                                "\"url_name\":\"%FF%FEbad%7F%C2%9B\","));
+    assert_non_null(strstr(out, "\"bin_file\":\"\xef\xbf\xbd\xef\xbf\xbd.bin\","));
     for (const char *p = out; *p != '\0'; p++)
         assert_true((unsigned char)*p >= 0x20 || *p == '\n');
+    free(out);
+}
+
+/* 0xFF never starts a character; 0xC3 0x28 is a lead byte followed by '(':
+ * each stray byte is one U+FFFD, and url_name still names the exact bytes. */
+static void test_invalid_utf8(void **state)
+{
+    struct image a = make("a\xff\xc3\x28z", "a\xff\xc3\x28z.bin", 1, VERSION_FROM_FILE);
+    struct catalog_item list[] = {{&a, 0}};
+    char *out = render(list, 1, LISTING_JSON);
+
+    (void)state;
+    assert_non_null(strstr(out, "{\"name\":\"a\xef\xbf\xbd\xef\xbf\xbd(z\","
+                                "\"url_name\":\"a%FF%C3%28z\","));
+    assert_non_null(strstr(out, "\"bin_file\":\"a\xef\xbf\xbd\xef\xbf\xbd(z.bin\","));
     free(out);
 }
 
@@ -160,7 +178,7 @@ static void test_utf8_names(void **state)
     assert_non_null(strstr(out, "\n\xe5\x9b\xba\xe4\xbb\xb6\n  version: 1 "));
     free(out);
     out = render(list, 2, LISTING_JSON);
-    assert_non_null(strstr(out, "{\"name\":\"Pr\xc3\xbc" "fung\","));
+    assert_non_null(strstr(out, "{\"name\":\"Pr\xc3\xbc" "fung\",\"url_name\":\"Pr%C3%BCfung\","));
     assert_non_null(strstr(out, "{\"name\":\"\xe5\x9b\xba\xe4\xbb\xb6\","));
     free(out);
 }
@@ -185,6 +203,7 @@ int main(void)
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_signed),
         cmocka_unit_test(test_unprintable_names),
+        cmocka_unit_test(test_invalid_utf8),
         cmocka_unit_test(test_utf8_names),
         cmocka_unit_test(test_empty),
     };
