@@ -30,6 +30,7 @@
 #include "privs.h"
 #include "report.h"
 #include "scan.h"
+#include "store.h"
 #include "tls.h"
 #include "trust.h"
 #include "watch.h"
@@ -363,6 +364,29 @@ static int start_server(const struct conf *c, int *fd, struct tls *tls, unsigned
     return r;
 }
 
+/* The store's messages, from its writer thread too. */
+static void say_store(void *cls, enum log_level level, const char *text)
+{
+    (void)cls;
+    log_msg(level, "%s", text);
+}
+
+/* With fleet.track, reads the registry back from state_dir and starts the
+ * thread that writes it. Returns 0, or logs why not and returns -errno. */
+static int start_store(const struct conf *c, struct fleet *fleet, struct store **ret)
+{
+    int r = 0;
+
+    if (c->fleet_track)
+        r = store_start(&(struct store_options){.dir = c->state_dir,
+                                                .max_devices = c->fleet_max_devices,
+                                                .history = c->fleet_history},
+                        fleet, say_store, NULL, ret);
+    if (r < 0)
+        log_error("device store: %s", strerror(-r));
+    return r;
+}
+
 int main(int argc, char **argv)
 {
     struct args args = {0};
@@ -375,6 +399,7 @@ int main(int argc, char **argv)
     struct tls *tls = NULL;
     struct trust *trust = NULL;
     struct fleet *fleet = NULL;
+    struct store *store = NULL;
     struct privs privs;
     const char *config_path = NULL;
     char line[1024], where[80], where_tls[80];
@@ -457,6 +482,8 @@ int main(int argc, char **argv)
         fleet_on_done(fleet, report_fleet_done, NULL);
     else
         log_error("device registry: %s", strerror(-r));
+    if (r == 0)
+        r = start_store(&conf, fleet, &store);
     if (r < 0 || start_server(&conf, &fd, NULL, threads, cat, fleet, &http) < 0 ||
         (tls != NULL && start_server(&conf, &fd_tls, tls, threads, cat, fleet, &https) < 0))
         goto out;
@@ -481,6 +508,7 @@ int main(int argc, char **argv)
 out:
     http_stop(https);
     http_stop(http);
+    store_stop(store);
     fleet_free(fleet);
     if (fd_tls >= 0)
         close(fd_tls);
