@@ -10,6 +10,7 @@
  * The clock passed to the registry is simulated (a second per round), so a
  * round is as fast as the machine; what is measured is real time. */
 #include <errno.h>
+#include <stdarg.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,11 +33,17 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static void say(void *cls, enum log_level level, const char *text)
+static void say(enum log_level level, const char *fmt, ...)
 {
-    (void)cls;
-    if (level == LOG_LEVEL_WARNING)
-        fprintf(stderr, "store: %s\n", text);
+    va_list ap;
+
+    if (level != LOG_LEVEL_WARNING)
+        return;
+    va_start(ap, fmt);
+    fprintf(stderr, "store: ");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
 }
 
 static int cmp(const void *a, const void *b)
@@ -84,7 +91,7 @@ static struct store *open_store(const char *dir, struct fleet *f, unsigned max)
     struct store *s = NULL;
 
     if (store_open(&(struct store_options){.dir = dir, .max_devices = max, .history = HISTORY},
-                   f, say, NULL, &s) < 0) {
+                   f, say, &s) < 0) {
         fprintf(stderr, "store_open failed\n");
         exit(1);
     }

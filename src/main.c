@@ -364,29 +364,6 @@ static int start_server(const struct conf *c, int *fd, struct tls *tls, unsigned
     return r;
 }
 
-/* The store's messages, from its writer thread too. */
-static void say_store(void *cls, enum log_level level, const char *text)
-{
-    (void)cls;
-    log_msg(level, "%s", text);
-}
-
-/* With fleet.track, reads the registry back from state_dir and starts the
- * thread that writes it. Returns 0, or logs why not and returns -errno. */
-static int start_store(const struct conf *c, struct fleet *fleet, struct store **ret)
-{
-    int r = 0;
-
-    if (c->fleet_track)
-        r = store_start(&(struct store_options){.dir = c->state_dir,
-                                                .max_devices = c->fleet_max_devices,
-                                                .history = c->fleet_history},
-                        fleet, say_store, NULL, ret);
-    if (r < 0)
-        log_error("device store: %s", strerror(-r));
-    return r;
-}
-
 int main(int argc, char **argv)
 {
     struct args args = {0};
@@ -482,8 +459,12 @@ int main(int argc, char **argv)
         fleet_on_done(fleet, report_fleet_done, NULL);
     else
         log_error("device registry: %s", strerror(-r));
-    if (r == 0)
-        r = start_store(&conf, fleet, &store);
+    /* Before serving, so that the devices read back are there. */
+    if (r == 0 && conf.fleet_track &&
+        (r = store_start(&(struct store_options){.dir = conf.state_dir, .max_devices =
+                         conf.fleet_max_devices, .history = conf.fleet_history},
+                         fleet, log_msg, &store)) < 0)
+        log_error("device store: %s", strerror(-r));
     if (r < 0 || start_server(&conf, &fd, NULL, threads, cat, fleet, &http) < 0 ||
         (tls != NULL && start_server(&conf, &fd_tls, tls, threads, cat, fleet, &https) < 0))
         goto out;

@@ -21,7 +21,6 @@
 struct store {
     struct fleet *fleet;      /* not owned */
     store_say *say;
-    void *cls;
     char *dir, *path;         /* state_dir, state_dir/devices.db */
     unsigned max_devices, history, interval_ms;
     size_t drain_max;
@@ -55,7 +54,7 @@ static void say(struct store *s, enum log_level level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
-    s->say(s->cls, level, text);
+    s->say(level, "%s", text);
 }
 
 static uint64_t mono_ns(void)
@@ -205,7 +204,7 @@ static int sync_init(struct store *s)
     return -r;
 }
 
-int store_open(const struct store_options *o, struct fleet *f, store_say *say_cb, void *cls,
+int store_open(const struct store_options *o, struct fleet *f, store_say *say_cb,
                struct store **ret)
 {
     struct store *s;
@@ -218,7 +217,6 @@ int store_open(const struct store_options *o, struct fleet *f, store_say *say_cb
         return -ENOMEM;
     s->fleet = f;
     s->say = say_cb;
-    s->cls = cls;
     s->max_devices = o->max_devices;
     s->history = o->history;
     s->drain_max = o->drain_max > 0 ? o->drain_max : STORE_DRAIN_MAX;
@@ -376,13 +374,13 @@ int store_run(struct store *s)
     return 0;
 }
 
-int store_start(const struct store_options *o, struct fleet *f, store_say *say_cb, void *cls,
+int store_start(const struct store_options *o, struct fleet *f, store_say *say_cb,
                 struct store **ret)
 {
     struct store *s;
     int r;
 
-    r = store_open(o, f, say_cb, cls, &s);
+    r = store_open(o, f, say_cb, &s);
     if (r < 0)
         return r;
     r = store_run(s);

@@ -33,9 +33,10 @@
 /* The file in state_dir. */
 #define STORE_FILE "devices.db"
 
-/* A message for the log, at @level (LOG_LEVEL_WARNING or LOG_LEVEL_INFO);
- * @text is valid during the call only. */
-typedef void store_say(void *cls, enum log_level level, const char *text);
+/* A message for the log, at @level (LOG_LEVEL_WARNING or LOG_LEVEL_INFO),
+ * without its newline: the daemon passes log_msg. */
+typedef void store_say(enum log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 struct store_options {
     const char *dir;          /* state_dir; created (0750) if its parent allows */
@@ -64,7 +65,7 @@ struct store;
  * store). Failures to use the database are said through @say and leave a
  * store in memory-only mode. Returns 0 and the store in *@ret, or -ENOMEM
  * (or -EINVAL for a NULL @f or @o->dir). */
-int store_open(const struct store_options *o, struct fleet *f, store_say *say, void *cls,
+int store_open(const struct store_options *o, struct fleet *f, store_say *say,
                struct store **ret);
 
 /* One flush, now (@now_ms: wall clock): fleet_tick, fleet_drain, one
@@ -78,7 +79,7 @@ int store_flush(struct store *s, int64_t now_ms);
 int store_run(struct store *s);
 
 /* store_open then store_run: what main.c calls before serving. */
-int store_start(const struct store_options *o, struct fleet *f, store_say *say, void *cls,
+int store_start(const struct store_options *o, struct fleet *f, store_say *say,
                 struct store **ret);
 
 /* Stops the writer thread, flushes what is left (all changed devices, in

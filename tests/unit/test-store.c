@@ -31,17 +31,24 @@ struct said {
     char warning[768], last[768];   /* the last warning, the last of all */
 };
 
-static void record(void *cls, enum log_level level, const char *text)
-{
-    struct said *s = cls;
+/* What the store said, for the test running (one at a time). */
+static struct said *said;
 
+static void record(enum log_level level, const char *fmt, ...)
+{
+    char text[768];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
     if (level == LOG_LEVEL_WARNING) {
-        s->warnings++;
-        snprintf(s->warning, sizeof(s->warning), "%s", text);
+        said->warnings++;
+        snprintf(said->warning, sizeof(said->warning), "%s", text);
     } else {
-        s->infos++;
+        said->infos++;
     }
-    snprintf(s->last, sizeof(s->last), "%s", text);
+    snprintf(said->last, sizeof(said->last), "%s", text);
 }
 
 struct env {
@@ -72,7 +79,7 @@ static void open_store(struct env *e, unsigned max_devices, unsigned history)
     assert_int_equal(store_open(&(struct store_options){.dir = e->tmp,
                                                         .max_devices = max_devices,
                                                         .history = history},
-                                e->fleet, record, &e->said, &e->store),
+                                e->fleet, record, &e->store),
                      0);
 }
 
@@ -90,6 +97,7 @@ static int setup(void **state)
 
     e->tmp = tmpdir_create();
     snprintf(e->path, sizeof(e->path), "%s/devices.db", e->tmp);
+    said = &e->said;
     *state = e;
     return 0;
 }
@@ -517,7 +525,7 @@ static void test_unwritable_memory_only(void **state)
                      0);
     assert_int_equal(store_open(&(struct store_options){.dir = dir, .max_devices = 16,
                                                         .history = 10},
-                                e->fleet, record, &e->said, &e->store),
+                                e->fleet, record, &e->store),
                      0);
     assert_int_equal(e->said.warnings, 1);
     assert_non_null(strstr(e->said.warning, "Not a directory"));
@@ -546,7 +554,7 @@ static void test_state_dir_not_writable(void **state)
     e->fleet = make_fleet(16, 10);
     assert_int_equal(store_open(&(struct store_options){.dir = path, .max_devices = 16,
                                                         .history = 10},
-                                e->fleet, record, &e->said, &e->store),
+                                e->fleet, record, &e->store),
                      0);
     assert_int_equal(e->said.warnings, 1);
     assert_non_null(strstr(e->said.warning, "memory only"));
@@ -557,7 +565,7 @@ static void test_state_dir_not_writable(void **state)
     assert_int_equal(chmod(e->tmp, 0500), 0);
     assert_int_equal(store_open(&(struct store_options){.dir = e->tmp, .max_devices = 16,
                                                         .history = 10},
-                                e->fleet, record, &e->said, &e->store),
+                                e->fleet, record, &e->store),
                      0);
     assert_int_equal(e->said.warnings, 2);
     assert_non_null(strstr(e->said.warning, "memory only"));
@@ -622,7 +630,7 @@ static void test_write_error_retried(void **state)
     e->fleet = make_fleet(1000, 10);
     assert_int_equal(store_open(&(struct store_options){.dir = e->tmp, .max_devices = 1000,
                                                         .history = 10, .drain_max = 300},
-                                e->fleet, record, &e->said, &e->store),
+                                e->fleet, record, &e->store),
                      0);
     header(e->fleet, "first", "192.0.2.1", T0);
     assert_int_equal(store_flush(e->store, T0 + 1), 1);
@@ -697,7 +705,7 @@ static void test_stop_flushes_all(void **state)
     e->fleet = make_fleet(100, 2);
     assert_int_equal(store_open(&(struct store_options){.dir = e->tmp, .max_devices = 100,
                                                         .history = 2, .drain_max = 7},
-                                e->fleet, record, &e->said, &e->store),
+                                e->fleet, record, &e->store),
                      0);
     for (int i = 0; i < 100; i++) {
         snprintf(id, sizeof(id), "s-%d", i);
