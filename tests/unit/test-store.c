@@ -106,8 +106,8 @@ static int teardown(void **state)
 {
     struct env *e = *state;
 
-    if (e->store != NULL)
-        close_store(e);
+    store_stop(e->store);
+    fleet_free(e->fleet);
     chmod(e->tmp, 0700);
     tmpdir_remove(e->tmp);
     free(e);
