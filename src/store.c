@@ -290,6 +290,26 @@ static void failed(struct store *s, int r, const char *err)
     s->failing = true;
 }
 
+static void forget(void *cls, const struct fleet_device *d, const struct fleet_event *events,
+                   size_t n)
+{
+    (void)cls;
+    (void)d;
+    (void)events;
+    (void)n;
+}
+
+/* Memory only: the changes are drained all the same, because the registry
+ * keeps a device that left memory until its changes are drained. */
+static void discard_changes(struct store *s)
+{
+    size_t rounds = s->max_devices / s->drain_max + 2;
+
+    for (size_t i = 0; i < rounds && fleet_drain(s->fleet, s->drain_max, forget, NULL) ==
+                                         s->drain_max; i++)
+        ;
+}
+
 int store_flush(struct store *s, int64_t now_ms)
 {
     char err[256];
@@ -298,8 +318,10 @@ int store_flush(struct store *s, int64_t now_ms)
     int r;
 
     fleet_tick(s->fleet, now_ms);
-    if (s->db == NULL)
+    if (s->db == NULL) {
+        discard_changes(s);
         return 0;
+    }
     if (s->nitems < s->drain_max)
         fleet_drain(s->fleet, s->drain_max - s->nitems, collect, s);
     n = s->nitems;
