@@ -590,6 +590,33 @@ static void test_state_dir_not_writable(void **state)
     assert_non_null(strstr(e->said.warning, "memory only"));
 }
 
+/* A file of a newer schema is left as it is: memory only, one warning. */
+static void test_newer_schema_left_alone(void **state)
+{
+    struct env *e = *state;
+    struct store_stats st;
+
+    make_schema(e);
+    sql_exec(e->path, "PRAGMA user_version = 2;"
+                      "INSERT INTO devices VALUES ('dev-n', 0, '192.0.2.50', 'app', 1, 2, 5, 7,"
+                      " 'checking', 4, 0, 0, 0, 0, NULL, NULL, NULL, NULL, 1)");
+    open_store(e, 16, 10);
+    assert_int_equal(e->said.warnings, 1);
+    assert_non_null(strstr(e->said.warning, "schema version 2"));
+    assert_non_null(strstr(e->said.warning, "memory only"));
+    store_stats(e->store, &st);
+    assert_false(st.persistent);
+    assert_int_equal(fleet_get(e->fleet, "dev-n", &(struct fleet_device){0}, NULL, 0,
+                               &(size_t){0}),
+                     -ENOENT);
+    header(e->fleet, "dev-x", "192.0.2.51", T0);
+    store_stop(e->store);
+    e->store = NULL;
+    assert_int_equal(sql_int(e->path, "PRAGMA user_version"), 2);
+    assert_int_equal(sql_int(e->path, "SELECT count(*) FROM devices"), 1);
+    assert_int_equal(count_entries(e->tmp, "devices.db.corrupt-", NULL, 0), 0);
+}
+
 /* The most recently seen devices are read back, up to max_devices, the
  * least recent first: a new device then pushes out the least recent. */
 static void test_restore_order_and_limit(void **state)
@@ -746,6 +773,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_corrupt_moved_aside, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unwritable_memory_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_dir_not_writable, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_newer_schema_left_alone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restore_order_and_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_error_retried, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_thread, setup, teardown),
