@@ -23,7 +23,9 @@
     "report_status, report_reason, report_version, seq"
 #define EVENT_COLUMNS "at_ms, kind, state, status, reason, version"
 
+/* In one transaction with its version, so that a crash leaves none or all. */
 static const char schema[] =
+    "BEGIN IMMEDIATE;"
     "CREATE TABLE IF NOT EXISTS devices ("
     " id TEXT PRIMARY KEY NOT NULL,"
     " by_address INTEGER NOT NULL,"
@@ -52,7 +54,10 @@ static const char schema[] =
     " kind TEXT NOT NULL,"              /* 'state' or 'report' */
     " state TEXT, status TEXT, reason TEXT,"
     " version INTEGER NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS events_device ON events(device, n);";
+    "CREATE INDEX IF NOT EXISTS events_device ON events(device, n);"
+    "PRAGMA user_version = 1;"
+    "COMMIT;";
+_Static_assert(STORE_DB_VERSION == 1, "the schema above writes its version");
 
 enum { S_BEGIN, S_COMMIT, S_ROLLBACK, S_UPSERT, S_EVENT, S_TRIM, S_DEVICES, S_EVENTS, S_COUNT };
 
@@ -128,6 +133,20 @@ static int exec_row(sqlite3 *db, const char *text, char *row, size_t rowlen, cha
     return rc == SQLITE_DONE || rc == SQLITE_OK ? 0 : db_error(db, rc, err, len);
 }
 
+/* Runs @text, whose one row must be @want: else @bad, with the row in @err. */
+static int expect_row(sqlite3 *db, const char *text, const char *want, int bad, char *err,
+                      size_t len)
+{
+    char row[64] = "";
+    int r = exec_row(db, text, row, sizeof(row), err, len);
+
+    if (r == 0 && strcmp(row, want) != 0) {
+        snprintf(err, len, "%s: %s", text, row);
+        r = bad;
+    }
+    return r;
+}
+
 /* The settings of every connection, the check, and the schema. */
 static int db_prepare(sqlite3 *db, char *err, size_t len)
 {
@@ -138,23 +157,13 @@ static int db_prepare(sqlite3 *db, char *err, size_t len)
         snprintf(err, len, "the file can only be read");
         return -EROFS;
     }
-    r = exec_row(db, "PRAGMA journal_mode = WAL", row, sizeof(row), err, len);
-    if (r < 0)
-        return r;
-    if (strcmp(row, "wal") != 0) {
-        snprintf(err, len, "journal mode %s, not wal", row);
-        return -EIO;
-    }
-    r = exec_row(db, "PRAGMA synchronous = NORMAL", NULL, 0, err, len);
+    r = expect_row(db, "PRAGMA journal_mode = WAL", "wal", -EIO, err, len);
     if (r == 0)
-        r = exec_row(db, "PRAGMA quick_check", row, sizeof(row), err, len);
-    if (r < 0)
-        return r;
-    if (strcmp(row, "ok") != 0) {
-        snprintf(err, len, "quick_check: %s", row);
-        return -EBADMSG;
-    }
-    r = exec_row(db, "PRAGMA user_version", row, sizeof(row), err, len);
+        r = exec_row(db, "PRAGMA synchronous = NORMAL", NULL, 0, err, len);
+    if (r == 0)
+        r = expect_row(db, "PRAGMA quick_check", "ok", -EBADMSG, err, len);
+    if (r == 0)
+        r = exec_row(db, "PRAGMA user_version", row, sizeof(row), err, len);
     if (r < 0)
         return r;
     version = atoi(row);
@@ -167,9 +176,11 @@ static int db_prepare(sqlite3 *db, char *err, size_t len)
         return 0;
     r = sqlite3_exec(db, schema, NULL, NULL, NULL);
     if (r == SQLITE_OK)
-        r = sqlite3_exec(db, "PRAGMA user_version = 1", NULL, NULL, NULL);
-    _Static_assert(STORE_DB_VERSION == 1, "the pragma above writes the version");
-    return r == SQLITE_OK ? 0 : db_error(db, r, err, len);
+        return 0;
+    r = db_error(db, r, err, len);
+    if (!sqlite3_get_autocommit(db))
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return r;
 }
 
 int store_db_open(const char *path, struct store_db **ret, char *err, size_t len)
