@@ -135,13 +135,15 @@ struct fleet_tag;
 void fleet_tag_free(struct fleet_tag *t);
 
 /* Returns 0 and a new registry in *@ret, or -ENOMEM. With track false it
- * holds nothing: every call below does nothing and readers see no device. */
+ * holds nothing: every call below does nothing, readers see no device and
+ * fleet_report answers 404. */
 int fleet_new(const struct fleet_options *o, struct fleet **ret);
 /* Frees the registry; every tag must have been freed before. */
 void fleet_free(struct fleet *f);
 
 /* A header request for firmware @name (@len bytes) answered with @offered
  * (200). @id: the X-Device-Id (NULL: none, then @address is the id);
+ * @address: the client's, as text, never NULL (here and below);
  * @installed: the X-Device-Version, if @has_installed. @blocks: the
  * firmware's block count. *@tag is replaced by the device's tag for the
  * connection's later requests. Returns 0, -EINVAL for an id that is not
@@ -178,9 +180,10 @@ struct fleet_report_result {
  * The device is the one @id names, else the body's id=, else the tag's,
  * else the one known by @address; *@tag becomes it. Each report, refused
  * or not, spends one of its address's tokens (10 a second, bursts of 20;
- * 1024 addresses tracked at once). Checked in this order: 429, 413, 404,
- * 400. Accepted installed/confirmed with a version set the installed
- * version, and make the device up-to-date if it is the one offered. */
+ * 1024 addresses tracked at once, in sets of 4). Checked in this order:
+ * 429, 413, 404, 400. Accepted installed/confirmed with a version set the
+ * installed version, and make the device up-to-date if it is the one
+ * offered. */
 void fleet_report(struct fleet *f, struct fleet_tag **tag, const char *id, const char *address,
                   const char *name, size_t len, bool known, const char *body, size_t body_len,
                   int64_t now_ms, struct fleet_report_result *ret);

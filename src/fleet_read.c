@@ -14,9 +14,6 @@
 
 #include "array.h"
 
-#define GET(counter) atomic_load_explicit(&(counter), memory_order_relaxed)
-#define ADD(counter, n) atomic_fetch_add_explicit(&(counter), (n), memory_order_relaxed)
-
 /* The fields a device and its copy hold alike, declared once for both ways
  * (fleet_copy and fleet_restore); the sizes must match or this fails to
  * compile. */
@@ -109,16 +106,16 @@ void fleet_counts(struct fleet *f, struct fleet_counts *ret)
 {
     memset(ret, 0, sizeof(*ret));
     for (unsigned i = 0; i < FLEET_STATES; i++)
-        ret->devices[i] = GET(f->c.devices[i]);
+        ret->devices[i] = FLEET_GET(f->c.devices[i]);
     for (unsigned i = 0; i < FLEET_STATUSES; i++)
-        ret->reports[i] = GET(f->c.reports[i]);
+        ret->reports[i] = FLEET_GET(f->c.reports[i]);
     for (unsigned i = 0; i < 8; i++)
-        ret->duration_le[i] = GET(f->c.duration_le[i]);
-    ret->downloads_started = GET(f->c.started);
-    ret->downloads_completed = GET(f->c.completed);
-    ret->duration_count = GET(f->c.duration_count);
-    ret->duration_sum_ms = GET(f->c.duration_sum_ms);
-    ret->devices_evicted = GET(f->c.evicted);
+        ret->duration_le[i] = FLEET_GET(f->c.duration_le[i]);
+    ret->downloads_started = FLEET_GET(f->c.started);
+    ret->downloads_completed = FLEET_GET(f->c.completed);
+    ret->duration_count = FLEET_GET(f->c.duration_count);
+    ret->duration_sum_ms = FLEET_GET(f->c.duration_sum_ms);
+    ret->devices_evicted = FLEET_GET(f->c.evicted);
 }
 
 struct tally {
@@ -141,7 +138,7 @@ void fleet_tally(struct fleet *f,
             for (struct fleet_name *nm = f->names[b]; nm != NULL; nm = nm->next) {
                 memcpy(t[n].name, nm->s, nm->len + 1);
                 for (unsigned s = 0; s < FLEET_STATES; s++)
-                    t[n].counts[s] = GET(nm->counts[s]);
+                    t[n].counts[s] = FLEET_GET(nm->counts[s]);
                 n++;
             }
     pthread_mutex_unlock(&f->names_lock);
@@ -232,6 +229,10 @@ int fleet_restore(struct fleet *f, const struct fleet_device *dv,
         memcpy((char *)d + same[i].tag, (const char *)dv + same[i].copy, same[i].size);
     d->address[sizeof(d->address) - 1] = 0;
     d->dl_offered = d->offered;
+    /* A store has no flag for it: a device with none offered has 0. */
+    d->has_offered = d->offered != 0;
     pthread_mutex_unlock(&d->shard->lock);
+    /* Out of the LRU order of last requests: the next tick looks at all. */
+    atomic_store(&f->tick_before, INT64_MIN);
     return 0;
 }
