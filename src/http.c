@@ -44,9 +44,11 @@
  *
  * Reports. POST /NAME/report is the one request whose body otad reads: at
  * most SERVE_REPORT_MAX bytes, collected from the library's upload calls
- * into a buffer that is the request's context. A longer one, announced or
- * found on the way, is answered 413 at once; the library then closes the
- * connection rather than read the rest.
+ * into a buffer that is the request's context. A Content-Length beyond that
+ * is answered 413 before the body is read, and the library then closes the
+ * connection rather than read it. A chunked body that grows past it cannot
+ * be answered (the library queues no response in the middle of a body): the
+ * refusal closes the connection at once.
  *
  * What happens that an operator may want to know (each request, connections
  * opened and closed, a socket the keep-alive could not keep, the library's
@@ -199,7 +201,9 @@ static enum MHD_Result start_body(struct http *h, struct MHD_Connection *c, cons
     return answer(h, c, url, method, b);
 }
 
-/* The next calls: a piece of the body, or (none left) its end. */
+/* The next calls: a piece of the body, or (none left) its end. A piece
+ * past the limit is refused at once: the library cannot queue that answer
+ * before the body's end, so it closes the connection instead. */
 static enum MHD_Result take_body(struct http *h, struct MHD_Connection *c, const char *url,
                                  const char *method, struct reply_body *b, const char *data,
                                  size_t *size)
