@@ -14,7 +14,7 @@ import sqlite3
 import threading
 import time
 
-from otadtest import ConnectionClosed, OtadTestCase, main, poll, vector
+from otadtest import ConnectionClosed, OtadTestCase, main, poll, sanitizer_reports, vector
 
 FLUSH_DEADLINE = 2.5   # seconds: one flush a second, plus the flush itself
 SHORT = "vec"          # tests/vectors: version 7, 4 blocks
@@ -173,6 +173,7 @@ class Store(OtadTestCase):
             for t in threads:
                 t.join(10)
             self.assertEqual(errors, [])
+            self.assertEqual(sanitizer_reports(d.stderr()), [], d.stderr()[-4000:])
             self.assertEqual(integrity(self.db), [("ok",)], "after kill %d" % life)
             ids = {row[0] for row in query(self.db, "SELECT id FROM devices")}
             due = {k for k, at in answered.items() if at < killed_at - 2.0}
