@@ -16,7 +16,9 @@ import time
 
 from otadtest import ConnectionClosed, OtadTestCase, main, poll, sanitizer_reports, vector
 
-FLUSH_DEADLINE = 2.5   # seconds: one flush a second, plus the flush itself
+# Seconds: one flush a second, plus the flush itself, which on a loaded
+# machine (or a sanitizer build) may wait for a WAL checkpoint's fsync.
+FLUSH_DEADLINE = 2.5
 SHORT = "vec"          # tests/vectors: version 7, 4 blocks
 
 
@@ -138,8 +140,8 @@ class Store(OtadTestCase):
 
     def test_sigkill_during_flushes(self):
         """Devices keep asking while otad is killed with SIGKILL, four times:
-        the file stays sound, and every device answered more than 2 s before
-        a kill is in it."""
+        the file stays sound, and every device answered more than 2.5 s
+        before a kill is in it."""
         rng = random.Random(27)
         for life in range(4):
             answered = {}      # device id -> when its header was answered, this life
@@ -165,7 +167,7 @@ class Store(OtadTestCase):
             threads = [threading.Thread(target=load, args=(w,)) for w in range(2)]
             for t in threads:
                 t.start()
-            time.sleep(rng.uniform(2.5, 3.5))
+            time.sleep(rng.uniform(3.0, 4.0))
             killed_at = time.monotonic()
             killed_wall = time.time() * 1000
             d.kill()
@@ -176,7 +178,7 @@ class Store(OtadTestCase):
             self.assertEqual(sanitizer_reports(d.stderr()), [], d.stderr()[-4000:])
             self.assertEqual(integrity(self.db), [("ok",)], "after kill %d" % life)
             ids = {row[0] for row in query(self.db, "SELECT id FROM devices")}
-            due = {k for k, at in answered.items() if at < killed_at - 2.0}
+            due = {k for k, at in answered.items() if at < killed_at - FLUSH_DEADLINE}
             self.assertTrue(due, "no device was answered in time to be written")
             lost = due - ids
             self.assertEqual(lost, set(), "lost after kill %d: %d of %d devices due"
