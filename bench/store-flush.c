@@ -114,7 +114,7 @@ static void flush_rounds(const char *dir, unsigned devices, unsigned rounds)
     struct store *s = open_store(dir, f, devices);
     struct fleet_tag **tags = calloc(devices, sizeof(*tags));
     double *tx = calloc(rounds, sizeof(*tx)), *all = calloc(rounds, sizeof(*all));
-    size_t most = 0;
+    size_t most = 0, pending;
     char id[32];
 
     for (unsigned i = 0; i < devices; i++) {
@@ -149,8 +149,12 @@ static void flush_rounds(const char *dir, unsigned devices, unsigned rounds)
     printf("flush: transaction p50 %.1f ms, max %.1f ms; with the drain p50 %.1f ms, "
            "max %.1f ms\n",
            tx[rounds / 2], tx[rounds - 1], all[rounds / 2], all[rounds - 1]);
-    printf("flush: at most %zu devices per flush (bound %d); pending after the last: %u\n", most,
-           STORE_DRAIN_MAX, (unsigned)fleet_drain(f, devices, ignore, NULL));
+    pending = fleet_drain(f, devices, ignore, NULL);
+    printf("flush: at most %zu devices per flush (bound %d); pending after the last: %zu\n",
+           most, STORE_DRAIN_MAX, pending);
+    /* Each flush must have taken every device: the writer kept up. */
+    if (most != devices || pending != 0)
+        exit(1);
     for (unsigned i = 0; i < devices; i++)
         fleet_tag_free(tags[i]);
     store_stop(s);
@@ -185,6 +189,8 @@ static void restore(const char *dir, unsigned devices)
     printf("restore: %llu devices read back in %.0f ms (file %.1f MiB)\n",
            (unsigned long long)st.restored, now_ms() - t0,
            stat(path, &sb) == 0 ? (double)sb.st_size / 1048576 : 0.0);
+    if (st.restored != devices)
+        exit(1);
     store_stop(s);
     fleet_free(f);
 }
