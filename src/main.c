@@ -32,6 +32,7 @@
 #include "privs.h"
 #include "report.h"
 #include "scan.h"
+#include "store.h"
 #include "tls.h"
 #include "trust.h"
 #include "watch.h"
@@ -390,6 +391,7 @@ int main(int argc, char **argv)
     struct metrics *metrics = NULL;
     struct admin *admin = NULL;
     struct fleet *fleet = NULL;
+    struct store *store = NULL;
     struct privs privs;
     const char *config_path = NULL;
     char line[1024], where[80], where_tls[80], where_admin[80];
@@ -477,6 +479,12 @@ int main(int argc, char **argv)
         fleet_on_done(fleet, report_fleet_done, NULL);
     else
         log_error("device registry: %s", strerror(-r));
+    /* Before serving, so that the devices read back are there. */
+    if (r == 0 && conf.fleet_track &&
+        (r = store_start(&(struct store_options){.dir = conf.state_dir, .max_devices =
+                         conf.fleet_max_devices, .history = conf.fleet_history},
+                         fleet, log_msg, &store)) < 0)
+        log_error("device store: %s", strerror(-r));
     if (r < 0 || start_server(&conf, &fd, NULL, threads, cat, fleet, metrics, &http) < 0 ||
         (tls != NULL &&
          start_server(&conf, &fd_tls, tls, threads, cat, fleet, metrics, &https) < 0))
@@ -511,6 +519,7 @@ out:
     admin_stop(admin);
     http_stop(https);
     http_stop(http);
+    store_stop(store);
     fleet_free(fleet);
     if (fd_admin >= 0)
         close(fd_admin);
