@@ -1,10 +1,9 @@
-/* The registry's table and its request path: devices found or made by id,
- * evicted least recently seen first, and the states inferred from header,
- * block and image requests. The layout is described in fleet_priv.h.
+/* The registry's table: devices found or made by id, evicted least recently
+ * seen first, their events and states, and fleet_tick. The layout is described in fleet_priv.h.
  *
- * The block path (fleet_block with a tag) hashes nothing and formats
- * nothing: it locks the device's shard, sets a bit, adds bytes and moves the
- * device to the front of its shard's LRU list. */
+ * The block path (fleet_block with a tag, in fleet_request.c) hashes
+ * nothing and formats nothing: it locks the device's shard, sets a bit,
+ * adds bytes and moves the device to the front of its shard's LRU list. */
 #include "fleet_priv.h"
 
 #include <errno.h>
@@ -14,9 +13,6 @@
 
 const uint32_t fleet_duration_bounds_ms[8] = {1000,  5000,   15000,  30000,
                                               60000, 300000, 900000, 3600000};
-
-#define ADD(counter, n) atomic_fetch_add_explicit(&(counter), (n), memory_order_relaxed)
-#define SUB(counter, n) atomic_fetch_sub_explicit(&(counter), (n), memory_order_relaxed)
 
 uint32_t fleet_hash(const char *s, size_t len)
 {
@@ -40,70 +36,11 @@ bool fleet_id_valid(const char *id, size_t len)
     return true;
 }
 
-/* The interned @name, with one more reference, or NULL (out of memory). */
-static struct fleet_name *name_take(struct fleet *f, const char *name, size_t len)
-{
-    uint32_t h = fleet_hash(name, len);
-    struct fleet_name *n;
-
-    pthread_mutex_lock(&f->names_lock);
-    for (n = f->names[h & (f->names_nbuckets - 1)]; n != NULL; n = n->next)
-        if (n->hash == h && n->len == len && memcmp(n->s, name, len) == 0)
-            break;
-    if (n == NULL && (n = calloc(1, sizeof(*n) + len + 1)) != NULL) {
-        n->hash = h;
-        n->len = len;
-        memcpy(n->s, name, len);
-        n->next = f->names[h & (f->names_nbuckets - 1)];
-        f->names[h & (f->names_nbuckets - 1)] = n;
-        f->names_n++;
-    }
-    if (n != NULL)
-        n->refs++;
-    pthread_mutex_unlock(&f->names_lock);
-    return n;
-}
-
-static void name_drop(struct fleet *f, struct fleet_name *n)
-{
-    if (n == NULL)
-        return;
-    pthread_mutex_lock(&f->names_lock);
-    if (--n->refs == 0) {
-        struct fleet_name **p = &f->names[n->hash & (f->names_nbuckets - 1)];
-        while (*p != n)
-            p = &(*p)->next;
-        *p = n->next;
-        f->names_n--;
-        free(n);
-    }
-    pthread_mutex_unlock(&f->names_lock);
-}
-
-/* Moves @d's firmware to @name, keeping the per-name state counts. On
- * failure (out of memory) the device keeps the name it had. */
-static void set_firmware(struct fleet *f, struct fleet_tag *d, const char *name, size_t len)
-{
-    struct fleet_name *n;
-
-    if (d->fw != NULL && d->fw->len == len && memcmp(d->fw->s, name, len) == 0)
-        return;
-    if ((n = name_take(f, name, len)) == NULL)
-        return;
-    if (d->linked) {
-        if (d->fw != NULL)
-            SUB(d->fw->counts[d->state], 1);
-        ADD(n->counts[d->state], 1);
-    }
-    name_drop(f, d->fw);
-    d->fw = n;
-}
-
 void fleet_release(struct fleet_tag *d)
 {
     if (--d->refs > 0)
         return;
-    name_drop(d->shard->fleet, d->fw);
+    fleet_name_drop(d->shard->fleet, d->fw);
     free(d->bitmap);
     free(d->ev);
     free(d);
@@ -163,12 +100,16 @@ void fleet_mark(struct fleet_tag *d)
 {
     d->seq++;
     /* Changes after eviction do not reach the store: a device asked for
-     * again is a new entry there too. */
+     * again is a new entry there too. The list is in order of first change,
+     * so an evicted device still on it (its last changes before eviction)
+     * is drained before a new entry of the same id (same hash, same shard)
+     * and the store keeps the new one. */
     if (d->linked && !d->dirty) {
         d->dirty = true;
         d->refs++;
-        d->dirty_next = d->shard->dirty;
-        d->shard->dirty = d;
+        d->dirty_next = NULL;
+        *(d->shard->dirty != NULL ? &d->shard->dirty_tail->dirty_next : &d->shard->dirty) = d;
+        d->shard->dirty_tail = d;
     }
 }
 
@@ -210,11 +151,11 @@ void fleet_set_state(struct fleet *f, struct fleet_tag *d, enum fleet_state s, i
     if (d->state == s && d->seq != 0)
         return;
     if (d->linked) {
-        SUB(f->c.devices[d->state], 1);
-        ADD(f->c.devices[s], 1);
+        FLEET_SUB(f->c.devices[d->state], 1);
+        FLEET_ADD(f->c.devices[s], 1);
         if (d->fw != NULL) {
-            SUB(d->fw->counts[d->state], 1);
-            ADD(d->fw->counts[s], 1);
+            FLEET_SUB(d->fw->counts[d->state], 1);
+            FLEET_ADD(d->fw->counts[s], 1);
         }
     }
     d->state = s;
@@ -233,18 +174,34 @@ static void unlink_device(struct fleet *f, struct fleet_shard *s, struct fleet_t
     lru_unlink(s, d);
     s->n--;
     d->linked = false;
-    SUB(f->c.devices[d->state], 1);
+    FLEET_SUB(f->c.devices[d->state], 1);
     if (d->fw != NULL)
-        SUB(d->fw->counts[d->state], 1);
-    SUB(f->ndevices, 1);
+        FLEET_SUB(d->fw->counts[d->state], 1);
+    FLEET_SUB(f->ndevices, 1);
     fleet_release(d);
 }
 
+/* Evicts the tail of shard @s, if it has one. */
+static bool evict_tail(struct fleet *f, struct fleet_shard *s)
+{
+    bool found;
+
+    pthread_mutex_lock(&s->lock);
+    if ((found = s->lru_tail != NULL)) {
+        unlink_device(f, s, s->lru_tail);
+        FLEET_ADD(f->c.evicted, 1);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return found;
+}
+
 /* Evicts the least recently seen device of all shards. Returns false when
- * there was none. No lock is held on entry: each shard is looked at alone. */
+ * there was none. No lock is held on entry: each shard is looked at alone,
+ * so another thread may evict the one found first; then it looks again, and
+ * after a few such races takes the first device it finds. */
 static bool evict_oldest(struct fleet *f)
 {
-    for (int attempt = 0; attempt < 4; attempt++) {
+    for (int attempt = 0; attempt < 8; attempt++) {
         struct fleet_shard *best = NULL;
         int64_t oldest = INT64_MAX;
         for (unsigned i = 0; i < FLEET_SHARDS; i++) {
@@ -258,15 +215,12 @@ static bool evict_oldest(struct fleet *f)
         }
         if (best == NULL)
             return false;
-        pthread_mutex_lock(&best->lock);
-        if (best->lru_tail != NULL) {
-            unlink_device(f, best, best->lru_tail);
-            ADD(f->c.evicted, 1);
-            pthread_mutex_unlock(&best->lock);
+        if (evict_tail(f, best))
             return true;
-        }
-        pthread_mutex_unlock(&best->lock);
     }
+    for (unsigned i = 0; i < FLEET_SHARDS; i++)
+        if (evict_tail(f, &f->shards[i]))
+            return true;
     return false;
 }
 
@@ -327,9 +281,9 @@ static void insert(struct fleet *f, struct fleet_shard *s, struct fleet_tag *d)
     d->refs++;
     s->n++;
     lru_push(s, d);
-    ADD(f->c.devices[d->state], 1);
+    FLEET_ADD(f->c.devices[d->state], 1);
     if (d->fw != NULL)
-        ADD(d->fw->counts[d->state], 1);
+        FLEET_ADD(d->fw->counts[d->state], 1);
 }
 
 static struct fleet_tag *device_new(struct fleet *f, const char *key, uint32_t h, bool by_address,
@@ -351,10 +305,13 @@ static struct fleet_tag *device_new(struct fleet *f, const char *key, uint32_t h
 struct fleet_tag *fleet_locate(struct fleet *f, const char *key, bool by_address,
                                const char *name, size_t len, int64_t now_ms)
 {
-    uint32_t h = fleet_hash(key, strlen(key));
+    size_t klen = strlen(key);
+    uint32_t h = fleet_hash(key, klen);
     struct fleet_shard *s = &f->shards[h & (FLEET_SHARDS - 1)];
     struct fleet_tag *d, *made;
 
+    if (klen == 0 || klen > FLEET_ID_MAX)
+        return NULL; /* ids are checked before; addresses are shorter */
     pthread_mutex_lock(&s->lock);
     if ((d = find(s, h, key)) != NULL)
         goto found;
@@ -362,7 +319,7 @@ struct fleet_tag *fleet_locate(struct fleet *f, const char *key, bool by_address
     /* Made outside the lock: eviction locks other shards one by one. */
     if (reserve(f) < 0 || (made = device_new(f, key, h, by_address, now_ms)) == NULL)
         return NULL;
-    set_firmware(f, made, name, len);
+    fleet_set_firmware(f, made, name, len);
     pthread_mutex_lock(&s->lock);
     if ((d = find(s, h, key)) != NULL) {
         /* Made by another thread meanwhile. */
@@ -374,7 +331,7 @@ struct fleet_tag *fleet_locate(struct fleet *f, const char *key, bool by_address
     insert(f, s, made);
     return made;
 found:
-    set_firmware(f, d, name, len);
+    fleet_set_firmware(f, d, name, len);
     return d;
 }
 
@@ -386,6 +343,7 @@ int fleet_new(const struct fleet_options *o, struct fleet **ret)
     if (f == NULL)
         return -ENOMEM;
     f->o = *o;
+    atomic_init(&f->tick_before, INT64_MIN);
     pthread_mutex_init(&f->names_lock, NULL);
     pthread_mutex_init(&f->drain_lock, NULL);
     for (i = 0; i < FLEET_SHARDS; i++) {
@@ -439,20 +397,30 @@ void fleet_on_done(struct fleet *f, void (*cb)(void *cls, const struct fleet_don
     f->done_cls = cls;
 }
 
+/* Each shard's LRU list is in order of last request, newest first, so a
+ * tick walks it only down to the devices the previous tick already looked
+ * at: those seen at or before its threshold. A second of margin covers a
+ * request timed before another's but recorded after it. A clock that went
+ * back, or devices restored, make the next tick look at every device. */
 void fleet_tick(struct fleet *f, int64_t now_ms)
 {
     int64_t before = now_ms - (int64_t)f->o.stall_seconds * 1000;
+    int64_t prev = atomic_exchange(&f->tick_before, before);
+    bool all = prev == INT64_MIN || before < prev;
 
     if (!f->o.track)
         return;
     for (unsigned i = 0; i < FLEET_SHARDS; i++) {
         struct fleet_shard *s = &f->shards[i];
         pthread_mutex_lock(&s->lock);
-        for (struct fleet_tag *d = s->lru_head; d != NULL; d = d->next)
+        for (struct fleet_tag *d = s->lru_head; d != NULL; d = d->next) {
+            if (!all && d->last_seen <= prev - 1000)
+                break;
             if (d->state == FLEET_DOWNLOADING && d->last_seen <= before) {
                 fleet_set_state(f, d, FLEET_STALLED, now_ms);
                 fleet_mark(d);
             }
+        }
         pthread_mutex_unlock(&s->lock);
     }
 }

@@ -6,8 +6,24 @@
  * Readers (the admin API, the metrics, the store's writer thread) get
  * copies: nothing returned points into the registry. A device is known by
  * the X-Device-Id it sends or, when it sends none (the legacy bootloaders),
- * by its address. At most max_devices are held; beyond that the least
- * recently seen one leaves memory (the store keeps it on disk).
+ * by its address (ids and addresses share one name space: a device whose
+ * id is "192.0.2.7" is the one a legacy client at that address would be).
+ * At most max_devices are held; beyond that the least recently seen one of
+ * all leaves memory (the store keeps it on disk); asked for again it is a
+ * new entry.
+ *
+ * States: a header request makes a device checking, or up-to-date when it
+ * says it runs the version offered or a later one. Its first block (or
+ * image bytes) begins a download: downloading, downloads_started counted.
+ * When every block has been served once (a block served twice counts once)
+ * or the image bytes reach its size, it is downloaded, counted with its
+ * duration, and the done callback runs, once per download. A download
+ * interrupted (a new header, or stalled) resumes where it was when blocks
+ * come again for the same version and block count; another version or
+ * block count begins a new one from no block served. Blocks of a download
+ * already done begin none until the device asks for the header again.
+ * Images of over 2^20 blocks keep no bitmap: their blocks are counted as
+ * served, repeats included.
  *
  * Every function is safe to call from any thread. Times are wall-clock
  * milliseconds since the epoch, passed in so that tests control them. */
@@ -98,7 +114,7 @@ struct fleet_options {
 
 /* Counters since start, for the metrics. */
 struct fleet_counts {
-    uint64_t devices[FLEET_STATES];     /* devices now in each state */
+    uint64_t devices[FLEET_STATES];     /* devices now in each state (in memory) */
     uint64_t downloads_started, downloads_completed;
     uint64_t reports[FLEET_STATUSES];   /* accepted reports by status */
     /* Completed download durations: counts at or below each bound. */
@@ -107,6 +123,8 @@ struct fleet_counts {
     uint64_t duration_sum_ms;
     uint64_t devices_evicted;
 };
+/* 1 s, 5 s, 15 s, 30 s, 1 min, 5 min, 15 min, 1 h; the counts are
+ * cumulative, as a Prometheus histogram's buckets. */
 extern const uint32_t fleet_duration_bounds_ms[8];
 
 struct fleet;
@@ -116,12 +134,16 @@ struct fleet;
 struct fleet_tag;
 void fleet_tag_free(struct fleet_tag *t);
 
-/* Returns 0 and a new registry in *@ret, or -ENOMEM. */
+/* Returns 0 and a new registry in *@ret, or -ENOMEM. With track false it
+ * holds nothing: every call below does nothing, readers see no device and
+ * fleet_report answers 404. */
 int fleet_new(const struct fleet_options *o, struct fleet **ret);
+/* Frees the registry; every tag must have been freed before. */
 void fleet_free(struct fleet *f);
 
 /* A header request for firmware @name (@len bytes) answered with @offered
  * (200). @id: the X-Device-Id (NULL: none, then @address is the id);
+ * @address: the client's, as text, never NULL (here and below);
  * @installed: the X-Device-Version, if @has_installed. @blocks: the
  * firmware's block count. *@tag is replaced by the device's tag for the
  * connection's later requests. Returns 0, -EINVAL for an id that is not
@@ -143,7 +165,7 @@ void fleet_image(struct fleet *f, struct fleet_tag **tag, const char *address,
 
 /* What a report decided. */
 struct fleet_report_result {
-    unsigned status;          /* 204 accepted; 400, 404, 413, 429 refused */
+    unsigned status;          /* 204 accepted; 400, 404, 413, 429 refused; 503 out of memory */
     bool log;                 /* log this refusal: the first from the address this minute */
     unsigned suppressed;      /* refusals from the address not logged since */
     char message[96];         /* why, for the body and the log */
@@ -154,7 +176,14 @@ struct fleet_report_result {
 
 /* POST /NAME/report with @body (@body_len bytes, form-encoded:
  * status=S[&version=V][&reason=R][&id=ID]) from @address, with the
- * X-Device-Id @id (or NULL). @known: NAME is a firmware being served. */
+ * X-Device-Id @id (or NULL). @known: NAME is a firmware being served.
+ * The device is the one @id names, else the body's id=, else the tag's,
+ * else the one known by @address; *@tag becomes it. Each report, refused
+ * or not, spends one of its address's tokens (10 a second, bursts of 20;
+ * 1024 addresses tracked at once, in sets of 4). Checked in this order:
+ * 429, 413, 404, 400. Accepted installed/confirmed with a version set the
+ * installed version, and make the device up-to-date if it is the one
+ * offered. */
 void fleet_report(struct fleet *f, struct fleet_tag **tag, const char *id, const char *address,
                   const char *name, size_t len, bool known, const char *body, size_t body_len,
                   int64_t now_ms, struct fleet_report_result *ret);
@@ -168,12 +197,14 @@ struct fleet_done {
 };
 void fleet_on_done(struct fleet *f, void (*cb)(void *cls, const struct fleet_done *d), void *cls);
 
-/* Marks downloading devices with no request for stall_seconds as stalled. */
+/* Marks downloading devices with no request for stall_seconds as stalled.
+ * It visits every device: call it about once a second, not more. */
 void fleet_tick(struct fleet *f, int64_t now_ms);
 
 /* Readers. fleet_each calls @cb with a copy of every device whose firmware
  * is @firmware (NULL: any) and whose state is @state (-1: any), in no
- * particular order; @cb returns false to stop. */
+ * particular order; @cb returns false to stop. It copies one shard (a 64th
+ * of the devices) at a time and calls @cb with no lock held. */
 void fleet_each(struct fleet *f, const char *firmware, int state,
                 bool (*cb)(void *cls, const struct fleet_device *d), void *cls);
 
@@ -200,7 +231,11 @@ size_t fleet_drain(struct fleet *f, size_t max,
 
 /* At start-up, before serving: puts a device read back from the store into
  * memory (with its last @nevents events), unchanged for the next drain.
- * Returns 0, -ENOSPC when max_devices are held, or -ENOMEM. */
+ * Each restored device becomes the most recently seen: restore them oldest
+ * (last_seen_ms) first so that eviction order survives a restart. A
+ * download in progress is not resumed: the next block begins a new one.
+ * Returns 0, -EINVAL for an empty or unterminated id or firmware or a bad
+ * state, -ENOSPC when max_devices are held, or -ENOMEM. */
 int fleet_restore(struct fleet *f, const struct fleet_device *d,
                   const struct fleet_event *events, size_t nevents);
 

@@ -1,7 +1,8 @@
-/* The registry's insides, shared by fleet.c (the table and the request
- * path), fleet_read.c (the copies for readers and the store) and
- * fleet_report.c (reports and their budget). Nothing outside fleet*.c
- * includes this.
+/* The registry's insides, shared by fleet.c (the table, eviction, events,
+ * states, fleet_tick), fleet_request.c (header, block and image requests),
+ * fleet_read.c (the copies for readers and the store) and fleet_report.c
+ * (reports and their budget), fleet_name.c (interned firmware names).
+ * Nothing outside fleet*.c includes this.
  *
  * Layout: FLEET_SHARDS shards chosen by a hash of the id, each with its own
  * mutex, hash table, LRU list (most recently seen first) and list of devices
@@ -12,7 +13,11 @@
  * Firmware names are interned (one copy per name, counted), so a device
  * costs a pointer for its firmware; each name also keeps its devices per
  * state for fleet_tally. Lock order: a shard, then the names; never two
- * shards at once. */
+ * shards at once.
+ *
+ * Eviction: at max_devices, a new device evicts the least recently seen of
+ * all, found by looking at the tail of each shard's LRU list in turn (one
+ * lock at a time, so 64 short locks per device made at the limit). */
 #ifndef OTAD_FLEET_PRIV_H
 #define OTAD_FLEET_PRIV_H
 
@@ -26,6 +31,10 @@
 /* Images of more blocks than this keep no bitmap (it would be over 128 KiB
  * a device): their blocks are counted as served, repeats included. */
 #define FLEET_BITMAP_MAX_BLOCKS (1u << 20)
+/* The counters: exact, but read without a snapshot of all at once. */
+#define FLEET_ADD(counter, n) atomic_fetch_add_explicit(&(counter), (n), memory_order_relaxed)
+#define FLEET_SUB(counter, n) atomic_fetch_sub_explicit(&(counter), (n), memory_order_relaxed)
+#define FLEET_GET(counter) atomic_load_explicit(&(counter), memory_order_relaxed)
 /* A device's event ring starts this small and doubles up to history. */
 #define FLEET_EVENTS_FIRST 4
 
@@ -49,6 +58,7 @@ struct fleet_tag {
     bool dirty;                               /* on the dirty list */
     bool dl_active;                           /* a download begun, not finished */
     bool by_address, has_installed, has_report;
+    bool has_offered;                         /* a header was answered: offered is set */
     uint8_t state;
     uint32_t installed, offered;
     uint32_t dl_offered, dl_blocks, dl_served; /* dl_blocks 0: a whole-image download */
@@ -70,7 +80,7 @@ struct fleet_shard {
     struct fleet_tag **buckets;
     size_t nbuckets, n;
     struct fleet_tag *lru_head, *lru_tail;
-    struct fleet_tag *dirty;
+    struct fleet_tag *dirty, *dirty_tail;     /* changed since drained, oldest first */
 };
 
 struct fleet_limiter;
@@ -90,6 +100,7 @@ struct fleet {
     void (*done_cb)(void *cls, const struct fleet_done *d);
     void *done_cls;
     struct fleet_limiter *lim;
+    _Atomic int64_t tick_before;              /* the last tick's threshold; INT64_MIN: none */
     unsigned drain_next;                      /* the shard the next drain starts at */
     pthread_mutex_t drain_lock;
 };
@@ -112,6 +123,11 @@ void fleet_mark(struct fleet_tag *d);
 void fleet_touch(struct fleet_tag *d, int64_t now_ms);
 /* Drops a reference, under the shard's lock; the last frees @d. */
 void fleet_release(struct fleet_tag *d);
+/* fleet_name.c */
+/* Moves @d's firmware to @name (@len bytes), keeping the per-name state
+ * counts; its shard is locked. Out of memory, it keeps the name it had. */
+void fleet_set_firmware(struct fleet *f, struct fleet_tag *d, const char *name, size_t len);
+void fleet_name_drop(struct fleet *f, struct fleet_name *n);
 /* fleet_read.c */
 void fleet_copy(const struct fleet_tag *d, struct fleet_device *ret);
 /* fleet_report.c */

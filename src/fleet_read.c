@@ -7,40 +7,46 @@
 #include "fleet_priv.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "array.h"
 
-#define GET(counter) atomic_load_explicit(&(counter), memory_order_relaxed)
-#define ADD(counter, n) atomic_fetch_add_explicit(&(counter), (n), memory_order_relaxed)
+/* The fields a device and its copy hold alike, declared once for both ways
+ * (fleet_copy and fleet_restore); the sizes must match or this fails to
+ * compile. */
+#define SAME(t, c)                                                                  \
+    {offsetof(struct fleet_tag, t), offsetof(struct fleet_device, c),              \
+     sizeof(char[sizeof(((struct fleet_tag *)0)->t) ==                             \
+                         sizeof(((struct fleet_device *)0)->c) ? 1 : -1]) *        \
+         sizeof(((struct fleet_tag *)0)->t)}
+static const struct {
+    size_t tag, copy, size;
+} same[] = {
+    SAME(by_address, by_address),   SAME(first_seen, first_seen_ms),
+    SAME(last_seen, last_seen_ms),  SAME(has_installed, has_installed),
+    SAME(installed, installed),     SAME(offered, offered),
+    SAME(dl_blocks, blocks_total),  SAME(dl_served, blocks_served),
+    SAME(bytes, bytes),             SAME(dl_started, download_started_ms),
+    SAME(has_report, has_report),   SAME(last_report, last_report),
+    SAME(seq, seq),                 SAME(address, address),
+};
 
 void fleet_copy(const struct fleet_tag *d, struct fleet_device *ret)
 {
     int64_t end = d->dl_ended != 0 ? d->dl_ended : d->last_seen;
 
     memset(ret, 0, sizeof(*ret));
+    for (size_t i = 0; i < sizeof(same) / sizeof(*same); i++)
+        memcpy((char *)ret + same[i].copy, (const char *)d + same[i].tag, same[i].size);
     memcpy(ret->id, d->id, sizeof(ret->id));
-    ret->by_address = d->by_address;
-    memcpy(ret->address, d->address, sizeof(ret->address));
     if (d->fw != NULL)
         memcpy(ret->firmware, d->fw->s, d->fw->len + 1);
-    ret->first_seen_ms = d->first_seen;
-    ret->last_seen_ms = d->last_seen;
-    ret->has_installed = d->has_installed;
-    ret->installed = d->installed;
-    ret->offered = d->offered;
     ret->state = d->state;
-    ret->blocks_total = d->dl_blocks;
-    ret->blocks_served = d->dl_served;
-    ret->bytes = d->bytes;
     ret->rate = end > d->dl_started && d->dl_started != 0
                     ? d->dl_bytes * 1000 / (uint64_t)(end - d->dl_started) : 0;
-    ret->download_started_ms = d->dl_started;
-    ret->has_report = d->has_report;
-    ret->last_report = d->last_report;
-    ret->seq = d->seq;
 }
 
 /* The last @n events of @d, oldest first, into @out. */
@@ -100,16 +106,16 @@ void fleet_counts(struct fleet *f, struct fleet_counts *ret)
 {
     memset(ret, 0, sizeof(*ret));
     for (unsigned i = 0; i < FLEET_STATES; i++)
-        ret->devices[i] = GET(f->c.devices[i]);
+        ret->devices[i] = FLEET_GET(f->c.devices[i]);
     for (unsigned i = 0; i < FLEET_STATUSES; i++)
-        ret->reports[i] = GET(f->c.reports[i]);
+        ret->reports[i] = FLEET_GET(f->c.reports[i]);
     for (unsigned i = 0; i < 8; i++)
-        ret->duration_le[i] = GET(f->c.duration_le[i]);
-    ret->downloads_started = GET(f->c.started);
-    ret->downloads_completed = GET(f->c.completed);
-    ret->duration_count = GET(f->c.duration_count);
-    ret->duration_sum_ms = GET(f->c.duration_sum_ms);
-    ret->devices_evicted = GET(f->c.evicted);
+        ret->duration_le[i] = FLEET_GET(f->c.duration_le[i]);
+    ret->downloads_started = FLEET_GET(f->c.started);
+    ret->downloads_completed = FLEET_GET(f->c.completed);
+    ret->duration_count = FLEET_GET(f->c.duration_count);
+    ret->duration_sum_ms = FLEET_GET(f->c.duration_sum_ms);
+    ret->devices_evicted = FLEET_GET(f->c.evicted);
 }
 
 struct tally {
@@ -132,7 +138,7 @@ void fleet_tally(struct fleet *f,
             for (struct fleet_name *nm = f->names[b]; nm != NULL; nm = nm->next) {
                 memcpy(t[n].name, nm->s, nm->len + 1);
                 for (unsigned s = 0; s < FLEET_STATES; s++)
-                    t[n].counts[s] = GET(nm->counts[s]);
+                    t[n].counts[s] = FLEET_GET(nm->counts[s]);
                 n++;
             }
     pthread_mutex_unlock(&f->names_lock);
@@ -203,6 +209,10 @@ int fleet_restore(struct fleet *f, const struct fleet_device *dv,
 
     if (!f->o.track)
         return 0;
+    if (strnlen(dv->id, sizeof(dv->id)) == sizeof(dv->id) || dv->id[0] == 0 ||
+        strnlen(dv->firmware, sizeof(dv->firmware)) == sizeof(dv->firmware) ||
+        (unsigned)dv->state >= FLEET_STATES)
+        return -EINVAL;
     if (atomic_load(&f->ndevices) >= f->o.max_devices)
         return -ENOSPC;
     d = fleet_locate(f, dv->id, dv->by_address, dv->firmware, strlen(dv->firmware),
@@ -215,19 +225,14 @@ int fleet_restore(struct fleet *f, const struct fleet_device *dv,
     for (size_t i = 0; i < nevents; i++)
         fleet_add_event(f, d, &events[i]);
     d->ev_new = 0;
-    snprintf(d->address, sizeof(d->address), "%s", dv->address);
-    d->first_seen = dv->first_seen_ms;
-    d->last_seen = dv->last_seen_ms;
-    d->has_installed = dv->has_installed;
-    d->installed = dv->installed;
-    d->offered = d->dl_offered = dv->offered;
-    d->dl_blocks = dv->blocks_total;
-    d->dl_served = dv->blocks_served;
-    d->bytes = dv->bytes;
-    d->dl_started = dv->download_started_ms;
-    d->has_report = dv->has_report;
-    d->last_report = dv->last_report;
-    d->seq = dv->seq;
+    for (size_t i = 0; i < sizeof(same) / sizeof(*same); i++)
+        memcpy((char *)d + same[i].tag, (const char *)dv + same[i].copy, same[i].size);
+    d->address[sizeof(d->address) - 1] = 0;
+    d->dl_offered = d->offered;
+    /* A store has no flag for it: a device with none offered has 0. */
+    d->has_offered = d->offered != 0;
     pthread_mutex_unlock(&d->shard->lock);
+    /* Out of the LRU order of last requests: the next tick looks at all. */
+    atomic_store(&f->tick_before, INT64_MIN);
     return 0;
 }

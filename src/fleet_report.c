@@ -5,9 +5,11 @@
  * other keys are ignored. Every report, accepted or not, spends a token of
  * its address's budget (a bucket of FLEET_BURST refilled at FLEET_RATE a
  * second); an empty bucket refuses with 429. The buckets live in a fixed
- * table of FLEET_LIMIT_SLOTS addresses, indexed by hash: an address that
- * collides with another takes its slot over, starting with a full bucket, so
- * the table stays bounded whatever the number of addresses. */
+ * table of FLEET_LIMIT_SLOTS addresses, in sets of FLEET_LIMIT_WAYS chosen
+ * by hash: a new address takes over the slot of its set used least
+ * recently, starting with a full bucket, so the table stays bounded
+ * whatever the number of addresses, and one flooder is not reset by a few
+ * others that share its set. */
 #include "fleet_priv.h"
 
 #include <errno.h>
@@ -18,6 +20,7 @@
 #define FLEET_RATE 10
 #define FLEET_BURST 20
 #define FLEET_LIMIT_SLOTS 1024
+#define FLEET_LIMIT_WAYS 4
 #define FLEET_BODY_MAX 1024
 
 static const char *const state_names[FLEET_STATES] = {
@@ -96,9 +99,19 @@ void fleet_limiter_free(struct fleet_limiter *l)
 /* The slot of @address, refilled to @now_ms; the limiter is locked. */
 static struct slot *slot_of(struct fleet_limiter *l, const char *address, int64_t now_ms)
 {
-    struct slot *s = &l->slots[fleet_hash(address, strlen(address)) % FLEET_LIMIT_SLOTS];
+    struct slot *set = &l->slots[fleet_hash(address, strlen(address)) %
+                                 (FLEET_LIMIT_SLOTS / FLEET_LIMIT_WAYS) * FLEET_LIMIT_WAYS];
+    struct slot *s = set;
 
-    if (strcmp(s->address, address) != 0) {
+    for (unsigned i = 0; i < FLEET_LIMIT_WAYS; i++) {
+        if (strncmp(set[i].address, address, sizeof(set[i].address) - 1) == 0) {
+            s = &set[i];
+            break;
+        }
+        if (set[i].refilled_ms < s->refilled_ms)
+            s = &set[i];
+    }
+    if (strncmp(s->address, address, sizeof(s->address) - 1) != 0) {
         snprintf(s->address, sizeof(s->address), "%s", address);
         s->tokens_milli = FLEET_BURST * 1000;
         s->refilled_ms = now_ms;
@@ -243,6 +256,31 @@ static int parse_form(const char *body, size_t len, struct form *form, char *msg
     return 0;
 }
 
+/* 0 if the report is to be accepted, else the status refusing it, with
+ * why in @msg. Checked in the order fleet.h gives. */
+static unsigned check(struct fleet *f, const char *id, const char *address, bool known,
+                      const char *body, size_t body_len, int64_t now_ms, struct form *form,
+                      char *msg, size_t cap)
+{
+    if (!spend(f->lim, address, now_ms)) {
+        snprintf(msg, cap, "too many reports");
+        return 429;
+    }
+    if (body_len > FLEET_BODY_MAX) {
+        snprintf(msg, cap, "report over %d bytes", FLEET_BODY_MAX);
+        return 413;
+    }
+    if (!known) {
+        snprintf(msg, cap, "no such firmware");
+        return 404;
+    }
+    if (id != NULL && !fleet_id_valid(id, strlen(id))) {
+        snprintf(msg, cap, "bad X-Device-Id");
+        return 400;
+    }
+    return parse_form(body, body_len, form, msg, cap) < 0 ? 400 : 0;
+}
+
 /* Records the accepted report @e on @d; its shard is locked. */
 static void record(struct fleet *f, struct fleet_tag *d, const struct fleet_event *e,
                    bool has_version)
@@ -250,12 +288,12 @@ static void record(struct fleet *f, struct fleet_tag *d, const struct fleet_even
     fleet_add_event(f, d, e);
     d->has_report = true;
     d->last_report = *e;
-    atomic_fetch_add_explicit(&f->c.reports[e->status], 1, memory_order_relaxed);
+    FLEET_ADD(f->c.reports[e->status], 1);
     if (has_version && (e->status == FLEET_REPORT_INSTALLED ||
                         e->status == FLEET_REPORT_CONFIRMED)) {
         d->has_installed = true;
         d->installed = e->version;
-        if (e->version == d->offered)
+        if (d->has_offered && e->version == d->offered)
             fleet_set_state(f, d, FLEET_UP_TO_DATE, e->at_ms);
     }
     fleet_mark(d);
@@ -269,33 +307,19 @@ void fleet_report(struct fleet *f, struct fleet_tag **tag, const char *id, const
     struct fleet_tag *d;
     const char *key = address;
     bool by_address = false;
+    unsigned status;
 
     memset(ret, 0, sizeof(*ret));
     ret->status = 204;
-    if (!f->o.track)
-        return;
-    if (!spend(f->lim, address, now_ms)) {
-        snprintf(ret->message, sizeof(ret->message), "too many reports");
-        refuse(f, address, now_ms, 429, ret);
-        return;
-    }
-    if (body_len > FLEET_BODY_MAX) {
-        snprintf(ret->message, sizeof(ret->message), "report over %d bytes", FLEET_BODY_MAX);
-        refuse(f, address, now_ms, 413, ret);
+    if (!f->o.track) {
+        /* As otad.yaml(5) says of track: false; not a refusal to log. */
+        ret->status = 404;
+        snprintf(ret->message, sizeof(ret->message), "devices are not tracked");
         return;
     }
-    if (!known) {
-        snprintf(ret->message, sizeof(ret->message), "no such firmware");
-        refuse(f, address, now_ms, 404, ret);
-        return;
-    }
-    if (id != NULL && !fleet_id_valid(id, strlen(id))) {
-        snprintf(ret->message, sizeof(ret->message), "bad X-Device-Id");
-        refuse(f, address, now_ms, 400, ret);
-        return;
-    }
-    if (parse_form(body, body_len, &form, ret->message, sizeof(ret->message)) < 0) {
-        refuse(f, address, now_ms, 400, ret);
+    if ((status = check(f, id, address, known, body, body_len, now_ms, &form, ret->message,
+                        sizeof(ret->message))) != 0) {
+        refuse(f, address, now_ms, status, ret);
         return;
     }
     /* Whose: the id it names, else the connection's device, else its address. */

@@ -14,8 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ADD(counter, n) atomic_fetch_add_explicit(&(counter), (n), memory_order_relaxed)
-
 int fleet_header(struct fleet *f, struct fleet_tag **tag, const char *id, const char *address,
                  const char *name, size_t len, uint32_t offered, bool has_installed,
                  uint32_t installed, uint32_t blocks, int64_t now_ms)
@@ -23,6 +21,7 @@ int fleet_header(struct fleet *f, struct fleet_tag **tag, const char *id, const 
     struct fleet_tag *d;
     int rc = 0;
 
+    /* @blocks is not needed here: each block request brings its count. */
     (void)blocks;
     if (!f->o.track)
         return 0;
@@ -35,6 +34,7 @@ int fleet_header(struct fleet *f, struct fleet_tag **tag, const char *id, const 
     snprintf(d->address, sizeof(d->address), "%s", address);
     fleet_touch(d, now_ms);
     d->offered = offered;
+    d->has_offered = true;
     if (has_installed) {
         d->has_installed = true;
         d->installed = installed;
@@ -47,7 +47,7 @@ int fleet_header(struct fleet *f, struct fleet_tag **tag, const char *id, const 
 }
 
 /* The device of a block or image request, its shard locked: the tag's, or
- * the one known by @address (then *@owned says the tag is to be set). */
+ * the one known by @address; NULL when out of memory. */
 static struct fleet_tag *device_of(struct fleet *f, struct fleet_tag **tag, const char *address,
                                    const char *name, size_t len, int64_t now_ms)
 {
@@ -93,7 +93,7 @@ static bool begin(struct fleet *f, struct fleet_tag *d, uint32_t blocks, uint64_
         d->dl_bytes = 0;
         d->dl_started = now_ms;
         d->dl_ended = 0;
-        ADD(f->c.started, 1);
+        FLEET_ADD(f->c.started, 1);
     }
     fleet_set_state(f, d, FLEET_DOWNLOADING, now_ms);
     return true;
@@ -110,29 +110,20 @@ static void finish(struct fleet *f, struct fleet_tag *d, int64_t now_ms, struct 
     d->dl_active = false;
     d->dl_ended = now_ms;
     fleet_set_state(f, d, FLEET_DOWNLOADED, now_ms);
-    ADD(f->c.completed, 1);
-    ADD(f->c.duration_count, 1);
-    ADD(f->c.duration_sum_ms, ms);
+    FLEET_ADD(f->c.completed, 1);
+    FLEET_ADD(f->c.duration_count, 1);
+    FLEET_ADD(f->c.duration_sum_ms, ms);
     for (unsigned i = 0; i < 8; i++)
         if (ms <= fleet_duration_bounds_ms[i])
-            ADD(f->c.duration_le[i], 1);
+            FLEET_ADD(f->c.duration_le[i], 1);
     fleet_copy(d, copy);
     *duration = ms;
 }
 
-/* The common end of fleet_block and fleet_image. */
-static void done(struct fleet *f, struct fleet_tag *d, struct fleet_tag **tag, bool finished,
-                 const struct fleet_device *copy, uint64_t duration)
-{
-    fleet_mark(d);
-    fleet_settle(d, tag);
-    if (finished && f->done_cb != NULL)
-        f->done_cb(f->done_cls, &(struct fleet_done){.device = copy, .duration_ms = duration});
-}
-
-void fleet_block(struct fleet *f, struct fleet_tag **tag, const char *address,
-                 const char *name, size_t len, uint32_t n, uint32_t blocks, uint64_t bytes,
-                 int64_t now_ms)
+/* Block @n of @blocks, or (@blocks 0) @bytes of the image of @size bytes. */
+static void served(struct fleet *f, struct fleet_tag **tag, const char *address,
+                   const char *name, size_t len, uint32_t n, uint32_t blocks, uint64_t bytes,
+                   uint64_t size, int64_t now_ms)
 {
     struct fleet_device copy;
     uint64_t duration = 0;
@@ -143,42 +134,39 @@ void fleet_block(struct fleet *f, struct fleet_tag **tag, const char *address,
         return;
     d->bytes += bytes;
     fleet_touch(d, now_ms);
-    if ((d->state == FLEET_DOWNLOADING && d->dl_blocks == blocks && d->dl_active) ||
-        begin(f, d, blocks, 0, now_ms)) {
+    /* The usual case first: one more block of the download in progress. */
+    if ((d->state == FLEET_DOWNLOADING && d->dl_active && blocks != 0 && d->dl_blocks == blocks) ||
+        begin(f, d, blocks, size, now_ms)) {
         d->dl_bytes += bytes;
-        if (d->bitmap == NULL) {
+        if (blocks == 0) {
+            finished = d->dl_bytes >= size;
+        } else if (d->bitmap == NULL) {
             if (n < blocks && d->dl_served < blocks)
                 d->dl_served++;
         } else if (n < blocks && !(d->bitmap[n / 8] & (1u << (n % 8)))) {
             d->bitmap[n / 8] |= (uint8_t)(1u << (n % 8));
             d->dl_served++;
         }
-        if (d->dl_served >= blocks) {
+        if (finished || (blocks != 0 && d->dl_served >= blocks)) {
             finish(f, d, now_ms, &copy, &duration);
             finished = true;
         }
     }
-    done(f, d, tag, finished, &copy, duration);
+    fleet_mark(d);
+    fleet_settle(d, tag);
+    if (finished && f->done_cb != NULL)
+        f->done_cb(f->done_cls, &(struct fleet_done){.device = &copy, .duration_ms = duration});
+}
+
+void fleet_block(struct fleet *f, struct fleet_tag **tag, const char *address,
+                 const char *name, size_t len, uint32_t n, uint32_t blocks, uint64_t bytes,
+                 int64_t now_ms)
+{
+    served(f, tag, address, name, len, n, blocks, bytes, 0, now_ms);
 }
 
 void fleet_image(struct fleet *f, struct fleet_tag **tag, const char *address,
                  const char *name, size_t len, uint64_t bytes, uint64_t size, int64_t now_ms)
 {
-    struct fleet_device copy;
-    uint64_t duration = 0;
-    bool finished = false;
-    struct fleet_tag *d;
-
-    if (!f->o.track || (d = device_of(f, tag, address, name, len, now_ms)) == NULL)
-        return;
-    d->bytes += bytes;
-    fleet_touch(d, now_ms);
-    if (begin(f, d, 0, size, now_ms)) {
-        d->dl_bytes += bytes;
-        if (d->dl_bytes >= size) {
-            finish(f, d, now_ms, &copy, &duration);
-            finished = true;
-        }
-    }
-    done(f, d, tag, finished, &copy, duration);
+    served(f, tag, address, name, len, 0, 0, bytes, size, now_ms);
 }

@@ -1,6 +1,7 @@
 /* What the registry costs: nanoseconds per fleet_block call with a tag (one
  * thread, then two on devices of their own, then two on one device), and the resident memory of
- * 100,000 devices that asked for the header and a few blocks.
+ * 100,000 devices that asked for the header and a few blocks, and the time
+ * fleet_tick and fleet_each take over them.
  * Wall time suffers from other load on the machine; the CPU time of each
  * thread does less. Not a test: run build/tests/unit/bench-fleet by hand. */
 #include <pthread.h>
@@ -87,6 +88,13 @@ static void time_blocks(unsigned threads, bool shared)
     fleet_free(f);
 }
 
+static bool count(void *cls, const struct fleet_device *d)
+{
+    (void)d;
+    ++*(unsigned *)cls;
+    return true;
+}
+
 static void memory(void)
 {
     struct fleet_options o = {.track = true, .max_devices = DEVICES, .history = 100,
@@ -108,6 +116,16 @@ static void memory(void)
     }
     printf("%u devices downloading a 512-block image: %ld KiB RSS more\n", DEVICES,
            rss_kib() - before);
+    double t = now_s(CLOCK_MONOTONIC);
+    fleet_tick(f, DEVICES);
+    printf("fleet_tick over them, the first: %.2f ms\n", (now_s(CLOCK_MONOTONIC) - t) * 1e3);
+    t = now_s(CLOCK_MONOTONIC);
+    fleet_tick(f, DEVICES + 1000);
+    printf("fleet_tick a second later: %.2f ms\n", (now_s(CLOCK_MONOTONIC) - t) * 1e3);
+    unsigned n = 0;
+    t = now_s(CLOCK_MONOTONIC);
+    fleet_each(f, NULL, -1, count, &n);
+    printf("fleet_each over them (%u): %.2f ms\n", n, (now_s(CLOCK_MONOTONIC) - t) * 1e3);
     fleet_free(f);
 }
 

@@ -7,11 +7,14 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fleet.h"
+#include "fleet_priv.h" /* fleet_hash, to find addresses that share a set */
 
 #define FW "app"
 #define ADDR "192.0.2.7"
@@ -224,7 +227,34 @@ static void test_resume_and_reset(void **state)
     assert_int_equal(get(x, "dev-1", NULL, 0, NULL).blocks_total, 6);
     fleet_counts(x->f, &c);
     assert_int_equal(c.downloads_started, 3);
+    /* Another firmware on the same connection, same block count: another
+     * download too. */
+    block(x, 1, 6, 3150);
+    fleet_block(x->f, &x->tag, ADDR, "other", 5, 2, 6, 100, 3200);
+    assert_int_equal(get(x, "dev-1", NULL, 0, NULL).blocks_served, 1);
+    assert_string_equal(get(x, "dev-1", NULL, 0, NULL).firmware, "other");
+    fleet_counts(x->f, &c);
+    assert_int_equal(c.downloads_started, 4);
     assert_int_equal(c.downloads_completed, 0);
+}
+
+static void test_huge_image(void **state)
+{
+    struct fixture *x = *state;
+    const uint32_t blocks = (1u << 20) + 1;
+
+    /* Too many blocks for a bitmap: blocks are counted, repeats too. */
+    header(x, "dev-1", 7, false, 0, blocks, 1000);
+    block(x, 0, blocks, 1000);
+    block(x, 0, blocks, 1000);
+    assert_int_equal(get(x, "dev-1", NULL, 0, NULL).blocks_served, 2);
+    for (uint32_t n = 2; n < blocks - 1; n++)
+        block(x, n, blocks, 2000);
+    assert_int_equal(x->done, 0);
+    block(x, blocks - 1, blocks, 3000);
+    assert_int_equal(x->done, 1);
+    assert_int_equal(get(x, "dev-1", NULL, 0, NULL).state, FLEET_DOWNLOADED);
+    assert_int_equal(get(x, "dev-1", NULL, 0, NULL).blocks_served, blocks);
 }
 
 static void test_stalled(void **state)
@@ -260,6 +290,35 @@ static void test_stalled(void **state)
                         4);
 }
 
+static void test_tick_each_second(void **state)
+{
+    struct fixture *x = *state;
+    struct fleet_tag *tags[10] = {0};
+    char id[8];
+
+    /* Ten downloads whose last blocks were a second apart: each stalls at
+     * its own tick, also when ticks look only at what changed. */
+    for (int i = 0; i < 10; i++) {
+        snprintf(id, sizeof(id), "d%d", i);
+        fleet_header(x->f, &tags[i], id, ADDR, FW, 3, 1, false, 0, 4, 0);
+        fleet_block(x->f, &tags[i], ADDR, FW, 3, 0, 4, 1, 1000 * i + 500);
+    }
+    for (int64_t t = 50000; t <= 75000; t += 1000) {
+        fleet_tick(x->f, t);
+        for (int i = 0; i < 10; i++) {
+            snprintf(id, sizeof(id), "d%d", i);
+            assert_int_equal(get(x, id, NULL, 0, NULL).state,
+                             1000 * i + 500 <= t - 60000 ? FLEET_STALLED : FLEET_DOWNLOADING);
+        }
+    }
+    /* The clock went back: every device is looked at again. */
+    fleet_block(x->f, &tags[0], ADDR, FW, 3, 1, 4, 1, 1000);
+    fleet_tick(x->f, 61000);
+    assert_int_equal(get(x, "d0", NULL, 0, NULL).state, FLEET_STALLED);
+    for (int i = 0; i < 10; i++)
+        fleet_tag_free(tags[i]);
+}
+
 static void test_image(void **state)
 {
     struct fixture *x = *state;
@@ -274,6 +333,18 @@ static void test_image(void **state)
     assert_int_equal(get(x, "dev-1", NULL, 0, NULL).rate, 250);
     assert_int_equal(x->done, 1);
     assert_int_equal(x->done_ms, 4000);
+}
+
+static void test_long_name(void **state)
+{
+    struct fixture *x = *state;
+    char name[300];
+
+    memset(name, 'n', sizeof(name));
+    fleet_header(x->f, &x->tag, "dev-1", ADDR, name, sizeof(name), 1, false, 0, 2, 0);
+    fleet_block(x->f, &x->tag, ADDR, name, sizeof(name), 0, 2, 1, 0);
+    assert_int_equal(strlen(get(x, "dev-1", NULL, 0, NULL).firmware), FLEET_NAME_MAX);
+    assert_int_equal(get(x, "dev-1", NULL, 0, NULL).blocks_served, 1);
 }
 
 static void test_by_address(void **state)
@@ -365,6 +436,13 @@ static void test_report_accepted(void **state)
     d = get(x, "dev-2", NULL, 0, NULL);
     assert_int_equal(d.installed, 6);
     assert_int_equal(d.state, FLEET_CHECKING);
+    /* Version 0 installed by a device never offered anything (offered
+     * reads 0): not up to date with anything. */
+    assert_int_equal(report(x, "dev-0", "status=confirmed&version=0", true, 2150).status, 204);
+    d = get(x, "dev-0", NULL, 0, NULL);
+    assert_int_equal(d.state, FLEET_CHECKING);
+    assert_true(d.has_installed);
+    assert_int_equal(d.installed, 0);
     /* A failure with a reason, for a device named in the body. */
     fleet_tag_free(x->tag);
     x->tag = NULL;
@@ -384,7 +462,7 @@ static void test_report_accepted(void **state)
     assert_int_equal(c.reports[FLEET_REPORT_INSTALLED], 2);
     assert_int_equal(c.reports[FLEET_REPORT_FAILED], 1);
     assert_int_equal(c.reports[FLEET_REPORT_REVERTED], 1);
-    assert_int_equal(c.reports[FLEET_REPORT_CONFIRMED], 0);
+    assert_int_equal(c.reports[FLEET_REPORT_CONFIRMED], 1);
 }
 
 static void test_report_refused(void **state)
@@ -465,6 +543,56 @@ static void test_report_budget(void **state)
     assert_false(r.log);
 }
 
+static void test_report_budget_shared_set(void **state)
+{
+    struct fixture *x = *state;
+    struct fleet_report_result r;
+    char others[3][FLEET_ADDRESS_MAX];
+    unsigned found = 0;
+
+    /* Three addresses in the same set of the budget table as ADDR (1024
+     * slots in 256 sets of 4, by fleet_hash), even in the same slot of it
+     * were it one set of 1024. */
+    for (unsigned i = 0; found < 3 && i < 1000000; i++) {
+        char a[FLEET_ADDRESS_MAX];
+        snprintf(a, sizeof(a), "10.%u.%u.%u", i >> 16 & 255, i >> 8 & 255, i & 255);
+        if (fleet_hash(a, strlen(a)) % 1024 == fleet_hash(ADDR, strlen(ADDR)) % 1024)
+            snprintf(others[found++], sizeof(others[0]), "%s", a);
+    }
+    assert_int_equal(found, 3);
+    for (int i = 0; i < 20; i++)
+        report(x, NULL, "status=verified", true, 1000);
+    assert_int_equal(report(x, NULL, "status=verified", true, 1000).status, 429);
+    for (unsigned i = 0; i < 3; i++) {
+        fleet_report(x->f, NULL, NULL, others[i], FW, 3, true, "status=failed", 13, 1000, &r);
+        assert_int_equal(r.status, 204);
+    }
+    /* ADDR's bucket is still empty. */
+    assert_int_equal(report(x, NULL, "status=verified", true, 1000).status, 429);
+}
+
+struct drained {
+    unsigned n;
+    char ids[16][FLEET_ID_MAX + 1];
+    size_t nevents[16];
+    int64_t first_seen[16];
+    struct fleet_event last[16];
+};
+
+static void on_drain(void *cls, const struct fleet_device *d, const struct fleet_event *ev,
+                     size_t nev)
+{
+    struct drained *r = cls;
+
+    assert_true(r->n < 16);
+    snprintf(r->ids[r->n], sizeof(r->ids[0]), "%s", d->id);
+    r->nevents[r->n] = nev;
+    r->first_seen[r->n] = d->first_seen_ms;
+    if (nev > 0)
+        r->last[r->n] = ev[nev - 1];
+    r->n++;
+}
+
 static void test_eviction(void **state)
 {
     struct fixture *x = make(true, 3, 100);
@@ -506,31 +634,21 @@ static void test_eviction(void **state)
     assert_int_equal(d.first_seen_ms, 10000);
     assert_int_equal(d.state, FLEET_CHECKING);
     assert_int_equal(fleet_get(x->f, "c", &d, NULL, 0, &(size_t){0}), -ENOENT);
+    /* The store gets every device's last changes, evicted ones too, and the
+     * old "a" before the new one so that the new one stays. */
+    struct drained r = {0};
+    int old_a = -1, new_a = -1;
+    assert_int_equal(fleet_drain(x->f, 100, on_drain, &r), 6);
+    for (int i = 0; i < 6; i++)
+        if (strcmp(r.ids[i], "a") == 0)
+            *(r.first_seen[i] == 1000 ? &old_a : &new_a) = i;
+    assert_true(old_a >= 0 && new_a > old_a);
+    assert_int_equal(r.last[old_a].state, FLEET_DOWNLOADED);
     /* The evicted one lives until its last tag goes (ASan tells). */
     fleet_tag_free(held);
     fleet_tag_free(x->tag);
     x->tag = NULL;
     teardown((void **)&x);
-}
-
-struct drained {
-    unsigned n;
-    char ids[16][FLEET_ID_MAX + 1];
-    size_t nevents[16];
-    struct fleet_event last[16];
-};
-
-static void on_drain(void *cls, const struct fleet_device *d, const struct fleet_event *ev,
-                     size_t nev)
-{
-    struct drained *r = cls;
-
-    assert_true(r->n < 16);
-    snprintf(r->ids[r->n], sizeof(r->ids[0]), "%s", d->id);
-    r->nevents[r->n] = nev;
-    if (nev > 0)
-        r->last[r->n] = ev[nev - 1];
-    r->n++;
 }
 
 static void test_drain(void **state)
@@ -611,6 +729,14 @@ static void test_restore(void **state)
     fleet_counts(x->f, &c);
     assert_int_equal(c.devices[FLEET_DOWNLOADED], 1);
     assert_int_equal(c.devices[FLEET_CHECKING], 0);
+    /* What no store should hold: refused. */
+    d.state = FLEET_STATES;
+    assert_int_equal(fleet_restore(x->f, &d, ev, 0), -EINVAL);
+    d.state = FLEET_DOWNLOADED;
+    d.id[0] = 0;
+    assert_int_equal(fleet_restore(x->f, &d, ev, 0), -EINVAL);
+    memset(d.id, 'a', sizeof(d.id));
+    assert_int_equal(fleet_restore(x->f, &d, ev, 0), -EINVAL);
     snprintf(d.id, sizeof(d.id), "old2");
     assert_int_equal(fleet_restore(x->f, &d, ev, 0), 0);
     snprintf(d.id, sizeof(d.id), "old3");
@@ -760,8 +886,9 @@ static void test_track_off(void **state)
     assert_int_equal(header(x, "dev", 1, false, 0, 1, 0), 0);
     block(x, 0, 1, 0);
     fleet_image(x->f, &x->tag, ADDR, FW, 3, 10, 10, 0);
-    fleet_report(x->f, &x->tag, NULL, ADDR, FW, 3, true, "status=bogus", 12, 0, &r);
-    assert_int_equal(r.status, 204);
+    fleet_report(x->f, &x->tag, NULL, ADDR, FW, 3, true, "status=installed", 16, 0, &r);
+    assert_int_equal(r.status, 404);
+    assert_false(r.log);
     fleet_tick(x->f, 1000000);
     assert_null(x->tag);
     assert_int_equal(fleet_get(x->f, "dev", &d, NULL, 0, &(size_t){0}), -ENOENT);
@@ -807,21 +934,82 @@ static void *work(void *arg)
     return NULL;
 }
 
+static bool on_each_count(void *cls, const struct fleet_device *d)
+{
+    (void)d;
+    ++*(unsigned *)cls;
+    return true;
+}
+
+static void on_tally_any(void *cls, const char *firmware, enum fleet_state s, uint64_t n)
+{
+    (void)firmware;
+    (void)s;
+    *(uint64_t *)cls += n;
+}
+
+static void on_drain_any(void *cls, const struct fleet_device *d, const struct fleet_event *ev,
+                         size_t nev)
+{
+    (void)d;
+    (void)ev;
+    *(size_t *)cls += nev;
+}
+
+struct reader {
+    struct fleet *f;
+    atomic_bool stop;
+    atomic_uint rounds;
+};
+
+/* Every reader, over and over while the workers run (at most 100000 rounds). */
+static void *read_all(void *arg)
+{
+    struct reader *r = arg;
+    struct fleet_counts c;
+    struct fleet_device d;
+    struct fleet_event ev[8];
+    size_t nev = 0;
+    uint64_t tallied;
+    unsigned n;
+
+    while (!atomic_load(&r->stop) && r->rounds < 100000) {
+        n = 0;
+        tallied = 0;
+        fleet_each(r->f, NULL, -1, on_each_count, &n);
+        fleet_tally(r->f, on_tally_any, &tallied);
+        fleet_drain(r->f, 10, on_drain_any, &nev);
+        fleet_counts(r->f, &c);
+        fleet_get(r->f, "shared", &d, ev, 8, &nev);
+        fleet_tick(r->f, 1);
+        atomic_fetch_add(&r->rounds, 1);
+    }
+    return NULL;
+}
+
 static void test_threads(void **state)
 {
     struct fixture *x = *state;
-    pthread_t th[T_THREADS];
+    struct reader rd = {.f = x->f};
+    pthread_t th[T_THREADS], reader;
     struct worker w[T_THREADS];
     struct fleet_counts c;
     struct fleet_device d;
     char id[16];
 
+    /* The reader first, and running, so that it runs beside the workers. */
+    assert_int_equal(pthread_create(&reader, NULL, read_all, &rd), 0);
+    for (int ms = 0; atomic_load(&rd.rounds) == 0 && ms < 10000; ms++)
+        nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+    assert_true(atomic_load(&rd.rounds) > 0);
     for (unsigned i = 0; i < T_THREADS; i++) {
         w[i] = (struct worker){.f = x->f, .i = i};
         assert_int_equal(pthread_create(&th[i], NULL, work, &w[i]), 0);
     }
     for (unsigned i = 0; i < T_THREADS; i++)
         pthread_join(th[i], NULL);
+    atomic_store(&rd.stop, true);
+    pthread_join(reader, NULL);
     for (unsigned i = 0; i < T_THREADS; i++) {
         snprintf(id, sizeof(id), "own-%u", i);
         d = get(x, id, NULL, 0, NULL);
@@ -839,6 +1027,51 @@ static void test_threads(void **state)
     assert_int_equal(c.devices[FLEET_DOWNLOADED], T_THREADS + 1);
 }
 
+/* Four threads make 2000 devices each in a registry of at most 100. */
+#define C_IDS 2000
+
+static void *churn(void *arg)
+{
+    struct worker *w = arg;
+    struct fleet_tag *tag = NULL;
+    char id[16];
+
+    for (unsigned n = 0; n < C_IDS; n++) {
+        snprintf(id, sizeof(id), "c%u-%u", w->i, n);
+        fleet_header(w->f, &tag, id, ADDR, FW, 3, 1, false, 0, 2, n);
+        fleet_block(w->f, &tag, ADDR, FW, 3, n % 2, 2, 1, n);
+    }
+    fleet_tag_free(tag);
+    return NULL;
+}
+
+static void test_threads_evicting(void **state)
+{
+    struct fixture *x = make(true, 100, 4);
+    pthread_t th[T_THREADS];
+    struct worker w[T_THREADS];
+    struct fleet_counts c;
+    uint64_t held = 0;
+    unsigned n = 0;
+
+    (void)state;
+    for (unsigned i = 0; i < T_THREADS; i++) {
+        w[i] = (struct worker){.f = x->f, .i = i};
+        assert_int_equal(pthread_create(&th[i], NULL, churn, &w[i]), 0);
+    }
+    for (unsigned i = 0; i < T_THREADS; i++)
+        pthread_join(th[i], NULL);
+    fleet_counts(x->f, &c);
+    for (unsigned s = 0; s < FLEET_STATES; s++)
+        held += c.devices[s];
+    fleet_each(x->f, NULL, -1, on_each_count, &n);
+    assert_int_equal(held, 100);
+    assert_int_equal(n, 100);
+    assert_int_equal(c.devices_evicted, T_THREADS * C_IDS - 100);
+    assert_int_equal(c.downloads_started, T_THREADS * C_IDS);
+    teardown((void **)&x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -846,13 +1079,17 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_checking_and_up_to_date, setup, teardown),
         cmocka_unit_test_setup_teardown(test_download, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resume_and_reset, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_huge_image, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stalled, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tick_each_second, setup, teardown),
         cmocka_unit_test_setup_teardown(test_image, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_by_address, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_report_accepted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_report_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_report_budget, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_report_budget_shared_set, setup, teardown),
         cmocka_unit_test(test_eviction),
         cmocka_unit_test_setup_teardown(test_drain, setup, teardown),
         cmocka_unit_test(test_restore),
@@ -861,6 +1098,7 @@ int main(void)
         cmocka_unit_test(test_history),
         cmocka_unit_test(test_track_off),
         cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+        cmocka_unit_test(test_threads_evicting),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
