@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,7 +23,6 @@
 #include "conf.h"
 #include "escape.h"
 #include "http.h"
-#include "listener.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
@@ -32,6 +30,7 @@
 #include "privs.h"
 #include "report.h"
 #include "scan.h"
+#include "setup.h"
 #include "store.h"
 #include "tls.h"
 #include "trust.h"
@@ -39,65 +38,6 @@
 
 /* In-flight responses get this long to finish after SIGTERM. */
 #define DRAIN_MS 1500
-
-/* Fills @c from defaults, the file and the flags, and looks up the user to
- * become into @p. Returns 0 or an exit status. */
-static int configure(const struct args *a, struct conf *c, struct privs *p,
-                     const char **ret_path)
-{
-    const char *path = a->config;
-    char err[512];
-    int r;
-
-    if (conf_init(c) < 0) {
-        fprintf(stderr, "otad: out of memory\n");
-        return 1;
-    }
-    if (path == NULL && access(OTAD_DEFAULT_CONFIG, F_OK) == 0)
-        path = OTAD_DEFAULT_CONFIG;
-    if (path != NULL && conf_load_file(c, path, err, sizeof(err)) < 0) {
-        fprintf(stderr, "%s\n", err);
-        return CONF_EXIT_STATUS;
-    }
-    for (size_t i = 0; i < a->noverrides; i++) {
-        r = conf_set(c, a->overrides[i][0], a->overrides[i][1], err, sizeof(err));
-        if (r < 0) {
-            fprintf(stderr, "otad: --%s: %s\n",
-                    strcmp(a->overrides[i][0], "firmware_dir") == 0 ? "firmware-dir"
-                                                                   : a->overrides[i][0],
-                    strchr(err, ':') ? strchr(err, ':') + 2 : err);
-            return CONF_EXIT_STATUS;
-        }
-    }
-    if (conf_check(c, err, sizeof(err)) < 0 || privs_lookup(c->user, p, err, sizeof(err)) < 0) {
-        fprintf(stderr, "otad: %s\n", err);
-        return CONF_EXIT_STATUS;
-    }
-    *ret_path = path;
-    return 0;
-}
-
-/* Many idle device connections each hold a descriptor: use all we may. */
-static void raise_fd_limit(void)
-{
-    struct rlimit rl;
-
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-            log_warning("cannot raise the open file limit: %s", strerror(errno));
-    }
-}
-
-static unsigned worker_threads(const struct conf *c)
-{
-    long n;
-
-    if (c->threads > 0)
-        return c->threads;
-    n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (unsigned)n : 1;
-}
 
 /* The monotonic clock in nanoseconds. */
 static uint64_t now_ns(void)
@@ -272,75 +212,6 @@ static int serve(struct loop *l, int sigfd)
     }
 }
 
-/* Loads the HTTPS certificate pair. Returns 0 or an exit status. */
-static int configure_tls(const struct conf *c, struct tls **ret)
-{
-    char err[512];
-
-    if (c->tls_cert == NULL)
-        return 0;
-    if (tls_open(c->tls_cert, c->tls_key, ret, err, sizeof(err)) < 0) {
-        fprintf(stderr, "otad: tls: %s\n", err);
-        return CONF_EXIT_STATUS;
-    }
-    return 0;
-}
-
-/* Loads the trusted public keys of signing.keys (none: *@ret stays NULL).
- * Returns 0 or an exit status. */
-static int configure_trust(const struct conf *c, struct trust **ret)
-{
-    size_t bad = 0;
-    int r;
-
-    if (c->sign_keys.n == 0)
-        return 0;
-    r = trust_open(c->sign_keys.path, c->sign_keys.n, c->sign_require, ret, &bad);
-    if (r < 0) {
-        fprintf(stderr, "otad: signing.keys: %s: %s\n",
-                bad < c->sign_keys.n ? c->sign_keys.path[bad] : "(list)",
-                r == -EINVAL ? "not a P-256 public key in PEM" : strerror(-r));
-        return CONF_EXIT_STATUS;
-    }
-    return 0;
-}
-
-/* Opens the listener on @bind and @port into *@fd. Returns 0, or logs why
- * not and returns a negative errno. */
-static int open_listener(const char *bind, uint16_t port, int *fd, char *where, size_t len)
-{
-    *fd = listener_open(bind, port);
-    if (*fd < 0) {
-        log_error("cannot listen on %s port %u: %s", bind, port, strerror(-*fd));
-        return *fd;
-    }
-    listener_describe(*fd, where, len);
-    return 0;
-}
-
-/* Started as root, becomes the configured user (see privs.h), or stays root
- * when that user is root, and says so. Returns 0, or logs why not and
- * returns a negative errno. */
-static int drop_root(const struct privs *p, const char *user)
-{
-    char err[256];
-    int r;
-
-    if (geteuid() == 0 && !p->drop) {
-        log_warning("running as root (user: %s): a link in the firmware directory can "
-                    "serve any file on this host",
-                    user);
-        return 0;
-    }
-    r = privs_drop(p, err, sizeof(err));
-    if (r < 0)
-        log_error("user %s: %s", user, err);
-    else if (p->drop)
-        log_info("running as user %s (uid %u, gid %u)", user, (unsigned)p->uid,
-                 (unsigned)p->gid);
-    return r;
-}
-
 /* The device port's events: counted, then logged. */
 static void on_http(void *metrics, const struct http_event *e)
 {
@@ -402,11 +273,11 @@ int main(int argc, char **argv)
     status = args_parse(argc, argv, &args);
     if (status >= 0)
         return status;
-    status = configure(&args, &conf, &privs, &config_path);
+    status = setup_configure(&args, &conf, &privs, &config_path);
     if (status == 0)
-        status = configure_tls(&conf, &tls);
+        status = setup_tls(&conf, &tls);
     if (status == 0)
-        status = configure_trust(&conf, &trust);
+        status = setup_trust(&conf, &trust);
     if (status != 0)
         goto out;
     if (args.check_config) {
@@ -415,7 +286,7 @@ int main(int argc, char **argv)
     }
     status = 1;
     log_init(conf.log_level);
-    threads = worker_threads(&conf);
+    threads = setup_threads(&conf);
     conf.threads = threads;
     conf_describe(&conf, line, sizeof(line));
     log_info("otad %s: %s", OTAD_VERSION, line);
@@ -433,18 +304,18 @@ int main(int argc, char **argv)
         log_error("signalfd: %s", strerror(errno));
         goto out;
     }
-    raise_fd_limit();
+    setup_fd_limit();
     if (metrics_new(&metrics) < 0)
         goto out;
 
     /* What needs root, the ports and the TLS key (loaded above), is open:
      * root goes before any firmware file is read and any thread starts. */
-    if (open_listener(conf.bind, conf.port, &fd, where, sizeof(where)) < 0 ||
-        (tls != NULL && open_listener(conf.bind, conf.tls_port, &fd_tls, where_tls,
+    if (setup_listener(conf.bind, conf.port, &fd, where, sizeof(where)) < 0 ||
+        (tls != NULL && setup_listener(conf.bind, conf.tls_port, &fd_tls, where_tls,
                                       sizeof(where_tls)) < 0) ||
-        (conf.admin_port != 0 && open_listener(conf.admin_bind, conf.admin_port, &fd_admin,
+        (conf.admin_port != 0 && setup_listener(conf.admin_bind, conf.admin_port, &fd_admin,
                                                where_admin, sizeof(where_admin)) < 0) ||
-        drop_root(&privs, conf.user) < 0)
+        setup_drop_root(&privs, conf.user) < 0)
         goto out;
     r = catalog_open(conf.firmware_dir,
                      &(struct catalog_limits){.retain_seconds = conf.retain_seconds,
