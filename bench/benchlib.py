@@ -332,7 +332,9 @@ class Otad(Server):
         self.admin_port = admin_port
         # Run as root, otad would become nobody, who cannot read the 0700
         # temporary directories the benchmarks work in: it stays root.
-        self.settings = {"log_level": "warning", "user": "root"}
+        # The device registry goes with the run, not into /var/lib/otad.
+        self.settings = {"log_level": "warning", "user": "root",
+                         "state_dir": os.path.join(self.tmp, "state")}
         self.settings.update(settings or {})
 
     def command(self):

@@ -341,6 +341,20 @@ def with_admin_port(config_path, port):
     return (bind or "127.0.0.1", 8001 if given is None else int(given))
 
 
+def with_state_dir(config_path, state_dir):
+    """Gives the configuration file at `config_path` `state_dir: STATE_DIR`
+    unless it names one, so that no test writes the device registry of the
+    machine (/var/lib/otad) or meets another test's. A file that is not a
+    YAML mapping is left as it is."""
+    with open(config_path) as f:
+        text = f.read()
+    if _admin_settings(text) is None or re.search(r"^state_dir\s*:", text, re.M):
+        return
+    with open(config_path, "a") as f:
+        f.write(("" if text.endswith("\n") or not text else "\n") +
+                "state_dir: %s\n" % json.dumps(state_dir))
+
+
 def run_otad(args, timeout=20, env=None):
     """Run otad to completion (for start-up errors, --version, ...). A daemon
     that would serve gets no admin listener (see with_admin_port)."""
@@ -349,6 +363,8 @@ def run_otad(args, timeout=20, env=None):
         i = args.index("--config") + 1
         if i < len(args) and os.path.isfile(args[i]):
             with_admin_port(args[i], 0)
+            with_state_dir(args[i], os.path.join(os.path.dirname(os.path.abspath(args[i])),
+                                                 "state"))
     return subprocess.run([OTAD] + list(args), stdin=subprocess.DEVNULL,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           timeout=timeout, env=daemon_env(env),
@@ -374,6 +390,7 @@ class Otad:
         self.admin_bind = "127.0.0.1"
         self.admin_port = free_port() if admin_port is None else admin_port
         self.stderr_path = os.path.join(workdir, "otad-%d.stderr" % self.port)
+        self.state_dir = os.path.join(workdir, "state-%d" % self.port)
         self.args = [OTAD, "--config", config_path]
         if flags:
             self.args += ["--firmware-dir", firmware_dir,
@@ -386,6 +403,7 @@ class Otad:
 
     def start(self, wait=True):
         self.admin_bind, self.admin_port = with_admin_port(self.config_path, self.admin_port)
+        with_state_dir(self.config_path, self.state_dir)
         self._stderr = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
                                      stdout=self._stderr, stderr=self._stderr,
