@@ -231,6 +231,13 @@ int fleet_restore(struct fleet *f, const struct fleet_device *dv,
     d->dl_offered = d->offered;
     /* A store has no flag for it: a device with none offered has 0. */
     d->has_offered = d->offered != 0;
+    /* The rate is kept as bytes over the download's time, and a restored
+     * download is not resumed: one second holding the stored rate gives it
+     * back exactly. */
+    if (dv->download_started_ms != 0) {
+        d->dl_ended = dv->download_started_ms + 1000;
+        d->dl_bytes = dv->rate;
+    }
     pthread_mutex_unlock(&d->shard->lock);
     /* Out of the LRU order of last requests: the next tick looks at all. */
     atomic_store(&f->tick_before, INT64_MIN);

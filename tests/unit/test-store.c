@@ -192,7 +192,7 @@ static void assert_device_equal(const struct fleet_device *a, const struct fleet
     assert_int_equal(a->blocks_total, b->blocks_total);
     assert_int_equal(a->blocks_served, b->blocks_served);
     assert_int_equal(a->bytes, b->bytes);
-    /* Not rate: see test_restore_every_field. */
+    assert_int_equal(a->rate, b->rate);
     assert_int_equal(a->download_started_ms, b->download_started_ms);
     assert_int_equal(a->has_report, b->has_report);
     if (a->has_report) {
@@ -263,8 +263,7 @@ static void test_restore_every_field(void **state)
     assert_int_equal(d.blocks_total, 1792);
     assert_int_equal(d.blocks_served, 900);
     assert_int_equal(d.bytes, 234000);
-    /* No rate: the registry works it out from the download it holds, and
-     * a restored one holds none (fleet.h: a download is not resumed). */
+    assert_int_equal(d.rate, 46800);
     assert_int_equal(d.download_started_ms, T0 + 1000);
     assert_true(d.has_report);
     assert_true(d.last_report.is_report);
