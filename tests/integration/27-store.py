@@ -6,6 +6,7 @@ restart keeps their first sighting; SIGKILL during flushes never damages the
 file and loses at most the last second; an unusable state_dir or a corrupt
 file costs one warning and firmware is still served."""
 
+import json
 import os
 import random
 import re
@@ -134,6 +135,12 @@ class Store(OtadTestCase):
         time.sleep(0.05)   # so that the next sighting is a later millisecond
         d = self.start_with()
         self.assertIn("%s: 1 device read back" % self.db, d.stderr())
+        # Read back before any request: the admin API shows it as it was.
+        r = d.admin_get("/devices/stm32-0001?format=json")
+        self.assertEqual(r.status, 200)
+        shown = json.loads(r.body)
+        self.assertEqual((shown["first_seen_ms"], shown["last_seen_ms"], shown["installed"],
+                          shown["state"]), (first, last, 6, "checking"))
         self.header(d, "stm32-0001", version=7)
         self.wait_rows("SELECT first_seen_ms, last_seen_ms > %d, installed, state FROM devices"
                        % last, [(first, 1, 7, "up-to-date")])
