@@ -819,7 +819,7 @@ static void test_client_bad_responses_close(void **state)
 
     /* A path that does not fit the request buffer is refused, nothing sent. */
     {
-        char path[300];
+        char path[OTA_HTTP_REQUEST_MAX + 1];
 
         memset(path, 'p', sizeof(path) - 1);
         path[0] = '/';
