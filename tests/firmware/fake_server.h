@@ -20,6 +20,8 @@ struct fake_server {
     uint32_t version;
     unsigned down_opens;      /* the next this many opens fail (server down) */
     bool corrupt_once;        /* flip a bit in the next block response */
+    bool corrupt_all;         /* ... in every one */
+    bool mute_blocks;         /* block requests get no answer (reports do) */
     unsigned stop_after_blocks; /* >0: the server goes away after this many blocks */
     bool gone;                /* it went away: no answers, no connections */
     const uint8_t *manifest;  /* GET /NAME/manifest: these bytes, or 404 if NULL */
@@ -167,6 +169,8 @@ static inline void fake_handle(struct fake_server *s, const char *path)
             s->gone = true;
             return;
         }
+        if (s->mute_blocks)
+            return;
         s->block_requests++;
         if (s->first_block < 0)
             s->first_block = n;
@@ -177,7 +181,7 @@ static inline void fake_handle(struct fake_server *s, const char *path)
         if (s->tamper && (uint32_t)n == s->tamper_block)
             fake_forge(b, 256);
         fake_le32(b + 256, (uint32_t)crc32(0, b, 256));
-        if (s->corrupt_once) {
+        if (s->corrupt_once || s->corrupt_all) {
             b[17] ^= 0x04;
             s->corrupt_once = false;
         }
