@@ -11,9 +11,6 @@
 
 #include "scalar.h"
 
-/* max_connections_per_address not given: it follows max_connections. */
-#define PER_ADDRESS_UNSET UINT_MAX
-
 static const struct conf defaults = {
     .firmware_dir = "/var/lib/otad/firmware",
     .bind = "0.0.0.0",
@@ -24,7 +21,7 @@ static const struct conf defaults = {
     .log_level = LOG_LEVEL_INFO,
     .threads = 0,
     .max_connections = 16384,
-    .max_connections_per_address = PER_ADDRESS_UNSET,
+    .max_connections_per_address = CONF_PER_ADDRESS_UNSET,
     .settle_ms = 100,
     .retain_seconds = 600,
     .max_memory = 1ull << 30,
@@ -34,6 +31,13 @@ static const struct conf defaults = {
     .tls_key = NULL,
     .tls_port = 8443,
     .user = "nobody",
+    .state_dir = "/var/lib/otad",
+    .admin_bind = "127.0.0.1",
+    .admin_port = 8001,
+    .fleet_track = true,
+    .fleet_max_devices = 100000,
+    .fleet_history = 100,
+    .fleet_stall_seconds = 60,
 };
 
 enum value_type {
@@ -73,6 +77,15 @@ static const struct key {
     {"signing", TYPE_SECTION, 0, 0, 0},
     {"signing.keys", TYPE_PATHS, offsetof(struct conf, sign_keys), 0, CONF_PATHS_MAX},
     {"signing.require", TYPE_BOOL, offsetof(struct conf, sign_require), 0, 0},
+    {"state_dir", TYPE_PATH, offsetof(struct conf, state_dir), 0, 0},
+    {"admin", TYPE_SECTION, 0, 0, 0},
+    {"admin.bind", TYPE_ADDRESS, offsetof(struct conf, admin_bind), 0, 0},
+    {"admin.port", TYPE_UINT, offsetof(struct conf, admin_port), 0, 65535},
+    {"fleet", TYPE_SECTION, 0, 0, 0},
+    {"fleet.track", TYPE_BOOL, offsetof(struct conf, fleet_track), 0, 0},
+    {"fleet.max_devices", TYPE_UINT, offsetof(struct conf, fleet_max_devices), 1, 10000000},
+    {"fleet.history", TYPE_UINT, offsetof(struct conf, fleet_history), 0, 10000},
+    {"fleet.stall_seconds", TYPE_UINT, offsetof(struct conf, fleet_stall_seconds), 1, 86400},
 };
 
 int conf_init(struct conf *c)
@@ -81,7 +94,10 @@ int conf_init(struct conf *c)
     c->firmware_dir = strdup(defaults.firmware_dir);
     c->bind = strdup(defaults.bind);
     c->user = strdup(defaults.user);
-    if (c->firmware_dir == NULL || c->bind == NULL || c->user == NULL) {
+    c->state_dir = strdup(defaults.state_dir);
+    c->admin_bind = strdup(defaults.admin_bind);
+    if (c->firmware_dir == NULL || c->bind == NULL || c->user == NULL || c->state_dir == NULL ||
+        c->admin_bind == NULL) {
         conf_fini(c);
         return -ENOMEM;
     }
@@ -95,6 +111,8 @@ void conf_fini(struct conf *c)
     free(c->tls_cert);
     free(c->tls_key);
     free(c->user);
+    free(c->state_dir);
+    free(c->admin_bind);
     for (unsigned i = 0; i < c->sign_keys.n; i++)
         free(c->sign_keys.path[i]);
     *c = (struct conf){0};
@@ -174,7 +192,8 @@ static int set_uint(const struct key *k, void *field, const char *value, char *e
     if (r < 0 || u < k->min || u > k->max)
         return fail(err, errlen, "%s: %s is out of range %llu..%llu", k->name, value,
                     (unsigned long long)k->min, (unsigned long long)k->max);
-    if (k->offset == offsetof(struct conf, port) || k->offset == offsetof(struct conf, tls_port))
+    if (k->offset == offsetof(struct conf, port) || k->offset == offsetof(struct conf, tls_port) ||
+        k->offset == offsetof(struct conf, admin_port))
         *(uint16_t *)field = (uint16_t)u;
     else
         *(unsigned *)field = (unsigned)u;
@@ -249,15 +268,6 @@ int conf_set(struct conf *c, const char *key, const char *value, char *err,
     if (k == NULL)
         return fail(err, errlen, "unknown key '%s'", key);
     return key_set(c, k, value, false, err, errlen);
-}
-
-int conf_check(const struct conf *c, char *err, size_t errlen)
-{
-    if (c->tls_cert != NULL && c->tls_port == c->port)
-        return fail(err, errlen, "tls.port: %u is also the plain HTTP port", c->tls_port);
-    if (c->sign_require && c->sign_keys.n == 0)
-        return fail(err, errlen, "signing.require: true needs signing.keys to verify with");
-    return 0;
 }
 
 /* Plain scalars carry numbers and booleans; a quoted "8000" is a string. */
@@ -465,35 +475,4 @@ out:
     if (f != NULL)
         fclose(f);
     return r;
-}
-
-unsigned conf_per_address(const struct conf *c)
-{
-    /* An eighth leaves one host far from every slot and room for a site
-     * behind one NAT address: 2,048 with the default max_connections. */
-    if (c->max_connections_per_address == PER_ADDRESS_UNSET)
-        return c->max_connections / 8;
-    return c->max_connections_per_address;
-}
-
-void conf_describe(const struct conf *c, char *buf, size_t len)
-{
-    int n = snprintf(buf, len,
-             "firmware_dir=%s bind=%s port=%u idle_timeout=%u request_timeout=%u "
-             "legacy_keep_alive=%s threads=%u max_connections=%u "
-             "max_connections_per_address=%u connection_memory=%llu settle_ms=%u "
-             "retain_seconds=%u max_memory=%lluM max_image_size=%lluM log_level=%s user=%s",
-             c->firmware_dir, c->bind, c->port, c->idle_timeout, c->request_timeout,
-             c->legacy_keep_alive ? "on" : "off", c->threads, c->max_connections,
-             conf_per_address(c), (unsigned long long)c->connection_memory, c->settle_ms,
-             c->retain_seconds, (unsigned long long)(c->max_memory >> 20),
-             (unsigned long long)(c->max_image_size >> 20), log_level_name(c->log_level),
-             c->user);
-
-    if (c->tls_cert != NULL && n > 0 && (size_t)n < len)
-        n += snprintf(buf + n, len - (size_t)n, " tls.port=%u tls.cert=%s tls.key=%s",
-                      c->tls_port, c->tls_cert, c->tls_key);
-    if (c->sign_keys.n > 0 && n > 0 && (size_t)n < len)
-        snprintf(buf + n, len - (size_t)n, " signing.keys=%u signing.require=%s",
-                 c->sign_keys.n, c->sign_require ? "on" : "off");
 }

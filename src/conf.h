@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <limits.h>
 
 #include "log.h"
 
@@ -40,7 +41,17 @@ struct conf {
     char *user;               /* owned; who otad becomes when started as root */
     struct conf_paths sign_keys; /* trusted public keys (PEM) */
     bool sign_require;        /* refuse firmwares without NAME.sig */
+    char *state_dir;          /* owned; where the device registry is kept */
+    char *admin_bind;         /* owned; the admin listener's address */
+    uint16_t admin_port;      /* 0: no admin listener */
+    bool fleet_track;         /* keep the device registry */
+    unsigned fleet_max_devices; /* devices held in memory */
+    unsigned fleet_history;   /* events kept per device */
+    unsigned fleet_stall_seconds; /* a download with no request this long is stalled */
 };
+
+/* max_connections_per_address not given: it follows max_connections. */
+#define CONF_PER_ADDRESS_UNSET UINT_MAX
 
 /* Exit status for configuration errors (sysexits EX_CONFIG). */
 #define CONF_EXIT_STATUS 78

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fleet.h"
+
 struct conn *conn_new(void)
 {
     struct conn *c = calloc(1, sizeof(*c));
@@ -18,6 +20,7 @@ void conn_free(struct conn *c)
     if (c == NULL)
         return;
     free(c->pin_name);
+    fleet_tag_free(c->fleet);
     free(c);
 }
 

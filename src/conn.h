@@ -1,9 +1,11 @@
 /* What otad remembers about one client TCP connection across its requests:
- * the generation it is pinned to, and whether the legacy keep-alive must
- * give its socket back to the HTTP library after the library closes it.
+ * the generation it is pinned to, the device it serves (so that block
+ * requests need no headers), and whether the legacy keep-alive must give its
+ * socket back to the HTTP library after the library closes it.
  *
  * A legacy connection is re-added to the library as a new library
- * connection; its state is parked here in between so the pin survives. */
+ * connection; its state is parked here in between so the pin and the device
+ * survive. */
 #ifndef OTAD_CONN_H
 #define OTAD_CONN_H
 
@@ -15,7 +17,7 @@
 #include <sys/socket.h>
 
 /* Kept small: every open connection has one, idle ones included (about
- * 100 bytes with its pin). */
+ * 110 bytes with its pin). */
 struct conn {
     bool reopen;            /* the last request asked for "close" (legacy) */
     uint64_t head_bytes;    /* legacy: bytes of the request heads parsed on the socket */
@@ -24,6 +26,7 @@ struct conn {
     char *pin_name;         /* NAME whose header was fetched, or NULL; owned */
     size_t pin_len;
     struct tls_hold *tls;   /* HTTPS: the certificate pairs this connection may use */
+    struct fleet_tag *fleet; /* the device of its last header request, or NULL; owned */
     struct deadline *deadline; /* its request head's (http.c owns it), or NULL */
     /* While parked: */
     struct conn *next;
@@ -45,7 +48,7 @@ struct conn_parking {
 /* Returns a new, unpinned state, or NULL. */
 struct conn *conn_new(void);
 
-/* Frees @c and its pin. NULL is ignored. */
+/* Frees @c, its pin and its device tag. NULL is ignored. */
 void conn_free(struct conn *c);
 
 /* Pins @c to generation @gen of @name (@len bytes), announced as @version.

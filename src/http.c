@@ -29,6 +29,7 @@
  *
  * The response to such a request still says "Connection: close" (the library
  * always announces the close it believes in); legacy devices skip headers.
+ * Step 3, and the rest of a connection's life, is in http_conn.c.
  *
  * Consistent downloads (see serve.c) pin a connection to a generation. The
  * pin lives in the connection's state (struct conn), which the legacy
@@ -41,49 +42,36 @@
  * response (a legacy socket handed back counts as later): never before a head
  * that starts within the idle timeout and takes request_timeout.
  *
- * What happens that an operator may want to know (each request, a socket the
- * keep-alive could not keep, the library's messages) is reported to the
- * caller's event callback; this module does not log. */
+ * Reports. POST /NAME/report is the one request whose body otad reads: at
+ * most SERVE_REPORT_MAX bytes, collected from the library's upload calls
+ * into a buffer that is the request's context. A Content-Length beyond that
+ * is answered 413 before the body is read, and the library then closes the
+ * connection rather than read it. A chunked body that grows past it cannot
+ * be answered (the library queues no response in the middle of a body): the
+ * refusal closes the connection at once.
+ *
+ * What happens that an operator may want to know (each request, connections
+ * opened and closed, a socket the keep-alive could not keep, the library's
+ * messages) is reported to the caller's event callback; this module does not
+ * log. */
 #include "http.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <microhttpd.h>
-#include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/socket.h>
 #include <string.h>
-#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "conn.h"
 #include "deadline.h"
+#include "http_int.h"
 #include "legacy.h"
 #include "reply.h"
 #include "serve.h"
 #include "tls.h"
-
-struct http {
-    /* Written once MHD_start_daemon() returns; worker threads may already
-     * serve connections from the backlog before that. */
-    _Atomic(struct MHD_Daemon *) daemon;
-    struct catalog *cat;
-    struct tls *tls;                 /* HTTPS only: the certificate pairs */
-    bool legacy_keep_alive;
-    atomic_bool stopping;
-    atomic_long in_flight;           /* requests between handler and completion */
-    struct conn_parking parking;     /* legacy sockets between two library connections */
-    struct reply_set replies;        /* shared, reusable responses */
-    size_t connection_memory;        /* as given to the library */
-    struct deadline_watch *deadlines; /* of request heads */
-    int64_t first_head_ms, later_head_ms; /* how long heads may take (see the top) */
-    void (*event)(void *cls, const struct http_event *e);
-    void *event_cls;
-};
 
 /* Marks a request as counted in in_flight (its request context). */
 static char in_flight_marker;
@@ -123,51 +111,123 @@ static void count_head(struct MHD_Connection *c)
         conn->head_bytes += ci->header_size;
 }
 
-static void report(const struct http *h, const struct http_event *e)
+
+/* The registry's clock: wall-clock milliseconds since the epoch. */
+static int64_t wall_ms(void)
 {
-    if (h->event != NULL)
-        h->event(h->event_cls, e);
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static enum MHD_Result respond(struct http *h, struct MHD_Connection *c, const char *method,
-                               const char *url, unsigned status, struct MHD_Response *r)
+
+/* Queues @r for the request event @e (filled but for its kind and
+ * connection) and reports it. */
+static enum MHD_Result respond(struct http *h, struct MHD_Connection *c, struct http_event *e,
+                               struct MHD_Response *r)
 {
     enum MHD_Result ret;
 
     if (r == NULL)
         return MHD_NO; /* out of memory: the library closes the connection */
-    ret = MHD_queue_response(c, status, r);
-    report(h, &(struct http_event){
-                  .kind = HTTP_EVENT_REQUEST,
-                  .connection = c,
-                  .method = method,
-                  .url = url,
-                  .status = status,
-              });
+    ret = MHD_queue_response(c, e->status, r);
+    e->kind = HTTP_EVENT_REQUEST;
+    e->connection = c;
+    if (strcmp(e->method, "HEAD") == 0)
+        e->body_bytes = 0;
+    http_report(h, e);
     return ret;
 }
 
+/* Answers the request, a report with its body @b (or NULL). */
 static enum MHD_Result answer(struct http *h, struct MHD_Connection *c, const char *url,
-                              const char *method)
+                              const char *method, const struct reply_body *b)
 {
     struct serve_request rq;
     struct serve_response s;
     struct MHD_Response *r;
     enum MHD_Result ret;
+    char address[HTTP_PEER_NAME_MAX];
+    struct http_event e = {.method = method, .url = url};
 
     rq.method = method;
     route_parse(url, strlen(url), &rq.route);
     rq.conn = conn_of(c);
+    rq.fleet = h->fleet;
+    rq.address = NULL;
+    rq.body = b != NULL ? b->data : NULL;
+    rq.body_len = b != NULL ? b->len : 0;
     reply_read_request(c, &rq);
+    if (h->fleet != NULL) {
+        rq.now_ms = wall_ms();
+        if (serve_needs_address(&rq)) {
+            reply_peer_name(c, address, sizeof(address));
+            rq.address = address;
+        }
+    }
     serve_handle(h->cat, &rq, &s);
+    e.endpoint = rq.route.kind;
+    e.address = rq.address;
+    e.report = s.has_report ? &s.report : NULL;
     r = reply_response(&h->replies, &s);
-    if (r == NULL)
-        return respond(h, c, method, url, MHD_HTTP_INTERNAL_SERVER_ERROR,
-                       h->replies.canned[SERVE_NO_MEMORY]);
-    ret = respond(h, c, method, url, s.status, r);
+    if (r == NULL) {
+        e.status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+        e.body_bytes = h->replies.canned_len[SERVE_NO_MEMORY];
+        return respond(h, c, &e, h->replies.canned[SERVE_NO_MEMORY]);
+    }
+    e.status = s.status;
+    e.body_bytes = reply_body_bytes(&h->replies, &s);
+    ret = respond(h, c, &e, r);
     if (s.canned == SERVE_BODY)
         MHD_destroy_response(r);
     return ret;
+}
+
+/* A report's body: the first call, with the head, makes its buffer the
+ * request's context (@req_cls); a body announced too long is refused now. */
+static enum MHD_Result start_body(struct http *h, struct MHD_Connection *c, const char *url,
+                                  const char *method, void **req_cls)
+{
+    struct reply_body *b = calloc(1, sizeof(*b));
+
+    if (b == NULL)
+        return answer(h, c, url, method, NULL); /* refused as a request with a body */
+    *req_cls = b;
+    if (!reply_body_announced_too_long(c))
+        return MHD_YES;
+    b->len = SERVE_REPORT_MAX + 1;
+    b->answered = true;
+    return answer(h, c, url, method, b);
+}
+
+/* The next calls: a piece of the body, or (none left) its end. A piece
+ * past the limit is refused at once: the library cannot queue that answer
+ * before the body's end, so it closes the connection instead. */
+static enum MHD_Result take_body(struct http *h, struct MHD_Connection *c, const char *url,
+                                 const char *method, struct reply_body *b, const char *data,
+                                 size_t *size)
+{
+    size_t n = *size;
+
+    *size = 0;
+    if (b->answered)
+        return MHD_YES;
+    if (n > 0 && reply_body_add(b, data, n))
+        return MHD_YES;
+    b->answered = true;
+    return answer(h, c, url, method, b);
+}
+
+/* True when the request is a report to be read (with a registry only). */
+static bool is_report(const struct http *h, const char *url, const char *method)
+{
+    struct route route;
+
+    if (h->fleet == NULL || strcmp(method, "POST") != 0)
+        return false;
+    route_parse(url, strlen(url), &route);
+    return route.kind == ROUTE_REPORT;
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
@@ -178,8 +238,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     struct http *h = cls;
 
     (void)version;
-    (void)upload_data;
-    (void)upload_data_size;
+    if (*req_cls != NULL && *req_cls != &in_flight_marker)
+        return take_body(h, c, url, method, *req_cls, upload_data, upload_data_size);
     if (*req_cls == NULL) {
         *req_cls = &in_flight_marker;
         atomic_fetch_add_explicit(&h->in_flight, 1, memory_order_relaxed);
@@ -196,11 +256,19 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 
             if (conn != NULL)
                 conn->reopen = false; /* the library closes after this answer */
-            return respond(h, c, method, url, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE,
+            return respond(h, c,
+                           &(struct http_event){
+                               .method = method,
+                               .url = url,
+                               .status = MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE,
+                               .body_bytes = h->replies.too_large_len,
+                           },
                            h->replies.too_large);
         }
         if (!reply_has_body(c))
             return MHD_YES;
+        if (is_report(h, url, method))
+            return start_body(h, c, url, method, req_cls);
     }
     if (h->legacy_keep_alive) {
         struct conn *conn = conn_of(c);
@@ -209,7 +277,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         if (conn != NULL)
             conn->reopen = asks_close(c) && !reply_has_body(c);
     }
-    return answer(h, c, url, method);
+    return answer(h, c, url, method, NULL);
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
@@ -217,8 +285,10 @@ static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
 {
     struct http *h = cls;
 
-    if (*req_cls == &in_flight_marker) {
+    if (*req_cls != NULL) {
         atomic_fetch_sub_explicit(&h->in_flight, 1, memory_order_relaxed);
+        if (*req_cls != &in_flight_marker)
+            free(*req_cls); /* a report's body */
         *req_cls = NULL;
     }
     head_due(c, deadline_now() + h->later_head_ms);
@@ -229,94 +299,6 @@ static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
         if (conn != NULL)
             conn->reopen = false;
     }
-}
-
-static socklen_t address_length(const struct sockaddr *sa)
-{
-    return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-}
-
-/* Legacy keep-alive, step 3 (see the top of this file). Takes @conn. */
-static void reopen(struct http *h, struct MHD_Connection *c, struct conn *conn)
-{
-    const union MHD_ConnectionInfo *fdi =
-        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-    const union MHD_ConnectionInfo *ai =
-        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    struct MHD_Daemon *d;
-    socklen_t len;
-    int fd;
-
-    /* Bytes read past the last request died with the library's buffer:
-     * the stream cannot be resumed in step, so it is closed. */
-    if (fdi == NULL || ai == NULL || ai->client_addr == NULL ||
-        !legacy_in_sync(fdi->connect_fd, conn->head_bytes)) {
-        conn_free(conn);
-        return;
-    }
-    len = address_length(ai->client_addr);
-    fd = fcntl(fdi->connect_fd, F_DUPFD_CLOEXEC, 0);
-    if (fd < 0) {
-        report(h, &(struct http_event){.kind = HTTP_EVENT_KEEP_ALIVE_FAILED, .error = -errno});
-        conn_free(conn);
-        return;
-    }
-    /* Parked before the library may start the new connection, in any thread. */
-    conn->reopen = false;
-    conn_park(&h->parking, conn, fd, ai->client_addr, len);
-    /* A connection accepted from the backlog while the library was starting
-     * can get here before MHD_start_daemon() has returned the daemon. */
-    while ((d = atomic_load(&h->daemon)) == NULL)
-        sched_yield();
-    /* The library takes the descriptor and closes it itself on failure. */
-    if (MHD_add_connection(d, fd, ai->client_addr, len) != MHD_YES) {
-        report(h, &(struct http_event){.kind = HTTP_EVENT_KEEP_ALIVE_FAILED, .error = -errno});
-        conn_free(conn_claim(&h->parking, fd, ai->client_addr, len));
-    }
-}
-
-static void connection_event(void *cls, struct MHD_Connection *c, void **socket_context,
-                             enum MHD_ConnectionNotificationCode toe)
-{
-    struct http *h = cls;
-    struct conn *conn = *socket_context;
-
-    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-        const union MHD_ConnectionInfo *fdi =
-            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-        const union MHD_ConnectionInfo *ai =
-            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-        int64_t head_ms = h->later_head_ms;
-
-        if (h->legacy_keep_alive && fdi != NULL && ai != NULL && ai->client_addr != NULL)
-            conn = conn_claim(&h->parking, fdi->connect_fd, ai->client_addr,
-                              address_length(ai->client_addr));
-        if (conn == NULL) {
-            conn = conn_new();
-            head_ms = h->first_head_ms;
-        }
-        /* Without memory for it the connection has the idle timeout only. */
-        if (conn != NULL && fdi != NULL)
-            (void)deadline_add(h->deadlines, fdi->connect_fd, deadline_now() + head_ms,
-                               &conn->deadline);
-        /* A handshake may be handed any pair current from now to the close. */
-        if (h->tls != NULL)
-            tls_hold(h->tls, conn != NULL ? &conn->tls : NULL);
-        *socket_context = conn;
-        return;
-    }
-    *socket_context = NULL;
-    if (conn != NULL) {
-        /* Before the library closes the descriptor (see deadline.c). */
-        deadline_remove(h->deadlines, conn->deadline);
-        conn->deadline = NULL;
-    }
-    if (h->tls != NULL)
-        tls_release(h->tls, conn != NULL ? conn->tls : NULL);
-    if (conn != NULL && conn->reopen && !atomic_load(&h->stopping))
-        reopen(h, c, conn);
-    else
-        conn_free(conn);
 }
 
 static void library_log(void *cls, const char *fmt, va_list ap)
@@ -330,7 +312,7 @@ static void library_log(void *cls, const char *fmt, va_list ap)
         msg[--len] = '\0';
     /* The one message an operator can act on: a request so large that its
      * response header did not fit. */
-    report(cls, &(struct http_event){
+    http_report(cls, &(struct http_event){
                     .kind = strstr(msg, "failed to create response header") != NULL
                                 ? HTTP_EVENT_HEADER_ROOM
                                 : HTTP_EVENT_LIBRARY,
@@ -358,6 +340,7 @@ int http_start(const struct http_options *o, struct catalog *cat, struct http **
     h->connection_memory = o->connection_memory;
     h->event = o->event;
     h->event_cls = o->event_cls;
+    h->fleet = o->fleet;
     h->first_head_ms = (int64_t)o->request_timeout * 1000;
     h->later_head_ms = ((int64_t)o->idle_timeout + o->request_timeout) * 1000;
     conn_parking_init(&h->parking);
@@ -404,7 +387,7 @@ int http_start(const struct http_options *o, struct catalog *cat, struct http **
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_connections_per_address,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, o->connection_memory,
         MHD_OPTION_NOTIFY_COMPLETED, completed, h,
-        MHD_OPTION_NOTIFY_CONNECTION, connection_event, h,
+        MHD_OPTION_NOTIFY_CONNECTION, http_connection_event, h,
         MHD_OPTION_ARRAY, o->tls != NULL ? tls_options : &tls_options[2],
         MHD_OPTION_END);
     if (d == NULL) {
@@ -427,20 +410,14 @@ fail:
 }
 
 _Static_assert(HTTP_PEER_NAME_MAX >= INET6_ADDRSTRLEN, "room for an IPv6 address");
+_Static_assert(HTTP_PEER_NAME_MAX <= FLEET_ADDRESS_MAX, "an address fits the registry");
 
 void http_peer_name(const struct http_event *e, char *buf, size_t len)
 {
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(e->connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    const struct sockaddr *peer = ci != NULL ? ci->client_addr : NULL;
-    const void *addr = NULL;
-
-    if (peer != NULL && peer->sa_family == AF_INET)
-        addr = &((const struct sockaddr_in *)peer)->sin_addr;
-    else if (peer != NULL && peer->sa_family == AF_INET6)
-        addr = &((const struct sockaddr_in6 *)peer)->sin6_addr;
-    if (addr == NULL || inet_ntop(peer->sa_family, addr, buf, (socklen_t)len) == NULL)
-        snprintf(buf, len, "?");
+    if (e->address != NULL)
+        snprintf(buf, len, "%s", e->address);
+    else
+        reply_peer_name(e->connection, buf, len);
 }
 
 void http_begin_stop(struct http *h)

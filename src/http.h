@@ -6,25 +6,38 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "catalog.h"
+#include "fleet.h"
+#include "route.h"
 
 struct tls;
 
 enum http_event_kind {
     HTTP_EVENT_REQUEST,          /* a request was answered */
+    HTTP_EVENT_CONNECTION,       /* a client connection opened or closed */
     HTTP_EVENT_KEEP_ALIVE_FAILED, /* a legacy socket could not be kept open */
     HTTP_EVENT_HEADER_ROOM,      /* the library closed a connection: no room for the response */
     HTTP_EVENT_LIBRARY,          /* any other message of the library */
 };
 
-/* Something an operator may want to know; valid during the callback only. */
+/* Something an operator may want to know; valid during the callback only.
+ * Nothing in it is formatted for the callback: counting is cheap. */
 struct http_event {
     enum http_event_kind kind;
     void *connection;            /* REQUEST: the client, for http_peer_name() */
     const char *method;          /* REQUEST */
     const char *url;             /* REQUEST */
     unsigned status;             /* REQUEST */
+    enum route_kind endpoint;    /* REQUEST: what the path named (ROUTE_NONE also for 431) */
+    uint64_t body_bytes;         /* REQUEST: bytes of the response body (0 for HEAD) */
+    const char *address;         /* REQUEST: the client's address if it was formatted, or NULL */
+    /* REQUEST: POST /NAME/report as the registry decided it, or NULL. */
+    const struct fleet_report_result *report;
+    /* CONNECTION: +1 opened, -1 closed. A legacy socket handed back stays
+     * one open connection. */
+    int connections;
     int error;                   /* KEEP_ALIVE_FAILED: negative errno */
     const char *message;         /* HEADER_ROOM, LIBRARY: the library's words */
 };
@@ -39,6 +52,9 @@ struct http_options {
     unsigned max_connections;
     unsigned max_connections_per_address; /* 0: no limit */
     size_t connection_memory; /* the library's memory per connection */
+    /* Devices are tracked in it (borrowed: it must outlive the server), and
+     * POST /NAME/report is served; NULL: neither (/NAME/report is 404). */
+    struct fleet *fleet;
     /* Called from the worker threads with what happened, or NULL. It runs
      * for every request: a costly report should be skipped early. */
     void (*event)(void *cls, const struct http_event *e);
@@ -56,8 +72,8 @@ int http_start(const struct http_options *o, struct catalog *cat, struct http **
 #define HTTP_PEER_NAME_MAX 46
 
 /* Formats the client address of the REQUEST event @e ("?" if unknown) into
- * @buf of @len bytes. Only asked for when
- * needed: it costs more than the rest of a block request. */
+ * @buf of @len bytes (e->address if set). Only asked for when needed: it
+ * costs more than the rest of a block request. */
 void http_peer_name(const struct http_event *e, char *buf, size_t len);
 
 /* Starts stopping: legacy sockets are no longer handed back; connections

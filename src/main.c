@@ -267,8 +267,7 @@ static int serve(struct loop *l, int sigfd)
     }
 }
 
-/* Loads the HTTPS certificate pair. Returns 0 or
- * an exit status. */
+/* Loads the HTTPS certificate pair. Returns 0 or an exit status. */
 static int configure_tls(const struct conf *c, struct tls **ret)
 {
     char err[512];
@@ -337,10 +336,10 @@ static int drop_root(const struct privs *p, const char *user)
     return r;
 }
 
-/* Starts HTTP (or HTTPS with @tls) on the listener *@fd, which it takes
- * (and sets to -1). Returns 0, or logs why not and returns a negative errno. */
+/* Starts HTTP (or HTTPS with @tls) on the listener *@fd, which it takes (and
+ * sets to -1), feeding @fleet. Returns 0, or logs why not and returns -errno. */
 static int start_server(const struct conf *c, int *fd, struct tls *tls, unsigned threads,
-                        struct catalog *cat, struct http **ret)
+                        struct catalog *cat, struct fleet *fleet, struct http **ret)
 {
     int r;
 
@@ -355,6 +354,7 @@ static int start_server(const struct conf *c, int *fd, struct tls *tls, unsigned
                        .max_connections_per_address = conf_per_address(c),
                        .connection_memory = (size_t)c->connection_memory,
                        .event = report_http,
+                       .fleet = c->fleet_track ? fleet : NULL,
                    },
                    cat, ret);
     *fd = -1; /* http_start() took it, even on failure */
@@ -374,6 +374,7 @@ int main(int argc, char **argv)
     struct http *http = NULL, *https = NULL;
     struct tls *tls = NULL;
     struct trust *trust = NULL;
+    struct fleet *fleet = NULL;
     struct privs privs;
     const char *config_path = NULL;
     char line[1024], where[80], where_tls[80];
@@ -450,8 +451,14 @@ int main(int argc, char **argv)
         log_error("firmware directory %s: %s", conf.firmware_dir, strerror(-n));
         goto out;
     }
-    if (start_server(&conf, &fd, NULL, threads, cat, &http) < 0 ||
-        (tls != NULL && start_server(&conf, &fd_tls, tls, threads, cat, &https) < 0))
+    r = fleet_new(&(struct fleet_options){conf.fleet_track, conf.fleet_max_devices,
+                                          conf.fleet_history, conf.fleet_stall_seconds}, &fleet);
+    if (r == 0)
+        fleet_on_done(fleet, report_fleet_done, NULL);
+    else
+        log_error("device registry: %s", strerror(-r));
+    if (r < 0 || start_server(&conf, &fd, NULL, threads, cat, fleet, &http) < 0 ||
+        (tls != NULL && start_server(&conf, &fd_tls, tls, threads, cat, fleet, &https) < 0))
         goto out;
     if (tls != NULL)
         log_info("listening on %s (http), %s (https), %d image%s", where, where_tls, n,
@@ -474,6 +481,7 @@ int main(int argc, char **argv)
 out:
     http_stop(https);
     http_stop(http);
+    fleet_free(fleet);
     if (fd_tls >= 0)
         close(fd_tls);
     if (fd >= 0)

@@ -2,8 +2,12 @@
  * and the library response for an answer, built without copying the body. */
 #include "reply.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 static struct MHD_Response *static_response(const char *body, const char *allow)
 {
@@ -38,17 +42,22 @@ int reply_open(struct reply_set *set)
         [SERVE_NOT_FOUND] = "not found\n",
         [SERVE_OUT_OF_RANGE] = "block out of range\n",
         [SERVE_NOT_ALLOWED] = "method not allowed\n",
+        [SERVE_POST_ONLY] = "method not allowed\n",
         [SERVE_GONE] = "generation gone\n",
         [SERVE_NO_MATCH] = "precondition failed\n",
         [SERVE_NO_MEMORY] = "out of memory\n",
     };
 
     for (size_t i = SERVE_BODY + 1; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
-        set->canned[i] = static_response(bodies[i], i == SERVE_NOT_ALLOWED ? "GET, HEAD" : NULL);
+        set->canned[i] = static_response(bodies[i], i == SERVE_NOT_ALLOWED ? "GET, HEAD"
+                                                    : i == SERVE_POST_ONLY  ? "POST"
+                                                                            : NULL);
+        set->canned_len[i] = strlen(bodies[i]);
         if (set->canned[i] == NULL)
             goto fail;
     }
     set->too_large = static_response("request header too large\n", NULL);
+    set->too_large_len = strlen("request header too large\n");
     if (set->too_large != NULL)
         return 0;
 fail:
@@ -75,6 +84,7 @@ void reply_read_request(struct MHD_Connection *c, struct serve_request *rq)
 {
     rq->if_match = rq->if_none_match = rq->if_range = rq->range = NULL;
     rq->format = rq->accept = NULL;
+    rq->device_id = rq->device_version = NULL;
     switch (rq->route.kind) {
     case ROUTE_LISTING:
         rq->format = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
@@ -91,6 +101,11 @@ void reply_read_request(struct MHD_Connection *c, struct serve_request *rq)
         rq->if_match = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MATCH);
         break;
     case ROUTE_HEADER:
+        rq->device_version = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Device-Version");
+        /* fall through */
+    case ROUTE_REPORT:
+        rq->device_id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Device-Id");
+        break;
     case ROUTE_NONE:
         break;
     }
@@ -115,6 +130,11 @@ struct MHD_Response *reply_response(const struct reply_set *set, const struct se
         }
     }
     return r;
+}
+
+uint64_t reply_body_bytes(const struct reply_set *set, const struct serve_response *s)
+{
+    return s->canned == SERVE_BODY ? s->body_len : set->canned_len[s->canned];
 }
 
 bool reply_has_body(struct MHD_Connection *c)
@@ -154,4 +174,44 @@ bool reply_head_too_large(struct MHD_Connection *c, size_t connection_memory)
     if (cookie != NULL)
         used += strlen(cookie) + 1;
     return used > connection_memory;
+}
+
+bool reply_body_announced_too_long(struct MHD_Connection *c)
+{
+    const char *len = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                  MHD_HTTP_HEADER_CONTENT_LENGTH);
+    uint64_t n = 0;
+
+    /* The library refused a Content-Length that is not a number already. */
+    if (len == NULL)
+        return false;
+    for (; *len >= '0' && *len <= '9' && n <= SERVE_REPORT_MAX; len++)
+        n = n * 10 + (uint64_t)(*len - '0');
+    return n > SERVE_REPORT_MAX;
+}
+
+bool reply_body_add(struct reply_body *b, const char *data, size_t len)
+{
+    if (b->len + len > SERVE_REPORT_MAX) {
+        b->len = SERVE_REPORT_MAX + 1;
+        return false;
+    }
+    memcpy(b->data + b->len, data, len);
+    b->len += len;
+    return true;
+}
+
+void reply_peer_name(struct MHD_Connection *c, char *buf, size_t len)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *peer = ci != NULL ? ci->client_addr : NULL;
+    const void *addr = NULL;
+
+    if (peer != NULL && peer->sa_family == AF_INET)
+        addr = &((const struct sockaddr_in *)peer)->sin_addr;
+    else if (peer != NULL && peer->sa_family == AF_INET6)
+        addr = &((const struct sockaddr_in6 *)peer)->sin6_addr;
+    if (addr == NULL || inet_ntop(peer->sa_family, addr, buf, (socklen_t)len) == NULL)
+        snprintf(buf, len, "?");
 }

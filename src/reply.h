@@ -7,13 +7,24 @@
 #include <microhttpd.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "serve.h"
 
 /* The fixed answers, made once and queued again and again. */
 struct reply_set {
     struct MHD_Response *canned[SERVE_NO_MEMORY + 1]; /* by enum serve_canned */
+    size_t canned_len[SERVE_NO_MEMORY + 1];           /* their body bytes */
     struct MHD_Response *too_large; /* 431 "request header too large" */
+    size_t too_large_len;
+};
+
+/* A report's body as it is read (struct serve_request says how a longer
+ * one is passed on). */
+struct reply_body {
+    size_t len;
+    bool answered;            /* refused before its end: the rest is not read */
+    char data[SERVE_REPORT_MAX + 1];
 };
 
 /* Makes every response of @set (zeroed). Returns 0 or -ENOMEM (then @set
@@ -38,6 +49,20 @@ void reply_read_request(struct MHD_Connection *c, struct serve_request *rq);
  * the body's owner. Returns NULL if out of memory; the owner is then
  * released. */
 struct MHD_Response *reply_response(const struct reply_set *set, const struct serve_response *s);
+
+/* The bytes of the body of the response for @s, as sent to a GET. */
+uint64_t reply_body_bytes(const struct reply_set *set, const struct serve_response *s);
+
+/* True when the request says its body is longer than SERVE_REPORT_MAX. */
+bool reply_body_announced_too_long(struct MHD_Connection *c);
+
+/* Appends @len bytes of @data to @b. Returns false, and marks @b as too
+ * long (b->len beyond SERVE_REPORT_MAX), when it grows past SERVE_REPORT_MAX. */
+bool reply_body_add(struct reply_body *b, const char *data, size_t len);
+
+/* Formats the client address of @c ("?" if unknown) into @buf of @len bytes
+ * (at least INET6_ADDRSTRLEN). */
+void reply_peer_name(struct MHD_Connection *c, char *buf, size_t len);
 
 /* True when the request has a body (a Content-Length other than 0, or a
  * Transfer-Encoding). */

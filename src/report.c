@@ -91,6 +91,41 @@ static int64_t now_s(void)
     return (int64_t)ts.tv_sec;
 }
 
+/* The NAME of "/NAME/report" (@url), escaped into @buf (ESCAPE_NAME_SIZE
+ * bytes). A NAME longer than any file name is cut, and marked so. */
+static const char *report_name(const char *url, char *buf)
+{
+    char name[FLEET_NAME_MAX + 4];
+    size_t len = strlen(url) - strlen("//report");
+
+    if (len > FLEET_NAME_MAX)
+        snprintf(name, sizeof(name), "%.*s...", FLEET_NAME_MAX, url + 1);
+    else
+        snprintf(name, sizeof(name), "%.*s", (int)len, url + 1);
+    return esc(name, buf);
+}
+
+/* A report accepted (info) or refused (warning, when the registry says to
+ * log it: once a minute per address). */
+static void tell_report(const struct http_event *e)
+{
+    const struct fleet_report_result *r = e->report;
+    char id[ESCAPE_NAME_SIZE], name[ESCAPE_NAME_SIZE], why[ESCAPE_NAME_SIZE];
+    const char *address = e->address != NULL ? e->address : "?";
+
+    if (r->status == 204 && log_enabled(LOG_LEVEL_INFO))
+        log_info("report %s %s %s status=%s version=%u%s%s", esc(r->id, id), address,
+                 report_name(e->url, name), fleet_status_name(r->event.status),
+                 r->event.version, r->event.reason != FLEET_REASON_NONE ? " reason=" : "",
+                 r->event.reason != FLEET_REASON_NONE ? fleet_reason_name(r->event.reason)
+                                                      : "");
+    else if (r->status != 204 && r->log && log_enabled(LOG_LEVEL_WARNING))
+        log_warning("refused a report from %s for %s: %u %s (%u more from this address since "
+                    "the last such warning)",
+                    address, report_name(e->url, name), r->status, esc(r->message, why),
+                    r->suppressed);
+}
+
 void report_http(void *cls, const struct http_event *e)
 {
     /* Warnings that can come with every request: once a minute. */
@@ -100,7 +135,11 @@ void report_http(void *cls, const struct http_event *e)
 
     (void)cls;
     switch (e->kind) {
+    case HTTP_EVENT_CONNECTION:
+        return;
     case HTTP_EVENT_REQUEST:
+        if (e->report != NULL)
+            tell_report(e);
         /* First: the address costs more than the rest of a block request. */
         if (!log_enabled(LOG_LEVEL_DEBUG))
             return;
@@ -130,4 +169,18 @@ void report_http(void *cls, const struct http_event *e)
     }
     /* The library's messages may quote the URL. */
     log_debug("libmicrohttpd: %s", escape_name(e->message, url, sizeof(url)));
+}
+
+void report_fleet_done(void *cls, const struct fleet_done *d)
+{
+    const struct fleet_device *dev = d->device;
+    char id[ESCAPE_NAME_SIZE], name[ESCAPE_NAME_SIZE];
+
+    (void)cls;
+    if (!log_enabled(LOG_LEVEL_INFO))
+        return;
+    log_info("downloaded %s %s %s version=%u blocks=%u duration=%llu.%03llus rate=%lluB/s",
+             esc(dev->id, id), dev->address, esc(dev->firmware, name), dev->offered,
+             dev->blocks_total, (unsigned long long)(d->duration_ms / 1000),
+             (unsigned long long)(d->duration_ms % 1000), (unsigned long long)dev->rate);
 }

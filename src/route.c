@@ -78,6 +78,10 @@ void route_parse(const char *path, size_t len, struct route *ret)
         ret->kind = ROUTE_MANIFEST;
         return;
     }
+    if (equals(rest, (size_t)(end - rest), "report")) {
+        ret->kind = ROUTE_REPORT;
+        return;
+    }
     if ((size_t)(end - rest) > 6 && memcmp(rest, "block/", 6) == 0 &&
         parse_index(rest + 6, (size_t)(end - rest - 6), &ret->index)) {
         ret->kind = ROUTE_BLOCK;
@@ -85,4 +89,16 @@ void route_parse(const char *path, size_t len, struct route *ret)
     }
     ret->name = NULL;
     ret->name_len = 0;
+}
+
+const char *route_kind_name(enum route_kind kind)
+{
+    static const char *const names[ROUTE_KINDS] = {
+        [ROUTE_NONE] = "none",     [ROUTE_LISTING] = "listing",
+        [ROUTE_HEADER] = "header", [ROUTE_BLOCK] = "block",
+        [ROUTE_IMAGE] = "image",   [ROUTE_MANIFEST] = "manifest",
+        [ROUTE_REPORT] = "report",
+    };
+
+    return (unsigned)kind < ROUTE_KINDS ? names[kind] : "none";
 }

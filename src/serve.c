@@ -2,7 +2,11 @@
  * /NAME/header is pinned to that header's generation, and its block requests
  * are served from it for as long as the catalog retains it, even after the
  * file was replaced, so a device can never assemble blocks of two images.
- * If-Match names a generation explicitly instead. */
+ * If-Match names a generation explicitly instead.
+ *
+ * Tracking: a header served tags the connection with its device (by its
+ * X-Device-Id, else its address), so the block requests that follow reach
+ * the device without headers and without formatting the address. */
 #include "serve.h"
 
 #include <stdbool.h>
@@ -12,6 +16,7 @@
 
 #include "listing.h"
 #include "range.h"
+#include "scalar.h"
 
 /* Header names and the type of every block response. libmicrohttpd runs
  * strlen() and strchr() over each header of every response; a string in
@@ -59,6 +64,80 @@ static void body(struct serve_response *r, unsigned status, const void *data, si
     r->nheaders = 0;
 }
 
+/* Only GETs feed the registry: a HEAD serves no bytes, and devices download
+ * with GET. */
+static bool tracked(const struct serve_request *rq)
+{
+    return rq->fleet != NULL && strcmp(rq->method, "GET") == 0;
+}
+
+static const char *address_of(const struct serve_request *rq)
+{
+    return rq->address != NULL ? rq->address : "?";
+}
+
+/* The connection's device tag; without a connection state, @spare (which
+ * the caller frees after the call). */
+static struct fleet_tag **tag_of(const struct serve_request *rq, struct fleet_tag **spare)
+{
+    return rq->conn != NULL ? &rq->conn->fleet : spare;
+}
+
+static void track_header(const struct serve_request *rq, const struct image *img)
+{
+    const struct route *route = &rq->route;
+    struct fleet_tag *spare = NULL, **tag = tag_of(rq, &spare);
+    uint64_t installed = 0;
+    bool has_installed = rq->device_version != NULL &&
+                         scalar_uint(rq->device_version, &installed) == 0 &&
+                         installed <= UINT32_MAX;
+
+    /* -EINVAL: an X-Device-Id that is none, ignored; the registry then knows
+     * the device by its address, like one that sends none. */
+    (void)fleet_header(rq->fleet, tag, rq->device_id, address_of(rq), route->name,
+                       route->name_len, img->version, has_installed, (uint32_t)installed,
+                       img->gen->nblocks, rq->now_ms);
+    fleet_tag_free(spare);
+}
+
+static void track_block(const struct serve_request *rq, const struct generation *g)
+{
+    struct fleet_tag *spare = NULL;
+
+    fleet_block(rq->fleet, tag_of(rq, &spare), address_of(rq), rq->route.name,
+                rq->route.name_len, (uint32_t)rq->route.index, g->nblocks, OTA_BLOCK_WIRE,
+                rq->now_ms);
+    fleet_tag_free(spare);
+}
+
+static void track_image(const struct serve_request *rq, const struct serve_response *r,
+                        const struct generation *g)
+{
+    struct fleet_tag *spare = NULL;
+
+    fleet_image(rq->fleet, tag_of(rq, &spare), address_of(rq), rq->route.name,
+                rq->route.name_len, r->body_len, g->size, rq->now_ms);
+    fleet_tag_free(spare);
+}
+
+bool serve_needs_address(const struct serve_request *rq)
+{
+    switch (rq->route.kind) {
+    case ROUTE_REPORT:
+        return rq->fleet != NULL && strcmp(rq->method, "POST") == 0;
+    case ROUTE_HEADER:
+        return tracked(rq);
+    case ROUTE_BLOCK:
+    case ROUTE_IMAGE:
+        return tracked(rq) && (rq->conn == NULL || rq->conn->fleet == NULL);
+    case ROUTE_NONE:
+    case ROUTE_LISTING:
+    case ROUTE_MANIFEST:
+        break;
+    }
+    return false;
+}
+
 static bool wants_json(const struct serve_request *rq)
 {
     if (rq->format != NULL)
@@ -103,6 +182,8 @@ static void serve_header(struct catalog *cat, const struct serve_request *rq,
     /* The blocks this connection asks for next come from this generation. */
     if (rq->conn != NULL)
         (void)conn_pin(rq->conn, route->name, route->name_len, img->gen->id, img->version);
+    if (tracked(rq))
+        track_header(rq, img);
     body(r, 200, img->header, OTA_HEADER_WIRE, release_image, img);
     add_header(r, content_type, octet_stream);
     add_header(r, etag_name, img->gen->etag);
@@ -215,6 +296,8 @@ static void serve_pinned(struct catalog *cat, const struct serve_request *rq,
         canned(r, why == SERVE_NOT_FOUND ? 404 : 416, why);
         return;
     }
+    if (rq->route.kind == ROUTE_BLOCK && tracked(rq))
+        track_block(rq, g);
     body(r, 200, data, len, release_generation, g);
     add_header(r, content_type, octet_stream);
     add_header(r, etag_name, g->etag);
@@ -275,10 +358,12 @@ static void serve_image(struct catalog *cat, const struct serve_request *rq,
         image_unref(img);
     }
     status = range_decide(&cond, g->etag, g->file.mtime.tv_sec, g->size, &first, &last);
-    if (status == 200 || status == 206)
+    if (status == 200 || status == 206) {
         body(r, status, g->data + first, g->size > 0 ? (size_t)(last - first + 1) : 0,
              release_generation, g);
-    else
+        if (tracked(rq))
+            track_image(rq, r, g);
+    } else
         body(r, status, NULL, 0, release_generation, g);
     image_headers(r, g, version);
     if (status == 416)
@@ -291,9 +376,57 @@ static void serve_image(struct catalog *cat, const struct serve_request *rq,
     add_header(r, "Content-Range", r->content_range);
 }
 
+/* POST /NAME/report: the registry decides; the answer says why in a line
+ * (a 204 has no body). */
+static void serve_report(struct catalog *cat, const struct serve_request *rq,
+                         struct serve_response *r)
+{
+    const struct route *route = &rq->route;
+    struct fleet_tag *spare = NULL;
+    struct image *img;
+    char *text;
+    bool known;
+    int len;
+
+    if (rq->fleet == NULL) {
+        canned(r, 404, SERVE_NOT_FOUND);
+        return;
+    }
+    if (strcmp(rq->method, "POST") != 0) {
+        canned(r, 405, SERVE_POST_ONLY);
+        return;
+    }
+    img = catalog_lookup(cat, route->name, route->name_len);
+    known = img != NULL;
+    image_unref(img);
+    fleet_report(rq->fleet, tag_of(rq, &spare), rq->device_id, address_of(rq), route->name,
+                 route->name_len, known, rq->body != NULL ? rq->body : "", rq->body_len,
+                 rq->now_ms, &r->report);
+    fleet_tag_free(spare);
+    r->has_report = true;
+    if (r->report.status == 204) {
+        body(r, 204, NULL, 0, free, NULL);
+        return;
+    }
+    len = (int)strnlen(r->report.message, sizeof(r->report.message));
+    text = malloc((size_t)len + 2);
+    if (text == NULL) {
+        canned(r, 500, SERVE_NO_MEMORY);
+        return;
+    }
+    snprintf(text, (size_t)len + 2, "%.*s\n", len, r->report.message);
+    body(r, r->report.status, text, (size_t)len + 1, free, text);
+    add_header(r, content_type, "text/plain");
+}
+
 void serve_handle(struct catalog *cat, const struct serve_request *rq,
                   struct serve_response *ret)
 {
+    ret->has_report = false;
+    if (rq->route.kind == ROUTE_REPORT) {
+        serve_report(cat, rq, ret);
+        return;
+    }
     if (strcmp(rq->method, "GET") != 0 && strcmp(rq->method, "HEAD") != 0) {
         canned(ret, 405, SERVE_NOT_ALLOWED);
         return;
@@ -312,6 +445,7 @@ void serve_handle(struct catalog *cat, const struct serve_request *rq,
     case ROUTE_IMAGE:
         serve_image(cat, rq, ret);
         return;
+    case ROUTE_REPORT: /* above */
     case ROUTE_NONE:
         break;
     }

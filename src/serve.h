@@ -1,22 +1,32 @@
-/* The protocol's endpoints (listing, header, block, image, manifest) as decisions:
- * a request in, the status, headers and body to answer with out. No HTTP
- * library here, so every answer can be checked without a server; http.c
- * turns a serve_response into the library's response, header by header in
- * the order given. */
+/* The protocol's endpoints (listing, header, block, image, manifest, report)
+ * as decisions: a request in, the status, headers and body to answer with
+ * out. No HTTP library here, so every answer can be checked without a
+ * server; http.c turns a serve_response into the library's response, header
+ * by header in the order given.
+ *
+ * With a fleet registry the answers feed it: a header, block or image
+ * served (GET) tells it what the device got, and POST /NAME/report hands it
+ * the device's report. */
 #ifndef OTAD_SERVE_H
 #define OTAD_SERVE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "catalog.h"
 #include "conn.h"
+#include "fleet.h"
 #include "route.h"
+
+/* Bytes of a report body at most; a longer one is refused with 413. */
+#define SERVE_REPORT_MAX 1024
 
 /* What a request carries that an endpoint looks at. Header values are
  * borrowed and NULL when absent; only those the route's endpoint reads need
  * be filled: If-Match for a block or a manifest, If-Match, Range, If-Range and
- * If-None-Match for an image, format and Accept for the listing. */
+ * If-None-Match for an image, format and Accept for the listing, X-Device-Id
+ * for a header or a report and X-Device-Version for a header. */
 struct serve_request {
     const char *method;
     struct route route;
@@ -26,7 +36,18 @@ struct serve_request {
     const char *range;
     const char *format;       /* the "format" query argument */
     const char *accept;
-    struct conn *conn;        /* the connection's state (its pin), or NULL */
+    struct conn *conn;        /* the connection's state (its pin, its device), or NULL */
+    const char *device_id;    /* X-Device-Id */
+    const char *device_version; /* X-Device-Version */
+    /* Tracking. NULL: no registry, and no report endpoint. */
+    struct fleet *fleet;
+    const char *address;      /* the client's address, when serve_needs_address() */
+    int64_t now_ms;           /* wall clock */
+    /* A report's body: body_len bytes of @body; more than SERVE_REPORT_MAX
+     * means the body was longer, and @body then holds SERVE_REPORT_MAX + 1
+     * bytes (what was read of it, else zeros). */
+    const char *body;
+    size_t body_len;
 };
 
 /* The fixed answers, each always the same bytes. */
@@ -35,6 +56,7 @@ enum serve_canned {
     SERVE_NOT_FOUND,          /* 404 "not found" */
     SERVE_OUT_OF_RANGE,       /* 416 "block out of range" */
     SERVE_NOT_ALLOWED,        /* 405 "method not allowed", Allow: GET, HEAD */
+    SERVE_POST_ONLY,          /* 405 "method not allowed", Allow: POST */
     SERVE_GONE,               /* 412 "generation gone" */
     SERVE_NO_MATCH,           /* 412 "precondition failed" */
     SERVE_NO_MEMORY,          /* 500 "out of memory" */
@@ -59,6 +81,9 @@ struct serve_response {
     struct serve_header headers[SERVE_HEADERS_MAX];
     /* Room for the header values made for this response. */
     char date[32], version[24], crc[16], size[16], content_range[64];
+    /* A report the registry decided on (has_report), for its log line. */
+    bool has_report;
+    struct fleet_report_result report;
 };
 
 /* Answers @rq from @cat into @ret (always filled). A SERVE_BODY answer owns
@@ -67,5 +92,11 @@ struct serve_response {
  * rq->conn to the generation it answers from. */
 void serve_handle(struct catalog *cat, const struct serve_request *rq,
                   struct serve_response *ret);
+
+/* True when serve_handle() needs rq->address for @rq (rq->route, method,
+ * fleet and conn filled): formatting it costs more than a block request, so
+ * it is made only for a header request or a report, or for a block or an
+ * image on a connection that has no device yet. */
+bool serve_needs_address(const struct serve_request *rq);
 
 #endif

@@ -20,6 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case ROUTE_BLOCK:
     case ROUTE_IMAGE:
     case ROUTE_MANIFEST:
+    case ROUTE_REPORT:
         /* The name is a non-empty piece of the path. */
         if (r.name_len == 0 || r.name < path || r.name + r.name_len > path + size)
             abort();

@@ -54,6 +54,46 @@ static void test_manifest(void **state)
     assert_name(&r, "app");
 }
 
+static void test_report(void **state)
+{
+    struct route r = parse("/app/report");
+
+    (void)state;
+    assert_int_equal(r.kind, ROUTE_REPORT);
+    assert_name(&r, "app");
+    assert_int_equal(parse("/firmware/report").kind, ROUTE_REPORT);
+    assert_int_equal(parse("/app/report/").kind, ROUTE_NONE);
+    assert_int_equal(parse("/app/reports").kind, ROUTE_NONE);
+    assert_int_equal(parse("/app/Report").kind, ROUTE_NONE);
+    assert_int_equal(parse("//report").kind, ROUTE_NONE);
+    /* Not an image of a firmware called "report". */
+    assert_int_equal(parse("/firmware/report.bin").kind, ROUTE_IMAGE);
+}
+
+/* The admin listener's paths are no endpoint of the device port. */
+static void test_admin_paths(void **state)
+{
+    static const char *const paths[] = {"/devices", "/devices/", "/devices/0123abcd",
+                                        "/metrics", "/metrics/"};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+        assert_int_equal(parse(paths[i]).kind, ROUTE_NONE);
+}
+
+static void test_kind_names(void **state)
+{
+    (void)state;
+    assert_string_equal(route_kind_name(ROUTE_NONE), "none");
+    assert_string_equal(route_kind_name(ROUTE_LISTING), "listing");
+    assert_string_equal(route_kind_name(ROUTE_HEADER), "header");
+    assert_string_equal(route_kind_name(ROUTE_BLOCK), "block");
+    assert_string_equal(route_kind_name(ROUTE_IMAGE), "image");
+    assert_string_equal(route_kind_name(ROUTE_MANIFEST), "manifest");
+    assert_string_equal(route_kind_name(ROUTE_REPORT), "report");
+    assert_string_equal(route_kind_name((enum route_kind)ROUTE_KINDS), "none");
+}
+
 static void test_block_indexes(void **state)
 {
     struct route r;
@@ -147,6 +187,9 @@ int main(void)
         cmocka_unit_test(test_listing),
         cmocka_unit_test(test_header),
         cmocka_unit_test(test_manifest),
+        cmocka_unit_test(test_report),
+        cmocka_unit_test(test_admin_paths),
+        cmocka_unit_test(test_kind_names),
         cmocka_unit_test(test_block_indexes),
         cmocka_unit_test(test_image),
         cmocka_unit_test(test_not_found),

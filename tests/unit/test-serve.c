@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -532,6 +533,209 @@ static void test_listing(void **state)
     assert_string_equal(header(&f->r, "Content-Type"), "text/plain; charset=utf-8");
 }
 
+/* A registry that tracks, with room to spare. */
+static struct fleet *new_fleet(void)
+{
+    struct fleet *fl = NULL;
+
+    assert_int_equal(fleet_new(&(struct fleet_options){.track = true, .max_devices = 100,
+                                                       .history = 10, .stall_seconds = 60},
+                               &fl),
+                     0);
+    return fl;
+}
+
+/* POST @body (NULL: none) to @path from 10.0.0.1 with the registry @fl. */
+static struct serve_response *post(struct fixture *f, struct fleet *fl, const char *method,
+                                   const char *path, const char *body, size_t len)
+{
+    struct serve_request rq = {.method = method, .fleet = fl, .address = "10.0.0.1",
+                               .now_ms = 1000, .body = body, .body_len = len};
+
+    return serve(f, &rq, path);
+}
+
+static void test_report(void **state)
+{
+    struct fixture *f = *state;
+    struct fleet *fl = new_fleet();
+    static const char ok[] = "status=installed&version=5";
+    static const char *const names[] = {"Content-Type", NULL};
+    char big[SERVE_REPORT_MAX + 1];
+
+    /* Without a registry there is no such endpoint. */
+    assert_int_equal(post(f, NULL, "POST", "/app/report", ok, strlen(ok))->status, 404);
+    assert_int_equal(f->r.canned, SERVE_NOT_FOUND);
+    assert_false(f->r.has_report);
+    assert_int_equal(post(f, NULL, "GET", "/app/report", NULL, 0)->status, 404);
+    /* POST only, and only here. */
+    assert_int_equal(post(f, fl, "GET", "/app/report", NULL, 0)->status, 405);
+    assert_int_equal(f->r.canned, SERVE_POST_ONLY);
+    assert_int_equal(post(f, fl, "PUT", "/app/report", ok, strlen(ok))->status, 405);
+    assert_int_equal(f->r.canned, SERVE_POST_ONLY);
+    assert_int_equal(post(f, fl, "POST", "/app/header", NULL, 0)->status, 405);
+    assert_int_equal(f->r.canned, SERVE_NOT_ALLOWED);
+    /* Accepted: 204 without a body. */
+    post(f, fl, "POST", "/app/report", ok, strlen(ok));
+    assert_int_equal(f->r.status, 204);
+    assert_int_equal(f->r.canned, SERVE_BODY);
+    assert_int_equal(f->r.body_len, 0);
+    assert_true(f->r.has_report);
+    assert_int_equal(f->r.report.status, 204);
+    assert_string_equal(f->r.report.id, "10.0.0.1");
+    assert_int_equal(f->r.report.event.status, FLEET_REPORT_INSTALLED);
+    assert_int_equal(f->r.report.event.version, 5);
+    /* Refused: the status and a line saying why. */
+    post(f, fl, "POST", "/none/report", ok, strlen(ok));
+    assert_int_equal(f->r.status, 404);
+    assert_true(f->r.has_report);
+    assert_header_names(&f->r, names);
+    assert_string_equal(header(&f->r, "Content-Type"), "text/plain");
+    assert_true(f->r.body_len > 1 && f->r.body[f->r.body_len - 1] == '\n');
+    assert_int_equal(post(f, fl, "POST", "/app/report", "status=bogus", 12)->status, 400);
+    memset(big, 'a', sizeof(big));
+    assert_int_equal(post(f, fl, "POST", "/app/report", big, sizeof(big))->status, 413);
+    release(f);
+    fleet_free(fl);
+}
+
+static void test_needs_address(void **state)
+{
+    struct fleet *fl = new_fleet();
+    struct conn *conn = conn_new();
+    struct serve_request rq = {.method = "GET", .fleet = fl, .conn = conn};
+
+    (void)state;
+    route_parse("/app/block/0", 12, &rq.route);
+    /* A connection without a device yet: the block names it by address. */
+    assert_true(serve_needs_address(&rq));
+    assert_int_equal(fleet_header(fl, &conn->fleet, "dev-1", "10.0.0.1", "app", 3, 5, false,
+                                  0, 4, 1000),
+                     0);
+    assert_non_null(conn->fleet);
+    /* Tagged: its blocks and images cost no address. */
+    assert_false(serve_needs_address(&rq));
+    route_parse("/app/image", 10, &rq.route);
+    assert_false(serve_needs_address(&rq));
+    /* A header or a report names the device afresh every time. */
+    route_parse("/app/header", 11, &rq.route);
+    assert_true(serve_needs_address(&rq));
+    route_parse("/app/report", 11, &rq.route);
+    assert_false(serve_needs_address(&rq)); /* a GET: 405, not a report */
+    rq.method = "POST";
+    assert_true(serve_needs_address(&rq));
+    /* HEAD serves no bytes: not tracked. */
+    rq.method = "HEAD";
+    route_parse("/app/header", 11, &rq.route);
+    assert_false(serve_needs_address(&rq));
+    /* Neither the listing nor a manifest feeds the registry. */
+    rq.method = "GET";
+    route_parse("/firmwares", 10, &rq.route);
+    assert_false(serve_needs_address(&rq));
+    route_parse("/app/manifest", 13, &rq.route);
+    assert_false(serve_needs_address(&rq));
+    /* Without a connection state, every tracked request names its device. */
+    rq.conn = NULL;
+    route_parse("/app/block/0", 12, &rq.route);
+    assert_true(serve_needs_address(&rq));
+    /* Without a registry, nothing does. */
+    rq.fleet = NULL;
+    assert_false(serve_needs_address(&rq));
+    route_parse("/app/header", 11, &rq.route);
+    assert_false(serve_needs_address(&rq));
+    conn_free(conn);
+    fleet_free(fl);
+}
+
+/* Serves GET @path on @conn from @address as a tracked request. */
+static struct serve_response *tracked_get(struct fixture *f, struct fleet *fl,
+                                          struct conn *conn, const char *path,
+                                          const char *address, const char *id,
+                                          const char *version)
+{
+    struct serve_request rq = {.method = "GET", .fleet = fl, .conn = conn, .address = address,
+                               .now_ms = 2000, .device_id = id, .device_version = version};
+
+    return serve(f, &rq, path);
+}
+
+static void test_tracking(void **state)
+{
+    struct fixture *f = *state;
+    struct fleet *fl = new_fleet();
+    struct conn *conn = conn_new();
+    struct fleet_device d;
+    char path[32];
+    size_t n = 0;
+
+    /* The header names the device and what it was offered: app is version
+     * 5 in 4 blocks (1000 bytes). */
+    assert_int_equal(tracked_get(f, fl, conn, "/app/header", "10.0.0.1", "dev-1", "4")->status,
+                     200);
+    assert_int_equal(fleet_get(fl, "dev-1", &d, NULL, 0, &n), 0);
+    assert_false(d.by_address);
+    assert_string_equal(d.firmware, "app");
+    assert_int_equal(d.offered, 5);
+    assert_true(d.has_installed);
+    assert_int_equal(d.installed, 4);
+    assert_int_equal(d.state, FLEET_CHECKING);
+    assert_non_null(conn->fleet);
+    /* Its blocks reach it through the connection: no address, no id. */
+    for (unsigned i = 0; i < 4; i++) {
+        snprintf(path, sizeof(path), "/app/block/%u", i);
+        assert_int_equal(tracked_get(f, fl, conn, path, NULL, NULL, NULL)->status, 200);
+    }
+    assert_int_equal(fleet_get(fl, "dev-1", &d, NULL, 0, &n), 0);
+    assert_int_equal(d.blocks_served, 4);
+    assert_int_equal(d.blocks_total, 4);
+    assert_int_equal(d.bytes, 4 * OTA_BLOCK_WIRE);
+    assert_int_equal(d.state, FLEET_DOWNLOADED);
+    /* A block out of range feeds nothing. */
+    assert_int_equal(tracked_get(f, fl, conn, "/app/block/4", NULL, NULL, NULL)->status, 416);
+    assert_int_equal(fleet_get(fl, "dev-1", &d, NULL, 0, &n), 0);
+    assert_int_equal(d.bytes, 4 * OTA_BLOCK_WIRE);
+    release(f);
+    conn_free(conn);
+    fleet_free(fl);
+}
+
+static void test_tracking_by_address(void **state)
+{
+    struct fixture *f = *state;
+    struct fleet *fl = new_fleet();
+    struct fleet_device d;
+    struct serve_request rq = {.method = "HEAD", .fleet = fl, .address = "10.0.0.3",
+                               .device_id = "dev-3"};
+    size_t n = 0;
+
+    /* An X-Device-Id that is none (a space, a slash): known by its address;
+     * an X-Device-Version that is not a decimal uint32 is ignored. */
+    tracked_get(f, fl, NULL, "/app/header", "10.0.0.2", "bad id/", "0x10");
+    assert_int_equal(fleet_get(fl, "bad id/", &d, NULL, 0, &n), -ENOENT);
+    assert_int_equal(fleet_get(fl, "10.0.0.2", &d, NULL, 0, &n), 0);
+    assert_true(d.by_address);
+    assert_false(d.has_installed);
+    tracked_get(f, fl, NULL, "/app/header", "10.0.0.4", NULL, "4294967296");
+    assert_int_equal(fleet_get(fl, "10.0.0.4", &d, NULL, 0, &n), 0);
+    assert_false(d.has_installed);
+    /* A legacy device on fresh connections: its blocks find it by address. */
+    tracked_get(f, fl, NULL, "/app/block/0", "10.0.0.2", NULL, NULL);
+    assert_int_equal(fleet_get(fl, "10.0.0.2", &d, NULL, 0, &n), 0);
+    assert_int_equal(d.blocks_served, 1);
+    assert_int_equal(d.state, FLEET_DOWNLOADING);
+    /* The whole image, by address too. */
+    tracked_get(f, fl, NULL, "/app/image", "10.0.0.5", NULL, NULL);
+    assert_int_equal(f->r.status, 200);
+    assert_int_equal(fleet_get(fl, "10.0.0.5", &d, NULL, 0, &n), 0);
+    assert_int_equal(d.bytes, SIZE);
+    /* HEAD is not tracked. */
+    assert_int_equal(serve(f, &rq, "/app/header")->status, 200);
+    assert_int_equal(fleet_get(fl, "dev-3", &d, NULL, 0, &n), -ENOENT);
+    assert_int_equal(fleet_get(fl, "10.0.0.3", &d, NULL, 0, &n), -ENOENT);
+    release(f);
+    fleet_free(fl);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -548,6 +752,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_image_conditions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_image_pinned, setup, teardown),
         cmocka_unit_test_setup_teardown(test_listing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_report, setup, teardown),
+        cmocka_unit_test(test_needs_address),
+        cmocka_unit_test_setup_teardown(test_tracking, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tracking_by_address, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

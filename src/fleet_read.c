@@ -1,0 +1,233 @@
+/* The registry's readers: copies for the admin API, the metrics and the
+ * store, and the store's way back in (fleet_restore).
+ *
+ * A reader locks one shard at a time, copies what it needs and unlocks
+ * before calling back, so a slow callback never holds up the request path;
+ * fleet_each copies a whole shard (about max_devices/64 devices) at once. */
+#include "fleet_priv.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "array.h"
+
+#define GET(counter) atomic_load_explicit(&(counter), memory_order_relaxed)
+#define ADD(counter, n) atomic_fetch_add_explicit(&(counter), (n), memory_order_relaxed)
+
+void fleet_copy(const struct fleet_tag *d, struct fleet_device *ret)
+{
+    int64_t end = d->dl_ended != 0 ? d->dl_ended : d->last_seen;
+
+    memset(ret, 0, sizeof(*ret));
+    memcpy(ret->id, d->id, sizeof(ret->id));
+    ret->by_address = d->by_address;
+    memcpy(ret->address, d->address, sizeof(ret->address));
+    if (d->fw != NULL)
+        memcpy(ret->firmware, d->fw->s, d->fw->len + 1);
+    ret->first_seen_ms = d->first_seen;
+    ret->last_seen_ms = d->last_seen;
+    ret->has_installed = d->has_installed;
+    ret->installed = d->installed;
+    ret->offered = d->offered;
+    ret->state = d->state;
+    ret->blocks_total = d->dl_blocks;
+    ret->blocks_served = d->dl_served;
+    ret->bytes = d->bytes;
+    ret->rate = end > d->dl_started && d->dl_started != 0
+                    ? d->dl_bytes * 1000 / (uint64_t)(end - d->dl_started) : 0;
+    ret->download_started_ms = d->dl_started;
+    ret->has_report = d->has_report;
+    ret->last_report = d->last_report;
+    ret->seq = d->seq;
+}
+
+/* The last @n events of @d, oldest first, into @out. */
+static size_t copy_events(const struct fleet_tag *d, size_t n, struct fleet_event *out)
+{
+    if (n > d->ev_n)
+        n = d->ev_n;
+    for (size_t i = 0; i < n; i++)
+        out[i] = d->ev[(d->ev_head + d->ev_n - n + i) % d->ev_cap];
+    return n;
+}
+
+static bool matches(const struct fleet_tag *d, const char *firmware, int state)
+{
+    return (state < 0 || d->state == state) &&
+           (firmware == NULL || (d->fw != NULL && strcmp(d->fw->s, firmware) == 0));
+}
+
+void fleet_each(struct fleet *f, const char *firmware, int state,
+                bool (*cb)(void *cls, const struct fleet_device *d), void *cls)
+{
+    struct fleet_device *batch = NULL;
+    size_t cap = 0, n;
+    bool more = true;
+
+    if (!f->o.track)
+        return;
+    for (unsigned i = 0; i < FLEET_SHARDS && more; i++) {
+        struct fleet_shard *s = &f->shards[i];
+        n = 0;
+        pthread_mutex_lock(&s->lock);
+        if (array_grow(&batch, &cap, s->n, sizeof(*batch)) == 0)
+            for (struct fleet_tag *d = s->lru_head; d != NULL; d = d->next)
+                if (matches(d, firmware, state))
+                    fleet_copy(d, &batch[n++]);
+        pthread_mutex_unlock(&s->lock);
+        for (size_t j = 0; j < n && more; j++)
+            more = cb(cls, &batch[j]);
+    }
+    free(batch);
+}
+
+int fleet_get(struct fleet *f, const char *id, struct fleet_device *ret,
+              struct fleet_event *events, size_t max, size_t *nevents)
+{
+    struct fleet_tag *d;
+
+    if (!f->o.track || (d = fleet_find_locked(f, id)) == NULL)
+        return -ENOENT;
+    fleet_copy(d, ret);
+    *nevents = copy_events(d, max, events);
+    pthread_mutex_unlock(&d->shard->lock);
+    return 0;
+}
+
+void fleet_counts(struct fleet *f, struct fleet_counts *ret)
+{
+    memset(ret, 0, sizeof(*ret));
+    for (unsigned i = 0; i < FLEET_STATES; i++)
+        ret->devices[i] = GET(f->c.devices[i]);
+    for (unsigned i = 0; i < FLEET_STATUSES; i++)
+        ret->reports[i] = GET(f->c.reports[i]);
+    for (unsigned i = 0; i < 8; i++)
+        ret->duration_le[i] = GET(f->c.duration_le[i]);
+    ret->downloads_started = GET(f->c.started);
+    ret->downloads_completed = GET(f->c.completed);
+    ret->duration_count = GET(f->c.duration_count);
+    ret->duration_sum_ms = GET(f->c.duration_sum_ms);
+    ret->devices_evicted = GET(f->c.evicted);
+}
+
+struct tally {
+    char name[FLEET_NAME_MAX + 1];
+    uint64_t counts[FLEET_STATES];
+};
+
+void fleet_tally(struct fleet *f,
+                 void (*cb)(void *cls, const char *firmware, enum fleet_state s, uint64_t n),
+                 void *cls)
+{
+    struct tally *t = NULL;
+    size_t n = 0, cap = 0;
+
+    if (!f->o.track)
+        return;
+    pthread_mutex_lock(&f->names_lock);
+    if (array_grow(&t, &cap, f->names_n, sizeof(*t)) == 0)
+        for (size_t b = 0; b < f->names_nbuckets; b++)
+            for (struct fleet_name *nm = f->names[b]; nm != NULL; nm = nm->next) {
+                memcpy(t[n].name, nm->s, nm->len + 1);
+                for (unsigned s = 0; s < FLEET_STATES; s++)
+                    t[n].counts[s] = GET(nm->counts[s]);
+                n++;
+            }
+    pthread_mutex_unlock(&f->names_lock);
+    for (size_t i = 0; i < n; i++)
+        for (unsigned s = 0; s < FLEET_STATES; s++)
+            if (t[i].counts[s] != 0)
+                cb(cls, t[i].name, s, t[i].counts[s]);
+    free(t);
+}
+
+/* Takes one changed device off the shard's dirty list and copies it with its
+ * new events. False when the shard has none. */
+static bool drain_one(struct fleet_shard *s, struct fleet_device *copy, struct fleet_event *ev,
+                      size_t *nev)
+{
+    struct fleet_tag *d;
+
+    pthread_mutex_lock(&s->lock);
+    if ((d = s->dirty) == NULL) {
+        pthread_mutex_unlock(&s->lock);
+        return false;
+    }
+    s->dirty = d->dirty_next;
+    d->dirty = false;
+    fleet_copy(d, copy);
+    *nev = copy_events(d, d->ev_new, ev);
+    d->ev_new = 0;
+    fleet_release(d);
+    pthread_mutex_unlock(&s->lock);
+    return true;
+}
+
+size_t fleet_drain(struct fleet *f, size_t max,
+                   void (*cb)(void *cls, const struct fleet_device *d,
+                              const struct fleet_event *events, size_t nevents),
+                   void *cls)
+{
+    struct fleet_event *ev;
+    struct fleet_device copy;
+    size_t done = 0, nev;
+    unsigned empty = 0;
+
+    if (!f->o.track || (ev = malloc((f->o.history + 1) * sizeof(*ev))) == NULL)
+        return 0;
+    /* One drain at a time; each starts where the last stopped, so a bounded
+     * drain does not always favour the first shards. */
+    pthread_mutex_lock(&f->drain_lock);
+    while (done < max && empty < FLEET_SHARDS) {
+        struct fleet_shard *s = &f->shards[f->drain_next];
+        if (drain_one(s, &copy, ev, &nev)) {
+            cb(cls, &copy, ev, nev);
+            done++;
+            empty = 0;
+        } else {
+            empty++;
+        }
+        f->drain_next = (f->drain_next + 1) % FLEET_SHARDS;
+    }
+    pthread_mutex_unlock(&f->drain_lock);
+    free(ev);
+    return done;
+}
+
+int fleet_restore(struct fleet *f, const struct fleet_device *dv,
+                  const struct fleet_event *events, size_t nevents)
+{
+    struct fleet_tag *d;
+
+    if (!f->o.track)
+        return 0;
+    if (atomic_load(&f->ndevices) >= f->o.max_devices)
+        return -ENOSPC;
+    d = fleet_locate(f, dv->id, dv->by_address, dv->firmware, strlen(dv->firmware),
+                     dv->last_seen_ms);
+    if (d == NULL)
+        return -ENOMEM;
+    /* Counted under the state restored, as fleet_set_state would. */
+    fleet_set_state(f, d, dv->state, dv->last_seen_ms);
+    d->ev_n = d->ev_head = d->ev_new = 0;
+    for (size_t i = 0; i < nevents; i++)
+        fleet_add_event(f, d, &events[i]);
+    d->ev_new = 0;
+    snprintf(d->address, sizeof(d->address), "%s", dv->address);
+    d->first_seen = dv->first_seen_ms;
+    d->last_seen = dv->last_seen_ms;
+    d->has_installed = dv->has_installed;
+    d->installed = dv->installed;
+    d->offered = d->dl_offered = dv->offered;
+    d->dl_blocks = dv->blocks_total;
+    d->dl_served = dv->blocks_served;
+    d->bytes = dv->bytes;
+    d->dl_started = dv->download_started_ms;
+    d->has_report = dv->has_report;
+    d->last_report = dv->last_report;
+    d->seq = dv->seq;
+    pthread_mutex_unlock(&d->shard->lock);
+    return 0;
+}

@@ -1,0 +1,121 @@
+/* The http module's connections: the state each one carries (struct conn)
+ * from its start to its close, its request-head deadline, its TLS hold, the
+ * legacy keep-alive's hand-back of the socket (step 3 at the top of http.c),
+ * and the count of open connections for the event callback. */
+#include "http_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <sys/socket.h>
+
+#include "deadline.h"
+#include "legacy.h"
+#include "tls.h"
+
+/* A connection opened (+1) or closed (-1). */
+static void count_connection(const struct http *h, int delta)
+{
+    http_report(h, &(struct http_event){.kind = HTTP_EVENT_CONNECTION, .connections = delta});
+}
+
+static socklen_t address_length(const struct sockaddr *sa)
+{
+    return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+}
+
+/* A connection's end: its state goes (NULL: it had none). */
+static void drop(const struct http *h, struct conn *conn)
+{
+    conn_free(conn);
+    count_connection(h, -1);
+}
+
+/* Legacy keep-alive, step 3 (see the top of http.c). Takes @conn. The
+ * connection stays open for the event callback while its state is parked. */
+static void reopen(struct http *h, struct MHD_Connection *c, struct conn *conn)
+{
+    const union MHD_ConnectionInfo *fdi =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *ai =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    struct MHD_Daemon *d;
+    socklen_t len;
+    int fd;
+
+    /* Bytes read past the last request died with the library's buffer:
+     * the stream cannot be resumed in step, so it is closed. */
+    if (fdi == NULL || ai == NULL || ai->client_addr == NULL ||
+        !legacy_in_sync(fdi->connect_fd, conn->head_bytes)) {
+        drop(h, conn);
+        return;
+    }
+    len = address_length(ai->client_addr);
+    fd = fcntl(fdi->connect_fd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) {
+        http_report(h, &(struct http_event){.kind = HTTP_EVENT_KEEP_ALIVE_FAILED, .error = -errno});
+        drop(h, conn);
+        return;
+    }
+    /* Parked before the library may start the new connection, in any thread. */
+    conn->reopen = false;
+    conn_park(&h->parking, conn, fd, ai->client_addr, len);
+    /* A connection accepted from the backlog while the library was starting
+     * can get here before MHD_start_daemon() has returned the daemon. */
+    while ((d = atomic_load(&h->daemon)) == NULL)
+        sched_yield();
+    /* The library takes the descriptor and closes it itself on failure. */
+    if (MHD_add_connection(d, fd, ai->client_addr, len) != MHD_YES) {
+        http_report(h, &(struct http_event){.kind = HTTP_EVENT_KEEP_ALIVE_FAILED, .error = -errno});
+        /* Unless a library connection started on it and took it back. */
+        conn = conn_claim(&h->parking, fd, ai->client_addr, len);
+        if (conn != NULL)
+            drop(h, conn);
+    }
+}
+
+void http_connection_event(void *cls, struct MHD_Connection *c, void **socket_context,
+                           enum MHD_ConnectionNotificationCode toe)
+{
+    struct http *h = cls;
+    struct conn *conn = *socket_context;
+
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *fdi =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *ai =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        int64_t head_ms = h->later_head_ms;
+
+        if (h->legacy_keep_alive && fdi != NULL && ai != NULL && ai->client_addr != NULL)
+            conn = conn_claim(&h->parking, fdi->connect_fd, ai->client_addr,
+                              address_length(ai->client_addr));
+        if (conn == NULL) {
+            conn = conn_new();
+            head_ms = h->first_head_ms;
+            count_connection(h, 1);
+        }
+        /* Without memory for it the connection has the idle timeout only. */
+        if (conn != NULL && fdi != NULL)
+            (void)deadline_add(h->deadlines, fdi->connect_fd, deadline_now() + head_ms,
+                               &conn->deadline);
+        /* A handshake may be handed any pair current from now to the close. */
+        if (h->tls != NULL)
+            tls_hold(h->tls, conn != NULL ? &conn->tls : NULL);
+        *socket_context = conn;
+        return;
+    }
+    *socket_context = NULL;
+    if (conn != NULL) {
+        /* Before the library closes the descriptor (see deadline.c). */
+        deadline_remove(h->deadlines, conn->deadline);
+        conn->deadline = NULL;
+    }
+    if (h->tls != NULL)
+        tls_release(h->tls, conn != NULL ? conn->tls : NULL);
+    if (conn != NULL && conn->reopen && !atomic_load(&h->stopping))
+        reopen(h, c, conn);
+    else
+        drop(h, conn);
+}
