@@ -10,26 +10,18 @@ FLEET). Keys and manifests are made with Python's cryptography
 Environment: as 15-otaget.py."""
 
 import hashlib
-import importlib.util
 import os
 import re
+import runpy
 
 from otadtest import OtadTestCase, main, poll
 
 DEVICE_ID = "0123456789abcdef01234567"   # 24 hex digits, as an STM32's UID
-
-
-def _load(name):
-    here = os.path.dirname(os.path.abspath(__file__))
-    spec = importlib.util.spec_from_file_location(name.replace("-", "_"),
-                                                  os.path.join(here, name + ".py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-otaget_test = _load("15-otaget")
-Key = _load("23-signing").Key
+HERE = os.path.dirname(os.path.abspath(__file__))
+# 15-otaget.py's runner and 23-signing.py's keys (their globals: not their tests).
+otaget_test = runpy.run_path(os.path.join(HERE, "15-otaget.py"))
+Key = runpy.run_path(os.path.join(HERE, "23-signing.py"))["Key"]
+Otaget = otaget_test["Otaget"]
 
 
 def image(seed, size=5000):
@@ -44,14 +36,14 @@ def report_line(device, name, status, version, reason=None):
 
 
 class OtagetReport(OtadTestCase):
-    otaget = otaget_test.Otaget.otaget
-    url = otaget_test.Otaget.url
-    path = otaget_test.Otaget.path
-    assertInstalled = otaget_test.Otaget.assertInstalled
+    otaget = Otaget.otaget
+    url = Otaget.url
+    path = Otaget.path
+    assertInstalled = Otaget.assertInstalled
 
     def setUp(self):
         super().setUp()
-        if not otaget_test.OTAGET:
+        if not otaget_test["OTAGET"]:
             self.fail("set OTAGET to the otaget binary")
         self.key = Key()
         self.pub = self.write("a.pub", self.key.pem, self.tmp)
