@@ -18,10 +18,10 @@ from otadtest import OtadTestCase, main, poll
 
 DEVICE_ID = "0123456789abcdef01234567"   # 24 hex digits, as an STM32's UID
 HERE = os.path.dirname(os.path.abspath(__file__))
-# 15-otaget.py's runner and 23-signing.py's keys (their globals: not their tests).
+# 15-otaget.py's runner and 23-signing.py's keys: their globals, kept out of
+# this module's, where unittest would find (and run) their test cases.
 otaget_test = runpy.run_path(os.path.join(HERE, "15-otaget.py"))
 Key = runpy.run_path(os.path.join(HERE, "23-signing.py"))["Key"]
-Otaget = otaget_test["Otaget"]
 
 
 def image(seed, size=5000):
@@ -36,10 +36,10 @@ def report_line(device, name, status, version, reason=None):
 
 
 class OtagetReport(OtadTestCase):
-    otaget = Otaget.otaget
-    url = Otaget.url
-    path = Otaget.path
-    assertInstalled = Otaget.assertInstalled
+    otaget = otaget_test["Otaget"].otaget
+    url = otaget_test["Otaget"].url
+    path = otaget_test["Otaget"].path
+    assertInstalled = otaget_test["Otaget"].assertInstalled
 
     def setUp(self):
         super().setUp()
