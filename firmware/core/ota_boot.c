@@ -5,6 +5,7 @@
 #include "ota_image.h"
 #include "ota_log.h"
 #include "ota_port.h"
+#include "ota_report.h"
 #include "ota_state.h"
 #include "ota_swap.h"
 #include "ota_trust.h"
@@ -46,6 +47,37 @@ static int set_flags(struct ota_state_store *s, uint32_t clear, uint32_t set)
     return ota_state_write(s, &st, false);
 }
 
+/* The failure of the update attempt @u (result @r), if it is one the
+ * server should hear of. */
+static void report_failure(const struct ota_config *cfg, const struct ota_update *u, int r)
+{
+    enum ota_report_reason why = ota_report_reason(u, r);
+
+    if (why != OTA_REASON_NONE)
+        ota_report_send(cfg, OTA_REPORT_FAILED, u->header.version, why);
+}
+
+/* Dual-slot: the report the end of a swap or a confirmation left for this
+ * boot. The record that clears it comes first: a power cut before that
+ * record leaves the report for the next boot, and none can make it go
+ * twice. A record that cannot be written sends nothing, or every boot would. */
+static void report_pending(struct ota_state_store *s, const struct ota_config *cfg)
+{
+    uint32_t pending = s->cur.flags & OTA_STATE_REPORT_MASK;
+    uint32_t version = pending == OTA_STATE_REPORT_REVERTED ? s->cur.dl_version
+                                                           : s->cur.app_version;
+
+    if (set_flags(s, OTA_STATE_REPORT_MASK, 0) < 0) {
+        ota_logf("boot: cannot clear the pending report");
+        return;
+    }
+    ota_report_send(cfg,
+                    pending == OTA_STATE_REPORT_REVERTED ? OTA_REPORT_REVERTED
+                    : pending == OTA_STATE_REPORT_TRIAL  ? OTA_REPORT_CONFIRMED
+                                                         : OTA_REPORT_INSTALLED,
+                    version, OTA_REASON_NONE);
+}
+
 /* What one turn of the boot loop did, when it did not start the
  * application: a negative result is a failure of @what, retried later. */
 struct turn {
@@ -61,7 +93,13 @@ static bool trial_boot(struct ota_state_store *s, const struct ota_config *cfg, 
     struct ota_state st = s->cur;
 
     if (st.trials < allowed && app_bootable(s, cfg)) {
+        bool installed = (st.flags & OTA_STATE_REPORT_MASK) == OTA_STATE_REPORT_INSTALLED;
+
         st.trials++;
+        /* The first trial boot reports the install, and leaves the
+         * confirmation to be reported once the application has made it. */
+        if (installed)
+            st.flags = (st.flags & ~OTA_STATE_REPORT_MASK) | OTA_STATE_REPORT_TRIAL;
         ota_logf("boot: version %u on trial, boot %u of %u", st.app_version, st.trials, allowed);
         /* Counted before the jump: a reset at any later instant is a boot
          * that did not confirm. A flash that cannot take the record cannot
@@ -69,6 +107,8 @@ static bool trial_boot(struct ota_state_store *s, const struct ota_config *cfg, 
          * left. */
         if (ota_state_write(s, &st, false) < 0)
             ota_logf("boot: cannot count the trial boot");
+        else if (installed)
+            ota_report_send(cfg, OTA_REPORT_INSTALLED, st.app_version, OTA_REASON_NONE);
         boot(s);
         return true;
     }
@@ -77,7 +117,7 @@ static bool trial_boot(struct ota_state_store *s, const struct ota_config *cfg, 
         /* Nothing verified to go back to: keep the new image as it is. */
         ota_logf("boot: version %u not confirmed, and no previous image to revert to",
                  st.app_version);
-        t->result = set_flags(s, OTA_STATE_TRIAL, 0);
+        t->result = set_flags(s, OTA_STATE_TRIAL | OTA_STATE_REPORT_MASK, 0);
         t->what = "confirmation";
         return false;
     }
@@ -124,6 +164,8 @@ static bool boot_dual(struct ota_state_store *s, const struct ota_config *cfg, s
     }
     if (s->cur.flags & OTA_STATE_TRIAL)
         return trial_boot(s, cfg, t);
+    if (s->cur.flags & OTA_STATE_REPORT_MASK)
+        report_pending(s, cfg);
     have_app = app_bootable(s, cfg);
     if (have_app && !(s->cur.flags & OTA_STATE_UPDATE_REQUESTED)) {
         boot(s);
@@ -135,6 +177,7 @@ static bool boot_dual(struct ota_state_store *s, const struct ota_config *cfg, s
     r = ota_update_run(&u, have_app, s->cur.app_version);
     if (r == OTA_UPDATE_STAGED)
         return false;
+    report_failure(cfg, &u, r);
     t->result = r == OTA_UPDATE_REJECTED ? OTA_ERR_REJECTED : r;
     if (!have_app)
         return false;
@@ -167,6 +210,10 @@ static bool boot_single(struct ota_state_store *s, const struct ota_config *cfg,
              have_app ? "requested" : "no valid application");
     ota_update_init(&u, cfg, s);
     r = ota_update_run(&u, have_app, s->cur.app_version);
+    if (r == OTA_UPDATE_INSTALLED)
+        ota_report_send(cfg, OTA_REPORT_INSTALLED, u.header.version, OTA_REASON_NONE);
+    else
+        report_failure(cfg, &u, r);
     if (r == OTA_UPDATE_CURRENT && (s->cur.flags & OTA_STATE_UPDATE_REQUESTED) &&
         set_flags(s, OTA_STATE_UPDATE_REQUESTED, 0) < 0) {
         /* The application is valid and nothing newer exists: run it rather

@@ -19,6 +19,10 @@ struct ota_config {
     bool require_signature;        /* only images with a manifest that verifies are
                                       installed and booted; false also takes a server
                                       without manifests (as legacy devices do) */
+    uint32_t report_timeout_ms;    /* longest wait for the answer to a report
+                                      (0: recv_timeout_ms); a report is tried once */
+    bool anonymous;                /* as a legacy device: no X-Device-Id or
+                                      X-Device-Version, no reports */
 };
 
 /* Sensible values for a device behind a serial Wi-Fi module. */
@@ -26,7 +30,7 @@ struct ota_config {
     {                                                                         \
         .recv_timeout_ms = 5000, .block_retries = 5, .backoff_first_ms = 1000, \
         .backoff_max_ms = 60000, .attempts_with_app = 3, .trial_boots = 1,     \
-        .require_signature = true,                                            \
+        .require_signature = true, .report_timeout_ms = 2000,                 \
     }
 
 /* Runs the bootloader: reads the boot state, finishes an install or revert

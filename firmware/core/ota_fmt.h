@@ -11,4 +11,8 @@
  * not fit are dropped from the end). Returns the bytes written. */
 uint32_t ota_fmt_dec(char *buf, uint32_t max, uint32_t v);
 
+/* Writes the @n bytes at @bytes as 2 * @n lowercase hex digits and a NUL
+ * into @buf (2 * @n + 1 bytes): a chip's unique ID as its X-Device-Id. */
+void ota_fmt_hex(char *buf, const uint8_t *bytes, uint32_t n);
+
 #endif

@@ -74,6 +74,23 @@ static int parse_header(struct ota_http_parser *p)
     return OTA_OK;
 }
 
+/* The blank line: the body follows. 204 and 304 have none, and servers
+ * send them without a length (RFC 9110 8.6). */
+static int end_of_head(struct ota_http_parser *p)
+{
+    if (p->status == 204 || p->status == 304) {
+        p->state = S_DONE;
+        return OTA_OK;
+    }
+    if (!p->have_length)
+        return OTA_ERR_NO_LENGTH;
+    if (p->status == 200 ? p->content_length > p->body_max
+                         : p->content_length > OTA_HTTP_ERROR_BODY_MAX)
+        return OTA_ERR_TOO_BIG;
+    p->state = p->content_length == 0 ? S_DONE : S_BODY;
+    return OTA_OK;
+}
+
 /* A line ended (its CR LF or LF consumed). */
 static int end_of_line(struct ota_http_parser *p)
 {
@@ -87,14 +104,7 @@ static int end_of_line(struct ota_http_parser *p)
         r = parse_status(p);
         p->state = S_HEADER;
     } else if (kept == 0 && p->line_len <= 1) {
-        /* The blank line: the body follows. */
-        if (!p->have_length)
-            return OTA_ERR_NO_LENGTH;
-        if (p->status == 200 ? p->content_length > p->body_max
-                             : p->content_length > OTA_HTTP_ERROR_BODY_MAX)
-            return OTA_ERR_TOO_BIG;
-        p->state = p->content_length == 0 ? S_DONE : S_BODY;
-        r = OTA_OK;
+        r = end_of_head(p);
     } else {
         r = parse_header(p);
     }
@@ -155,6 +165,7 @@ void ota_http_init(struct ota_http *c, const struct ota_config *cfg)
 {
     memset(c, 0, sizeof(*c));
     c->cfg = cfg;
+    c->timeout_ms = cfg->recv_timeout_ms;
 }
 
 void ota_http_close(struct ota_http *c)
@@ -177,28 +188,68 @@ static uint32_t append_dec(char *buf, uint32_t pos, uint32_t max, uint32_t v)
     return pos + ota_fmt_dec(buf + pos, max - pos, v);
 }
 
-/* Keep-alive is HTTP/1.1's default: no Connection header at all, so servers
- * that honour "Connection: close" keep the socket open. */
-static int send_request(const char *path)
+static uint32_t append_header(char *buf, uint32_t pos, uint32_t max, const char *name,
+                              const char *value)
 {
-    const struct ota_server *srv = ota_port_server();
-    char req[192];
+    pos = append(buf, pos, max, name);
+    pos = append(buf, pos, max, value);
+    return append(buf, pos, max, "\r\n");
+}
+
+static uint32_t length_of(const char *s)
+{
     uint32_t n = 0;
 
-    n = append(req, n, sizeof(req), "GET ");
-    n = append(req, n, sizeof(req), path);
+    while (s[n] != '\0')
+        n++;
+    return n;
+}
+
+/* Keep-alive is HTTP/1.1's default: no Connection header at all, so servers
+ * that honour "Connection: close" keep the socket open. */
+static int send_request(const struct ota_http_req *rq)
+{
+    const struct ota_server *srv = ota_port_server();
+    char req[OTA_HTTP_REQUEST_MAX], num[OTA_FMT_DEC_MAX + 1];
+    uint32_t n = 0;
+
+    n = append(req, n, sizeof(req), rq->form != NULL ? "POST " : "GET ");
+    n = append(req, n, sizeof(req), rq->path);
     n = append(req, n, sizeof(req), " HTTP/1.1\r\nHost: ");
     n = append(req, n, sizeof(req), srv->host);
     n = append(req, n, sizeof(req), ":");
     n = append_dec(req, n, sizeof(req), srv->port);
-    n = append(req, n, sizeof(req), "\r\n\r\n");
+    n = append(req, n, sizeof(req), "\r\n");
+    if (rq->identify && srv->device_id != NULL)
+        n = append_header(req, n, sizeof(req), "X-Device-Id: ", srv->device_id);
+    if (rq->identify && rq->has_version) {
+        num[ota_fmt_dec(num, OTA_FMT_DEC_MAX, rq->version)] = '\0';
+        n = append_header(req, n, sizeof(req), "X-Device-Version: ", num);
+    }
+    if (rq->form != NULL) {
+        num[ota_fmt_dec(num, OTA_FMT_DEC_MAX, length_of(rq->form))] = '\0';
+        n = append_header(req, n, sizeof(req), "Content-Type: ",
+                          "application/x-www-form-urlencoded");
+        n = append_header(req, n, sizeof(req), "Content-Length: ", num);
+    }
+    n = append(req, n, sizeof(req), "\r\n");
+    if (rq->form != NULL)
+        n = append(req, n, sizeof(req), rq->form);
     if (n == sizeof(req))
-        return OTA_ERR_HTTP; /* path too long for the buffer */
+        return OTA_ERR_HTTP; /* too long for the buffer */
     return ota_port_net_send(req, n) < 0 ? OTA_ERR_NET : OTA_OK;
 }
 
 int ota_http_get(struct ota_http *c, const char *path, uint8_t *body, uint32_t body_max,
                  uint32_t *body_len, uint32_t *status)
+{
+    const struct ota_http_req rq = {.path = path};
+
+    return ota_http_request(c, &rq, body, body_max, body_len, status);
+}
+
+int ota_http_request(struct ota_http *c, const struct ota_http_req *rq, uint8_t *body,
+                     uint32_t body_max, uint32_t *body_len, uint32_t *status)
 {
     struct ota_http_parser p;
     uint32_t used;
@@ -210,7 +261,7 @@ int ota_http_get(struct ota_http *c, const char *path, uint8_t *body, uint32_t b
         c->open = true;
         c->rx_len = 0;
     }
-    r = send_request(path);
+    r = send_request(rq);
     if (r < 0)
         goto fail;
     ota_http_parser_init(&p, body, body_max);
@@ -225,7 +276,7 @@ int ota_http_get(struct ota_http *c, const char *path, uint8_t *body, uint32_t b
                 break;
         }
         ota_port_watchdog_feed();
-        n = ota_port_net_recv(c->rx, sizeof(c->rx), c->cfg->recv_timeout_ms);
+        n = ota_port_net_recv(c->rx, sizeof(c->rx), c->timeout_ms);
         if (n <= 0) {
             r = n == 0 ? OTA_ERR_TIMEOUT : OTA_ERR_NET;
             goto fail;

@@ -82,11 +82,14 @@ void ota_port_net_close(void);
 
 /* ---- Configuration ------------------------------------------------------ */
 
-/* What and where to download from. */
+/* What and where to download from, and who asks. */
 struct ota_server {
     const char *host;     /* for the Host header, e.g. "192.168.1.10" */
     uint16_t port;        /* for the Host header */
     const char *name;     /* the firmware NAME on the server */
+    const char *device_id; /* X-Device-Id: 1..64 of [A-Za-z0-9._:-], the chip's
+                              unique ID (ota_fmt_hex); NULL: the server knows the
+                              device by its address */
 };
 
 const struct ota_server *ota_port_server(void);

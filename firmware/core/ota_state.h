@@ -26,6 +26,15 @@
 /* Dual-slot only: */
 #define OTA_STATE_SECONDARY_VALID 0x8u  /* the secondary holds the verified image dl_* */
 #define OTA_STATE_TRIAL 0x10u           /* the primary's application is on trial */
+/* Dual-slot: a report to the server that a later boot sends (ota_report.h),
+ * because what it tells is found out across a reset. Bits 8-9 of the flags,
+ * which older bootloaders wrote as 0 and ignore. */
+#define OTA_STATE_REPORT_MASK 0x300u
+#define OTA_STATE_REPORT_INSTALLED 0x100u /* the install's swap is done */
+#define OTA_STATE_REPORT_TRIAL 0x200u     /* installed was sent: confirmed is
+                                             due once the trial flag is gone */
+#define OTA_STATE_REPORT_REVERTED 0x300u  /* the revert is done; dl_version
+                                             is the version rejected */
 
 /* The operation a dual-slot record may have in progress: a swap of the
  * primary and secondary slots, sector by sector through the scratch. */

@@ -106,8 +106,11 @@ static struct ota_state swapped(const struct ota_state *cur)
     st.op_done = 0;
     st.trials = 0;
     st.flags &= ~(OTA_STATE_TRIAL | OTA_STATE_SECONDARY_VALID | OTA_STATE_DOWNLOADING |
-                  OTA_STATE_UPDATE_REQUESTED);
+                  OTA_STATE_UPDATE_REQUESTED | OTA_STATE_REPORT_MASK);
     st.flags |= OTA_STATE_APP_VALID;
+    /* The report rides in the record that ends the swap: a swap resumed
+     * after a power cut still ends with it. */
+    st.flags |= cur->op == OTA_OP_REVERT ? OTA_STATE_REPORT_REVERTED : OTA_STATE_REPORT_INSTALLED;
     if (cur->op == OTA_OP_INSTALL && had_app) {
         /* Nothing to go back to without an old application. */
         st.flags |= OTA_STATE_TRIAL | OTA_STATE_SECONDARY_VALID;

@@ -44,15 +44,16 @@ static bool make_path(char *buf, uint32_t max, const char *what, int32_t block)
 }
 
 /* One request, tried @tries times with a fresh connection after any failure. */
-static int fetch(struct ota_update *u, const char *path, uint8_t *body, uint32_t want,
-                 uint32_t tries)
+static int fetch(struct ota_update *u, const struct ota_http_req *rq, uint8_t *body,
+                 uint32_t want, uint32_t tries)
 {
+    const char *path = rq->path;
     uint32_t len = 0, status = 0;
     int r = OTA_ERR_NET;
 
     for (uint32_t attempt = 0; attempt < tries; attempt++) {
         ota_port_watchdog_feed();
-        r = ota_http_get(&u->http, path, body, want, &len, &status);
+        r = ota_http_request(&u->http, rq, body, want, &len, &status);
         if (r == OTA_OK && len == want)
             return OTA_OK;
         if (r == OTA_OK) {
@@ -65,23 +66,33 @@ static int fetch(struct ota_update *u, const char *path, uint8_t *body, uint32_t
     return r;
 }
 
-static int fetch_header(struct ota_update *u)
+/* The header request: the only one that says who asks (otad keeps the
+ * device with the connection for its blocks), unless the build is a legacy
+ * device's. */
+static int fetch_header(struct ota_update *u, bool have_app, uint32_t installed)
 {
     uint8_t raw[OTA_HEADER_WIRE];
     char path[96];
     struct ota_header *h = &u->header;
     const struct ota_flash_map *map = u->store->map;
+    const struct ota_state *cur = &u->store->cur;
+    struct ota_http_req rq = {.path = path, .identify = !u->cfg->anonymous};
     int r;
 
     if (!make_path(path, sizeof(path), "header", -1))
         return OTA_ERR_PROTOCOL;
-    r = fetch(u, path, raw, sizeof(raw), u->header_tries ? u->header_tries : u->cfg->block_retries);
+    rq.has_version = have_app || (cur->flags & OTA_STATE_APP_VALID);
+    rq.version = have_app ? installed : cur->app_version;
+    r = fetch(u, &rq, raw, sizeof(raw),
+              u->header_tries ? u->header_tries : u->cfg->block_retries);
     if (r < 0)
         return r;
+    u->have_header = true;
     ota_header_decode(raw, h);
+    u->too_large =
+        h->binsize > ota_area_size(map, u->target) || h->blocknum > ota_state_max_blocks(map);
     if (h->blocksize != OTA_BLOCK_DATA || h->binsize == 0 ||
-        h->blocknum != ota_block_count(h->binsize) ||
-        h->binsize > ota_area_size(map, u->target) || h->blocknum > ota_state_max_blocks(map)) {
+        h->blocknum != ota_block_count(h->binsize) || u->too_large) {
         ota_logf("ota: unusable header: %u bytes, %u blocks of %u", h->binsize, h->blocknum,
                  h->blocksize);
         return OTA_ERR_PROTOCOL;
@@ -156,12 +167,13 @@ static int keep_manifest(struct ota_update *u)
 static int fetch_block(struct ota_update *u, uint32_t n, uint8_t wire[OTA_BLOCK_WIRE])
 {
     char path[96];
+    const struct ota_http_req rq = {.path = path};
     int r = OTA_ERR_CRC;
 
     if (!make_path(path, sizeof(path), "block", (int32_t)n))
         return OTA_ERR_PROTOCOL;
     for (uint32_t attempt = 0; attempt < u->cfg->block_retries; attempt++) {
-        r = fetch(u, path, wire, OTA_BLOCK_WIRE, u->cfg->block_retries);
+        r = fetch(u, &rq, wire, OTA_BLOCK_WIRE, u->cfg->block_retries);
         if (r < 0)
             return r;
         u->blocks_fetched++;
@@ -324,9 +336,11 @@ int ota_update_run(struct ota_update *u, bool have_app, uint32_t installed)
     u->first_block = 0;
     u->target = s->dual ? OTA_AREA_SECONDARY : OTA_AREA_PRIMARY;
     memset(&u->header, 0, sizeof(u->header));
+    u->have_header = false;
+    u->too_large = false;
     u->signed_image = false;
     u->verdict = OTA_TRUST_OK;
-    r = fetch_header(u);
+    r = fetch_header(u, have_app, installed);
     if (r < 0)
         goto out;
     r = decide(u, have_app, installed, &from);

@@ -35,6 +35,8 @@ struct ota_update {
     uint32_t header_tries;
     enum ota_area target;       /* where the download goes (set by ota_update_run) */
     /* Filled in by ota_update_run(), for the caller and tests. */
+    bool have_header;           /* the server answered the header request */
+    bool too_large;             /* ... with an image this device cannot hold */
     struct ota_header header;   /* the server's header */
     uint32_t first_block;       /* where this run started (0, or a resume point) */
     uint32_t blocks_fetched;    /* block responses received this run */
@@ -52,7 +54,9 @@ void ota_update_init(struct ota_update *u, const struct ota_config *cfg,
  * image read back from flash must have the manifest's SHA-256, and the
  * manifest is kept beside it.  @have_app / @installed say whether a verified
  * application of that version is installed: only a newer server version
- * replaces it. A download in progress is resumed if the server still has
+ * replaces it. The header request names the device (X-Device-Id) and the
+ * version it runs (X-Device-Version): @installed with @have_app, else the
+ * application the boot state records as valid, if any. A download in progress is resumed if the server still has
  * the same image, and started over otherwise. Returns an ota_update_result,
  * or a negative ota_err (the caller retries later; nothing is lost). */
 int ota_update_run(struct ota_update *u, bool have_app, uint32_t installed);

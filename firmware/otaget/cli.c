@@ -24,6 +24,9 @@ void cli_usage(FILE *f)
           "  -p, --pub KEY.pub          install only what this key signed (repeatable):\n"
           "                             the manifest must verify, name NAME, match the\n"
           "                             header, not be a downgrade, and hash the image\n"
+          "  -d, --device-id ID         act as the device ID (1-64 of A-Z a-z 0-9 . _ : -):\n"
+          "                             name it and its version to otad, and report\n"
+          "                             installed, or failed with a reason\n"
           "      --delay MS             wait MS milliseconds after each block (tests)\n"
           "  -v, --verbose              show the OTA core's log lines\n"
           "  -q, --quiet                no progress, only the summary and errors\n"
@@ -115,6 +118,15 @@ static int parse_url(const char *url, struct cli_options *o)
     return 0;
 }
 
+/* What otad takes as an X-Device-Id. */
+static bool device_id_ok(const char *id)
+{
+    size_t n = strlen(id);
+
+    return n >= 1 && n <= CLI_DEVICE_ID_MAX &&
+           strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-") == n;
+}
+
 int cli_parse(int argc, char **argv, struct cli_options *ret)
 {
     enum { OPT_DELAY = 256 };
@@ -126,6 +138,7 @@ int cli_parse(int argc, char **argv, struct cli_options *ret)
         {"timeout", required_argument, NULL, 't'},
         {"delay", required_argument, NULL, OPT_DELAY},
         {"pub", required_argument, NULL, 'p'},
+        {"device-id", required_argument, NULL, 'd'},
         {"verbose", no_argument, NULL, 'v'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
@@ -137,7 +150,7 @@ int cli_parse(int argc, char **argv, struct cli_options *ret)
 
     o = (struct cli_options){.retries = 10, .timeout_ms = 5000};
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":i:o:f:r:t:p:vqh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":i:o:f:r:t:p:d:vqh", longopts, NULL)) != -1) {
         switch (c) {
         case 'i':
             if (parse_number(optarg, 0, UINT32_MAX, &v) < 0)
@@ -173,6 +186,12 @@ int cli_parse(int argc, char **argv, struct cli_options *ret)
             if (o.npub == CLI_PUB_MAX)
                 return usage_error("--pub: at most %u keys", CLI_PUB_MAX);
             o.pub[o.npub++] = optarg;
+            break;
+        case 'd':
+            if (!device_id_ok(optarg))
+                return usage_error("--device-id: '%s' is not 1 to %u of A-Z a-z 0-9 . _ : -",
+                                   optarg, CLI_DEVICE_ID_MAX);
+            o.device_id = optarg;
             break;
         case 'v':
             o.verbose = true;

@@ -8,9 +8,12 @@
 #include <stdio.h>
 
 /* The engine builds "/NAME/block/N" in 96 bytes (a longer name is cut) and
- * the request, Host header included, in 192: both fit with these. */
+ * the request, Host and X-Device-* headers included, in 512: both fit with
+ * these. */
 #define CLI_NAME_MAX 64u
 #define CLI_HOST_MAX 64u
+/* An X-Device-Id, as otad takes it. */
+#define CLI_DEVICE_ID_MAX 64u
 /* --pub files: as many as a bootloader's table would reasonably hold. */
 #define CLI_PUB_MAX 8u
 
@@ -29,6 +32,8 @@ struct cli_options {
     bool quiet;
     const char *pub[CLI_PUB_MAX];    /* --pub files, borrowed from argv */
     unsigned npub;
+    const char *device_id;           /* --device-id, borrowed from argv; NULL:
+                                        a legacy client, no reports */
 };
 
 /* Prints the help text to @f. */

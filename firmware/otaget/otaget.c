@@ -20,6 +20,7 @@
 #include "keys.h"
 #include "ota_boot.h"
 #include "ota_port.h"
+#include "ota_report.h"
 #include "ota_state.h"
 #include "ota_update.h"
 #include "progress.h"
@@ -69,6 +70,18 @@ fail:
     return r;
 }
 
+/* As a device with an id does: the image installed, or why the run
+ * failed (once, for its last attempt). */
+static void report_end(const struct ota_config *cfg, const struct ota_update *u, int r)
+{
+    enum ota_report_reason why = ota_report_reason(u, r);
+
+    if (r == OTA_UPDATE_INSTALLED)
+        ota_report_send(cfg, OTA_REPORT_INSTALLED, u->header.version, OTA_REASON_NONE);
+    else if (why != OTA_REASON_NONE)
+        ota_report_send(cfg, OTA_REPORT_FAILED, u->header.version, why);
+}
+
 /* Counts what attempt @u fetched into @s. */
 static void count_blocks(struct summary *s, const struct ota_update *u, bool *any_block)
 {
@@ -112,6 +125,11 @@ int main(int argc, char **argv)
     watch_init(&net, o.host, o.port, o.timeout_ms);
     ops = watch_ops(&net);
     cfg.recv_timeout_ms = o.timeout_ms;
+    if (cfg.report_timeout_ms > o.timeout_ms)
+        cfg.report_timeout_ms = o.timeout_ms;
+    /* Without an id, the requests of a legacy client, as before. */
+    cfg.anonymous = o.device_id == NULL;
+    host_set_device_id(o.device_id);
     for (unsigned i = 0; i < o.npub; i++) {
         r = keys_load(o.pub[i], &keys[i]);
         if (r < 0) {
@@ -165,6 +183,7 @@ int main(int argc, char **argv)
                              sum.attempts == 1 ? "" : "s");
             else
                 progress_msg("%s", why);
+            report_end(&cfg, &u, r);
             goto fail;
         }
         if (!o.quiet)
@@ -177,6 +196,7 @@ int main(int argc, char **argv)
     if (r == OTA_UPDATE_CURRENT) {
         summary_up_to_date(report, &o, &u, &sum);
     } else {
+        report_end(&cfg, &u, r);
         if (!any_block)
             sum.first = u.first_block; /* a resume with every block already stored */
         if (o.out != NULL) {

@@ -1,6 +1,6 @@
 /* An in-process otad for the firmware tests: answers the core's requests
- * for /NAME/header and /NAME/block/N from an image in memory, through the
- * host port's pluggable transport. Responses are built here with zlib, apart
+ * for /NAME/header and /NAME/block/N from an image in memory, and takes
+ * POST /NAME/report, through the host port's pluggable transport. Responses are built here with zlib, apart
  * from the core's own CRC code. */
 #ifndef OTA_TEST_FAKE_SERVER_H
 #define OTA_TEST_FAKE_SERVER_H
@@ -20,13 +20,23 @@ struct fake_server {
     uint32_t version;
     unsigned down_opens;      /* the next this many opens fail (server down) */
     bool corrupt_once;        /* flip a bit in the next block response */
+    bool corrupt_all;         /* ... in every one */
+    bool mute_blocks;         /* block requests get no answer (reports do) */
     unsigned stop_after_blocks; /* >0: the server goes away after this many blocks */
     bool gone;                /* it went away: no answers, no connections */
     const uint8_t *manifest;  /* GET /NAME/manifest: these bytes, or 404 if NULL */
     uint32_t manifest_len;
     bool tamper;              /* a malicious server: block tamper_block is altered, */
     uint32_t tamper_block;    /* its CRC and the image's kept (fake_forge) */
+    unsigned report_status;   /* the answer to a report: 0 is 204 */
+    bool report_silent;       /* reports get no answer at all (a timeout) */
     /* What was asked. */
+    char header_req[512];     /* the last header request, as sent */
+    char report_req[8][512];  /* the reports, as sent (head and body) */
+    unsigned reports;
+    uint32_t report_timeout_ms; /* what the core waited for the last report */
+    unsigned report_recvs;    /* receive calls while a report was unanswered */
+    bool in_report;
     unsigned manifest_requests;
     unsigned opens;
     unsigned header_requests;
@@ -100,6 +110,23 @@ static inline void fake_forge(uint8_t *b, uint32_t len)
         b[8 + i] ^= (uint8_t)(fix >> (8 * i));
 }
 
+/* A report (the whole request in s->req): kept, and answered. */
+static inline void fake_report(struct fake_server *s)
+{
+    if (s->reports < 8)
+        snprintf(s->report_req[s->reports], sizeof(s->report_req[0]), "%s", s->req);
+    s->reports++;
+    s->in_report = true;
+    if (s->report_silent)
+        return;
+    if (s->report_status == 0) /* as libmicrohttpd answers 204: no length */
+        s->out_len += (uint32_t)snprintf((char *)s->out + s->out_len,
+                                         sizeof(s->out) - s->out_len,
+                                         "HTTP/1.1 204 No Content\r\n\r\n");
+    else
+        fake_respond(s, (int)s->report_status, (const uint8_t *)"refused\n", 8);
+}
+
 static inline void fake_handle(struct fake_server *s, const char *path)
 {
     const char *slash = strchr(path + 1, '/');
@@ -111,6 +138,7 @@ static inline void fake_handle(struct fake_server *s, const char *path)
         uint8_t h[20];
 
         s->header_requests++;
+        snprintf(s->header_req, sizeof(s->header_req), "%s", s->req);
         fake_le32(h, s->version);
         fake_le32(h + 4, (uint32_t)crc32(0, s->image, s->size));
         fake_le32(h + 8, nblocks);
@@ -141,6 +169,8 @@ static inline void fake_handle(struct fake_server *s, const char *path)
             s->gone = true;
             return;
         }
+        if (s->mute_blocks)
+            return;
         s->block_requests++;
         if (s->first_block < 0)
             s->first_block = n;
@@ -151,7 +181,7 @@ static inline void fake_handle(struct fake_server *s, const char *path)
         if (s->tamper && (uint32_t)n == s->tamper_block)
             fake_forge(b, 256);
         fake_le32(b + 256, (uint32_t)crc32(0, b, 256));
-        if (s->corrupt_once) {
+        if (s->corrupt_once || s->corrupt_all) {
             b[17] ^= 0x04;
             s->corrupt_once = false;
         }
@@ -178,6 +208,7 @@ static inline int fake_send(void *ctx, const void *data, uint32_t len)
 {
     struct fake_server *s = ctx;
     char *end, path[256];
+    const char *cl;
 
     if (s->req_len + len >= sizeof(s->req))
         return -1;
@@ -187,10 +218,26 @@ static inline int fake_send(void *ctx, const void *data, uint32_t len)
     end = strstr(s->req, "\r\n\r\n");
     if (end == NULL)
         return 0;
-    if (sscanf(s->req, "GET %255s HTTP/1.1", path) != 1)
-        return -1;
     if (s->out_pos == s->out_len)
         s->out_len = s->out_pos = 0;
+    if (sscanf(s->req, "POST %255s HTTP/1.1", path) == 1) {
+        cl = strstr(s->req, "\r\nContent-Length: ");
+        if (cl == NULL || cl > end)
+            return -1;
+        if (strlen(end + 4) < strtoul(cl + 18, NULL, 10))
+            return 0; /* the body is still coming */
+        if (s->gone)
+            return 0;
+        if (strcmp(strrchr(path, '/'), "/report") == 0)
+            fake_report(s);
+        else
+            fake_respond(s, 404, (const uint8_t *)"not found\n", 10);
+        s->req_len = 0;
+        return 0;
+    }
+    if (sscanf(s->req, "GET %255s HTTP/1.1", path) != 1)
+        return -1;
+    s->in_report = false;
     fake_handle(s, path);
     s->req_len = 0;
     return 0;
@@ -201,7 +248,10 @@ static inline int fake_recv(void *ctx, void *buf, uint32_t len, uint32_t timeout
     struct fake_server *s = ctx;
     uint32_t n = s->out_len - s->out_pos;
 
-    (void)timeout_ms;
+    if (s->in_report) {
+        s->report_timeout_ms = timeout_ms;
+        s->report_recvs++;
+    }
     if (n == 0)
         return 0; /* nothing to say: a timeout */
     if (n > len)
@@ -216,6 +266,7 @@ static inline void fake_close(void *ctx)
     struct fake_server *s = ctx;
 
     s->out_len = s->out_pos = s->req_len = 0;
+    s->in_report = false;
 }
 
 /* Plugs @s in as the core's transport. */

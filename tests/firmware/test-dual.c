@@ -165,18 +165,26 @@ static void test_update_confirmed(void **state)
     (void)state;
     v1_updates_to_v2();
     st = cur();
-    assert_int_equal(st.flags, OTA_STATE_APP_VALID | OTA_STATE_TRIAL | OTA_STATE_SECONDARY_VALID);
+    /* The install was reported; the confirmation is due once it is made. */
+    assert_int_equal(st.flags, OTA_STATE_APP_VALID | OTA_STATE_TRIAL | OTA_STATE_SECONDARY_VALID |
+                                   OTA_STATE_REPORT_TRIAL);
     assert_int_equal(st.trials, 1);
     assert_int_equal(st.dl_version, 1);
     assert_memory_equal(secondary(), v1, SIZE1);
     assert_int_equal(ota_confirm(), 0);
     st = cur();
-    assert_int_equal(st.flags, OTA_STATE_APP_VALID | OTA_STATE_SECONDARY_VALID);
+    assert_int_equal(st.flags,
+                     OTA_STATE_APP_VALID | OTA_STATE_SECONDARY_VALID | OTA_STATE_REPORT_TRIAL);
     ops = host_flash_ops();
     assert_int_equal(ota_confirm(), 0); /* confirmed already: no write */
-    boot_expect(v2, SIZE2);
-    boot_expect(v2, SIZE2);
     assert_int_equal(host_flash_ops(), ops);
+    /* The next boot reports the confirmation: one record clears it. */
+    boot_expect(v2, SIZE2);
+    assert_int_equal(host_flash_ops(), ops + 1);
+    assert_int_equal(cur().flags, OTA_STATE_APP_VALID | OTA_STATE_SECONDARY_VALID);
+    boot_expect(v2, SIZE2);
+    boot_expect(v2, SIZE2);
+    assert_int_equal(host_flash_ops(), ops + 1);
 }
 
 /* A new application that never confirms is reverted at the next boot; v1

@@ -302,6 +302,27 @@ static void test_empty_body(void **state)
     free(r.data);
 }
 
+/* 204 (a report accepted, as libmicrohttpd sends it) and 304 have no body
+ * and need no length: the response ends at the blank line, and the next
+ * one follows in sync. */
+static void test_no_content(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const heads[] = {
+        "HTTP/1.1 204 No Content\r\n\r\n",
+        "HTTP/1.1 204 No Content\r\nDate: Tue, 01 Dec 2026 19:00:00 GMT\r\n\r\n",
+        "HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\n\r\n",
+    };
+
+    for (unsigned i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
+        struct buf r = make_text(heads[i]);
+        struct expect e = {i < 2 ? 204 : 304, NULL, 0, 16};
+
+        parse_every_way(r, f->block, &e);
+        free(r.data);
+    }
+}
+
 /* Feeds @text whole and byte by byte: both must fail with @err. */
 static void expect_error(const char *text, uint32_t body_max, int err)
 {
@@ -819,7 +840,7 @@ static void test_client_bad_responses_close(void **state)
 
     /* A path that does not fit the request buffer is refused, nothing sent. */
     {
-        char path[300];
+        char path[OTA_HTTP_REQUEST_MAX + 1];
 
         memset(path, 'p', sizeof(path) - 1);
         path[0] = '/';
@@ -840,6 +861,7 @@ int main(void)
         cmocka_unit_test(test_error_statuses_keep_sync),
         cmocka_unit_test(test_other_spellings),
         cmocka_unit_test(test_empty_body),
+        cmocka_unit_test(test_no_content),
         cmocka_unit_test(test_missing_length),
         cmocka_unit_test(test_chunked_refused),
         cmocka_unit_test(test_bad_content_length),

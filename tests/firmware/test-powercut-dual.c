@@ -58,6 +58,11 @@ enum image { IMG_NONE, IMG_V1, IMG_V2, IMG_V3, IMG_COUNT };
 /* Where a cut fell: what decides the expected image. */
 enum phase { PH_BOOT, PH_REQUEST, PH_CONFIRM, PH_TRIAL_RUN };
 
+/* The statuses of the reports a life sends, as on the wire. */
+enum { REP_INSTALLED, REP_CONFIRMED, REP_REVERTED, REP_FAILED, REPORT_KINDS };
+static const char *const report_status[REPORT_KINDS] = {
+    "status=installed&", "status=confirmed&", "status=reverted&", "status=failed&"};
+
 struct scenario {
     const char *name;
     enum image offered;          /* what the server has */
@@ -77,10 +82,12 @@ struct life {
     long ops;                    /* flash operations the life took */
     bool bricked, mixed;
     enum image settled;
+    int reported[REPORT_KINDS];  /* reports the server got, by status */
 };
 
 struct totals {
     long lives, cuts, double_cuts, random, bricked, mixed, wrong_image;
+    long reports, wrong_reports;
 };
 
 static uint8_t *img[IMG_COUNT];
@@ -193,10 +200,21 @@ static bool run_app(struct life *l, enum image i)
     }
 }
 
-static void serve_offered(const struct life *l)
+/* Adds the reports the server got since it was last served to @l. */
+static void tally_reports(struct life *l)
+{
+    for (unsigned n = 0; n < server.reports && n < 8; n++)
+        for (int k = 0; k < REPORT_KINDS; k++)
+            if (strstr(server.report_req[n], report_status[k]) != NULL)
+                l->reported[k]++;
+    server.reports = 0;
+}
+
+static void serve_offered(struct life *l)
 {
     enum image o = l->sc->offered;
 
+    tally_reports(l);
     fake_serve(&server, &net, img[o], img_size[o], (uint32_t)o);
     signing_serve(&server);
 }
@@ -265,11 +283,41 @@ static bool settled_state_holds(struct life *l)
     requested = true;
     if (power_on(&again) || again.settled != l->settled)
         return false;
+    /* This boot sends what the last one left (a confirmation); one more
+     * must have nothing left to send. */
+    tally_reports(&again);
+    for (int k = 0; k < REPORT_KINDS; k++) {
+        l->reported[k] += again.reported[k];
+        again.reported[k] = 0;
+    }
+    if (power_on(&again) || again.settled != l->settled)
+        return false;
+    tally_reports(&again);
+    for (int k = 0; k < REPORT_KINDS; k++)
+        if (again.reported[k] != 0)
+            return false;
     /* A v3 reverted stays rejected: offered again, it is not fetched. */
     if (l->sc->offered == IMG_V3 && !l->cut_in[PH_REQUEST] &&
         (s.cur.rejected_crc != crc_of(IMG_V3) || server.block_requests != 0))
         return false;
     return true;
+}
+
+/* Whether the reports of @l, which settled, tell what happened, each once:
+ * on v2, installed and confirmed; on v1, reverted as often as installed
+ * (both once, or neither if the update never began); no failure. */
+static bool reports_hold(const struct life *l)
+{
+    const int *r = l->reported;
+
+    for (int k = 0; k < REPORT_KINDS; k++)
+        if (r[k] > 1)
+            return false;
+    if (r[REP_FAILED] != 0)
+        return false;
+    if (l->settled == IMG_V2)
+        return r[REP_INSTALLED] == 1 && r[REP_CONFIRMED] == 1 && r[REP_REVERTED] == 0;
+    return r[REP_CONFIRMED] == 0 && r[REP_REVERTED] == r[REP_INSTALLED];
 }
 
 /* Runs one life with the cuts in @l; adds its outcome to @t. */
@@ -279,6 +327,7 @@ static void live(struct life *l, struct totals *t)
 
     requested = false;
     make_device(l->sc);
+    server.reports = 0;
     l->next_cut = 0;
     l->settled = IMG_NONE;
     while (power_on(l))
@@ -286,6 +335,7 @@ static void live(struct life *l, struct totals *t)
             l->bricked = true;
             break;
         }
+    tally_reports(l);
     host_flash_cut_after(-1);
     l->ops = host_flash_ops() - ops0;
     t->lives++;
@@ -300,6 +350,15 @@ static void live(struct life *l, struct totals *t)
         print_message("%s: settled on v%d, expected v%d; %d cut(s) at %ld %ld, trial cut %d\n",
                       l->sc->name, l->settled, expected(l), l->ncuts, l->cut[0], l->cut[1],
                       l->run_cut);
+    }
+    for (int k = 0; k < REPORT_KINDS; k++)
+        t->reports += l->reported[k];
+    if (!l->bricked && !l->mixed && !reports_hold(l)) {
+        t->wrong_reports++;
+        print_message("%s: on v%d reported installed %d confirmed %d reverted %d failed %d; "
+                      "cuts at %ld %ld\n", l->sc->name, l->settled, l->reported[REP_INSTALLED],
+                      l->reported[REP_CONFIRMED], l->reported[REP_REVERTED],
+                      l->reported[REP_FAILED], l->cut[0], l->cut[1]);
     }
 }
 
@@ -373,10 +432,15 @@ static void report(const char *what, const struct totals *t)
            "wrong_image=%ld (%s, %ld lives)\n",
            t->cuts, t->double_cuts, t->random, t->bricked, t->mixed, t->wrong_image, what,
            t->lives);
+    /* A line of its own: bench/bootloader.py reads the one above as it is. */
+    printf("powercut-reports: layout=f405 lives=%ld reports=%ld wrong_reports=%ld (%s)\n",
+           t->lives, t->reports, t->wrong_reports, what);
     fflush(stdout);
     assert_int_equal(t->bricked, 0);
     assert_int_equal(t->mixed, 0);
     assert_int_equal(t->wrong_image, 0);
+    assert_int_equal(t->wrong_reports, 0);
+    assert_true(t->reports > t->lives); /* reports went out at all */
 }
 
 /* Small images (one sector of the slots): every cut, every double cut, and

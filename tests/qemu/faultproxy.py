@@ -4,8 +4,9 @@
 It listens on 127.0.0.1 (an ephemeral port unless told), and for every
 connection it accepts it opens one to the upstream server. Requests pass
 through unchanged, but their request lines are recorded (with a timestamp),
-so a test can follow a download block by block. Responses are framed by
-Content-Length (otad always sends it) and each one is handed, whole, to the
+so a test can follow a download block by block; a request's body (a
+report's) goes with it. Responses are framed by Content-Length (otad sends
+it with every status but 204) and each one is handed, whole, to the
 `on_response` hook before it is forwarded: the hook can return it changed
 (a flipped bit in a block body), or None to pass it unchanged. The
 `on_request` hook runs before a request is forwarded (a test can swap the
@@ -150,10 +151,15 @@ class FaultProxy:
                 if not data:
                     break
                 buf += data
-                # Forward every complete request head (device requests have
-                # no body); a partial one waits for its end.
+                # Forward every complete request with its body (a report's,
+                # framed by Content-Length; GETs have none); a partial one
+                # waits for its end.
                 while b"\r\n\r\n" in buf:
                     end = buf.index(b"\r\n\r\n") + 4
+                    cl = CONTENT_LENGTH.search(buf[:end - 2])
+                    end += int(cl.group(1)) if cl else 0
+                    if len(buf) < end:
+                        break
                     head, buf = buf[:end], buf[end:]
                     m = REQUEST_LINE.match(head)
                     method, path = (m.group(1).decode(), m.group(2).decode("latin-1")) \

@@ -76,6 +76,13 @@ AB_MAGIC = 0x4241544F                      # "OTAB"
 AB_RECORD = 64
 AB_RECORDS_AREA = 4096                     # records first, then the download bitmap
 FLAG_SECONDARY_VALID, FLAG_TRIAL = 8, 16
+# Bits 8-9 of the flags: a report a later boot sends (firmware/core/ota_state.h).
+FLAG_REPORT_INSTALLED, FLAG_REPORT_TRIAL, FLAG_REPORT_REVERTED = 0x100, 0x200, 0x300
+# The QEMU port's X-Device-Id (mps2-an386 has no unique ID; PORTING.md).
+QEMU_DEVICE_ID = "a38600000000000000000001"
+# otad's line for an accepted report (otad(8), FLEET).
+REPORT_LINE = re.compile(r"^info: report (\S+) (\S+) (\S+) status=(\S+) version=(\d+)"
+                         r"(?: reason=(\S+))?$", re.M)
 OP_NONE, OP_INSTALL, OP_REVERT = 0, 1, 2
 # The demo's f405 builds: name -> (file, version)
 AB_APPS = {"v1": ("app-ab-v1.bin", 1), "v2": ("app-ab-v2.bin", 2), "v3": ("app-ab-v3.bin", 3),
@@ -618,6 +625,17 @@ class QemuTestCase(otadtest.OtadTestCase):
         return path
 
     # --- assertions ---------------------------------------------------
+    def assertReports(self, d, want, device=QEMU_DEVICE_ID, name="app", timeout=5.0):
+        """otad `d` logged exactly the reports `want`, a list of (status,
+        version) or (status, version, reason), in this order, each from
+        `device` at 127.0.0.1 about firmware `name`."""
+        def got():
+            return [m.groups() for m in REPORT_LINE.finditer(d.stderr())]
+        otadtest.poll(lambda: len(got()) >= len(want), timeout)
+        expected = [(device, "127.0.0.1", name, w[0], str(w[1]), w[2] if len(w) > 2 else None)
+                    for w in want]
+        self.assertEqual(got(), expected, "otad's log:\n" + d.stderr())
+
     def assertInOrder(self, q, patterns):
         """The log lines of `q` match the regexes `patterns` in this order."""
         text = q.text()

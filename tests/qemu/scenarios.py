@@ -58,6 +58,11 @@ class RequestedUpdate(QemuTestCase):
                                r"boot: update \(attempt 1, requested\)",
                                r"ota: downloading version 2", r"ota: installed version 2$",
                                r"boot: starting application version 2$", r"^app: version 2$"])
+        # The single slot reports the install in the boot that made it, and
+        # the header request named the device: its download is its own.
+        self.assertReports(d, [("installed", 2)])
+        self.assertRegex(d.stderr(), r"(?m)^info: downloaded %s 127\.0\.0\.1 app version=2 "
+                         % qemutest.QEMU_DEVICE_ID)
 
 
 class NothingNewer(QemuTestCase):

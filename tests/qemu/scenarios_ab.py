@@ -21,7 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 sys.dont_write_bytecode = True      # no __pycache__ in the source tree
 import qemutest  # noqa: E402
 from qemutest import (AB_SECTOR, APP_EXIT_BASE, EXIT_CUT, FLAG_APP_VALID,  # noqa: E402
-                      FLAG_SECONDARY_VALID, FLAG_TRIAL, OP_NONE, QemuTestCase, crc32, log,
+                      FLAG_REPORT_TRIAL, FLAG_SECONDARY_VALID, FLAG_TRIAL, OP_NONE,
+                      QemuTestCase, crc32, log,
                       read_flash_ab)
 from faultproxy import FaultProxy, block_of  # noqa: E402
 import otadtest  # noqa: E402
@@ -107,10 +108,11 @@ class AbCase(QemuTestCase):
         self.assertEqual(read_flash_ab(flash), before, "the re-run changed the flash")
         return q
 
-    def revert_flow(self, bad, port):
+    def revert_flow(self, bad, port, d=None):
         """A device on v1 asks for an update; the server has `bad` (an app
         that never confirms, or crashes). Returns (flash, q) after the run,
-        which must end on v1 again, `bad` reverted."""
+        which must end on v1 again, `bad` reverted, and reported so to otad
+        `d` (if given): installed, then reverted, both of `bad`'s version."""
         flash = self.flash_ab(app="v1")
         q = self.run_ab(flash, port, ["update"], name="revert-" + bad)
         self.assertAbBooted(q, "v1")
@@ -130,6 +132,8 @@ class AbCase(QemuTestCase):
         self.assertEqual(rec["flags"], FLAG_APP_VALID, "after a revert: %r" % rec)
         self.assertEqual((rec["rejected_size"], rec["rejected_crc"]), (len(b), crc32(b)),
                          "the reverted image is not the one remembered: %r" % rec)
+        if d is not None:
+            self.assertReports(d, [("installed", vb), ("reverted", vb)])
         return flash, q
 
 
@@ -151,8 +155,11 @@ class AbConfirmedUpdate(AbCase):
             r"^boot: version 2 on trial, boot 1 of 1$", r"^boot: starting application version 2$",
             r"^app: version 2$", r"^app: confirmed$"])
         rec = self.assertAbHolds(flash, "v2", "v1", q)
-        self.assertEqual(rec["flags"], FLAG_APP_VALID | FLAG_SECONDARY_VALID, repr(rec))
+        # Installed was reported at the trial boot; confirmed is due at the next.
+        self.assertEqual(rec["flags"], FLAG_APP_VALID | FLAG_SECONDARY_VALID | FLAG_REPORT_TRIAL,
+                         repr(rec))
         self.assertEqual(rec["trials"], 0, repr(rec))
+        self.assertReports(d, [("installed", 2)])
 
         # The flash operations of each image: the request of v1, the
         # bootloader's download and swap, the confirmation of v2.
@@ -170,7 +177,14 @@ class AbConfirmedUpdate(AbCase):
                          {a: n for a, n in want.items() if n and not a.startswith("state")})
         log("ERASES update v1 -> v2 (%d -> %d bytes, download + install): %s"
             % (len(v1), len(v2), " ".join("%s=%d" % kv for kv in sorted(got.items()))))
+        # The next boot reports the confirmation and clears it; then quiet.
+        q = self.run_ab(flash, d.port, name="confirm-report")
+        self.assertAbBooted(q, "v2")
+        rec = self.assertAbHolds(flash, "v2", "v1", q)
+        self.assertEqual(rec["flags"], FLAG_APP_VALID | FLAG_SECONDARY_VALID, repr(rec))
+        self.assertReports(d, [("installed", 2), ("confirmed", 2)])
         self.assertQuietRerun(flash, d.port, "v2")
+        self.assertReports(d, [("installed", 2), ("confirmed", 2)])
 
 
 class AbNoConfirmRevert(AbCase):
@@ -181,7 +195,7 @@ class AbNoConfirmRevert(AbCase):
     def test_never_confirming_app_reverted(self):
         self.serve_ab("noconfirm")
         d = self.otad()
-        flash, q = self.revert_flow("noconfirm", d.port)
+        flash, q = self.revert_flow("noconfirm", d.port, d)
         self.assertTrue(q.find(r"^app: not confirming$"), q.describe())
         self.assertTrue(q.find(r"^watchdog: expired once"), q.describe())
         hang = q.line_time(r"^app: not confirming$")
@@ -201,7 +215,7 @@ class AbCrashRevert(AbCase):
     def test_crashing_app_reverted(self):
         self.serve_ab("crash")
         d = self.otad()
-        flash, q = self.revert_flow("crash", d.port)
+        flash, q = self.revert_flow("crash", d.port, d)
         self.assertTrue(q.find(r"^fault: resetting$"), q.describe())
         self.assertFalse(q.find(r"^watchdog:"), "the fault handler should reset, not the "
                          "watchdog\n" + q.describe())
@@ -221,7 +235,7 @@ class AbRejectedImage(AbCase):
         d = self.otad()
         proxy = FaultProxy(d.port).start()
         self.addCleanup(proxy.close)
-        flash, _ = self.revert_flow("noconfirm", proxy.port)
+        flash, _ = self.revert_flow("noconfirm", proxy.port, d)
         self.assertEqual(proxy.block_requests(0), 1, proxy.paths())
 
         seen = len(proxy.paths())
@@ -235,6 +249,7 @@ class AbRejectedImage(AbCase):
                                r"installing it again$" % crc32(nc)), q.describe())
         self.assertFalse(q.find(r"^ota: downloading|^boot: installed|on trial"), q.describe())
         self.assertAbHolds(flash, "v1", "noconfirm", q)
+        self.assertReports(d, [("installed", 5), ("reverted", 5), ("failed", 5, "rejected")])
 
         v2 = self.ab("v2")
         self.republish(d, "v2")
@@ -244,6 +259,8 @@ class AbRejectedImage(AbCase):
         blocks = sorted(b for b in (block_of(p) for p in proxy.paths()[seen:]) if b is not None)
         self.assertEqual(blocks, list(range(otadtest.block_count(v2))), q.describe())
         self.assertAbHolds(flash, "v2", "v1", q)
+        self.assertReports(d, [("installed", 5), ("reverted", 5), ("failed", 5, "rejected"),
+                               ("installed", 2)])
 
 
 class AbServerDown(AbCase):
@@ -305,6 +322,8 @@ class AbFactoryFresh(AbCase):
         rec = self.assertAbHolds(flash, "v2", q=q)
         self.assertEqual(rec["flags"], FLAG_APP_VALID, repr(rec))
         self.assertEqual(qemutest.ab_area(read_flash_ab(flash), "secondary", len(v2)), v2)
+        # Nothing to confirm without a previous image: installed, and done.
+        self.assertReports(d, [("installed", 2)])
         boot = segments(q.area_ops())[0]
         got = erase_counts(boot)
         want = collections.Counter(swap_erases(0, len(v2)))
@@ -408,7 +427,8 @@ class AbPowerCuts(AbCase):
 
     def trial_settled(self, tag, flash):
         """None if the flash holds the never-confirming app on its first
-        trial boot, v3 whole in the secondary, no swap under way."""
+        trial boot, v3 whole in the secondary, no swap under way, and the
+        report of its install made."""
         fl = read_flash_ab(flash)
         nc, v3 = self.ab("noconfirm"), self.ab("v3")
         if qemutest.ab_area(fl, "primary", len(nc)) != nc or \
@@ -417,8 +437,9 @@ class AbPowerCuts(AbCase):
                 tag, self.images.ab_name_of_bytes(qemutest.ab_area(fl, "primary")),
                 self.images.ab_name_of_bytes(qemutest.ab_area(fl, "secondary")))
         rec = qemutest.newest_ab_record(fl)
-        want = (OP_NONE, FLAG_APP_VALID | FLAG_SECONDARY_VALID | FLAG_TRIAL, 1, len(nc),
-                crc32(nc), len(v3), crc32(v3))
+        # Its install was reported at that boot: its confirmation is due.
+        want = (OP_NONE, FLAG_APP_VALID | FLAG_SECONDARY_VALID | FLAG_TRIAL | FLAG_REPORT_TRIAL,
+                1, len(nc), crc32(nc), len(v3), crc32(v3))
         if rec is None or (rec["op"], rec["flags"], rec["trials"], rec["app_size"],
                            rec["app_crc"], rec["dl_size"], rec["dl_crc"]) != want:
             return "%s: newest record %r is not noconfirm's first trial over v3" % (tag, rec)
@@ -508,7 +529,10 @@ class AbPowerCuts(AbCase):
         self.assertEqual(erases, want_erases, "%s erases\n%s" % (kind, q.describe()))
 
     def test_power_cuts(self):
-        self.port = otadtest.free_port()    # no network: the swaps need none
+        # The swaps need no server, but the boots after them report: an otad
+        # that serves nothing answers each report at once (404), where no
+        # server would cost every restart the report's timeout.
+        self.port = self.otad().port
         v1, v3, nc = self.ab("v1"), self.ab("v3"), self.ab("noconfirm")
         self.assertGreater(len(v3), AB_SECTOR, "v3 must span two sectors")
         staged = self.flash_ab(app="v1", secondary="v3", install=True, name="staged.bin")

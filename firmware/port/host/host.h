@@ -80,6 +80,9 @@ void host_net_use(const struct host_net_ops *ops);
  * The strings are copied. */
 void host_set_server(const char *host, uint16_t port, const char *name);
 
+/* The device's X-Device-Id (copied; NULL: none, as at first). */
+void host_set_device_id(const char *id);
+
 /* Log lines go to stderr unless @quiet. */
 void host_set_quiet(bool quiet);
 

@@ -12,7 +12,7 @@
 #include "ota_port.h"
 
 static struct ota_server server = {.host = "127.0.0.1", .port = 8000, .name = "firmware"};
-static char host_buf[256], host_hdr_buf[sizeof(host_buf) + 2], name_buf[256];
+static char host_buf[256], host_hdr_buf[sizeof(host_buf) + 2], name_buf[256], id_buf[65];
 static const struct host_net_ops *net;
 static bool quiet, virtual_sleep;
 static uint64_t slept, sleep_limit;
@@ -91,6 +91,12 @@ void host_set_server(const char *host, uint16_t port, const char *name)
     server.host = host_hdr_buf;
     server.port = port;
     server.name = name_buf;
+}
+
+void host_set_device_id(const char *id)
+{
+    snprintf(id_buf, sizeof(id_buf), "%s", id != NULL ? id : "");
+    server.device_id = id != NULL ? id_buf : NULL;
 }
 
 const struct ota_server *ota_port_server(void)

@@ -15,6 +15,7 @@ int main(void)
         .attempts_with_app = 3,
         .trial_boots = 1,
         .require_signature = OTA_REQUIRE_SIGNATURE,
+        .report_timeout_ms = 1000,
     };
 
     qemu_port_init(true);

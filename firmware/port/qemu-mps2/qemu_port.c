@@ -13,7 +13,13 @@
 #include "qemu_port.h"
 #include "semihost.h"
 
-static const struct ota_server server = {.host = "127.0.0.1", .port = 8000, .name = "app"};
+/* mps2-an386 has no unique ID: a fixed one of an STM32's 24 hex digits
+ * stands in, and a run can give its own with id=ID. */
+#define QEMU_DEVICE_ID "a38600000000000000000001"
+
+static char device_id[65] = QEMU_DEVICE_ID;
+static const struct ota_server server = {
+    .host = "127.0.0.1", .port = 8000, .name = "app", .device_id = device_id};
 
 static volatile uint32_t ticks;
 static int flash_fd = -1;
@@ -99,7 +105,7 @@ static uint32_t parse_u32(const char *s)
 
 void qemu_port_init(bool load)
 {
-    const char *path, *cut, *trace_arg;
+    const char *path, *cut, *trace_arg, *id;
     char name[200];
     uint32_t n = 0;
 
@@ -126,6 +132,11 @@ void qemu_port_init(bool load)
     }
     cut = semihost_arg("cut");
     cut_at = cut != 0 ? parse_u32(cut) : 0;
+    id = semihost_arg("id");
+    for (n = 0; id != 0 && id[n] != ' ' && id[n] != '\0' && n < sizeof(device_id) - 1; n++)
+        device_id[n] = id[n];
+    if (id != 0)
+        device_id[n] = '\0';
     trace_arg = semihost_arg("trace");
     if (trace_arg != 0)
         trace = trace_arg[0] == 'c' ? TRACE_COARSE : TRACE_ALL;

@@ -5,6 +5,7 @@
 
 #include <board_config.h> /* <>: the CONFIG_DIR copy wins, see Makefile */
 #include "clock.h"
+#include "ota_fmt.h"
 #include "ota_port.h"
 #include "regs.h"
 #include "uart.h"
@@ -15,13 +16,34 @@ void board_init(void)
     uart_init();
 }
 
+/* The device is known to the server by the chip's 96-bit unique ID, as 24
+ * hex digits in the order of its bytes in memory, unless the configuration
+ * names it (QEMU's STM32F405 has no ID: reading it faults). */
+#ifdef BOARD_DEVICE_ID
+static const char *device_id(void)
+{
+    return BOARD_DEVICE_ID;
+}
+#else
+static const char *device_id(void)
+{
+    static char id[2 * UID_BYTES + 1];
+
+    ota_fmt_hex(id, (const uint8_t *)UID_BASE, UID_BYTES);
+    return id;
+}
+#endif
+
 const struct ota_server *ota_port_server(void)
 {
-    static const struct ota_server server = {
+    static struct ota_server server = {
         .host = BOARD_SERVER_HOST,
         .port = BOARD_SERVER_PORT,
         .name = BOARD_FIRMWARE_NAME,
     };
+
+    if (server.device_id == NULL)
+        server.device_id = device_id();
     return &server;
 }
 

@@ -17,4 +17,8 @@
 /* The firmware NAME on the server: the device downloads NAME.bin. */
 #define BOARD_FIRMWARE_NAME "app"
 
+/* The device's X-Device-Id, 1 to 64 of [A-Za-z0-9._:-]. Left undefined (the
+ * default), it is the chip's 96-bit unique ID as 24 hex digits. */
+/* #define BOARD_DEVICE_ID "kitchen-1" */
+
 #endif

@@ -24,6 +24,9 @@ static const struct ota_config config = {
     .trial_boots = 1,
     /* make OTA_REQUIRE_SIGNATURE=0: a server without manifests can update too. */
     .require_signature = OTA_REQUIRE_SIGNATURE,
+    /* A report is one exchange that nothing waits for: a server that does
+     * not answer it within 3 s is not waited for any longer. */
+    .report_timeout_ms = 3000,
 };
 
 int main(void)

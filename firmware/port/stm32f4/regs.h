@@ -14,6 +14,9 @@
 /* ---- Memory map (the sizes differ by chip: layout_*.c) ------------------- */
 #define FLASH_BASE_ADDR 0x08000000u
 #define SRAM_BASE_ADDR 0x20000000u
+/* The 96-bit unique device ID (RM0368 30.2, RM0090 39.1), read-only. */
+#define UID_BASE 0x1FFF7A10u
+#define UID_BYTES 12u
 
 /* ---- RCC (RM0368, RCC registers) ---------------------------------------- */
 #define RCC_BASE 0x40023800u
