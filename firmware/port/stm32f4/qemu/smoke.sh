@@ -91,7 +91,11 @@ cp "$build/app.bin" "$work/fw/app.bin"
 echo 2 >"$work/fw/app.txt"
 otad_port=$(free_port)
 # Run as root, otad would become nobody, who cannot enter $work (0700).
-printf 'user: root\n' >"$work/otad.yaml"
+# No admin listener (its default port is one for the whole machine), and the
+# device registry in the work directory, one for each otad.
+printf 'user: root\nadmin:\n  port: 0\nstate_dir: %s\n' "$work/state" >"$work/otad.yaml"
+printf 'user: root\nadmin:\n  port: 0\nstate_dir: %s\n' "$work/state-signed" \
+    >"$work/otad-signed.yaml"
 "$otad" -c "$work/otad.yaml" -d "$work/fw" -b 127.0.0.1 -p "$otad_port" >"$work/otad.log" 2>&1 &
 pids="$pids $!"
 wait_for "python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", $otad_port))' 2>/dev/null"
@@ -115,7 +119,7 @@ r, s = utils.decode_dss_signature(key.sign(signed, ec.ECDSA(hashes.SHA256())))
 open(sys.argv[3], "wb").write(signed + r.to_bytes(32, "big") + s.to_bytes(32, "big"))
 PY
 signed_port=$(free_port)
-"$otad" -c "$work/otad.yaml" -d "$work/fw-signed" -b 127.0.0.1 -p "$signed_port" \
+"$otad" -c "$work/otad-signed.yaml" -d "$work/fw-signed" -b 127.0.0.1 -p "$signed_port" \
     >"$work/otad-signed.log" 2>&1 &
 pids="$pids $!"
 wait_for "python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", $signed_port))' 2>/dev/null"
