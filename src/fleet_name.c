@@ -53,6 +53,9 @@ void fleet_set_firmware(struct fleet *f, struct fleet_tag *d, const char *name, 
 {
     struct fleet_name *n;
 
+    /* Longer than a file name can be: cut to what a copy can hold. */
+    if (len > FLEET_NAME_MAX)
+        len = FLEET_NAME_MAX;
     if (d->fw != NULL && d->fw->len == len && memcmp(d->fw->s, name, len) == 0)
         return;
     if ((n = name_take(f, name, len)) == NULL)

@@ -335,6 +335,18 @@ static void test_image(void **state)
     assert_int_equal(x->done_ms, 4000);
 }
 
+static void test_long_name(void **state)
+{
+    struct fixture *x = *state;
+    char name[300];
+
+    memset(name, 'n', sizeof(name));
+    fleet_header(x->f, &x->tag, "dev-1", ADDR, name, sizeof(name), 1, false, 0, 2, 0);
+    fleet_block(x->f, &x->tag, ADDR, name, sizeof(name), 0, 2, 1, 0);
+    assert_int_equal(strlen(get(x, "dev-1", NULL, 0, NULL).firmware), FLEET_NAME_MAX);
+    assert_int_equal(get(x, "dev-1", NULL, 0, NULL).blocks_served, 1);
+}
+
 static void test_by_address(void **state)
 {
     struct fixture *x = *state;
@@ -1071,6 +1083,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stalled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tick_each_second, setup, teardown),
         cmocka_unit_test_setup_teardown(test_image, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_by_address, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_report_accepted, setup, teardown),
