@@ -64,22 +64,17 @@ class Bootloader:
         self.sock.close()
 
     def get(self, path, size):
-        """Sends the request, skips the response head, returns @size body bytes."""
+        """Sends the request, skips the response head, returns @size body
+        bytes (the device waits for each response before the next request)."""
         self.sock.sendall(b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
                           % path.encode())
         buf = b""
-        while b"\r\n\r\n" not in buf:
-            chunk = self.sock.recv(1)
+        while len(buf.partition(b"\r\n\r\n")[2]) < size:
+            chunk = self.sock.recv(65536)
             if not chunk:
-                raise EOFError("closed in the response head")
+                raise EOFError("closed after %d bytes of the response" % len(buf))
             buf += chunk
-        body = b""
-        while len(body) < size:
-            chunk = self.sock.recv(size - len(body))
-            if not chunk:
-                raise EOFError("closed after %d of %d body bytes" % (len(body), size))
-            body += chunk
-        return body
+        return buf.partition(b"\r\n\r\n")[2]
 
 
 class Devices(OtadTestCase):
