@@ -1,6 +1,7 @@
 #include "generation.h"
 
 #include <errno.h>
+#include <gnutls/crypto.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,6 +182,11 @@ int generation_load(int dirfd, const char *bin_file, const struct generation_lim
         goto fail;
     }
     g->crc = wire_encode_blocks(map, g->size, map + data_len);
+    if (gnutls_hash_fast(GNUTLS_DIG_MD5, map, g->size, g->md5) < 0 ||
+        gnutls_hash_fast(GNUTLS_DIG_SHA256, map, g->size, g->sha256) < 0) {
+        r = -EIO;
+        goto fail;
+    }
     /* From here on the snapshot is immutable; a stray write would fault. */
     if (mprotect(g->map, g->map_len, PROT_READ) < 0) {
         r = -errno;

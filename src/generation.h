@@ -30,6 +30,10 @@
 /* Room for the quoted ETag "xxxxxxxx-xxxxxxxx" and its NUL. */
 #define GENERATION_ETAG_MAX 22
 
+/* Bytes of the digests of the whole image (see struct generation). */
+#define GENERATION_MD5_SIZE 16
+#define GENERATION_SHA256_SIZE 32
+
 struct generation {
     atomic_uint refs;
     uint64_t id;                /* unique in this run, increasing */
@@ -41,6 +45,11 @@ struct generation {
     /* Strong validator, quoted as on the wire: "crc-size" in lowercase hex.
      * It names the bytes: identical images share it, whenever loaded. */
     char etag[GENERATION_ETAG_MAX];
+    /* Digests of the whole image, made once at load: the Arduino ESP
+     * updaters report their sketch's MD5 (and SHA-256) and check the x-MD5
+     * they are sent (espota.h). */
+    uint8_t md5[GENERATION_MD5_SIZE];
+    uint8_t sha256[GENERATION_SHA256_SIZE];
     struct file_id file;        /* of the .bin, when read */
     /* NAME.sig, read with the .bin as one unit (see generation_load()): */
     int manifest_error;         /* 0: in manifest; -ENOENT: none; -EMSGSIZE: not
@@ -69,7 +78,8 @@ struct generation_limits {
  * gives -EAGAIN, so a new .bin never goes with an old .sig. Returns 0, or
  * -ENODEV (not a regular file), -ENODATA (empty), -EFBIG (over max_size or
  * GENERATION_MAX_SIZE), -ENOSPC, -ENOBUFS (see the limits), -EAGAIN (the
- * file changed while it was read), -ENOMEM, or the errno of open/read. */
+ * file changed while it was read), -ENOMEM, -EIO (no digest could be made),
+ * or the errno of open/read. */
 int generation_load(int dirfd, const char *bin_file, const struct generation_limits *limits,
                     struct generation **ret);
 
