@@ -52,6 +52,14 @@ static void signature(FILE *f, const struct image *img)
     }
 }
 
+/* @n bytes of @digest as lowercase hex into @buf (2 * @n + 1 bytes). */
+static const char *hex(const uint8_t *digest, size_t n, char *buf)
+{
+    for (size_t i = 0; i < n; i++)
+        snprintf(buf + 2 * i, 3, "%02x", digest[i]);
+    return buf;
+}
+
 /* ISO 8601 UTC, as in the listing: 2026-11-21T15:04:05Z. */
 static void utc(time_t t, char *buf, size_t len)
 {
@@ -69,6 +77,7 @@ static void render_text(FILE *f, const struct catalog_item *list, size_t n)
         const struct image *img = list[i].img;
         const struct generation *g = img->gen;
         char loaded[32], name[ESCAPE_NAME_SIZE], bin[ESCAPE_NAME_SIZE], txt[ESCAPE_NAME_SIZE];
+        char md5[2 * GENERATION_MD5_SIZE + 1], sha256[2 * GENERATION_SHA256_SIZE + 1];
 
         fprintf(f, "%s\n  version: %u ", text(img->name, name), img->version);
         version_origin(f, img);
@@ -78,12 +87,15 @@ static void render_text(FILE *f, const struct catalog_item *list, size_t n)
                 "\n"
                 "  size: %u bytes\n"
                 "  crc32: 0x%08X\n"
+                "  md5: %s\n"
+                "  sha256: %s\n"
                 "  blocks: %u x %u bytes\n"
                 "  files: %s + %s\n"
                 "  generation: %s loaded %s\n"
                 "  retained: %u older generation%s\n"
                 "\n",
-                g->size, g->crc, g->nblocks, OTA_BLOCK_DATA, text(img->bin_file, bin),
+                g->size, g->crc, hex(g->md5, GENERATION_MD5_SIZE, md5),
+                hex(g->sha256, GENERATION_SHA256_SIZE, sha256), g->nblocks, OTA_BLOCK_DATA, text(img->bin_file, bin),
                 text(img->version_file, txt), g->etag,
                 (utc(g->loaded, loaded, sizeof(loaded)), loaded),
                 list[i].retained, list[i].retained == 1 ? "" : "s");
@@ -96,11 +108,12 @@ static json_t *item_json(const struct catalog_item *it)
 {
     const struct image *img = it->img;
     const struct generation *g = img->gen;
-    char loaded[32], hex[16], id[2 * OTA_MANIFEST_KEY_ID + 1];
+    char loaded[32], crc[16], id[2 * OTA_MANIFEST_KEY_ID + 1];
+    char md5[2 * GENERATION_MD5_SIZE + 1], sha256[2 * GENERATION_SHA256_SIZE + 1];
     json_t *o = json_object();
     int err = 0;
 
-    snprintf(hex, sizeof(hex), "0x%08X", g->crc);
+    snprintf(crc, sizeof(crc), "0x%08X", g->crc);
     utc(g->loaded, loaded, sizeof(loaded));
     if (img->verified)
         sign_key_id_hex(img->key_id, id);
@@ -112,7 +125,10 @@ static json_t *item_json(const struct catalog_item *it)
                  &err);
     jsontext_set(o, "size", json_integer(g->size), &err);
     jsontext_set(o, "crc32", json_integer(g->crc), &err);
-    jsontext_set(o, "crc32_hex", json_string(hex), &err);
+    jsontext_set(o, "crc32_hex", json_string(crc), &err);
+    jsontext_set(o, "md5", json_string(hex(g->md5, GENERATION_MD5_SIZE, md5)), &err);
+    jsontext_set(o, "sha256", json_string(hex(g->sha256, GENERATION_SHA256_SIZE, sha256)),
+                 &err);
     jsontext_set(o, "blocks", json_integer(g->nblocks), &err);
     jsontext_set(o, "block_size", json_integer(OTA_BLOCK_DATA), &err);
     jsontext_set(o, "bin_file", jsontext_string(img->bin_file), &err);

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """GET /firmwares: the text listing for people and the JSON listing for scripts."""
 
+import hashlib
 import json
 import os
 
@@ -61,6 +62,8 @@ class Listing(OtadTestCase):
                 self.assertEqual(f["version"], "1 (default: %s.txt %s)" % (name, source))
             self.assertEqual(f["size"], "%d bytes" % len(data))
             self.assertEqual(f["crc32"], "0x%08X" % crc32(data))
+            self.assertEqual(f["md5"], hashlib.md5(data).hexdigest())
+            self.assertEqual(f["sha256"], hashlib.sha256(data).hexdigest())
             self.assertEqual(f["blocks"], "%d x 256 bytes" % block_count(data))
             self.assertIn("%s.bin" % name, f["files"])
             if source == "file":
@@ -82,6 +85,8 @@ class Listing(OtadTestCase):
                 "size": len(data), "crc32": crc32(data),
                 "crc32_hex": "0x%08X" % crc32(data), "blocks": block_count(data),
                 "block_size": 256, "bin_file": item["name"] + ".bin",
+                "md5": hashlib.md5(data).hexdigest(),
+                "sha256": hashlib.sha256(data).hexdigest(),
             }
             got = {k: item.get(k) for k in expected}
             self.assertEqual(got, expected)
