@@ -170,6 +170,8 @@ static enum MHD_Result answer(struct http *h, struct MHD_Connection *c, const ch
     e.endpoint = rq.route.kind;
     e.address = rq.address;
     e.report = s.has_report ? &s.report : NULL;
+    e.esp_refused = s.esp_refused;
+    e.esp_device = rq.esp.sta_mac;
     r = reply_response(&h->replies, &s);
     if (r == NULL) {
         e.status = MHD_HTTP_INTERNAL_SERVER_ERROR;
@@ -285,6 +287,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
 {
     struct http *h = cls;
 
+    (void)version;
     if (*req_cls != NULL) {
         atomic_fetch_sub_explicit(&h->in_flight, 1, memory_order_relaxed);
         if (*req_cls != &in_flight_marker)
