@@ -160,13 +160,11 @@ static enum MHD_Result answer(struct http *h, struct MHD_Connection *c, const ch
     rq.address = NULL;
     rq.body = b != NULL ? b->data : NULL;
     rq.body_len = b != NULL ? b->len : 0;
+    rq.now_ms = h->fleet != NULL ? wall_ms() : 0;
     reply_read_request(c, &rq);
-    if (h->fleet != NULL) {
-        rq.now_ms = wall_ms();
-        if (serve_needs_address(&rq)) {
-            reply_peer_name(c, address, sizeof(address));
-            rq.address = address;
-        }
+    if (serve_needs_address(&rq)) {
+        reply_peer_name(c, address, sizeof(address));
+        rq.address = address;
     }
     serve_handle(h->cat, &rq, &s);
     e.endpoint = rq.route.kind;
@@ -196,7 +194,7 @@ static enum MHD_Result start_body(struct http *h, struct MHD_Connection *c, cons
     struct reply_body *b = calloc(1, sizeof(*b));
 
     if (b == NULL)
-        return answer(h, c, url, method, NULL); /* refused as a request with a body */
+        return MHD_NO; /* out of memory: the library closes the connection */
     *req_cls = b;
     if (!reply_body_announced_too_long(c))
         return MHD_YES;

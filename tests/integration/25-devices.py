@@ -14,6 +14,7 @@ import os
 import re
 import socket
 import struct
+import threading
 import time
 
 from otadtest import OtadTestCase, block_count, crc32, main, poll
@@ -129,6 +130,41 @@ class Devices(OtadTestCase):
             self.assertEqual(d.get("/other/block/%d" % n).status, 200)
         self.assertIsNotNone(wait_for(d, download_line("127.0.0.1", "127.0.0.1", "other", 3, 5)),
                              d.stderr())
+
+    def test_many_at_once(self):
+        """Devices downloading and reporting at the same time, on a worker
+        thread each: every one gets its own line (and no sanitizer report,
+        in the TSan build, where otad exits non-zero after one)."""
+        d = self.start(config="threads: 4\n")
+        ids = ["dev-%02d" % i for i in range(8)]
+        errors = []
+
+        def device(dev):
+            try:
+                with d.conn() as c:
+                    if c.request("/app/header", headers=[("X-Device-Id", dev)]).status != 200:
+                        raise AssertionError("header")
+                    for n in range(self.blocks):
+                        if c.request("/app/block/%d" % n).status != 200:
+                            raise AssertionError("block %d" % n)
+                    c.send(report_request("app", b"status=downloaded&version=7"))
+                    if c.read_response().status != 204:
+                        raise AssertionError("report")
+            except Exception as e:      # reported below
+                errors.append("%s: %r" % (dev, e))
+
+        threads = [threading.Thread(target=device, args=(dev,)) for dev in ids]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        self.assertEqual(errors, [])
+        self.assertFalse(any(t.is_alive() for t in threads))
+        for dev in ids:
+            self.assertIsNotNone(wait_for(d, download_line(dev, "127.0.0.1", "app", 7,
+                                                           self.blocks)), dev)
+            self.assertIn("info: report %s 127.0.0.1 app status=downloaded version=7\n" % dev,
+                          d.stderr())
 
     def test_report_accepted(self):
         d = self.start()
