@@ -68,8 +68,8 @@ static bool wants_json(struct MHD_Connection *c)
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT));
 }
 
-/* The devices fleet_each() hands out, copied (it may hold the registry
- * while it calls): the rendering happens after. */
+/* The devices fleet_each() hands out, gathered to be sorted by id before
+ * they are rendered. */
 struct copies {
     struct fleet_device *list;
     size_t n, cap;
@@ -182,9 +182,8 @@ static enum MHD_Result respond(struct admin *h, struct MHD_Connection *c, const 
     if (destroy)
         MHD_destroy_response(r);
     if (h->event != NULL)
-        h->event(NULL, &(struct http_event){.kind = HTTP_EVENT_REQUEST,
-                                                    .connection = c, .method = method,
-                                                    .url = url, .status = status});
+        h->event(NULL, &(struct http_event){.kind = HTTP_EVENT_REQUEST, .connection = c,
+                                            .method = method, .url = url, .status = status});
     return ret;
 }
 

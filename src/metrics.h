@@ -19,7 +19,7 @@
 #include "http.h"
 #include "route.h"
 
-/* The label text of "Content-Type" for the format. */
+/* The Content-Type of the text format 0.0.4. */
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 /* What a catalog change counts as, in otad_reloads_total{result}. */

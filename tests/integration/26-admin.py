@@ -106,6 +106,33 @@ class Admin(OtadTestCase):
         self.assertEqual(p.returncode, 1, p.stderr)
         self.assertIn("cannot listen on 127.0.0.1 port %d" % port, p.stderr.decode())
 
+    def test_privileged_port_bound_before_root_is_dropped(self):
+        """A port below 1024 for the admin listener, with otad becoming
+        nobody: it is bound while otad is still root, like the device port."""
+        if os.geteuid() != 0:
+            self.skipTest("needs root")
+        for path in (self.tmp, self.dir):
+            os.chmod(path, 0o755)
+        for name in os.listdir(self.dir):
+            os.chmod(os.path.join(self.dir, name), 0o644)
+        port = None
+        for candidate in range(1000, 900, -1):
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", candidate))
+                except OSError:
+                    continue
+                port = candidate
+                break
+        if port is None:
+            self.skipTest("no free port below 1024")
+        d = self.start("admin:\n  port: %d\n" % port, user=None)
+        with open("/proc/%d/status" % d.pid) as f:
+            uid = [l.split()[1:] for l in f if l.startswith("Uid:")][0]
+        self.assertEqual(uid, ["65534"] * 4)
+        self.assertEqual(listening_address(d.pid, port), ["127.0.0.1"])
+        self.assertEqual(d.admin_get("/metrics").status, 200)
+
     def test_admin_paths_not_on_device_port(self):
         d = self.start()
         for path in ("/devices", "/devices?format=json", "/devices/127.0.0.1", "/metrics"):
