@@ -47,54 +47,41 @@ def esp_image(size, seed=b"esp"):
     return b"\xe9" + body
 
 
+def updater_request(port, path, agent, first, prefix, fields, version, last):
+    """What HTTPClient::sendHeader() writes with useHTTP10(true): request
+    line, Host (with the port), User-Agent, Connection: close, then the
+    headers in the order the updater added them: @first, the @fields
+    (name, value) under @prefix, its version if any, then @last."""
+    lines = ["GET %s HTTP/1.0" % path, "Host: 127.0.0.1:%d" % port,
+             "User-Agent: %s" % agent, "Connection: close"] + list(first)
+    lines += ["%s%s: %s" % (prefix, k, v) for k, v in fields]
+    if version:
+        lines.append("%sversion: %s" % (prefix, version))
+    return ("\r\n".join(lines + list(last)) + "\r\n\r\n").encode("latin-1")
+
+
 def esp8266_request(port, path, md5, version=None, free=1044464, mode="sketch",
                     extra=()):
-    """ESP8266httpUpdate::handleUpdate() with useHTTP10(true): the lines of
-    HTTPClient::sendHeader(), then the headers in the order added, then the
-    Content-Length: 0 that sendRequest() appends."""
-    lines = ["GET %s HTTP/1.0" % path,
-             "Host: 127.0.0.1:%d" % port,
-             "User-Agent: ESP8266-http-Update",
-             "Connection: close",
-             "x-ESP8266-Chip-ID: 10690316",
-             "x-ESP8266-STA-MAC: %s" % MAC,
-             "x-ESP8266-AP-MAC: 5E:CF:7F:0A:0B:0C",
-             "x-ESP8266-free-space: %s" % free,
-             "x-ESP8266-sketch-size: 299808",
-             "x-ESP8266-sketch-md5: %s" % md5,
-             "x-ESP8266-chip-size: 4194304",
-             "x-ESP8266-sdk-version: 2.2.2-dev(38a443e)",
-             "x-ESP8266-mode: %s" % mode]
-    if version:
-        lines.append("x-ESP8266-version: %s" % version)
-    lines.extend(extra)
-    lines.append("Content-Length: 0")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    """ESP8266httpUpdate::handleUpdate(): no Cache-Control, a Chip-ID first,
+    and the Content-Length: 0 that sendRequest() appends last."""
+    return updater_request(port, path, "ESP8266-http-Update", (), "x-ESP8266-", [
+        ("Chip-ID", "10690316"), ("STA-MAC", MAC), ("AP-MAC", "5E:CF:7F:0A:0B:0C"),
+        ("free-space", free), ("sketch-size", "299808"), ("sketch-md5", md5),
+        ("chip-size", "4194304"), ("sdk-version", "2.2.2-dev(38a443e)"), ("mode", mode),
+    ], version, list(extra) + ["Content-Length: 0"])
 
 
 def esp32_request(port, path, md5, sha256, version=None, free=1310720, mode="sketch",
                   extra=()):
-    """HTTPUpdate::handleUpdate(): no Accept-Encoding (HTTP/1.0), the
-    Cache-Control header first, MD5 lowercase and SHA-256 uppercase, and no
-    Content-Length for a GET. @extra: what a request callback adds."""
-    lines = ["GET %s HTTP/1.0" % path,
-             "Host: 127.0.0.1:%d" % port,
-             "User-Agent: ESP32-http-Update",
-             "Connection: close",
-             "Cache-Control: no-cache",
-             "x-ESP32-STA-MAC: %s" % MAC32,
-             "x-ESP32-AP-MAC: 24:0A:C4:00:01:11",
-             "x-ESP32-free-space: %s" % free,
-             "x-ESP32-sketch-size: 719968",
-             "x-ESP32-sketch-md5: %s" % md5,
-             "x-ESP32-sketch-sha256: %s" % sha256,
-             "x-ESP32-chip-size: 4194304",
-             "x-ESP32-sdk-version: v4.4.5",
-             "x-ESP32-mode: %s" % mode]
-    if version:
-        lines.append("x-ESP32-version: %s" % version)
-    lines.extend(extra)
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    """HTTPUpdate::handleUpdate(): Cache-Control first, MD5 lowercase and
+    SHA-256 uppercase, no Content-Length for a GET. @extra: what a request
+    callback adds."""
+    return updater_request(port, path, "ESP32-http-Update", ["Cache-Control: no-cache"],
+                           "x-ESP32-", [
+        ("STA-MAC", MAC32), ("AP-MAC", "24:0A:C4:00:01:11"), ("free-space", free),
+        ("sketch-size", "719968"), ("sketch-md5", md5), ("sketch-sha256", sha256),
+        ("chip-size", "4194304"), ("sdk-version", "v4.4.5"), ("mode", mode),
+    ], version, extra)
 
 
 OLD_MD5 = hashlib.md5(b"the sketch running now").hexdigest()

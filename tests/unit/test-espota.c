@@ -44,40 +44,52 @@ static struct espota_request read_pairs(const char *const *pairs)
     return rq;
 }
 
-static void test_read_esp8266(void **state)
+/* @got, a field read, is @want (both may be NULL). */
+static void same(const char *got, const char *want)
 {
-    static const char *const pairs[] = {
+    if (want == NULL)
+        assert_null(got);
+    else
+        assert_string_equal(got, want);
+}
+
+/* The fields of @rq: STA-MAC, free space, MD5, SHA-256, mode, version. */
+static void expect(const struct espota_request *rq, enum espota_core core,
+                   const char *const want[6])
+{
+    assert_int_equal(rq->core, core);
+    same(rq->sta_mac, want[0]);
+    same(rq->free_space, want[1]);
+    same(rq->sketch_md5, want[2]);
+    same(rq->sketch_sha256, want[3]);
+    same(rq->mode, want[4]);
+    same(rq->version, want[5]);
+}
+
+static void test_read_cores(void **state)
+{
+    static const char *const esp8266[] = {
         "User-Agent", "ESP8266-http-Update", "x-ESP8266-STA-MAC", "5C:CF:7F:0A:0B:0C",
         "x-ESP8266-free-space", "1044464", "x-ESP8266-sketch-md5", abc_md5,
         "x-ESP8266-mode", "sketch", "x-ESP8266-version", "7", NULL};
-    struct espota_request rq = read_pairs(pairs);
-
-    (void)state;
-    assert_int_equal(rq.core, ESPOTA_ESP8266);
-    assert_string_equal(rq.sta_mac, "5C:CF:7F:0A:0B:0C");
-    assert_string_equal(rq.free_space, "1044464");
-    assert_string_equal(rq.sketch_md5, abc_md5);
-    assert_null(rq.sketch_sha256);
-    assert_string_equal(rq.mode, "sketch");
-    assert_string_equal(rq.version, "7");
-    assert_string_equal(espota_core_name(rq.core), "esp8266");
-}
-
-static void test_read_esp32(void **state)
-{
-    /* Header names in another case: HTTP names have none. */
-    static const char *const pairs[] = {
+    static const char *const want8266[6] = {"5C:CF:7F:0A:0B:0C", "1044464", abc_md5, NULL,
+                                            "sketch", "7"};
+    /* Header names in another case (HTTP names have none), and the other
+     * core's mode, which is not this one's. */
+    static const char *const esp32[] = {
         "user-agent", "ESP32-http-Update", "X-ESP32-STA-MAC", "24:0A:C4:00:01:10",
         "x-esp32-sketch-sha256", "BA7816BF", "x-ESP8266-mode", "spiffs", NULL};
-    struct espota_request rq = read_pairs(pairs);
+    static const char *const want32[6] = {"24:0A:C4:00:01:10", NULL, NULL, "BA7816BF", NULL,
+                                          NULL};
+    struct espota_request rq = read_pairs(esp8266);
 
     (void)state;
-    assert_int_equal(rq.core, ESPOTA_ESP32);
-    assert_string_equal(rq.sta_mac, "24:0A:C4:00:01:10");
-    assert_string_equal(rq.sketch_sha256, "BA7816BF");
-    /* The other core's headers are not this one's. */
-    assert_null(rq.mode);
+    expect(&rq, ESPOTA_ESP8266, want8266);
+    assert_string_equal(espota_core_name(rq.core), "esp8266");
+    rq = read_pairs(esp32);
+    expect(&rq, ESPOTA_ESP32, want32);
     assert_false(espota_wants_fs(&rq));
+    assert_string_equal(espota_core_name(rq.core), "esp32");
 }
 
 static void test_read_recognition(void **state)
@@ -257,8 +269,8 @@ static void test_digests_at_load(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_read_esp8266),   cmocka_unit_test(test_read_esp32),
-        cmocka_unit_test(test_read_recognition), cmocka_unit_test(test_firmware_name),
+        cmocka_unit_test(test_read_cores),     cmocka_unit_test(test_read_recognition),
+        cmocka_unit_test(test_firmware_name),
         cmocka_unit_test(test_up_to_date),     cmocka_unit_test(test_not_up_to_date),
         cmocka_unit_test(test_refused),        cmocka_unit_test(test_filesystem),
         cmocka_unit_test(test_digests_at_load),
