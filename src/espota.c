@@ -13,7 +13,10 @@
  *   Content-Length: 0                   (ESP8266 only)
  *
  * The MD5 comes as lowercase hex (MD5Builder), the ESP32's SHA-256 as
- * uppercase: digests are compared without case. Both updaters check the
+ * uppercase: digests are compared without case. That SHA-256 is what
+ * esp_partition_get_sha256() gives for the running app: the digest an
+ * ESP-IDF image carries in its last 32 bytes (of the bytes before them)
+ * when it has one, else the SHA-256 of the whole image. Both updaters check the
  * free space themselves against the Content-Length and the first byte
  * against 0xE9, but only after the status line, and then report a failure
  * at every check: otad refuses such an image up front with 403, which they
@@ -147,7 +150,9 @@ unsigned espota_decide(const struct espota_request *rq, const struct espota_imag
         *ret_reason = "sketch MD5 matches";
         return 304;
     }
-    if (digest_is(rq->sketch_sha256, img->sha256, GENERATION_SHA256_SIZE)) {
+    if (digest_is(rq->sketch_sha256, img->sha256, GENERATION_SHA256_SIZE) ||
+        (img->appended_sha256 != NULL &&
+         digest_is(rq->sketch_sha256, img->appended_sha256, GENERATION_SHA256_SIZE))) {
         *ret_reason = "sketch SHA-256 matches";
         return 304;
     }
@@ -177,6 +182,7 @@ unsigned espota_decide_generation(const struct espota_request *rq, const struct 
         .size = g->size,
         .md5 = g->md5,
         .sha256 = g->sha256,
+        .appended_sha256 = g->sha256_appended ? g->data + g->size - GENERATION_SHA256_SIZE : NULL,
         .first_byte = g->data[0],
         .has_version = has_version,
         .version = version,

@@ -58,6 +58,9 @@ struct espota_image {
     uint32_t size;
     const uint8_t *md5;       /* GENERATION_MD5_SIZE bytes */
     const uint8_t *sha256;    /* GENERATION_SHA256_SIZE bytes */
+    /* The image's appended digest (generation.h), or NULL: an ESP32 reports
+     * this one as its sketch's SHA-256. */
+    const uint8_t *appended_sha256;
     uint8_t first_byte;
     bool has_version;         /* the version came from NAME.txt */
     uint32_t version;
@@ -68,8 +71,8 @@ struct espota_image {
 #define ESPOTA_IMAGE_MAGIC 0xE9
 
 /* Decides the answer to the updater request @rq (core not ESPOTA_NONE) for
- * @img: 304 (up to date: its sketch's MD5 or SHA-256 is the image's, or its
- * version string is the firmware's version), 403 (the image cannot be
+ * @img: 304 (up to date: its sketch's MD5 or SHA-256 is the image's, or the
+ * image's appended digest, or its version string is the firmware's version), 403 (the image cannot be
  * flashed: larger than the free space it reports, or a sketch that is not
  * an ESP image), or 200. A header that is not what the updaters send (a
  * free space that is not a decimal number, a digest that is not hex of the

@@ -115,6 +115,34 @@ static int read_manifest(int dirfd, const char *bin_file, struct generation *g)
     return 0;
 }
 
+/* The digests of the @g->size bytes at @data into @g: MD5, SHA-256, and in
+ * the same pass the SHA-256 of all but the last 32 bytes, to tell an
+ * appended digest. Returns 0 or -EIO. */
+static int digest(struct generation *g, const uint8_t *data)
+{
+    size_t tail = g->size > GENERATION_SHA256_SIZE ? GENERATION_SHA256_SIZE : 0;
+    uint8_t before[GENERATION_SHA256_SIZE];
+    gnutls_hash_hd_t sha = NULL, copy;
+    int r = -EIO;
+
+    if (gnutls_hash_fast(GNUTLS_DIG_MD5, data, g->size, g->md5) < 0 ||
+        gnutls_hash_init(&sha, GNUTLS_DIG_SHA256) < 0) {
+        sha = NULL;
+        goto out;
+    }
+    if (gnutls_hash(sha, data, g->size - tail) < 0 || (copy = gnutls_hash_copy(sha)) == NULL)
+        goto out;
+    gnutls_hash_deinit(copy, before);
+    if (gnutls_hash(sha, data + g->size - tail, tail) < 0)
+        goto out;
+    g->sha256_appended = tail > 0 && memcmp(before, data + g->size - tail, tail) == 0;
+    r = 0;
+out:
+    if (sha != NULL)
+        gnutls_hash_deinit(sha, g->sha256); /* the digest, whole on success */
+    return r;
+}
+
 int generation_load(int dirfd, const char *bin_file, const struct generation_limits *limits,
                     struct generation **ret)
 {
@@ -182,11 +210,9 @@ int generation_load(int dirfd, const char *bin_file, const struct generation_lim
         goto fail;
     }
     g->crc = wire_encode_blocks(map, g->size, map + data_len);
-    if (gnutls_hash_fast(GNUTLS_DIG_MD5, map, g->size, g->md5) < 0 ||
-        gnutls_hash_fast(GNUTLS_DIG_SHA256, map, g->size, g->sha256) < 0) {
-        r = -EIO;
+    r = digest(g, map);
+    if (r < 0)
         goto fail;
-    }
     /* From here on the snapshot is immutable; a stray write would fault. */
     if (mprotect(g->map, g->map_len, PROT_READ) < 0) {
         r = -errno;

@@ -16,6 +16,7 @@
 #define OTAD_GENERATION_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -50,6 +51,10 @@ struct generation {
      * they are sent (espota.h). */
     uint8_t md5[GENERATION_MD5_SIZE];
     uint8_t sha256[GENERATION_SHA256_SIZE];
+    /* The last GENERATION_SHA256_SIZE bytes are the SHA-256 of those before
+     * them: an ESP-IDF image's appended digest, which is what an ESP32
+     * reports as its sketch's SHA-256. */
+    bool sha256_appended;
     struct file_id file;        /* of the .bin, when read */
     /* NAME.sig, read with the .bin as one unit (see generation_load()): */
     int manifest_error;         /* 0: in manifest; -ENOENT: none; -EMSGSIZE: not

@@ -4,8 +4,8 @@ ESP8266httpUpdate (esp8266/Arduino 3.1.2) and HTTPUpdate (arduino-esp32
 2.0.x), their requests reproduced byte for byte (header order, case and
 HTTP/1.0 as their HTTPClient writes them; see src/espota.c).
 
-- up to date by MD5, by SHA-256 (uppercase, as the ESP32 sends it) and by
-  version: 304, no body;
+- up to date by MD5, by SHA-256 (uppercase, as the ESP32 sends it), by the
+  digest an ESP-IDF image appends, and by version: 304, no body;
 - a newer image: 200 with Content-Length, x-MD5 and no Transfer-Encoding,
   the MD5 of the body (hashlib) equal to x-MD5, the connection closed right
   after the body although idle_timeout is long;
@@ -170,6 +170,23 @@ class EspUpdaters(OtadTestCase):
         # The same MD5 in upper case is the same digest.
         status, _, _, _ = fetch(d.port, esp8266_request(d.port, "/app/image", self.md5.upper()))
         self.assertEqual(status, 304)
+
+    def test_up_to_date_by_appended_digest(self):
+        """An ESP-IDF image ends with the SHA-256 of the bytes before it,
+        and that is what a running ESP32 reports as its sketch's."""
+        body = esp_image(64 * 1024, b"idf")
+        digest = hashlib.sha256(body).digest()
+        self.add_image("idf", body + digest, version=4)
+        d = self.start(CONFIG)
+        status, _, _, _ = fetch(d.port, esp32_request(d.port, "/firmware/idf.bin", OLD_MD5,
+                                                      digest.hex().upper()))
+        self.assertEqual(status, 304)
+        # Without the digest at its end, the same bytes report nothing of the kind.
+        self.add_image("raw", body, version=4)
+        self.assertTrue(poll(lambda: d.get("/raw/header").status == 200, 5.0))
+        status, _, _, _ = fetch(d.port, esp32_request(d.port, "/firmware/raw.bin", OLD_MD5,
+                                                      hashlib.sha256(body[:-32]).hexdigest()))
+        self.assertEqual(status, 200)
 
     def test_up_to_date_by_version(self):
         d = self.start(CONFIG)

@@ -261,6 +261,40 @@ static void test_digests_at_load(void **state)
     for (size_t i = 0; i < GENERATION_SHA256_SIZE; i++)
         snprintf(sha_hex + 2 * i, 3, "%02x", g->sha256[i]);
     assert_string_equal(sha_hex, abc_sha256);
+    assert_false(g->sha256_appended);
+    generation_unref(g);
+    close(dirfd);
+    tmpdir_remove(dir);
+}
+
+/* "abc" followed by its SHA-256, as an ESP-IDF image ends with the digest of
+ * the bytes before it: an ESP32 running it reports that digest. */
+static void test_appended_digest(void **state)
+{
+    struct espota_request rq = {.core = ESPOTA_ESP32, .sketch_sha256 = abc_sha256};
+    uint8_t file[3 + GENERATION_SHA256_SIZE] = "abc";
+    char *dir = tmpdir_create();
+    struct generation *g = NULL;
+    const char *why;
+    int dirfd;
+
+    (void)state;
+    unhex(abc_sha256, file + 3, GENERATION_SHA256_SIZE);
+    assert_int_equal(write_file(dir, "app.bin", file, sizeof(file)), 0);
+    dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(dirfd >= 0);
+    assert_int_equal(generation_load(dirfd, "app.bin", NULL, &g), 0);
+    assert_true(g->sha256_appended);
+    assert_int_equal(espota_decide_generation(&rq, g, false, 0, &why), 304);
+    assert_string_equal(why, "sketch SHA-256 matches");
+    /* One byte changed before the digest: no longer an appended digest (and
+     * 'a' is no ESP magic either). */
+    generation_unref(g);
+    file[1] = 'B';
+    assert_int_equal(write_file(dir, "app.bin", file, sizeof(file)), 0);
+    assert_int_equal(generation_load(dirfd, "app.bin", NULL, &g), 0);
+    assert_false(g->sha256_appended);
+    assert_int_equal(espota_decide_generation(&rq, g, false, 0, &why), 403);
     generation_unref(g);
     close(dirfd);
     tmpdir_remove(dir);
@@ -273,7 +307,7 @@ int main(void)
         cmocka_unit_test(test_firmware_name),
         cmocka_unit_test(test_up_to_date),     cmocka_unit_test(test_not_up_to_date),
         cmocka_unit_test(test_refused),        cmocka_unit_test(test_filesystem),
-        cmocka_unit_test(test_digests_at_load),
+        cmocka_unit_test(test_digests_at_load), cmocka_unit_test(test_appended_digest),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
