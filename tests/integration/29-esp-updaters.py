@@ -32,7 +32,7 @@ import time
 import unittest
 import zlib
 
-from otadtest import OtadTestCase, main, poll
+from otadtest import OtadTestCase, main, poll, sanitizer_reports
 
 IDLE = 30                     # idle_timeout: a close well before it is the daemon's
 CONFIG = "settle_ms: 50\nidle_timeout: %d\n" % IDLE
@@ -157,6 +157,15 @@ class EspUpdaters(OtadTestCase):
         self.image = self.add_image("app", esp_image(300 * 1024), version=7)
         self.md5 = hashlib.md5(self.image).hexdigest()
         self.sha = hashlib.sha256(self.image).hexdigest()
+
+    def _stop_daemons(self):
+        """Stopped as the base class does; then no sanitizer report (ASan and
+        UBSan builds write theirs up to the exit)."""
+        super()._stop_daemons()
+        for d in self.daemons:
+            with open(d.stderr_path, "rb") as f:
+                text = f.read().decode("utf-8", "replace")
+            self.assertEqual(sanitizer_reports(text), [], text[-4000:])
 
     def test_up_to_date_by_md5_and_sha256(self):
         d = self.start(CONFIG)
