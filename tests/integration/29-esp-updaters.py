@@ -345,6 +345,23 @@ class EspUpdaters(OtadTestCase):
         self.assertEqual(h.get("x-md5"), self.md5)
         self.assertEqual(hashlib.md5(self.image[:cut] + body).hexdigest(), h.get("x-md5"))
 
+    def test_head_sizes(self):
+        """What otad(8) says of connection_memory for these heads: 2K serves
+        an ESP32's with a short version string and refuses one 12
+        characters long (431); 4K serves it, and an Authorization too."""
+        d = self.start(CONFIG)
+        short = esp32_request(d.port, "/firmware/app.bin", OLD_MD5, OLD_SHA, version="1.0.2")
+        long = esp32_request(d.port, "/firmware/app.bin", OLD_MD5, OLD_SHA,
+                             version="1.0.2-beta.3")
+        self.assertEqual(fetch(d.port, short)[0], 200)
+        self.assertEqual(fetch(d.port, long)[0], 431)
+        d = self.start(CONFIG + "connection_memory: 4K\n")
+        auth = esp32_request(d.port, "/firmware/app.bin", OLD_MD5, OLD_SHA,
+                             version="1.0.2-beta.3",
+                             extra=["Authorization: Basic " + "QWxhZGRpbjpvcGVuIHNlc2FtZQ" * 4])
+        self.assertEqual(fetch(d.port, long)[0], 200)
+        self.assertEqual(fetch(d.port, auth)[0], 200)
+
     def etag(self):
         return '"%08x-%x"' % (zlib.crc32(self.image), len(self.image))
 
