@@ -119,7 +119,7 @@ static int hex_digit(char c)
  * @len bytes of @digest. Anything else (NULL, short, not hex) is no match. */
 static bool digest_is(const char *hex, const uint8_t *digest, size_t len)
 {
-    if (hex == NULL || strlen(hex) != 2 * len)
+    if (hex == NULL || digest == NULL || strlen(hex) != 2 * len)
         return false;
     for (size_t i = 0; i < len; i++) {
         int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
@@ -151,8 +151,7 @@ unsigned espota_decide(const struct espota_request *rq, const struct espota_imag
         return 304;
     }
     if (digest_is(rq->sketch_sha256, img->sha256, GENERATION_SHA256_SIZE) ||
-        (img->appended_sha256 != NULL &&
-         digest_is(rq->sketch_sha256, img->appended_sha256, GENERATION_SHA256_SIZE))) {
+        digest_is(rq->sketch_sha256, img->appended_sha256, GENERATION_SHA256_SIZE)) {
         *ret_reason = "sketch SHA-256 matches";
         return 304;
     }
@@ -180,9 +179,11 @@ unsigned espota_decide_generation(const struct espota_request *rq, const struct 
 {
     const struct espota_image img = {
         .size = g->size,
-        .md5 = g->md5,
-        .sha256 = g->sha256,
-        .appended_sha256 = g->sha256_appended ? g->data + g->size - GENERATION_SHA256_SIZE : NULL,
+        .md5 = g->has_digests ? g->md5 : NULL,
+        .sha256 = g->has_digests ? g->sha256 : NULL,
+        .appended_sha256 = g->has_digests && g->sha256_appended
+                               ? g->data + g->size - GENERATION_SHA256_SIZE
+                               : NULL,
         .first_byte = g->data[0],
         .has_version = has_version,
         .version = version,

@@ -56,8 +56,8 @@ int espota_firmware_name(const struct espota_request *rq, struct route *route, c
 /* What the decision needs of the image a firmware serves now. */
 struct espota_image {
     uint32_t size;
-    const uint8_t *md5;       /* GENERATION_MD5_SIZE bytes */
-    const uint8_t *sha256;    /* GENERATION_SHA256_SIZE bytes */
+    const uint8_t *md5;       /* GENERATION_MD5_SIZE bytes, or NULL: not made */
+    const uint8_t *sha256;    /* GENERATION_SHA256_SIZE bytes, or NULL */
     /* The image's appended digest (generation.h), or NULL: an ESP32 reports
      * this one as its sketch's SHA-256. */
     const uint8_t *appended_sha256;
@@ -66,9 +66,9 @@ struct espota_image {
     uint32_t version;
 };
 
-/* The first byte of every image the ESP bootloaders boot (esptool's image
- * header); the updaters refuse any other after downloading it. */
-#define ESPOTA_IMAGE_MAGIC 0xE9
+/* The first byte of every image the ESP bootloaders boot; the updaters
+ * refuse any other after downloading it. */
+#define ESPOTA_IMAGE_MAGIC GENERATION_ESP_MAGIC
 
 /* Decides the answer to the updater request @rq (core not ESPOTA_NONE) for
  * @img: 304 (up to date: its sketch's MD5 or SHA-256 is the image's, or the

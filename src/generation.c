@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -115,6 +116,15 @@ static int read_manifest(int dirfd, const char *bin_file, struct generation *g)
     return 0;
 }
 
+/* True for "NAME.fs.bin" (any case): the filesystem image an updater asks
+ * for with x-*-mode: spiffs. */
+static bool is_filesystem(const char *bin_file)
+{
+    size_t n = strlen(bin_file);
+
+    return n > 7 && strncasecmp(bin_file + n - 7, ".fs", 3) == 0;
+}
+
 /* The digests of the @g->size bytes at @data into @g: MD5, SHA-256, and in
  * the same pass the SHA-256 of all but the last 32 bytes, to tell an
  * appended digest. Returns 0 or -EIO. */
@@ -210,7 +220,8 @@ int generation_load(int dirfd, const char *bin_file, const struct generation_lim
         goto fail;
     }
     g->crc = wire_encode_blocks(map, g->size, map + data_len);
-    r = digest(g, map);
+    g->has_digests = map[0] == GENERATION_ESP_MAGIC || is_filesystem(bin_file);
+    r = g->has_digests ? digest(g, map) : 0;
     if (r < 0)
         goto fail;
     /* From here on the snapshot is immutable; a stray write would fault. */

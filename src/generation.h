@@ -34,6 +34,9 @@
 /* Bytes of the digests of the whole image (see struct generation). */
 #define GENERATION_MD5_SIZE 16
 #define GENERATION_SHA256_SIZE 32
+/* The first byte of every image the ESP bootloaders boot (esptool's image
+ * header). */
+#define GENERATION_ESP_MAGIC 0xE9
 
 struct generation {
     atomic_uint refs;
@@ -46,9 +49,13 @@ struct generation {
     /* Strong validator, quoted as on the wire: "crc-size" in lowercase hex.
      * It names the bytes: identical images share it, whenever loaded. */
     char etag[GENERATION_ETAG_MAX];
-    /* Digests of the whole image, made once at load: the Arduino ESP
-     * updaters report their sketch's MD5 (and SHA-256) and check the x-MD5
-     * they are sent (espota.h). */
+    /* Digests of the whole image, made once at load for the images an
+     * Arduino ESP updater can be served (espota.h): those that start with
+     * the ESP image magic 0xE9 and filesystem images (NAME.fs.bin). They
+     * report their sketch's MD5 (and SHA-256) and check the x-MD5 they are
+     * sent. Other images skip them: at 2 ms a MiB they would more than
+     * double the start-up time (docs/PERFORMANCE.md). */
+    bool has_digests;           /* md5, sha256 and sha256_appended are set */
     uint8_t md5[GENERATION_MD5_SIZE];
     uint8_t sha256[GENERATION_SHA256_SIZE];
     /* The last GENERATION_SHA256_SIZE bytes are the SHA-256 of those before

@@ -367,7 +367,7 @@ static void serve_image(struct catalog *cat, const struct serve_request *rq,
     } else
         body(r, status, NULL, 0, release_generation, g);
     image_headers(r, g, version);
-    if (rq->esp.core != ESPOTA_NONE && (status == 200 || status == 206))
+    if (rq->esp.core != ESPOTA_NONE && g->has_digests && (status == 200 || status == 206))
         add_header(r, "x-MD5", espota_md5_hex(g->md5, r->md5)); /* the whole image's */
     if (status == 416)
         snprintf(r->content_range, sizeof(r->content_range), "bytes */%u", g->size);

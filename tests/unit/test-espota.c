@@ -253,10 +253,16 @@ static void test_digests_at_load(void **state)
     int dirfd;
 
     (void)state;
+    /* "abc" is no ESP image: only as a filesystem image are its digests made. */
     assert_int_equal(write_file(dir, "abc.bin", "abc", 3), 0);
+    assert_int_equal(write_file(dir, "abc.FS.bin", "abc", 3), 0);
     dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     assert_true(dirfd >= 0);
     assert_int_equal(generation_load(dirfd, "abc.bin", NULL, &g), 0);
+    assert_false(g->has_digests);
+    generation_unref(g);
+    assert_int_equal(generation_load(dirfd, "abc.FS.bin", NULL, &g), 0);
+    assert_true(g->has_digests);
     assert_string_equal(espota_md5_hex(g->md5, hex), abc_md5);
     for (size_t i = 0; i < GENERATION_SHA256_SIZE; i++)
         snprintf(sha_hex + 2 * i, 3, "%02x", g->sha256[i]);
@@ -268,7 +274,8 @@ static void test_digests_at_load(void **state)
 }
 
 /* "abc" followed by its SHA-256, as an ESP-IDF image ends with the digest of
- * the bytes before it: an ESP32 running it reports that digest. */
+ * the bytes before it: an ESP32 running it reports that digest. Then an
+ * image that starts with the ESP magic, which has its digests made too. */
 static void test_appended_digest(void **state)
 {
     struct espota_request rq = {.core = ESPOTA_ESP32, .sketch_sha256 = abc_sha256};
@@ -280,10 +287,10 @@ static void test_appended_digest(void **state)
 
     (void)state;
     unhex(abc_sha256, file + 3, GENERATION_SHA256_SIZE);
-    assert_int_equal(write_file(dir, "app.bin", file, sizeof(file)), 0);
+    assert_int_equal(write_file(dir, "app.fs.bin", file, sizeof(file)), 0);
     dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     assert_true(dirfd >= 0);
-    assert_int_equal(generation_load(dirfd, "app.bin", NULL, &g), 0);
+    assert_int_equal(generation_load(dirfd, "app.fs.bin", NULL, &g), 0);
     assert_true(g->sha256_appended);
     assert_int_equal(espota_decide_generation(&rq, g, false, 0, &why), 304);
     assert_string_equal(why, "sketch SHA-256 matches");
@@ -291,10 +298,17 @@ static void test_appended_digest(void **state)
      * 'a' is no ESP magic either). */
     generation_unref(g);
     file[1] = 'B';
-    assert_int_equal(write_file(dir, "app.bin", file, sizeof(file)), 0);
-    assert_int_equal(generation_load(dirfd, "app.bin", NULL, &g), 0);
+    assert_int_equal(write_file(dir, "app.fs.bin", file, sizeof(file)), 0);
+    assert_int_equal(generation_load(dirfd, "app.fs.bin", NULL, &g), 0);
     assert_false(g->sha256_appended);
     assert_int_equal(espota_decide_generation(&rq, g, false, 0, &why), 403);
+    generation_unref(g);
+    file[0] = ESPOTA_IMAGE_MAGIC;
+    assert_int_equal(write_file(dir, "app.bin", file, sizeof(file)), 0);
+    assert_int_equal(generation_load(dirfd, "app.bin", NULL, &g), 0);
+    assert_true(g->has_digests);
+    assert_false(g->sha256_appended);
+    assert_int_equal(espota_decide_generation(&rq, g, false, 0, &why), 200);
     generation_unref(g);
     close(dirfd);
     tmpdir_remove(dir);

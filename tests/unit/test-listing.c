@@ -14,7 +14,9 @@ static struct generation gen = {
     .size = 1000, .crc = 0x1F52FD1C, .nblocks = 4, .etag = "\"1f52fd1c-3e8\"",
     .loaded = 1795791845, /* 2026-11-27T15:04:05Z */
     .manifest_error = -ENOENT,
-    /* Of tests/vectors/vec.bin, the image whose CRC and size these are. */
+    /* Of tests/vectors/vec.bin, the image whose CRC and size these are, as
+     * if it were one the ESP updaters can be served (generation.h). */
+    .has_digests = true,
     .md5 = {0x47, 0xc5, 0x10, 0xac, 0xfd, 0x16, 0x94, 0x41,
             0x87, 0xe9, 0xc3, 0xff, 0x94, 0xda, 0x4e, 0xdf},
     .sha256 = {0x86, 0xfe, 0xb6, 0x33, 0x9f, 0x5e, 0xc6, 0x93, 0x9c, 0xc9, 0xe4,
@@ -136,6 +138,29 @@ static void test_signed(void **state)
     free(out);
 }
 
+/* An image no ESP updater can be served has no digests: the text says so,
+ * the JSON has null. */
+static void test_no_digests(void **state)
+{
+    struct generation plain = gen;
+    struct image a = make("stm", "stm.bin", 2, VERSION_FROM_FILE);
+    struct catalog_item list[] = {{&a, 0}};
+    char *out;
+
+    (void)state;
+    plain.has_digests = false;
+    a.gen = &plain;
+    out = render(list, 1, LISTING_TEXT);
+    assert_non_null(strstr(out, "  crc32: 0x1F52FD1C\n"
+                                "  md5: not made (not an ESP image)\n"
+                                "  sha256: not made (not an ESP image)\n"
+                                "  blocks: "));
+    free(out);
+    out = render(list, 1, LISTING_JSON);
+    assert_non_null(strstr(out, "\"crc32_hex\":\"0x1F52FD1C\",\"md5\":null,\"sha256\":null,"));
+    free(out);
+}
+
 /* Names the catalog would not serve: whatever the bytes, the text listing
  * keeps one name line per image and the JSON stays JSON. */
 static void test_unprintable_names(void **state)
@@ -217,6 +242,7 @@ int main(void)
         cmocka_unit_test(test_text),
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_signed),
+        cmocka_unit_test(test_no_digests),
         cmocka_unit_test(test_unprintable_names),
         cmocka_unit_test(test_invalid_utf8),
         cmocka_unit_test(test_utf8_names),
