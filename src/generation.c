@@ -125,16 +125,20 @@ static bool is_filesystem(const char *bin_file)
     return n > 7 && strncasecmp(bin_file + n - 7, ".fs", 3) == 0;
 }
 
-/* The digests of the @g->size bytes at @data into @g: MD5, SHA-256, and in
+/* The digests of the @g->size bytes at @data, read from @bin_file, into @g
+ * if it is an image they are made for (generation.h): MD5, SHA-256, and in
  * the same pass the SHA-256 of all but the last 32 bytes, to tell an
  * appended digest. Returns 0 or -EIO. */
-static int digest(struct generation *g, const uint8_t *data)
+static int digest(struct generation *g, const char *bin_file, const uint8_t *data)
 {
     size_t tail = g->size > GENERATION_SHA256_SIZE ? GENERATION_SHA256_SIZE : 0;
     uint8_t before[GENERATION_SHA256_SIZE];
     gnutls_hash_hd_t sha = NULL, copy;
     int r = -EIO;
 
+    g->has_digests = data[0] == GENERATION_ESP_MAGIC || is_filesystem(bin_file);
+    if (!g->has_digests)
+        return 0;
     if (gnutls_hash_fast(GNUTLS_DIG_MD5, data, g->size, g->md5) < 0 ||
         gnutls_hash_init(&sha, GNUTLS_DIG_SHA256) < 0) {
         sha = NULL;
@@ -220,8 +224,7 @@ int generation_load(int dirfd, const char *bin_file, const struct generation_lim
         goto fail;
     }
     g->crc = wire_encode_blocks(map, g->size, map + data_len);
-    g->has_digests = map[0] == GENERATION_ESP_MAGIC || is_filesystem(bin_file);
-    r = g->has_digests ? digest(g, map) : 0;
+    r = digest(g, bin_file, map);
     if (r < 0)
         goto fail;
     /* From here on the snapshot is immutable; a stray write would fault. */
