@@ -17,7 +17,7 @@
 #include <sys/socket.h>
 
 /* Kept small: every open connection has one, idle ones included (about
- * 110 bytes with its pin). */
+ * 130 bytes with its pin). */
 struct conn {
     bool reopen;            /* the last request asked for "close" (legacy) */
     uint64_t head_bytes;    /* legacy: bytes of the request heads parsed on the socket */
