@@ -57,8 +57,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     img = (struct espota_image){
         .size = (uint32_t)data[0] << 8 | data[1],
-        .md5 = digest,
-        .sha256 = digest,
+        .md5 = data[2] & 4 ? NULL : digest, /* an image without digests */
+        .sha256 = data[2] & 4 ? NULL : digest,
         .appended_sha256 = data[2] & 1 ? digest : NULL,
         .first_byte = data[3],
         .has_version = data[2] & 2,
