@@ -152,6 +152,17 @@ int fleet_header(struct fleet *f, struct fleet_tag **tag, const char *id, const 
                  const char *name, size_t len, uint32_t offered, bool has_installed,
                  uint32_t installed, uint32_t blocks, int64_t now_ms);
 
+/* An Arduino ESP updater's check (espota.h): fleet_header for the device
+ * @id (its STA-MAC; NULL or invalid: @address), which runs @offered when
+ * @up_to_date (the check was answered 304), else the version @runs says
+ * (its x-*-version, if a plain decimal number; NULL: none). Such a check
+ * after a download of @offered (downloading, downloaded or stalled, the same
+ * firmware) records that version as installed, as a report would, spending
+ * a report of the address's budget. Returns what fleet_header returns. */
+int fleet_check(struct fleet *f, struct fleet_tag **tag, const char *id, const char *address,
+                const char *name, size_t len, uint32_t offered, bool up_to_date,
+                const char *runs, uint32_t blocks, int64_t now_ms);
+
 /* Block @n of @blocks of firmware @name, served (200) with @bytes of body
  * on a connection whose device is *@tag (NULL when it asked no header on
  * this connection: then the device is the one known by @address). */

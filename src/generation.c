@@ -1,10 +1,12 @@
 #include "generation.h"
 
 #include <errno.h>
+#include <gnutls/crypto.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -114,6 +116,47 @@ static int read_manifest(int dirfd, const char *bin_file, struct generation *g)
     return 0;
 }
 
+/* True for "NAME.fs.bin" (any case): the filesystem image an updater asks
+ * for with x-*-mode: spiffs. */
+static bool is_filesystem(const char *bin_file)
+{
+    size_t n = strlen(bin_file);
+
+    return n > 7 && strncasecmp(bin_file + n - 7, ".fs", 3) == 0;
+}
+
+/* The digests of the @g->size bytes at @data, read from @bin_file, into @g
+ * if it is an image they are made for (generation.h): MD5, SHA-256, and in
+ * the same pass the SHA-256 of all but the last 32 bytes, to tell an
+ * appended digest. Returns 0 or -EIO. */
+static int digest(struct generation *g, const char *bin_file, const uint8_t *data)
+{
+    size_t tail = g->size > GENERATION_SHA256_SIZE ? GENERATION_SHA256_SIZE : 0;
+    uint8_t before[GENERATION_SHA256_SIZE];
+    gnutls_hash_hd_t sha = NULL, copy;
+    int r = -EIO;
+
+    g->has_digests = data[0] == GENERATION_ESP_MAGIC || is_filesystem(bin_file);
+    if (!g->has_digests)
+        return 0;
+    if (gnutls_hash_fast(GNUTLS_DIG_MD5, data, g->size, g->md5) < 0 ||
+        gnutls_hash_init(&sha, GNUTLS_DIG_SHA256) < 0) {
+        sha = NULL;
+        goto out;
+    }
+    if (gnutls_hash(sha, data, g->size - tail) < 0 || (copy = gnutls_hash_copy(sha)) == NULL)
+        goto out;
+    gnutls_hash_deinit(copy, before);
+    if (gnutls_hash(sha, data + g->size - tail, tail) < 0)
+        goto out;
+    g->sha256_appended = tail > 0 && memcmp(before, data + g->size - tail, tail) == 0;
+    r = 0;
+out:
+    if (sha != NULL)
+        gnutls_hash_deinit(sha, g->sha256); /* the digest, whole on success */
+    return r;
+}
+
 int generation_load(int dirfd, const char *bin_file, const struct generation_limits *limits,
                     struct generation **ret)
 {
@@ -181,6 +224,9 @@ int generation_load(int dirfd, const char *bin_file, const struct generation_lim
         goto fail;
     }
     g->crc = wire_encode_blocks(map, g->size, map + data_len);
+    r = digest(g, bin_file, map);
+    if (r < 0)
+        goto fail;
     /* From here on the snapshot is immutable; a stray write would fault. */
     if (mprotect(g->map, g->map_len, PROT_READ) < 0) {
         r = -errno;

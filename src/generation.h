@@ -16,6 +16,7 @@
 #define OTAD_GENERATION_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -30,6 +31,13 @@
 /* Room for the quoted ETag "xxxxxxxx-xxxxxxxx" and its NUL. */
 #define GENERATION_ETAG_MAX 22
 
+/* Bytes of the digests of the whole image (see struct generation). */
+#define GENERATION_MD5_SIZE 16
+#define GENERATION_SHA256_SIZE 32
+/* The first byte of every image the ESP bootloaders boot (esptool's image
+ * header). */
+#define GENERATION_ESP_MAGIC 0xE9
+
 struct generation {
     atomic_uint refs;
     uint64_t id;                /* unique in this run, increasing */
@@ -41,6 +49,19 @@ struct generation {
     /* Strong validator, quoted as on the wire: "crc-size" in lowercase hex.
      * It names the bytes: identical images share it, whenever loaded. */
     char etag[GENERATION_ETAG_MAX];
+    /* Digests of the whole image, made once at load for the images an
+     * Arduino ESP updater can be served (espota.h): those that start with
+     * the ESP image magic 0xE9 and filesystem images (NAME.fs.bin). They
+     * report their sketch's MD5 (and SHA-256) and check the x-MD5 they are
+     * sent. Other images skip them: at 2 ms a MiB they would more than
+     * double the start-up time (docs/PERFORMANCE.md). */
+    bool has_digests;           /* md5, sha256 and sha256_appended are set */
+    uint8_t md5[GENERATION_MD5_SIZE];
+    uint8_t sha256[GENERATION_SHA256_SIZE];
+    /* The last GENERATION_SHA256_SIZE bytes are the SHA-256 of those before
+     * them: an ESP-IDF image's appended digest, which is what an ESP32
+     * reports as its sketch's SHA-256. */
+    bool sha256_appended;
     struct file_id file;        /* of the .bin, when read */
     /* NAME.sig, read with the .bin as one unit (see generation_load()): */
     int manifest_error;         /* 0: in manifest; -ENOENT: none; -EMSGSIZE: not
@@ -69,7 +90,8 @@ struct generation_limits {
  * gives -EAGAIN, so a new .bin never goes with an old .sig. Returns 0, or
  * -ENODEV (not a regular file), -ENODATA (empty), -EFBIG (over max_size or
  * GENERATION_MAX_SIZE), -ENOSPC, -ENOBUFS (see the limits), -EAGAIN (the
- * file changed while it was read), -ENOMEM, or the errno of open/read. */
+ * file changed while it was read), -ENOMEM, -EIO (no digest could be made),
+ * or the errno of open/read. */
 int generation_load(int dirfd, const char *bin_file, const struct generation_limits *limits,
                     struct generation **ret);
 

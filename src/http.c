@@ -9,7 +9,9 @@
  * connection and gives the socket back to it:
  *
  *   1. The request handler notes in the connection's context whether the
- *      request asked for "close" (and legacy_keep_alive is on).
+ *      request asked for "close" (and legacy_keep_alive is on). Only an
+ *      HTTP/1.1 request: the bootloaders send those, and an HTTP/1.0 client
+ *      (the Arduino ESP updaters) waits for the close to end the body.
  *   2. When the response was sent completely (MHD_OPTION_NOTIFY_COMPLETED
  *      reports COMPLETED_OK) the note stays; any failure clears it.
  *   3. libmicrohttpd calls MHD_OPTION_NOTIFY_CONNECTION with
@@ -168,6 +170,8 @@ static enum MHD_Result answer(struct http *h, struct MHD_Connection *c, const ch
     e.endpoint = rq.route.kind;
     e.address = rq.address;
     e.report = s.has_report ? &s.report : NULL;
+    e.esp_refused = s.esp_refused;
+    e.esp_device = rq.esp.sta_mac;
     r = reply_response(&h->replies, &s);
     if (r == NULL) {
         e.status = MHD_HTTP_INTERNAL_SERVER_ERROR;
@@ -235,7 +239,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 {
     struct http *h = cls;
 
-    (void)version;
     if (*req_cls != NULL && *req_cls != &in_flight_marker)
         return take_body(h, c, url, method, *req_cls, upload_data, upload_data_size);
     if (*req_cls == NULL) {
@@ -273,7 +276,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 
         /* An unread body would be taken for the next request. */
         if (conn != NULL)
-            conn->reopen = asks_close(c) && !reply_has_body(c);
+            conn->reopen = strcmp(version, MHD_HTTP_VERSION_1_1) == 0 && asks_close(c) &&
+                           !reply_has_body(c);
     }
     return answer(h, c, url, method, NULL);
 }

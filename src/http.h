@@ -35,6 +35,10 @@ struct http_event {
     const char *address;         /* REQUEST: the client's address if it was formatted, or NULL */
     /* REQUEST: POST /NAME/report as the registry decided it, or NULL. */
     const struct fleet_report_result *report;
+    /* REQUEST: an Arduino updater's request refused with 403 (espota.h):
+     * why, and the STA-MAC it sent (the client's bytes, or NULL); else NULL. */
+    const char *esp_refused;
+    const char *esp_device;
     /* CONNECTION: +1 opened, -1 closed. A legacy socket handed back stays
      * one open connection. */
     int connections;

@@ -52,6 +52,28 @@ static void signature(FILE *f, const struct image *img)
     }
 }
 
+/* Room for the SHA-256 as hex; the MD5 takes less. */
+#define DIGEST_HEX (2 * GENERATION_SHA256_SIZE + 1)
+
+/* @g's MD5 (or with @sha its SHA-256) as lowercase hex into @buf, or NULL:
+ * made only for the images the ESP updaters can be served (generation.h). */
+static const char *digest_hex(const struct generation *g, bool sha, char buf[DIGEST_HEX])
+{
+    const uint8_t *d = sha ? g->sha256 : g->md5;
+    size_t n = sha ? GENERATION_SHA256_SIZE : GENERATION_MD5_SIZE;
+
+    if (!g->has_digests)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        snprintf(buf + 2 * i, 3, "%02x", d[i]);
+    return buf;
+}
+
+static const char *or_none(const char *s)
+{
+    return s != NULL ? s : "not made (not an ESP image)";
+}
+
 /* ISO 8601 UTC, as in the listing: 2026-11-21T15:04:05Z. */
 static void utc(time_t t, char *buf, size_t len)
 {
@@ -69,6 +91,7 @@ static void render_text(FILE *f, const struct catalog_item *list, size_t n)
         const struct image *img = list[i].img;
         const struct generation *g = img->gen;
         char loaded[32], name[ESCAPE_NAME_SIZE], bin[ESCAPE_NAME_SIZE], txt[ESCAPE_NAME_SIZE];
+        char md5[DIGEST_HEX], sha256[DIGEST_HEX];
 
         fprintf(f, "%s\n  version: %u ", text(img->name, name), img->version);
         version_origin(f, img);
@@ -78,13 +101,16 @@ static void render_text(FILE *f, const struct catalog_item *list, size_t n)
                 "\n"
                 "  size: %u bytes\n"
                 "  crc32: 0x%08X\n"
+                "  md5: %s\n"
+                "  sha256: %s\n"
                 "  blocks: %u x %u bytes\n"
                 "  files: %s + %s\n"
                 "  generation: %s loaded %s\n"
                 "  retained: %u older generation%s\n"
                 "\n",
-                g->size, g->crc, g->nblocks, OTA_BLOCK_DATA, text(img->bin_file, bin),
-                text(img->version_file, txt), g->etag,
+                g->size, g->crc, or_none(digest_hex(g, false, md5)),
+                or_none(digest_hex(g, true, sha256)), g->nblocks, OTA_BLOCK_DATA,
+                text(img->bin_file, bin), text(img->version_file, txt), g->etag,
                 (utc(g->loaded, loaded, sizeof(loaded)), loaded),
                 list[i].retained, list[i].retained == 1 ? "" : "s");
     }
@@ -96,11 +122,13 @@ static json_t *item_json(const struct catalog_item *it)
 {
     const struct image *img = it->img;
     const struct generation *g = img->gen;
-    char loaded[32], hex[16], id[2 * OTA_MANIFEST_KEY_ID + 1];
+    char loaded[32], crc[16], id[2 * OTA_MANIFEST_KEY_ID + 1];
+    char md5[DIGEST_HEX], sha256[DIGEST_HEX];
+    const char *m = digest_hex(g, false, md5), *sha = digest_hex(g, true, sha256);
     json_t *o = json_object();
     int err = 0;
 
-    snprintf(hex, sizeof(hex), "0x%08X", g->crc);
+    snprintf(crc, sizeof(crc), "0x%08X", g->crc);
     utc(g->loaded, loaded, sizeof(loaded));
     if (img->verified)
         sign_key_id_hex(img->key_id, id);
@@ -112,7 +140,9 @@ static json_t *item_json(const struct catalog_item *it)
                  &err);
     jsontext_set(o, "size", json_integer(g->size), &err);
     jsontext_set(o, "crc32", json_integer(g->crc), &err);
-    jsontext_set(o, "crc32_hex", json_string(hex), &err);
+    jsontext_set(o, "crc32_hex", json_string(crc), &err);
+    jsontext_set(o, "md5", m != NULL ? json_string(m) : json_null(), &err);
+    jsontext_set(o, "sha256", sha != NULL ? json_string(sha) : json_null(), &err);
     jsontext_set(o, "blocks", json_integer(g->nblocks), &err);
     jsontext_set(o, "block_size", json_integer(OTA_BLOCK_DATA), &err);
     jsontext_set(o, "bin_file", jsontext_string(img->bin_file), &err);

@@ -80,11 +80,17 @@ size_t reply_unescape(void *cls, struct MHD_Connection *c, char *s)
     return len;
 }
 
+static const char *header_of(void *c, const char *name)
+{
+    return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+}
+
 void reply_read_request(struct MHD_Connection *c, struct serve_request *rq)
 {
     rq->if_match = rq->if_none_match = rq->if_range = rq->range = NULL;
     rq->format = rq->accept = NULL;
     rq->device_id = rq->device_version = NULL;
+    rq->esp = (struct espota_request){.core = ESPOTA_NONE};
     switch (rq->route.kind) {
     case ROUTE_LISTING:
         rq->format = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
@@ -95,6 +101,7 @@ void reply_read_request(struct MHD_Connection *c, struct serve_request *rq)
         rq->if_range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_RANGE);
         rq->if_none_match =
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+        espota_read(header_of, c, &rq->esp);
         /* fall through */
     case ROUTE_BLOCK:
     case ROUTE_MANIFEST:

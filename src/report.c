@@ -126,6 +126,23 @@ static void tell_report(const struct http_event *e)
                     r->suppressed);
 }
 
+/* An image an Arduino updater was refused (403): it would fail to flash it
+ * and ask again at every check, so once a minute at most. */
+static void tell_esp(const struct http_event *e)
+{
+    static struct log_limit limit = LOG_LIMIT_INIT;
+    char addr[HTTP_PEER_NAME_MAX], url[ESCAPE_NAME_SIZE], mac[ESCAPE_NAME_SIZE];
+    unsigned skipped;
+
+    if (!log_enabled(LOG_LEVEL_WARNING) || !log_limit_pass(&limit, now_s(), 60, &skipped))
+        return;
+    http_peer_name(e, addr, sizeof(addr));
+    log_warning("refused %s to the updater at %s (STA-MAC %s): %s (%u more since the last "
+                "such warning)",
+                esc(e->url, url), addr, e->esp_device != NULL ? esc(e->esp_device, mac) : "none",
+                e->esp_refused, skipped);
+}
+
 void report_http(void *cls, const struct http_event *e)
 {
     /* Warnings that can come with every request: once a minute. */
@@ -140,6 +157,8 @@ void report_http(void *cls, const struct http_event *e)
     case HTTP_EVENT_REQUEST:
         if (e->report != NULL)
             tell_report(e);
+        if (e->esp_refused != NULL)
+            tell_esp(e);
         /* First: the address costs more than the rest of a block request. */
         if (!log_enabled(LOG_LEVEL_DEBUG))
             return;

@@ -129,7 +129,8 @@ bool serve_needs_address(const struct serve_request *rq)
         return tracked(rq);
     case ROUTE_BLOCK:
     case ROUTE_IMAGE:
-        return tracked(rq) && (rq->conn == NULL || rq->conn->fleet == NULL);
+        return tracked(rq) && (rq->conn == NULL || rq->conn->fleet == NULL ||
+                               rq->esp.core != ESPOTA_NONE);
     case ROUTE_NONE:
     case ROUTE_LISTING:
     case ROUTE_MANIFEST:
@@ -366,6 +367,8 @@ static void serve_image(struct catalog *cat, const struct serve_request *rq,
     } else
         body(r, status, NULL, 0, release_generation, g);
     image_headers(r, g, version);
+    if (rq->esp.core != ESPOTA_NONE && g->has_digests && (status == 200 || status == 206))
+        add_header(r, "x-MD5", espota_md5_hex(g->md5, r->md5)); /* the whole image's */
     if (status == 416)
         snprintf(r->content_range, sizeof(r->content_range), "bytes */%u", g->size);
     else if (status == 206)
@@ -374,6 +377,46 @@ static void serve_image(struct catalog *cat, const struct serve_request *rq,
     else
         return;
     add_header(r, "Content-Range", r->content_range);
+}
+
+/* An Arduino updater's request (espota.h): the image of NAME, or NAME.fs for
+ * its filesystem, if espota_decide() says 200; else 304, or 403 and why. */
+static void serve_esp(struct catalog *cat, const struct serve_request *rq,
+                      struct serve_response *r)
+{
+    struct serve_request fw = *rq;
+    char name[FLEET_NAME_MAX + 4];
+    const char *reason = NULL;
+    struct image *img = NULL;
+    unsigned status;
+
+    if (espota_firmware_name(&rq->esp, &fw.route, name, sizeof(name)) == 0)
+        img = catalog_lookup(cat, fw.route.name, fw.route.name_len);
+    if (img == NULL) {
+        canned(r, 404, SERVE_NOT_FOUND);
+        return;
+    }
+    status = espota_decide_generation(&rq->esp, img->gen,
+                                      img->version_source == VERSION_FROM_FILE, img->version,
+                                      &reason);
+    if (tracked(rq)) {
+        struct fleet_tag *spare = NULL;
+
+        (void)fleet_check(rq->fleet, tag_of(rq, &spare), rq->esp.sta_mac, address_of(rq),
+                          fw.route.name, fw.route.name_len, img->version, status == 304,
+                          rq->esp.version, img->gen->nblocks, rq->now_ms);
+        fleet_tag_free(spare);
+    }
+    if (status == 200) {
+        image_unref(img);
+        serve_image(cat, &fw, r);
+        return;
+    }
+    body(r, status, reason, status == 403 ? strlen(reason) : 0, release_image, img);
+    if (status == 403) {
+        r->esp_refused = reason;
+        add_header(r, content_type, "text/plain");
+    }
 }
 
 /* POST /NAME/report: the registry decides; the answer says why in a line
@@ -423,6 +466,7 @@ void serve_handle(struct catalog *cat, const struct serve_request *rq,
                   struct serve_response *ret)
 {
     ret->has_report = false;
+    ret->esp_refused = NULL;
     if (rq->route.kind == ROUTE_REPORT) {
         serve_report(cat, rq, ret);
         return;
@@ -443,7 +487,10 @@ void serve_handle(struct catalog *cat, const struct serve_request *rq,
         serve_pinned(cat, rq, ret);
         return;
     case ROUTE_IMAGE:
-        serve_image(cat, rq, ret);
+        if (rq->esp.core != ESPOTA_NONE)
+            serve_esp(cat, rq, ret);
+        else
+            serve_image(cat, rq, ret);
         return;
     case ROUTE_REPORT: /* above */
     case ROUTE_NONE:

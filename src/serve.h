@@ -16,6 +16,7 @@
 
 #include "catalog.h"
 #include "conn.h"
+#include "espota.h"
 #include "fleet.h"
 #include "route.h"
 
@@ -25,8 +26,9 @@
 /* What a request carries that an endpoint looks at. Header values are
  * borrowed and NULL when absent; only those the route's endpoint reads need
  * be filled: If-Match for a block or a manifest, If-Match, Range, If-Range and
- * If-None-Match for an image, format and Accept for the listing, X-Device-Id
- * for a header or a report and X-Device-Version for a header. */
+ * If-None-Match and an updater's headers (esp) for an image, format and
+ * Accept for the listing, X-Device-Id for a header or a report and
+ * X-Device-Version for a header. */
 struct serve_request {
     const char *method;
     struct route route;
@@ -39,6 +41,9 @@ struct serve_request {
     struct conn *conn;        /* the connection's state (its pin, its device), or NULL */
     const char *device_id;    /* X-Device-Id */
     const char *device_version; /* X-Device-Version */
+    /* An Arduino ESP updater's headers (espota.h); core ESPOTA_NONE for any
+     * other client, which the image endpoint serves as before. */
+    struct espota_request esp;
     /* Tracking. NULL: no registry, and no report endpoint. */
     struct fleet *fleet;
     const char *address;      /* the client's address, when serve_needs_address() */
@@ -67,7 +72,7 @@ struct serve_header {
     const char *value;        /* borrowed from the response or its owner */
 };
 
-enum { SERVE_HEADERS_MAX = 8 };
+enum { SERVE_HEADERS_MAX = 10 };
 
 struct serve_response {
     unsigned status;
@@ -81,6 +86,10 @@ struct serve_response {
     struct serve_header headers[SERVE_HEADERS_MAX];
     /* Room for the header values made for this response. */
     char date[32], version[24], crc[16], size[16], content_range[64];
+    char md5[ESPOTA_MD5_HEX];
+    /* An updater's request answered 403 (espota_decide): why, for the
+     * warning; else NULL. */
+    const char *esp_refused;
     /* A report the registry decided on (has_report), for its log line. */
     bool has_report;
     struct fleet_report_result report;
@@ -95,8 +104,9 @@ void serve_handle(struct catalog *cat, const struct serve_request *rq,
 
 /* True when serve_handle() needs rq->address for @rq (rq->route, method,
  * fleet and conn filled): formatting it costs more than a block request, so
- * it is made only for a header request or a report, or for a block or an
- * image on a connection that has no device yet. */
+ * it is made only for a header request or a report, for an updater's image
+ * request (it names its device at every one, as a header does), or for a
+ * block or an image on a connection that has no device yet. */
 bool serve_needs_address(const struct serve_request *rq);
 
 #endif

@@ -198,9 +198,12 @@ static bool same_name(const struct ota_manifest *m, const char *name)
            (n == OTA_MANIFEST_NAME_MAX || m->name[n] == 0);
 }
 
-enum sign_verdict sign_check(const uint8_t *sig, size_t len, const struct sign_key *keys, size_t nkeys,
-                             const char *name, uint32_t version, const uint8_t *image, size_t size,
-                             uint32_t crc, size_t *by)
+/* Both checks: the image's SHA-256 is @sha256, or (NULL) made from @image,
+ * last, once every cheaper check passed. */
+static enum sign_verdict check(const uint8_t *sig, size_t len, const struct sign_key *keys,
+                               size_t nkeys, const char *name, uint32_t version,
+                               const uint8_t *image, const uint8_t *sha256, size_t size,
+                               uint32_t crc, size_t *by)
 {
     uint8_t digest[OTA_SHA256_SIZE];
     struct ota_manifest m;
@@ -223,11 +226,27 @@ enum sign_verdict sign_check(const uint8_t *sig, size_t len, const struct sign_k
         return SIGN_SIZE_MISMATCH;
     if (m.crc != crc)
         return SIGN_CRC_MISMATCH;
-    if (gnutls_hash_fast(GNUTLS_DIG_SHA256, image, size, digest) < 0 ||
-        memcmp(digest, m.sha256, sizeof(digest)) != 0)
+    if (sha256 == NULL && gnutls_hash_fast(GNUTLS_DIG_SHA256, image, size, digest) < 0)
+        return SIGN_SHA256_MISMATCH;
+    if (memcmp(sha256 != NULL ? sha256 : digest, m.sha256, OTA_SHA256_SIZE) != 0)
         return SIGN_SHA256_MISMATCH;
     *by = k;
     return SIGN_OK;
+}
+
+enum sign_verdict sign_check(const uint8_t *sig, size_t len, const struct sign_key *keys, size_t nkeys,
+                             const char *name, uint32_t version, const uint8_t *image, size_t size,
+                             uint32_t crc, size_t *by)
+{
+    return check(sig, len, keys, nkeys, name, version, image, NULL, size, crc, by);
+}
+
+enum sign_verdict sign_check_digest(const uint8_t *sig, size_t len, const struct sign_key *keys,
+                                    size_t nkeys, const char *name, uint32_t version,
+                                    const uint8_t *sha256, size_t size, uint32_t crc,
+                                    size_t *by)
+{
+    return check(sig, len, keys, nkeys, name, version, NULL, sha256, size, crc, by);
 }
 
 /* Creates @path exclusively with @mode and writes @d into it, synced.

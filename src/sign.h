@@ -54,6 +54,14 @@ enum sign_verdict sign_check(const uint8_t *sig, size_t len, const struct sign_k
                              const char *name, uint32_t version, const uint8_t *image, size_t size,
                              uint32_t crc, size_t *by);
 
+/* sign_check() with the image's SHA-256 already made (@sha256,
+ * OTA_SHA256_SIZE bytes) in place of its bytes: the daemon hashes every
+ * image once at load (generation.h). */
+enum sign_verdict sign_check_digest(const uint8_t *sig, size_t len, const struct sign_key *keys,
+                                    size_t nkeys, const char *name, uint32_t version,
+                                    const uint8_t *sha256, size_t size, uint32_t crc,
+                                    size_t *by);
+
 /* For otasign: */
 int sign_keygen(const char *key_path);   /* writes KEY (PKCS#8 PEM, mode 0600, created exclusively) and KEY.pub (SPKI PEM) */
 /* sign_keygen() returns 0, -EEXIST if KEY or KEY.pub exists (neither is

@@ -1,11 +1,23 @@
 #!/usr/bin/env python3
 """GET /firmwares: the text listing for people and the JSON listing for scripts."""
 
+import hashlib
 import json
 import os
 
 from otadtest import (OtadTestCase, block_count, crc32, main, make_block,
                      make_header, vector)
+
+
+NOT_MADE = "not made (not an ESP image)"
+
+
+def digest(algorithm, name, data, none=None):
+    """The digest the listing shows: made for images that start with the ESP
+    magic 0xE9 and for filesystem images (NAME.fs), else @none."""
+    if data[:1] == b"\xe9" or name.lower().endswith(".fs"):
+        return algorithm(data).hexdigest()
+    return none
 
 
 def paragraphs(text):
@@ -41,6 +53,9 @@ class Listing(OtadTestCase):
             # Valid UTF-8 is served and listed as it is.
             "Pr\u00fcfung": (self.add_image("Pr\u00fcfung", os.urandom(30), version=4), 4, "file"),
             "\u56fa\u4ef6": (self.add_image("\u56fa\u4ef6", os.urandom(40), version=6), 6, "file"),
+            # Those an ESP updater can be served have digests.
+            "esp": (self.add_image("esp", b"\xe9" + os.urandom(999), version=8), 8, "file"),
+            "esp.fs": (self.add_image("esp.fs", os.urandom(500), version=8), 8, "file"),
         }
 
     def test_text(self):
@@ -61,6 +76,8 @@ class Listing(OtadTestCase):
                 self.assertEqual(f["version"], "1 (default: %s.txt %s)" % (name, source))
             self.assertEqual(f["size"], "%d bytes" % len(data))
             self.assertEqual(f["crc32"], "0x%08X" % crc32(data))
+            self.assertEqual(f["md5"], digest(hashlib.md5, name, data, NOT_MADE))
+            self.assertEqual(f["sha256"], digest(hashlib.sha256, name, data, NOT_MADE))
             self.assertEqual(f["blocks"], "%d x 256 bytes" % block_count(data))
             self.assertIn("%s.bin" % name, f["files"])
             if source == "file":
@@ -82,6 +99,8 @@ class Listing(OtadTestCase):
                 "size": len(data), "crc32": crc32(data),
                 "crc32_hex": "0x%08X" % crc32(data), "blocks": block_count(data),
                 "block_size": 256, "bin_file": item["name"] + ".bin",
+                "md5": digest(hashlib.md5, item["name"], data),
+                "sha256": digest(hashlib.sha256, item["name"], data),
             }
             got = {k: item.get(k) for k in expected}
             self.assertEqual(got, expected)

@@ -14,6 +14,14 @@ static struct generation gen = {
     .size = 1000, .crc = 0x1F52FD1C, .nblocks = 4, .etag = "\"1f52fd1c-3e8\"",
     .loaded = 1795791845, /* 2026-11-27T15:04:05Z */
     .manifest_error = -ENOENT,
+    /* Of tests/vectors/vec.bin, the image whose CRC and size these are, as
+     * if it were one the ESP updaters can be served (generation.h). */
+    .has_digests = true,
+    .md5 = {0x47, 0xc5, 0x10, 0xac, 0xfd, 0x16, 0x94, 0x41,
+            0x87, 0xe9, 0xc3, 0xff, 0x94, 0xda, 0x4e, 0xdf},
+    .sha256 = {0x86, 0xfe, 0xb6, 0x33, 0x9f, 0x5e, 0xc6, 0x93, 0x9c, 0xc9, 0xe4,
+               0x88, 0xba, 0xd5, 0x25, 0xb0, 0x4f, 0x8f, 0x5d, 0x09, 0xad, 0x32,
+               0xdb, 0x43, 0x13, 0x27, 0x07, 0x74, 0x32, 0x05, 0x1a, 0x09},
 };
 
 static struct image make(const char *name, const char *bin, uint32_t version,
@@ -57,6 +65,9 @@ static void test_text(void **state)
                              "  signed: no\n"
                              "  size: 1000 bytes\n"
                              "  crc32: 0x1F52FD1C\n"
+                             "  md5: 47c510acfd16944187e9c3ff94da4edf\n"
+                             "  sha256: 86feb6339f5ec6939cc9e488bad525b0"
+                             "4f8f5d09ad32db431327077432051a09\n"
                              "  blocks: 4 x 256 bytes\n"
                              "  files: app.bin + app.txt\n"
                              "  generation: \"1f52fd1c-3e8\" loaded 2026-11-27T15:04:05Z\n"
@@ -67,6 +78,9 @@ static void test_text(void **state)
                              "  signed: no\n"
                              "  size: 1000 bytes\n"
                              "  crc32: 0x1F52FD1C\n"
+                             "  md5: 47c510acfd16944187e9c3ff94da4edf\n"
+                             "  sha256: 86feb6339f5ec6939cc9e488bad525b0"
+                             "4f8f5d09ad32db431327077432051a09\n"
                              "  blocks: 4 x 256 bytes\n"
                              "  files: boot.BIN + boot.txt\n"
                              "  generation: \"1f52fd1c-3e8\" loaded 2026-11-27T15:04:05Z\n"
@@ -86,6 +100,9 @@ static void test_json(void **state)
                              "\"version\":3,"
                              "\"version_source\":\"default\",\"size\":1000,"
                              "\"crc32\":525532444,\"crc32_hex\":\"0x1F52FD1C\","
+                             "\"md5\":\"47c510acfd16944187e9c3ff94da4edf\","
+                             "\"sha256\":\"86feb6339f5ec6939cc9e488bad525b0"
+                             "4f8f5d09ad32db431327077432051a09\","
                              "\"blocks\":4,\"block_size\":256,\"bin_file\":\"x.bin\","
                              "\"version_file\":\"a\\\"b\\\\c\\u0001.txt\","
                              "\"etag\":\"\\\"1f52fd1c-3e8\\\"\",\"loaded\":\"2026-11-27T15:04:05Z\","
@@ -118,6 +135,29 @@ static void test_signed(void **state)
     assert_non_null(strstr(out, "\"name\":\"u\","));
     assert_non_null(strstr(out, "\"signed\":true,\"key_id\":null},\n"));
     assert_non_null(strstr(out, "\"signed\":true,\"key_id\":\"0123456789abcdef\"}\n]"));
+    free(out);
+}
+
+/* An image no ESP updater can be served has no digests: the text says so,
+ * the JSON has null. */
+static void test_no_digests(void **state)
+{
+    struct generation plain = gen;
+    struct image a = make("stm", "stm.bin", 2, VERSION_FROM_FILE);
+    struct catalog_item list[] = {{&a, 0}};
+    char *out;
+
+    (void)state;
+    plain.has_digests = false;
+    a.gen = &plain;
+    out = render(list, 1, LISTING_TEXT);
+    assert_non_null(strstr(out, "  crc32: 0x1F52FD1C\n"
+                                "  md5: not made (not an ESP image)\n"
+                                "  sha256: not made (not an ESP image)\n"
+                                "  blocks: "));
+    free(out);
+    out = render(list, 1, LISTING_JSON);
+    assert_non_null(strstr(out, "\"crc32_hex\":\"0x1F52FD1C\",\"md5\":null,\"sha256\":null,"));
     free(out);
 }
 
@@ -202,6 +242,7 @@ int main(void)
         cmocka_unit_test(test_text),
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_signed),
+        cmocka_unit_test(test_no_digests),
         cmocka_unit_test(test_unprintable_names),
         cmocka_unit_test(test_invalid_utf8),
         cmocka_unit_test(test_utf8_names),
