@@ -257,12 +257,8 @@ static void library_log(void *cls, const char *fmt, va_list ap)
 {
     struct admin *h = cls;
     char msg[512];
-    size_t len;
 
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    len = strlen(msg);
-    while (len > 0 && msg[len - 1] == '\n')
-        msg[--len] = '\0';
+    reply_library_message(msg, sizeof(msg), fmt, ap);
     if (h->event != NULL)
         h->event(NULL, &(struct http_event){.kind = HTTP_EVENT_LIBRARY, .message = msg});
 }

@@ -306,12 +306,8 @@ static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
 static void library_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];
-    size_t len;
 
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    len = strlen(msg);
-    while (len > 0 && msg[len - 1] == '\n')
-        msg[--len] = '\0';
+    reply_library_message(msg, sizeof(msg), fmt, ap);
     /* The one message an operator can act on: a request so large that its
      * response header did not fit. */
     http_report(cls, &(struct http_event){

@@ -222,3 +222,13 @@ void reply_peer_name(struct MHD_Connection *c, char *buf, size_t len)
     if (addr == NULL || inet_ntop(peer->sa_family, addr, buf, (socklen_t)len) == NULL)
         snprintf(buf, len, "?");
 }
+
+void reply_library_message(char *buf, size_t len, const char *fmt, va_list ap)
+{
+    size_t n;
+
+    vsnprintf(buf, len, fmt, ap);
+    n = strlen(buf);
+    while (n > 0 && buf[n - 1] == '\n')
+        buf[--n] = '\0';
+}

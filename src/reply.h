@@ -5,6 +5,7 @@
 #define OTAD_REPLY_H
 
 #include <microhttpd.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -74,5 +75,9 @@ bool reply_has_body(struct MHD_Connection *c);
  * answers 431 first. Requests whose headers do not even fit get the
  * library's own 431. */
 bool reply_head_too_large(struct MHD_Connection *c, size_t connection_memory);
+
+/* Formats a message of the library's logger (MHD_OPTION_EXTERNAL_LOGGER)
+ * into @buf of @len bytes, without the newlines it ends with. */
+void reply_library_message(char *buf, size_t len, const char *fmt, va_list ap);
 
 #endif

@@ -139,18 +139,11 @@ bool serve_needs_address(const struct serve_request *rq)
     return false;
 }
 
-static bool wants_json(const struct serve_request *rq)
-{
-    if (rq->format != NULL)
-        return strcmp(rq->format, "json") == 0;
-    return rq->accept != NULL && strcasestr(rq->accept, "application/json") != NULL;
-}
-
 static void serve_listing(struct catalog *cat, const struct serve_request *rq,
                           struct serve_response *r)
 {
     struct catalog_item *list;
-    bool json = wants_json(rq);
+    bool json = listing_wants_json(rq->format, rq->accept);
     char *text;
     size_t len;
     int n, err;
