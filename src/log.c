@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static _Atomic int max_level = LOG_LEVEL_INFO;
@@ -21,11 +22,27 @@ static const struct {
     {LOG_LEVEL_DEBUG, "debug"},
 };
 
-void log_init(enum log_level max)
+/* Whether stderr is the journal's stream: systemd sets JOURNAL_STREAM to
+ * "device:inode" of the stream it connects, and documents (systemd.exec(5))
+ * that a process must compare it with its stderr, which may have been
+ * redirected since (a shell pipe, a file) and then must not get prefixes. */
+static bool stderr_is_journal(void)
 {
     const char *js = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+    int end = 0;
 
-    journal = js != NULL && js[0] != '\0';
+    if (js == NULL || sscanf(js, "%llu:%llu%n", &dev, &ino, &end) != 2 || js[end] != '\0')
+        return false;
+    if (fstat(STDERR_FILENO, &st) < 0)
+        return false;
+    return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+void log_init(enum log_level max)
+{
+    journal = stderr_is_journal();
     log_set_level(max);
 }
 

@@ -1,8 +1,8 @@
 /* Logging to stderr, one line per message.
  *
- * Under systemd (JOURNAL_STREAM set) each line starts with an sd-daemon
- * priority prefix ("<4>") so the journal records the level; otherwise with a
- * level word ("warning: "). Safe to call from any thread: a line is written
+ * When stderr is the journal (JOURNAL_STREAM names its device and inode)
+ * each line starts with an sd-daemon priority prefix ("<4>") so the journal
+ * records the level; otherwise with a level word ("warning: "). Safe to call from any thread: a line is written
  * with a single write(2). */
 #ifndef OTAD_LOG_H
 #define OTAD_LOG_H
@@ -20,7 +20,7 @@ enum log_level {
     LOG_LEVEL_DEBUG = 7,
 };
 
-/* Reads JOURNAL_STREAM and sets the most verbose level printed. */
+/* Checks JOURNAL_STREAM against stderr and sets the most verbose level printed. */
 void log_init(enum log_level max);
 
 /* Changes the most verbose level printed. */
