@@ -69,6 +69,7 @@ struct loop {
     struct pending *pending;
     struct tls *tls;    /* NULL without HTTPS */
     struct metrics *metrics;    /* counts the reloads */
+    struct notify *notify;      /* told of reloads, status and liveness */
     bool starting;      /* during the first scan, which lists each image */
     struct scan_hooks hooks;    /* for scan_all(): the writers, the retries */
 };
@@ -189,8 +190,12 @@ static int serve(struct loop *l, int sigfd)
                                 {.fd = watch_fd(l->watch), .events = POLLIN}};
         long expire = catalog_expire(l->cat);
         long settle = pending_timeout(l->pending, now_ms());
+        long alive = notify_timeout(l->notify, (int64_t)now_ms());
         int timeout = (int)(settle < 0 ? expire : expire < 0 ? settle
                                                  : settle < expire ? settle : expire);
+
+        if (alive >= 0 && (timeout < 0 || alive < timeout))
+            timeout = (int)alive;
 
         if (poll(fds, 2, timeout) < 0 && errno != EINTR)
             return -errno;
@@ -202,13 +207,17 @@ static int serve(struct loop *l, int sigfd)
                     log_info("stopping (%s)", strsignal((int)si.ssi_signo));
                     return 0;
                 }
+                notify_reloading(l->notify);
                 reload_tls(l);
                 rescan(l, "SIGHUP");
+                notify_ready(l->notify);
             }
         }
         if (fds[1].revents & POLLIN)
             watch_read(l->watch, on_event, l);
         pending_run(l->pending, now_ms(), on_due, l);
+        notify_tick(l->notify, (int64_t)now_ms(), catalog_count(l->cat),
+                    metrics_connections(l->metrics));
     }
 }
 
@@ -263,6 +272,7 @@ int main(int argc, char **argv)
     struct admin *admin = NULL;
     struct fleet *fleet = NULL;
     struct store *store = NULL;
+    struct notify *notify = NULL;
     struct privs privs;
     const char *config_path = NULL;
     char line[1024], where[80], where_tls[80], where_admin[80];
@@ -305,7 +315,7 @@ int main(int argc, char **argv)
         goto out;
     }
     setup_fd_limit();
-    if (metrics_new(&metrics) < 0)
+    if (metrics_new(&metrics) < 0 || notify_new(&notify) < 0)
         goto out;
 
     /* What needs root, the ports and the TLS key (loaded above), is open:
@@ -336,7 +346,7 @@ int main(int argc, char **argv)
         goto out;
     }
     loop = (struct loop){.cat = cat, .watch = watch, .pending = pending, .tls = tls,
-                         .metrics = metrics, .starting = true,
+                         .metrics = metrics, .notify = notify, .starting = true,
                          .hooks = {writing, retry, &loop}};
     n = scan_all(cat, &loop.hooks);
     loop.starting = false;
@@ -373,13 +383,13 @@ int main(int argc, char **argv)
                  n == 1 ? "" : "s");
     else
         log_info("listening on %s, %d image%s", where, n, n == 1 ? "" : "s");
-    notify_send("READY=1");
+    notify_ready(notify);
 
     r = serve(&loop, sigfd);
     if (r < 0)
         log_error("main loop: %s", strerror(-r));
 
-    notify_send("STOPPING=1");
+    notify_stopping(notify);
     http_begin_stop(http);
     if (https != NULL)
         http_begin_stop(https);
@@ -404,6 +414,7 @@ out:
     catalog_close(cat);
     trust_close(trust);
     metrics_free(metrics);
+    notify_free(notify);
     if (sigfd >= 0)
         close(sigfd);
     conf_fini(&conf);

@@ -83,6 +83,11 @@ void metrics_connection(struct metrics *m, int delta)
         atomic_fetch_add_explicit(&m->connections, delta, memory_order_relaxed);
 }
 
+int64_t metrics_connections(const struct metrics *m)
+{
+    return (int64_t)atomic_load_explicit(&m->connections, memory_order_relaxed);
+}
+
 void metrics_catalog(struct metrics *m, const struct catalog_change *c)
 {
     static const int result[] = {
@@ -214,8 +219,7 @@ static void render_requests(FILE *f, const struct metrics *m)
                 route_kind_name(e),
                 (uint64_t)atomic_load_explicit(&m->bytes[e], memory_order_relaxed));
     family(f, "otad_connections", "gauge", "Device-port connections open.");
-    fprintf(f, "otad_connections %" PRId64 "\n",
-            (int64_t)atomic_load_explicit(&m->connections, memory_order_relaxed));
+    fprintf(f, "otad_connections %" PRId64 "\n", metrics_connections(m));
     family(f, "otad_reloads_total", "counter",
            "Firmware directory changes read, by result.");
     for (size_t r = 0; r < METRICS_RELOADS; r++)

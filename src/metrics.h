@@ -52,6 +52,9 @@ void metrics_http(void *m, const struct http_event *e);
 /* A device-port connection opened (+1) or closed (-1). */
 void metrics_connection(struct metrics *m, int delta);
 
+/* Device-port connections open now. */
+int64_t metrics_connections(const struct metrics *m);
+
 /* A change the catalog told main.c: counted by enum metrics_reload (a
  * dropped old generation is no reload and is not counted). */
 void metrics_catalog(struct metrics *m, const struct catalog_change *c);
