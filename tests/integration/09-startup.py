@@ -161,16 +161,6 @@ class Startup(OtadTestCase):
         self.assertEqual(d.get("/vec/header").body, vector("expected/header.bin"))
         self.assertIn("port=%d" % d.port, d.stderr())
 
-    def test_journal_prefixes(self):
-        """Under systemd (JOURNAL_STREAM set) lines carry <N> priorities."""
-        os.remove(os.path.join(self.dir, "vec.txt"))
-        d = self.start(env={"JOURNAL_STREAM": "8:12345"})
-        lines = d.stderr().splitlines()
-        self.assertTrue(any(l.startswith("<6>listening on 127.0.0.1:%d" % d.port) for l in lines),
-                        lines)
-        self.assertTrue(any(l.startswith("<4>") and "vec.txt" in l for l in lines), lines)
-        self.assertFalse([l for l in lines if l.startswith(("info: ", "warning: "))])
-
     def test_debug_log_level(self):
         """log_level: debug adds one line per request; info does not."""
         d = self.start(config="log_level: debug\n")
