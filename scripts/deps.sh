@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Installs what otad needs to build and test on Debian 12 (run as root).
 # The single list of dependencies: the demo and the test scripts call this.
 set -eu

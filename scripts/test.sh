@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Builds otad three times (plain; AddressSanitizer + UndefinedBehaviorSanitizer;
 # ThreadSanitizer) and runs every test suite in each, then builds the fuzz
 # targets with clang and runs each for a bounded time. Prints one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Logging to stderr, one line per message.
  *
  * Under systemd (JOURNAL_STREAM set) each line starts with an sd-daemon

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Readiness and status notifications to the service manager (sd_notify
  * protocol), without linking libsystemd. */
 #ifndef OTAD_NOTIFY_H
