@@ -95,7 +95,7 @@ grep -q '_dh_action=start' "$tmp/control/postinst" &&
     grep -q "deb-systemd-invoke \$_dh_action 'otad.service'" "$tmp/control/postinst" ||
     fail "postinst does not start otad.service"
 # A purge removes the state.
-grep -q 'rm -rf /var/lib/otad /var/lib/private/otad' "$tmp/control/postrm" ||
+grep -q 'rm -rf "$DPKG_ROOT/var/lib/otad" "$DPKG_ROOT/var/lib/private/otad"' "$tmp/control/postrm" ||
     fail "postrm does not remove /var/lib/otad on purge"
 
 # The daemon as packaged runs: its version is the package's.
@@ -127,6 +127,44 @@ fi
 if [ -s "$tmp/verify.log" ]; then
     cat "$tmp/verify.log"
     fail "systemd-analyze verify printed warnings"
+fi
+
+# Installed and purged for real, into a scratch root: dpkg --root runs the
+# maintainer scripts with DPKG_ROOT set, which systemd-tmpfiles and
+# deb-systemd-helper honour. Their start of the service depends on the
+# machine's systemd, not on the root: skipped where this machine itself
+# has an otad.service that it would restart.
+inst="$tmp/inst"
+if [ -d /run/systemd/system ] && systemctl cat otad.service >/dev/null 2>&1; then
+    echo "skipped the install into a scratch root: this machine runs otad.service"
+else
+    mkdir -p "$inst/var/lib/dpkg/info" "$inst/var/lib/dpkg/updates"
+    : >"$inst/var/lib/dpkg/status"
+    dpkg_root() {
+        dpkg --root="$inst" --force-script-chrootless --force-not-root \
+            --log=/dev/null "$@" >>"$tmp/dpkg.log" 2>&1
+    }
+    dpkg_root --force-depends -i "$deb_otad" || { cat "$tmp/dpkg.log"; fail "dpkg -i otad"; }
+    [ -x "$inst/usr/sbin/otad" ] || fail "installed: no /usr/sbin/otad"
+    [ -d "$inst/var/lib/otad/firmware" ] || fail "installed: no /var/lib/otad/firmware"
+    [ "$(stat -c %a "$inst/var/lib/otad/firmware" 2>/dev/null)" = 755 ] ||
+        fail "installed: /var/lib/otad/firmware is not mode 755"
+    [ -L "$inst/etc/systemd/system/multi-user.target.wants/otad.service" ] ||
+        fail "installed: otad.service is not enabled"
+    dpkg-query --admindir="$inst/var/lib/dpkg" -W -f='${Conffiles}\n' otad |
+        grep -q '^ /etc/otad/otad.yaml [0-9a-f]\{32\}$' || fail "installed: otad.yaml is no conffile"
+    # What a running service and its administrator leave behind.
+    mkdir -p "$inst/var/lib/private/otad"
+    : >"$inst/var/lib/private/otad/devices.db"
+    : >"$inst/var/lib/otad/firmware/app.bin"
+    dpkg_root --remove otad || { cat "$tmp/dpkg.log"; fail "dpkg --remove otad"; }
+    [ -e "$inst/var/lib/otad/firmware/app.bin" ] || fail "removed: the firmware is gone already"
+    [ -e "$inst/etc/otad/otad.yaml" ] || fail "removed: the conffile is gone already"
+    dpkg_root --purge otad || { cat "$tmp/dpkg.log"; fail "dpkg --purge otad"; }
+    for p in /var/lib/otad /var/lib/private/otad /etc/otad/otad.yaml \
+        /etc/systemd/system/multi-user.target.wants/otad.service; do
+        [ ! -e "$inst$p" ] && [ ! -L "$inst$p" ] || fail "purged: $p is still there"
+    done
 fi
 
 if [ "$fails" = 0 ]; then
