@@ -27,6 +27,7 @@ expect() {
     "$fn" "$1" "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD - 1]}"
     local got
     got=$(printf '%s\n' "${COMPREPLY[@]}" | sort | tr '\n' ' ')
+    # shellcheck disable=SC2086 # one candidate a word
     want=$(printf '%s\n' $want | sort | tr '\n' ' ')
     if [ "$got" = "$want" ]; then
         echo "ok: $*"

@@ -95,6 +95,7 @@ grep -q '_dh_action=start' "$tmp/control/postinst" &&
     grep -q "deb-systemd-invoke \$_dh_action 'otad.service'" "$tmp/control/postinst" ||
     fail "postinst does not start otad.service"
 # A purge removes the state.
+# shellcheck disable=SC2016 # the script's text, unexpanded
 grep -q 'rm -rf "$DPKG_ROOT/var/lib/otad" "$DPKG_ROOT/var/lib/private/otad"' "$tmp/control/postrm" ||
     fail "postrm does not remove /var/lib/otad on purge"
 
