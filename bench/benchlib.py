@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Shared pieces of the benchmarks: images, the three servers, wrk, statistics.
 
 Every server here listens on 127.0.0.1 on an ephemeral port, runs in a

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Block throughput: otad against nginx and the Python reference server.
 
     bench/block-throughput.py [OTAD] [--conns 1,16,256] [--seconds 10] [--runs 3]

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Measures what signature checking costs the reference bootloader in QEMU.
 
     bench/bootcheck.py [--json PATH]

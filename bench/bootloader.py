@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Measures the reference bootloader: size, swap cost, wear, and the sweep.
 
     bench/bootloader.py [--build DIR] [--quick] [--json PATH]

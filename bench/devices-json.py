@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Measures GET /devices?format=json on the admin listener with many devices.
 
     bench/devices-json.py [OTAD] [--devices N] [--runs R] [--json PATH]

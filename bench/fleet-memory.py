@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Measures what tracked devices cost otad in resident memory.
 
     bench/fleet-memory.py [OTAD] [--devices N] [--json PATH]

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Full download: one device fetching a whole image from each server.
 
     bench/full-download.py [OTAD] [--otaget PATH] [--runs 5] [--reference-runs N]

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Whole-image download throughput over HTTPS and plain HTTP.
 
     bench/https-throughput.py [OTAD] [--size BYTES] [--seconds S] [--runs N]

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Measures what many idle keep-alive connections cost otad.
 
     bench/idle-connections.py [OTAD] [--connections N] [--requests N]

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Times one keep-alive connection fetching an image block by block.
 
     bench/keepalive-download.py PORT NAME [RUNS]

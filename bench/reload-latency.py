@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Measures how long a published image takes to be served (hot reload latency).
 
     bench/reload-latency.py [OTAD] [--settle-ms N] [--swaps N] [--size BYTES]

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Measures what one block request costs: CPU instructions and bytes on the wire.
 
     bench/request-cost.py [OTAD] [--requests N1,N2] [--json PATH]

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Measures how long otad takes to index a firmware directory at start-up.
 
     bench/startup.py [OTAD] [--images N] [--total BYTES] [--runs R]

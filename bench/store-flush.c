@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Does the store's writer keep up? A registry of DEVICES devices all
  * downloading at once, every one served a block every second (fleet_block),
  * and the store flushing once per such second: each flush is timed, the

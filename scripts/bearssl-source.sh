@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # bearssl-source.sh DIR: puts Debian's BearSSL source, unpacked, in DIR/bearssl,
 # for the bootloader's signature check (firmware/crypto/).
 #

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Builds otad and runs it in the foreground on the bundled demo firmware
 # directory at http://127.0.0.1:8000 (Ctrl-C stops it).
 set -eu

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Turns P-256 public keys (KEY.pub, PEM SubjectPublicKeyInfo, as otasign
 keygen writes them) into the bootloader's key table: a C file defining
 ota_port_keys() (firmware/core/ota_port.h) with, per key, the key id (the

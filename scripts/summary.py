@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Sums meson test logs (testlog.json) into one closing line and exit status."""
 import json
 import sys

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Builds otad three times (plain; AddressSanitizer + UndefinedBehaviorSanitizer;
 # ThreadSanitizer) and runs every test suite in each, then builds the fuzz
 # targets with clang and runs each for a bounded time. Prints one
@@ -19,16 +20,17 @@ run_suite() {
 }
 
 run_suite build ""
-# The QEMU suite tests the device side end to end, and the bench suite runs
-# each benchmark briefly to keep it working; both run once, in the plain
-# build (the sanitizers watch otad, which the other suites exercise).
+# The QEMU suite tests the device side end to end, the bench suite runs
+# each benchmark briefly to keep it working, and the package suite builds
+# the Debian packages; they run once, in the plain build (the sanitizers
+# watch otad, which the other suites exercise).
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    run_suite build-asan "--no-suite qemu --no-suite bench" -Db_sanitize=address,undefined -Db_lundef=false
+    run_suite build-asan "--no-suite qemu --no-suite bench --no-suite package" -Db_sanitize=address,undefined -Db_lundef=false
 # The stress test swaps images under many client threads: here every data
 # race in otad's own code is reported (and fails the test).
 TSAN_OPTIONS=halt_on_error=0:second_deadlock_stack=1 \
-    run_suite build-tsan "--no-suite qemu --no-suite bench" -Db_sanitize=thread -Db_lundef=false
+    run_suite build-tsan "--no-suite qemu --no-suite bench --no-suite package" -Db_sanitize=thread -Db_lundef=false
 
 # Every parser's libFuzzer target, FUZZ_SECONDS (default 60) each from its
 # seed corpus: any crash, sanitizer report, leak or timeout fails the run.

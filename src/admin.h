@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The admin listener: a second libmicrohttpd daemon, apart from the device
  * port, serving the read-only fleet API to the people and programs that run
  * otad (admin.bind, by default 127.0.0.1 only, and admin.port):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The command line: options that stand for configuration keys (they
  * override the file), and those that print and exit. */
 #ifndef OTAD_ARGS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Growing an array by doubling, the one way the daemon does it.
  *
  * The caller owns the array and its capacity; the helper only reallocates. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The catalog: the images served, by name, and the older generations
  * retained so that downloads started before a change can finish. scan.c
  * fills it from the firmware directory.

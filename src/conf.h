@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The daemon's configuration: defaults, the YAML file and command-line
  * overrides, all validated here. Only this module touches libyaml. */
 #ifndef OTAD_CONF_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What otad remembers about one client TCP connection across its requests:
  * the generation it is pinned to, the device it serves (so that block
  * requests need no headers), and whether the legacy keep-alive must give its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* CRC-32 as zlib computes it (the protocol's checksum), fast on long runs.
  *
  * zlib's crc32() runs at about 0.9 GB/s when called once per 256-byte block,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Deadlines for request heads.
  *
  * libmicrohttpd has only an idle timeout, which every byte received

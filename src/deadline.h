@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Deadlines for request heads: a thread that ends the connections whose
  * request head is late (slowloris clients, which send a byte now and then
  * so that the idle timeout never fires).

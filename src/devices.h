@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The fleet's devices as the admin API shows them (GET /devices and
  * /devices/ID): text for people, JSON for scripts (made with jansson, see
  * jsontext.h). Renders copies taken from the registry (fleet.h); it never

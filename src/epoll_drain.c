@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* epoll_wait() for libmicrohttpd's event loop, linked into the otad
  * executable so that the library's calls resolve here first.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Untrusted names made safe to print. A file name in the firmware directory
  * is any bytes but '/' and NUL: a newline in it would forge a line of the log
  * or of the text listing, and bytes that are not UTF-8 cannot be put in JSON.

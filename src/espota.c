@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The requests, as the updaters' sources make them (checked against
  * esp8266/Arduino 3.1.2, ESP8266httpUpdate.cpp and ESP8266HTTPClient.cpp,
  * and espressif/arduino-esp32 2.0.x, HTTPUpdate.cpp and HTTPClient.cpp):

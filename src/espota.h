@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The Arduino cores' HTTP updaters as clients of the image endpoints
  * (/firmware/NAME.bin, /NAME/image): ESP8266httpUpdate (esp8266/Arduino)
  * and HTTPUpdate (espressif/arduino-esp32). They describe the running

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Reading files of the firmware directory safely: never blocking on a FIFO,
  * never treating a directory or device as data. */
 #ifndef OTAD_FILE_H

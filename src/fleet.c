@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The registry's table: devices found or made by id, evicted least recently
  * seen first, their events and states, and fleet_tick. The layout is described in fleet_priv.h.
  *

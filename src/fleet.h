@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The fleet registry: every device otad has served, what it runs, how far
  * its download got and how its update ended, kept in memory.
  *

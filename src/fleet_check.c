@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fleet_check: the checks of the Arduino ESP updaters (espota.h), made of
  * the registry's public calls. They ask for the whole image at every check
  * and say which sketch they run, never how the install went: a check

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Firmware names, interned: one counted copy per name, shared by the
  * devices that asked for it, so a device costs a pointer for its firmware
  * however long the name. Each name also counts its devices per state, kept

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The registry's insides, shared by fleet.c (the table, eviction, events,
  * states, fleet_tick), fleet_request.c (header, block and image requests),
  * fleet_read.c (the copies for readers and the store) and fleet_report.c

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The registry's readers: copies for the admin API, the metrics and the
  * store, and the store's way back in (fleet_restore).
  *

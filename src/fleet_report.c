@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Device reports (POST /NAME/report) and the words of the fleet API.
  *
  * A report body is form-encoded: status=S, and optionally version=V,

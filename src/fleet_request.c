@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What the device port's requests tell the registry: fleet_header,
  * fleet_block, fleet_image, and the download they begin and finish.
  *

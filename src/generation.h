@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A generation: one load of an image file's bytes, held as an immutable
  * in-memory snapshot with the whole-image CRC-32 and every block's 260-byte
  * wire form computed once, so serving a block is a pointer lookup.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The HTTP front end.
  *
  * Legacy keep-alive. The bootloaders in the field send "Connection: close" on

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The HTTP front end: libmicrohttpd serving the block protocol from the
  * catalog, with keep-alive, pipelining and the legacy keep-alive for clients
  * that send "Connection: close" yet keep writing on the same socket. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The http module's connections: the state each one carries (struct conn)
  * from its start to its close, its request-head deadline, its TLS hold, the
  * legacy keep-alive's hand-back of the socket (step 3 at the top of http.c),

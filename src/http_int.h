@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The http module's own parts, shared by http.c (the daemon and its
  * requests) and http_conn.c (its connections): not for other modules. */
 #ifndef OTAD_HTTP_INT_H

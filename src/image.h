@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* An image: a firmware as served now, by name: its generation (the bytes),
  * its version from NAME.txt and the 20-byte header built from both.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "jsontext.h"
 
 #include <errno.h>

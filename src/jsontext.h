@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* JSON out of untrusted bytes, with jansson. Names come from a directory
  * and ids from the network: jansson refuses a string that is not UTF-8, so
  * each stray byte is given as U+FFFD here, and an exact form of the name

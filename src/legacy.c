@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Sync check. libmicrohttpd reads up to its buffer's free room (1 KiB at
  * first) at a time and drops what it holds when it closes a connection: a
  * request pipelined behind a "close" one would be lost in part, and the

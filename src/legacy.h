@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The decisions of the legacy keep-alive (see http.c): which requests ask
  * for "close", and whether a socket the library closes can be handed back
  * without losing a byte. Nothing here owns a descriptor. */

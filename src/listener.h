@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The listening socket. otad creates and binds it itself (rather than letting
  * libmicrohttpd do it) so bind errors are reported precisely and IPv4 and
  * IPv6 literals are handled alike; libmicrohttpd then accepts on it. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The /firmwares listing, as text for people and JSON for scripts. The JSON
  * is made with jansson (jsontext.h): a name that is not UTF-8 (the catalog
  * serves none, but the renderer takes any bytes) has U+FFFD for each stray

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Logging to stderr, one line per message.
  *
  * When stderr is the journal (JOURNAL_STREAM names its device and inode)

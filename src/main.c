@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* otad: serves the block OTA protocol from a firmware directory.
  *
  * The table of contents: configuration, logging, signals, the catalog and its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "membuf.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Text made with stdio into memory: the listings, the device views and the
  * metrics are all written to a FILE and handed out as one buffer. */
 #ifndef OTAD_MEMBUF_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The metrics of GET /metrics on the admin listener, in the Prometheus text
  * format 0.0.4.
  *

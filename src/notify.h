@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* State notifications to the service manager through libsystemd's
  * sd_notify(3): readiness, reloads, a status line and the watchdog.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* otasign: makes signing keys, signs firmware images for otad and checks
  * signatures, with the module otad checks them with (sign.c). See
  * otasign(1).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Which firmware names wait to be reloaded, and when: a file is loaded only
  * once it has been quiet for the settle time after its writer closed it, so a
  * writer that writes in several goes is never caught half-way.

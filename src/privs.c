@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "privs.h"
 
 #include <errno.h>

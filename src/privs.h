@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Dropping root. Started as root (by hand, or by an init system that does
  * not set a user), otad binds its ports and loads its TLS key first, then
  * becomes an unprivileged user before it reads a single firmware file, so a

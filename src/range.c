@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "range.h"
 
 #include <stdio.h>

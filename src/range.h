@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* HTTP conditional and range requests on a whole image (RFC 9110): one
  * byte range, If-Range, If-None-Match. Pure string work, for the image
  * endpoint. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Words for why a file of the firmware directory is not served as it is,
  * for the reports scan.c makes: short phrases, with numbers where the
  * reader needs them to act. */

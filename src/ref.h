@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Reference counts shared across threads: one copy of the memory orders
  * that make the last owner's release see every write of the others. */
 #ifndef OTAD_REF_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libmicrohttpd's side of serve.c: the request values an endpoint reads,
  * and the library response for an answer, built without copying the body. */
 #include "reply.h"

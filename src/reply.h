@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Between libmicrohttpd and the endpoints (serve.h): a request's values in,
  * the library's response out, and the shared responses of the fixed
  * answers. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The daemon's log lines for what the catalog and the HTTP servers tell,
  * with every name and every byte a client sent escaped (they are anyone's
  * bytes, see escape.h). Part of the top level: called by main.c only. */

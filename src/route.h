@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Routing of request paths to the protocol's endpoints. Pure string work:
  * no lookups, no allocation; the result points into the path. */
 #ifndef OTAD_ROUTE_H

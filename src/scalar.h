@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The words of the configuration's scalar values: decimal integers, byte
  * sizes with a K/M/G suffix, and booleans. Pure string work, for conf.c. */
 #ifndef OTAD_SCALAR_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Reading the firmware directory into the catalog: which entries are
  * images, loading them (on several threads when many are new), and bringing
  * the catalog up to date with what was read.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The endpoints. Consistent downloads: a connection that fetched
  * /NAME/header is pinned to that header's generation, and its block requests
  * are served from it for as long as the catalog retains it, even after the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The protocol's endpoints (listing, header, block, image, manifest, report)
  * as decisions: a request in, the status, headers and body to answer with
  * out. No HTTP library here, so every answer can be checked without a

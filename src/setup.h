@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The start-up steps of the top level: the configuration, the HTTPS pair
  * and the trusted keys (each failure an exit status, with its message on
  * stderr, before logging is set up), the worker count, the file limit, the

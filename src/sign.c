@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Signed manifests: see sign.h. */
 #include "sign.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Signed manifests (NAME.sig, include/otad/proto.h): trusted public keys,
  * checking a manifest against a firmware, and, for otasign, making keys and
  * manifests. All cryptography is GnuTLS's: ECDSA P-256 over SHA-256.

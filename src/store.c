@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The store's life: the state directory, a database that can or cannot be
  * used, a corrupt one moved aside, the batch of one flush, and the writer
  * thread. The SQL is in store_db.c. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The store: the fleet registry on disk, in the SQLite file
  * STATE_DIR/devices.db.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* devices.db: the schema, the statements, a batch in one transaction, and
  * the read back. Names (states, statuses, reasons) are stored as the text
  * of the API so that the file reads well in sqlite3(1) and survives a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The SQL side of the store (store.h): the schema of devices.db, its
  * prepared statements, one batch written in one transaction, and the read
  * back at start-up. Used by one thread at a time. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* HTTPS certificates: the server certificate chain and key, loaded and
  * checked against each other, handed to the TLS library for each new
  * connection, and replaceable while the daemon runs (SIGHUP), so a renewed

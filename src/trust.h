@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The keys otad trusts and what it asks of a firmware before publishing it
  * (the configuration's signing section): with keys, a firmware's NAME.sig
  * must verify with one of them against its bytes, name and version; with

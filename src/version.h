@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Firmware version files (NAME.txt): a decimal uint32 with optional white
  * space around it. */
 #ifndef OTAD_VERSION_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Watching the firmware directory with inotify: turns kernel events into
  * what the daemon cares about. Watches the directory itself and its parent,
  * so that a directory removed, renamed away or replaced (a symlink swapped

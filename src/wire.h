@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Encoding of images into the protocol's wire forms (see include/otad/proto.h). */
 #ifndef OTAD_WIRE_H
 #define OTAD_WIRE_H

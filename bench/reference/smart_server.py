@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """The Python OTA server otad replaces, re-created for the benchmarks.
 
     smart_server.py [--dir DIR] [--bind ADDR] [--port N]

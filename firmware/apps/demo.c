@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The demo application, built once per version and variant: it says which
  * version it is, and on request (the "update" argument, once per QEMU run)
  * asks the bootloader for an update through the documented call. Its exit

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "ota_boot.h"
 
 #include "ota_err.h"

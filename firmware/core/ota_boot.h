@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The bootloader: decides at every boot between running the application and
  * updating it, and updates it safely. The only entry point a port calls. */
 #ifndef OTA_BOOT_H

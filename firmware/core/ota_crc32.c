@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "ota_crc32.h"
 
 /* Four bits at a time: a 64-byte table instead of zlib's kilobytes keeps the

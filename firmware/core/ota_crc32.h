@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* CRC-32 as zlib computes it (IEEE 802.3, reflected polynomial 0xEDB88320,
  * initial and final XOR 0xFFFFFFFF): the checksum of the block protocol. */
 #ifndef OTA_CRC32_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Error codes of the OTA core: negative values, 0 is success. */
 #ifndef OTA_ERR_H
 #define OTA_ERR_H

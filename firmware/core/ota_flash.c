@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "ota_flash.h"
 
 #include <string.h>

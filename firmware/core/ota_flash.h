@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The flash map the port declares, seen through areas and offsets: sizes,
  * sectors and bounds. The core computes nothing from physical addresses;
  * ports use ota_area_span() to check and translate what the core asks. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "ota_fmt.h"
 
 uint32_t ota_fmt_dec(char *buf, uint32_t max, uint32_t v)

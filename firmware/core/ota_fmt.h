@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Numbers as text without stdio, for log lines, request lines and paths. */
 #ifndef OTA_FMT_H
 #define OTA_FMT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A minimal HTTP/1.1 client over the port's byte transport: keep-alive GET
  * requests (and the short form POST of a report) whose responses are framed
  * by Content-Length (204 and 304 have no body and need none).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "ota_image.h"
 
 #include "ota_flash.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* An application image in a flash area: whether its bytes match a recorded
  * CRC, and whether its vector table can be an application's. */
 #ifndef OTA_IMAGE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "ota_log.h"
 
 #include <stdarg.h>

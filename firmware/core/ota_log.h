@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Log lines without stdio: a printf subset formatted into a small buffer and
  * handed to ota_port_log(). */
 #ifndef OTA_LOG_H

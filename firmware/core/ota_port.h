@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The contract between the portable OTA core and a port: everything the core
  * needs from a target, in one place. A port implements every function below;
  * firmware/PORTING.md explains each one and what the core expects of it.

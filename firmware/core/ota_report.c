@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "ota_report.h"
 
 #include "ota_err.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Reports to the server how an update ended: POST /NAME/report with
  * status=S&version=V[&reason=R] (otad(8), FLEET), the device named by its
  * X-Device-Id. The version is the one the update was about: the image

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The boot state: what is installed, whether an update was asked for, and
  * the progress of a download, kept in flash so that it survives power loss
  * at any instant.

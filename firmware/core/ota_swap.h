@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The dual-slot install and revert: the primary and secondary slots swap
  * their contents sector by sector through the scratch sector. Each sector
  * takes three steps, and the boot state records every step completed:

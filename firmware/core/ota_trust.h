@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Signed firmware on the device: whether a manifest (include/otad/proto.h)
  * was signed by a key the port trusts and describes the server's image, and
  * whether an image in flash is the one its manifest hashes.

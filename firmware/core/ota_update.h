@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The update engine: downloads the server's image through the block
  * protocol, over the application (single-slot) or into the secondary slot
  * (dual-slot), resuming an interrupted download, and commits it only after

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Writes kat.h, the known answers of the measurement program (measure.c).
 
 Everything in it comes from Python's hashlib and `cryptography`, never from

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Known-answer tests of ota_verify.c against kat.h (made by kat.py with
  * Python's hashlib and cryptography), then its costs: one ECDSA P-256
  * verification, SHA-256 per KiB, and the boot-time check of a full slot.

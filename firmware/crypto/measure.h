@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What the measurement program (measure.c) needs from where it runs:
  * measure_qemu.c on QEMU's mps2-an386, measure_host.c on the build host. */
 #ifndef MEASURE_H

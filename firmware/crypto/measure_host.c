@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The measurement program on the build host: the same known-answer tests
  * as on QEMU, against the host build of the library, plus every single-bit
  * flip. Times are host nanoseconds, for comparison only. */

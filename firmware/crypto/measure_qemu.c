@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The measurement program on QEMU's mps2-an386 (Cortex-M4): start-up,
  * SysTick as the clock, output and exit code through semihosting. Run with
  * -icount shift=0, QEMU counts one nanosecond of guest time per

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The thin layer between the bootloader's types and BearSSL's: the
  * cryptography itself is BearSSL's (i31 ECDSA, the P-256 curve
  * implementation chosen by the build, SHA-256 from sha2small.c). */

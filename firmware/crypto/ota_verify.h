@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* SHA-256 and ECDSA P-256 signature verification for the bootloader (and
  * for host tests of the same code), on BearSSL 0.6 as Debian packages it
  * (scripts/bearssl-source.sh, firmware/crypto/Makefile).

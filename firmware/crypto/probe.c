@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The code-size probe: a program that calls only what PROBE selects, linked
  * like measure.elf with --gc-sections, so that the difference in size to
  * the PROBE=0 build is what a bootloader adds by calling it. Inputs come

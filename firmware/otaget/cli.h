@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* otaget's command line: the options and the URL, checked and split into
  * what the transport and the engine need. */
 #ifndef OTAGET_CLI_H

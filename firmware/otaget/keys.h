@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* otaget's trusted keys: the --pub files, as the table a bootloader build
  * compiles in (struct ota_key), through otad's signing module (GnuTLS). */
 #ifndef OTAGET_KEYS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* otaget: downloads a firmware from otad exactly as a device does.
  *
  * The portable core's update engine runs on the host port's simulated

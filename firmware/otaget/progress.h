@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* otaget's terminal output on stderr: one-line messages, and the download's
  * progress as a bar redrawn in place on a terminal, or a line every 10 %
  * otherwise. Messages first end a bar that is showing. */

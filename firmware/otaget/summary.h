@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* otaget's verdicts: whether a failed attempt is worth another, what went
  * wrong in words, and the one summary line of a run that succeeded. */
 #ifndef OTAGET_SUMMARY_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* otaget's transport: the host port's TCP client (host_tcp.h), with a
  * second HTTP parser over the received bytes that keeps the status of each
  * response, so that a failure can be named (the engine says "a status other

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The two STM32F4 flash maps that the STM32F4 port drives and the host and
  * QEMU ports emulate. Only the base address differs between the ports.
  *

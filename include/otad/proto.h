@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The block OTA protocol's wire formats, declared once for the daemon and the
  * firmware. Every integer on the wire is little-endian; otad(8), section
  * HTTP INTERFACE (man/otad.8), specifies the endpoints that carry them.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Smoke run of bench/block-throughput.py: wrk for 1 s at 1 and 16
 connections against otad, nginx and the reference server (which first must
 all serve the same bytes: the script checks). Checks that every run served

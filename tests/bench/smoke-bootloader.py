@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Smoke run of bench/bootloader.py --quick: sizes, the host sweep and the
 QEMU swap figures.
 

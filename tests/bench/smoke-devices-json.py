@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Smoke run of bench/devices-json.py with a few hundred devices.
 
 Runs the benchmark against $OTAD (300 devices, 3 timed requests) and checks

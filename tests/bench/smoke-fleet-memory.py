@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Smoke run of bench/fleet-memory.py with a few thousand devices.
 
 Runs the benchmark against $OTAD (5,000 devices) and checks its JSON

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Smoke run of bench/full-download.py: a 16 KiB image (64 blocks) downloaded
 once by otaget from otad, nginx and the reference server. Checks that every
 server delivered (the script itself compares each installed image with the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Smoke run of bench/idle-connections.py with small counts.
 
 Runs the benchmark against $OTAD (300 idle connections, 200 fresh-client

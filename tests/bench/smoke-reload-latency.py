@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Smoke run of bench/reload-latency.py with a few swaps.
 
 Runs the benchmark against $OTAD (10 swaps, settle_ms 20) and checks its JSON

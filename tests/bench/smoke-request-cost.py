@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Smoke run of bench/request-cost.py: 200 and 600 requests, all three servers.
 
 Checks that the script exits 0 and that its JSON holds sane figures: an

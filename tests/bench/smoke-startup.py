@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Smoke run of bench/startup.py: 20 images, 20 MiB in all, 2 runs, and 2
 more that verify their manifests (--signed, with the build's otasign).
 

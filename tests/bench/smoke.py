@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """What the smoke tests in this folder share.
 
 Each smoke test runs one script of bench/ once, with short durations and

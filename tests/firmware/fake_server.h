@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* An in-process otad for the firmware tests: answers the core's requests
  * for /NAME/header and /NAME/block/N from an image in memory, and takes
  * POST /NAME/report, through the host port's pluggable transport. Responses are built here with zlib, apart

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Signed manifests for the firmware tests, made by otad's signing module
  * (GnuTLS) with the fixed keys of tests/unit/sign (OpenSSL's): apart from
  * the core's BearSSL, so nothing expected comes from the code under test.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The boot decision, for every state the boot record can be in. */
 #include <setjmp.h>
 #include <stdarg.h>

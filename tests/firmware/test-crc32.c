@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The firmware's small-table CRC-32 against zlib's: the check value, every
  * size from 0 to 4096 and some large ones, every alignment, and chaining. */
 #include <setjmp.h>

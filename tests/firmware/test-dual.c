@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The dual-slot flow on the f405 map: download beside the running
  * application, install by swap, trial boot, confirmation, revert, the
  * rejected image, and a boot that never waits for the server. Images and

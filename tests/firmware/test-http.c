@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The firmware's HTTP parser and keep-alive client.
  *
  * The parser is fed the exact bytes otad sends (block, header and error

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The power-cut sweep of the dual-slot flow (f405 map). A "life" is a
  * device powered on again and again until its application runs settled:
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The core promise: cut the power at any flash operation of an update and
  * the next boot ends on a verified application, resuming the download
  * rather than starting over. Every cut point of a whole update is tried,

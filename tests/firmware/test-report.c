@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What the device tells otad: X-Device-Id and X-Device-Version with the
  * header request, and POST /NAME/report after an install, a confirmation,
  * a revert, and each refusal, with its reason. The expected bytes are

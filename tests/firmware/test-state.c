@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Boot state records: encoding, torn records, the two sectors taking turns,
  * and the download bitmap. */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Signed updates on the device: every rule of ota_trust and ota_update's
  * use of it, each bad input the issue lists, and the boot-time check. The
  * manifests are made by otad's signing module (GnuTLS), the keys are the

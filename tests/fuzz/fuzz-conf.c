@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fuzz target: the configuration loader (conf_load_file) on arbitrary YAML.
  * The input is written to a memfd that is opened again by its /proc path,
  * as conf_load_file() opens a path. */

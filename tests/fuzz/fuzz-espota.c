@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fuzz target: an Arduino updater's headers (espota.h) as any bytes. The
  * input is up to seven values separated by '\n' (User-Agent, STA-MAC,
  * free space, MD5, SHA-256, mode, version), the first four bytes also the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fuzz target: a NAME.sig as otad reads it, through ota_manifest_decode()
  * and sign_check() against two trusted keys and one firmware. The input is
  * the file's bytes. The seed seeds/manifest/known is a genuine manifest of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fuzz target: the bootloader's incremental HTTP response parser. The
  * first input byte sets the chunk size the bytes are fed in (1 to 64), so
  * that every split of a head and a body across reads is tried. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fuzz target: the bootloader's boot state, decoded from whatever the two
  * state sectors hold (torn records, stale sequence numbers, wrong CRCs, a
  * bitmap in any state), on the host port's simulated flash.

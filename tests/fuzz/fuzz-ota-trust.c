@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fuzz target: a manifest as the bootloader receives it from
  * GET /NAME/manifest, through ota_trust_check() (ota_manifest_decode and
  * BearSSL's P-256 verify) with the two keys of tests/unit/sign, differential

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fuzz target: the Range header, the entity-tag lists of If-Match,
  * If-None-Match and If-Range (the walk serve.c's If-Match uses too), the
  * status decision of an image request, and the HTTP date. The input is

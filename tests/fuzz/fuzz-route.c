@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fuzz target: request path routing. */
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fuzz target: the version file parser. */
 #include <errno.h>
 #include <stdint.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fuzz target: the inotify event parser, on arbitrary record streams (wrong
  * lengths, unknown descriptors, names without a terminator). */
 #include <stdint.h>

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Runs one libFuzzer target for a bounded time on a copy of its seed corpus
 # (the repository's seeds are never written to) and fails on any finding.
 #   run.sh FUZZER SEEDS DICT [SECONDS]

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Header and block responses: exact bytes and the shape of the HTTP response."""
 
 import os

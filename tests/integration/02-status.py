@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Status codes, HEAD, 405, and error responses that keep a connection in sync."""
 
 from otadtest import OtadTestCase, main, request_bytes, vector

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """GET /firmwares: the text listing for people and the JSON listing for scripts."""
 
 import hashlib

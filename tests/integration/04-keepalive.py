@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Keep-alive and pipelining: a whole download rides one TCP connection."""
 
 import os

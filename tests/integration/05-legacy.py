@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Legacy keep-alive: the seed bootloader's Connection: close on one socket.
 
 The STM32 bootloader in the field talks through an ESP8266 in transparent

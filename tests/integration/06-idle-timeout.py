@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """idle_timeout: idle connections are closed, active ones are not."""
 
 import time

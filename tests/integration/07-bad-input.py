@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Hostile or broken clients: the daemon answers 4xx or closes, never dies.
 
 After every case the daemon must still be alive and serve a normal request:

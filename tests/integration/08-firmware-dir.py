@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """What otad makes of a messy firmware directory at start-up.
 
 Version files are written by people and scripts: every broken one must give

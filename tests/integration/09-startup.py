@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Command line, configuration errors and start-up failures (exit codes)."""
 
 import os

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """SIGHUP rescans the directory; SIGTERM/SIGINT stop cleanly with status 0."""
 
 import json

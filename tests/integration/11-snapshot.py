@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Images are copied into memory at load: changing files in place does not
 change what is served until the image is reloaded, and a download that
 started before the reload goes on with the bytes it started with.

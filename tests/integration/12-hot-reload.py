@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Hot reload: changes in the firmware directory are picked up by inotify,
 without SIGHUP, once the name has been quiet for settle_ms.
 

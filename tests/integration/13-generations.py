@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Generations and ETags: every load of image bytes is a generation; a
 connection that fetched a header gets its blocks from that generation even
 while the image is replaced (also legacy Connection: close clients on one

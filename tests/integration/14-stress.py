@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Stress: many devices download while the image is swapped hundreds of times.
 
 Client threads (some of them legacy: Connection: close on every request, one

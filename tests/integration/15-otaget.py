@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """otaget, the firmware core's update engine on the host, against the real otad:
 downloads, the installed-version check, resuming after otad restarts or
 otaget is killed, and the failures it must name (404, nobody listening, an

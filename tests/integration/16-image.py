@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """The raw image endpoint for HTTP OTA clients (ESP32 esp_https_ota, curl):
 GET/HEAD /NAME/image and its alias /firmware/NAME.bin.
 

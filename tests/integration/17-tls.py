@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """HTTPS: the `tls` listener beside the plain HTTP one.
 
 Certificates are made here with openssl: a root CA, an intermediate CA, and

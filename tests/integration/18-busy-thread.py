@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Many busy connections on one thread: 128 or more clients that each send
 their next request as soon as the last answer arrives must all be served
 continuously. (The HTTP library's event loop used to sleep with 128 requests

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Denial of service by slow or many connections: request_timeout and
 max_connections_per_address.
 

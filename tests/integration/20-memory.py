@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """max_memory bounds the memory otad really holds.
 
 A generation that a response is still sending counts until the response

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Started as root, otad becomes an unprivileged user (`user`, by default
 nobody) once its port is bound, before it reads any firmware file: a link in
 the firmware directory to a file only root may read is then not served.

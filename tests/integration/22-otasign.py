@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """otasign, the real binary: keygen, sign and verify, with every manifest it
 writes checked by Python's cryptography (parsed with struct as proto.h lays
 it out) and manifests made by Python checked by otasign, so the format is

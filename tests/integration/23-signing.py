@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Signed firmware in otad: signing.keys and signing.require, NAME.sig
 verified at load, GET /NAME/manifest, the listing's key ids.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """otaget --pub: the rules of a bootloader that requires signatures, against
 the real otad and against a server that lies. Keys and manifests are made
 with Python's cryptography (23-signing.py's Key), never by the code under

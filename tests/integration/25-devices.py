@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """The device port feeding the fleet registry: identity, downloads, reports.
 
 A device is known by the X-Device-Id it sends with its header request, or by

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """The admin listener: the read-only fleet API (/devices, /devices/ID), the
 metrics (/metrics, read with python3-prometheus-client's parser) and the
 firmware listing, on admin.bind:admin.port apart from the device port."""

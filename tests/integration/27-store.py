@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """The registry on disk: STATE_DIR/devices.db, read here with Python's sqlite3.
 
 Devices asking with X-Device-Id show up in the file within about 2 s; a

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """otaget --device-id against the real otad: it names the device with its
 header request and reports how its run ended, as the reference bootloader
 does. What otad heard is read from its log: the finished-download line

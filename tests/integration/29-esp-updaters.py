@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """The Arduino cores' HTTP updaters against the real daemon:
 ESP8266httpUpdate (esp8266/Arduino 3.1.2) and HTTPUpdate (arduino-esp32
 2.0.x), their requests reproduced byte for byte (header order, case and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Shared helpers for the otad integration tests.
 
 Every test script runs the real daemon on 127.0.0.1 with a temporary firmware

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """A small HTTP-aware TCP proxy that injects faults between a device and otad.
 
 It listens on 127.0.0.1 (an ephemeral port unless told), and for every

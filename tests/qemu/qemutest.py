@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The QEMU end-to-end runner: the reference bootloader (firmware/core and the
 qemu-mps2 port) in qemu-system-arm's mps2-an386, talking HTTP to the real otad
 over an emulated UART, updating its application in emulated flash (a host

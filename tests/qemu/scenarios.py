@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """QEMU end-to-end scenarios: the reference bootloader against the real otad.
 
     scenarios.py [Scenario ...]      # e.g. scenarios.py FactoryFresh PowerCuts

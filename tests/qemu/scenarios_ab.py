@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """QEMU end-to-end scenarios of the dual-slot f405 board (boot-f405.elf, a
 1 MiB flash file): download beside the running application, install by
 swap, trial boot, revert, against the real otad.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """QEMU scenarios of signed firmware: the bootloaders built with
 OTA_REQUIRE_SIGNATURE=1 and the fixed keys of tests/unit/sign, against the
 real otad serving NAME.sig as /NAME/manifest. The manifests are made by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What the registry costs: nanoseconds per fleet_block call with a tag (one
  * thread, then two on devices of their own, then two on one device), and the resident memory of
  * 100,000 devices that asked for the header and a few blocks, and the time

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Small helpers shared by the unit tests: temporary directories and files. */
 #ifndef OTAD_TEST_HELPERS_H
 #define OTAD_TEST_HELPERS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Growing arrays by doubling, and refusing sizes that overflow. */
 #include <setjmp.h>
 #include <stdarg.h>

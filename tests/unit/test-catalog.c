@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The catalog as the scans fill it: which files become images, lookups,
  * rescans, retention. */
 #include <setjmp.h>

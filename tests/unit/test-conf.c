@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Configuration: defaults, the YAML file, errors with FILE:LINE:COL. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Connection state: pins, and parking across the legacy keep-alive. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* crc_update() against zlib's crc32(), the reference: every length from 0 to
  * 1,100 bytes at every alignment mod 16, chained calls, long runs, and the
  * well-known check value of "123456789". Both the accelerated path (where

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Request-head deadlines: the watch shuts down the descriptors past due and
  * only those. The sockets are socketpair() ends; the other end sees EOF. */
 #include <setjmp.h>

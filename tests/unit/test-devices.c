@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* /devices and /devices/ID as text and JSON, from devices the tests make. */
 #include <setjmp.h>
 #include <stdarg.h>

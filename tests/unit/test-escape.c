@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Names made safe to print: which are served as they are, and how the others
  * appear in a log line. */
 #include <setjmp.h>

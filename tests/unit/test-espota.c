@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The Arduino ESP updaters' requests: recognised by their headers, and the
  * answer decided (304, 403, 200) from the image's digests, size, first byte
  * and version. The digests expected are the published test vectors for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Safe opening and reading of firmware directory entries. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The fleet registry: states and their events, downloads, reports and their
  * refusals, eviction, the store's drain and restore, the readers, and the
  * block path from several threads. Times are made up: each test says when. */

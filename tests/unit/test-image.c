@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Image snapshots: loading, refusal of bad files, immunity to later changes
  * of the file. */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The legacy keep-alive's decisions: the close token, and the count of the
  * bytes read from a socket (on a real TCP connection over 127.0.0.1). */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The /firmwares listing as text and JSON. */
 #include <setjmp.h>
 #include <stdarg.h>

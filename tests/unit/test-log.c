@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The once-an-interval limit of warnings that can come with every request. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The Prometheus text of /metrics, from counters and a view the tests fill
  * themselves. */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Settle-time scheduling of reloads. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Dropping root: the user lookup, and (when the tests run as root) a child
  * that drops to nobody and can then neither read a root-only file nor
  * become root again. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Range, If-Range and If-None-Match interpretation for the image endpoint. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The catalog's log lines: their words, their levels, and names that cannot
  * forge a line of their own. */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Path routing: which endpoint a decoded request path names. */
 #include <setjmp.h>
 #include <stdarg.h>

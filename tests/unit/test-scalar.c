@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The configuration's scalar words: integers, sizes, booleans. */
 #include <setjmp.h>
 #include <stdarg.h>

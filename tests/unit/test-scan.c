@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What a scan of a real directory reports: added, replaced, version,
  * removed, and the files it refuses, with their reasons. */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The endpoints' decisions: status, canned answer, headers and body for each
  * request, from a catalog on a temporary directory. */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Signed manifests: what otad and otasign accept and refuse. The keys under
  * sign/ and the manifest sign/known.sig were made with OpenSSL and Python's
  * cryptography (sign/make-fixtures.sh), so the key ids and the format are

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The store against a real SQLite file in a temporary directory. What it
  * wrote is read here with SQLite's own API, and what it restores is
  * compared with rows this test wrote itself. */

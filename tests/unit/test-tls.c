@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* HTTPS certificate pairs: replaced pairs are freed once no connection that
  * could use them is open, not kept until exit. */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What the signing section lets a scan publish: trust_open() on the fixed
  * keys under sign/, then real scans of a directory holding sign/known.sig
  * (made by Python's cryptography, see sign/make-fixtures.sh) and its image. */

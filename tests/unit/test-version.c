@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Version file parsing: what devices compare to decide on an update. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* inotify events as the daemon sees them: real ones from the kernel, and an
  * injected queue overflow. */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Wire encoding against the independent vectors in tests/vectors, and the
  * combined image CRC against zlib over many sizes. */
 #include <setjmp.h>

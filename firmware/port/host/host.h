@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The host port: the OTA core on a Linux machine, for the tests and for
  * otaget. Flash is simulated in a file with real flash semantics and an
  * STM32F401-like sector map, and can lose power at a chosen operation; the

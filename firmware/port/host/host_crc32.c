@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The core's CRC-32 on the host: zlib's, which is the same function
  * (IEEE 802.3, reflected) several times faster than the core's 64-byte
  * table, and not instrumented by the sanitizers. The power-cut sweeps

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* File-backed flash with the semantics that matter for power-loss safety:
  * erase sets a whole sector to 0xFF, programming can only clear bits, and
  * power can fail in the middle of any operation. */

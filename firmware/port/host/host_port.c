@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The rest of the contract on a Linux host: the transport (TCP by default,
  * see host_tcp.c), time, log, and a "jump" that only records where the
  * application would start. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "host_tcp.h"
 
 #include <errno.h>

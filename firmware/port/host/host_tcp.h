@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The host port's TCP transport: one connection to a host name or address
  * (IPv4, or IPv6 without brackets), with a bounded connect time, that
  * remembers why it last failed so that a caller can name the failure. Used

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The f401 board: the 512 KiB single-slot map, and no watchdog (the single-
  * slot bootloader waits out multi-second back-offs; devices in the field run
  * it without one). */

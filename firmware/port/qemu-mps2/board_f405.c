@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The f405 board: the 1 MiB dual-slot map, and the CMSDK APB watchdog of the
  * mps2-an386 (QEMU models it at 0x40008000, its interrupt on the NMI), so
  * that an application that hangs before confirming itself is reset and its

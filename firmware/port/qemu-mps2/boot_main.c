@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The bootloader in QEMU: timings short enough for tests, long enough for a
  * 15 KB/s link. The same for both boards (the single-slot one ignores
  * trial_boots, the dual-slot one attempts_with_app). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The few C library functions the freestanding core and port use. */
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Writes an emulated flash file for the QEMU port.
 
     mkflash.py OUT [--layout f401|f405] [--app APP.bin --version N [--manifest APP.sig]]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The few registers of QEMU's mps2-an386 (Cortex-M4) that the port uses. */
 #ifndef QEMU_MPS2_H
 #define QEMU_MPS2_H

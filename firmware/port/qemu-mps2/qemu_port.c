@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The port contract on QEMU's mps2-an386: the log on UART0, the network on
  * UART1 (a QEMU chardev socket to the server), flash emulated on the code
  * RAM with real flash semantics and written through to a host file by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The QEMU mps2-an386 port: shared by the bootloader and the demo
  * application, which both need the emulated flash (the application to
  * record its update request). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ARM semihosting: the host's files for the emulated flash, the command
  * line for test switches, and the exit code that reports a result. */
 #ifndef QEMU_SEMIHOST_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Start-up for the bootloader and the demo application alike: each links
  * its own copy with its own vector table at the start of its image. */
 #include <stdint.h>

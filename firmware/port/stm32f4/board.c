@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The board as a whole: bring-up, the server configuration, and the hand-over
  * to the application (jump, reset). The RAM its stack must be in depends on
  * the chip: layout_*.c. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Bring-up and hand-over of the board, shared by the bootloader and by
  * applications built with this port. */
 #ifndef STM32F4_BOARD_H

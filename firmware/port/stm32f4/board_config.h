@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What this board joins and downloads: the only file to edit for a device.
  *
  * To keep a real password out of the tree, copy this file to a directory of

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Test hook: builds the STM32F4 bootloader and example application of both
 # layouts into BUILD_DIR (f401) and BUILD_DIR/f405; fails if either does not
 # build or either bootloader is over its 32 KiB (the Makefile checks and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Clock: the HSI at 16 MHz, which is also the reset state.
  *
  * Why not the PLL (84 MHz on the F401, 168 MHz on the F405): the bottleneck

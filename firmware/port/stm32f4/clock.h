@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The system clock and the millisecond tick. */
 #ifndef STM32F4_CLOCK_H
 #define STM32F4_CLOCK_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The network transport: one TCP connection through an ESP8266 running
  * Espressif's AT firmware (1.x or later), in transparent ("passthrough")
  * mode, on USART1.

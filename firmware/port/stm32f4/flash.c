@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The flash of the STM32F401 (512 KiB, RM0368) and F405/F407 (1 MiB,
  * RM0090), register-level ("embedded flash memory interface"): the same
  * controller, and the same sectors as far as the F401's go (4 x 16 KiB,

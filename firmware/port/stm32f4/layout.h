@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What differs between the chips this port builds for: the flash map, the
  * size of the flash and the RAM, and the sectors the flash driver must never
  * touch. One of layout_f401.c and layout_f405.c defines them; the Makefile's

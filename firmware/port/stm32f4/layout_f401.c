@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The STM32F401RE (RM0368): 512 KiB of flash, 96 KiB of SRAM, the
  * single-slot map of f4_layouts.h (application at 0x08010000, downloaded
  * over in place). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The STM32F405/F407 (RM0090): 1 MiB of flash and the dual-slot map of
  * f4_layouts.h (application at 0x08020000, downloads beside it in sectors
  * 8-10, sector 11 for the swap). The RAM is SRAM1 and SRAM2, contiguous at

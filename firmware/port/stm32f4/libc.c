@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The few C library functions the core and the port need (and that GCC emits
  * calls to for struct copies and initialisers), so the firmware links with
  * -nostdlib and no newlib. Byte loops: small, and fast enough at 16 MHz for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The bootloader: brings the board up and hands over to the portable core. */
 #include "board.h"
 #include "layout.h"

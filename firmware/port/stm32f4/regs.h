@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The few STM32F4 and Cortex-M4 registers this port touches, with the
  * addresses of RM0368 (STM32F401), which RM0090 (STM32F405/F407) shares for
  * every register here, and the ARMv7-M architecture manual. Written

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Reset and exception entry for the bootloader and for applications built
  * with this port: the vector table, the C run-time set-up, and handlers that
  * reset the chip instead of hanging, so that any fault brings the bootloader

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* USART drivers. Transmission is polled: the log is short and the ESP8266
  * requests are a few dozen bytes. Reception from the ESP8266 is not: a block
  * response arrives at 11.5 KB/s while the core may be programming flash or

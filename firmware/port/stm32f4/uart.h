@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The two serial ports: USART2 (PA2/PA3, the ST-LINK virtual COM port on
  * Nucleo boards) carries the log; USART1 (PA9 TX, PA10 RX) talks to the
  * ESP8266. Both 115200 baud, 8N1. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The watchdog of a build: the independent watchdog (IWDG) on the f405
  * build (watchdog_iwdg.c), none on the f401 build (watchdog_none.c). The
  * Makefile links one of them; README.md says why they differ.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The independent watchdog (RM0090, "Independent watchdog (IWDG)") of the
  * f405 build. It counts down from its own RC oscillator (LSI) and resets the
  * chip at zero unless fed; nothing but a reset stops it, so the application

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* No watchdog (the f401 build). The IWDG cannot be stopped once started, so
  * a bootloader that started it would oblige every application to feed it,
  * including the applications already built for this bootloader, which do

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Makes the fixed keys and the manifest test-sign.c reads, with OpenSSL and
 # Python's cryptography: code other than sign.c. Running it again makes new
 # keys, and the constants at the top of test-sign.c must then be updated

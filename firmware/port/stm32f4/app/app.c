@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* An example application for the bootloader: it does nothing but wait for
  * the user button and then ask the bootloader for an update, which is all an
  * application needs to do to be updatable over the air. On the f405 build

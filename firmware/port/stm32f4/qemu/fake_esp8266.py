@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """A simulated ESP8266 (AT firmware 1.x) for the QEMU smoke test.
 
 QEMU connects the guest's USART1 to the TCP port this script listens on.

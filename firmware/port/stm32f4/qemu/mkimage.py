@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """mkimage.py [--layout f401|f405] OUT BOOTLOADER.bin [options]: a flash image
 with the bootloader at 0 and, with --app, an installed application and the
 boot state record that describes it (format: firmware/PORTING.md and

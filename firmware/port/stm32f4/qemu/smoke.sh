@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Smoke test of the STM32F4 port: smoke.sh BUILD_DIR OTAD
 #
 # Runs the bootloader in QEMU's netduinoplus2 (an STM32F405: the F401's
