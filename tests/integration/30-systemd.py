@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """otad under systemd: sd_notify messages on a NOTIFY_SOCKET the test listens
 on, journal priorities when stderr is the JOURNAL_STREAM, and the unit file
 checked by systemd-analyze."""

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* sd_notify messages as the main loop's clock advances: a socket of the
  * test stands in for the service manager, and the times are made up. */
 #include <setjmp.h>
