@@ -64,9 +64,11 @@ int conf_init(struct conf *c);
 void conf_fini(struct conf *c);
 
 /* Reads the YAML file at @path into @c, overriding defaults key by key.
- * Returns 0; or a negative errno with a message "PATH:LINE:COL: ..." (or
- * "PATH: ..." when no position applies) in @err. @c may be partly updated
- * on error. */
+ * A key with a bad value is skipped and the file read on, so that @err
+ * gets every error, one "PATH:LINE:COL: message" per line (as many as fit),
+ * up to a YAML syntax error, after which nothing can be read. Returns 0;
+ * or -EINVAL; or a negative errno with "PATH: message" when the file cannot
+ * be read. @c may be partly updated on error. */
 int conf_load_file(struct conf *c, const char *path, char *err, size_t errlen);
 
 /* Sets @key (a config key such as "port") from the string @value, with the

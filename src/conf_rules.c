@@ -1,11 +1,152 @@
 /* SPDX-License-Identifier: MIT */
 #include "conf.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-/* The rules that span several keys, and the one-line description: apart
+#include "conf_priv.h"
+#include "scalar.h"
+
+/* The checks of one value against its key, the rules that span several
+ * keys, and the one-line description: apart
  * from the key table and the YAML reader in conf.c. */
+
+__attribute__((format(printf, 3, 4)))
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -EINVAL;
+}
+
+/* What a key of @type expects, for messages about a quoted value. */
+static const char *type_expects(enum conf_type type)
+{
+    switch (type) {
+    case CONF_TYPE_UINT: return "an integer";
+    case CONF_TYPE_SIZE: return "a size";
+    case CONF_TYPE_BOOL: return "true or false";
+    default: return "a plain word";
+    }
+}
+
+static int set_string(const struct conf_key *k, void *field, const char *value, char *err,
+                      size_t errlen)
+{
+    unsigned char addr[sizeof(struct in6_addr)];
+    char *copy;
+
+    if (value[0] == '\0')
+        return fail(err, errlen, "%s: must not be empty", k->name);
+    if (k->type == CONF_TYPE_ADDRESS && inet_pton(AF_INET, value, addr) != 1 &&
+        inet_pton(AF_INET6, value, addr) != 1)
+        return fail(err, errlen, "%s: '%s' is not an IPv4 or IPv6 address", k->name, value);
+    copy = strdup(value);
+    if (copy == NULL)
+        return fail(err, errlen, "%s: out of memory", k->name);
+    free(*(char **)field);
+    *(char **)field = copy;
+    return 0;
+}
+
+/* Appends @value to the list of paths at @field. */
+static int add_path(const struct conf_key *k, struct conf_paths *field, const char *value, char *err,
+                    size_t errlen)
+{
+    if (field->n >= k->max)
+        return fail(err, errlen, "%s: at most %llu entries", k->name,
+                    (unsigned long long)k->max);
+    field->path[field->n] = NULL;
+    if (set_string(k, &field->path[field->n], value, err, errlen) < 0)
+        return -EINVAL;
+    field->n++;
+    return 0;
+}
+
+static int set_uint(const struct conf_key *k, void *field, const char *value, char *err,
+                    size_t errlen)
+{
+    uint64_t u;
+    int r = scalar_uint(value, &u);
+
+    if (r == -EINVAL)
+        return fail(err, errlen, "%s: expected an integer, got '%s'", k->name, value);
+    if (r < 0 || u < k->min || u > k->max)
+        return fail(err, errlen, "%s: %s is out of range %llu..%llu", k->name, value,
+                    (unsigned long long)k->min, (unsigned long long)k->max);
+    if (k->offset == offsetof(struct conf, port) || k->offset == offsetof(struct conf, tls_port) ||
+        k->offset == offsetof(struct conf, admin_port))
+        *(uint16_t *)field = (uint16_t)u;
+    else
+        *(unsigned *)field = (unsigned)u;
+    return 0;
+}
+
+static int set_size(const struct conf_key *k, void *field, const char *value, char *err,
+                    size_t errlen)
+{
+    char lo[24], hi[24];
+    uint64_t u;
+    int r = scalar_size(value, &u);
+
+    if (r == -EINVAL)
+        return fail(err, errlen, "%s: expected a size such as 512M or 2G, got '%s'", k->name,
+                    value);
+    if (r < 0 || u < k->min || u > k->max)
+        return fail(err, errlen, "%s: %s is out of range %s..%s", k->name, value,
+                    scalar_size_text(k->min, lo, sizeof(lo)), scalar_size_text(k->max, hi, sizeof(hi)));
+    *(uint64_t *)field = u;
+    return 0;
+}
+
+/* The type rules live here only. */
+int conf_key_set(struct conf *c, const struct conf_key *k, const char *value, bool quoted,
+                 char *err, size_t errlen)
+{
+    void *field = (char *)c + k->offset;
+    enum log_level level;
+    bool b;
+
+    if (quoted && k->type != CONF_TYPE_STRING && k->type != CONF_TYPE_PATH &&
+        k->type != CONF_TYPE_ADDRESS && k->type != CONF_TYPE_SECTION &&
+        k->type != CONF_TYPE_PATHS)
+        return fail(err, errlen, "%s: expected %s, got a quoted string", k->name,
+                    type_expects(k->type));
+    switch (k->type) {
+    case CONF_TYPE_PATH:
+    case CONF_TYPE_STRING:
+    case CONF_TYPE_ADDRESS:
+        return set_string(k, field, value, err, errlen);
+    case CONF_TYPE_PATHS:
+        return add_path(k, field, value, err, errlen);
+    case CONF_TYPE_UINT:
+        return set_uint(k, field, value, err, errlen);
+    case CONF_TYPE_SIZE:
+        return set_size(k, field, value, err, errlen);
+    case CONF_TYPE_SECTION:
+        return fail(err, errlen, "%s: expected a mapping", k->name);
+    case CONF_TYPE_BOOL:
+        if (scalar_bool(value, &b) < 0)
+            return fail(err, errlen, "%s: expected true or false, got '%s'", k->name, value);
+        *(bool *)field = b;
+        return 0;
+    case CONF_TYPE_LEVEL:
+        if (log_level_parse(value, &level) < 0)
+            return fail(err, errlen,
+                        "%s: expected error, warning, info or debug, got '%s'",
+                        k->name, value);
+        *(enum log_level *)field = level;
+        return 0;
+    }
+    return fail(err, errlen, "%s: unsupported type", k->name);
+}
 
 int conf_check(const struct conf *c, char *err, size_t errlen)
 {

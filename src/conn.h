@@ -29,6 +29,11 @@ struct conn {
     struct tls_hold *tls;   /* HTTPS: the certificate pairs this connection may use */
     struct fleet_tag *fleet; /* the device of its last header request, or NULL; owned */
     struct deadline *deadline; /* its request head's (http.c owns it), or NULL */
+    /* Plain HTTP: waiting for a request line (at the start, or after a
+     * response the library keeps the connection open for), with the bytes
+     * the socket had received and sent then; see http_conn.c. */
+    bool awaiting, keeps;
+    uint64_t rx_mark, tx_mark;
     /* While parked: */
     struct conn *next;
     int fd;

@@ -79,6 +79,10 @@
 /* Marks a request as counted in in_flight (its request context). */
 static char in_flight_marker;
 
+/* Marks a request whose target is longer than REPLY_URI_MAX, from the
+ * library's URI callback until the first call of handle(). */
+static char uri_too_long_marker;
+
 static struct conn *conn_of(struct MHD_Connection *c)
 {
     const union MHD_ConnectionInfo *ci =
@@ -233,6 +237,35 @@ static bool is_report(const struct http *h, const char *url, const char *method)
     return route.kind == ROUTE_REPORT;
 }
 
+/* MHD_OPTION_URI_LOG_CALLBACK: the only look at the request target as sent
+ * (query included) once the request line is in; what it returns becomes the
+ * request's context. */
+static void *check_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    struct conn *conn = conn_of(c);
+
+    (void)cls;
+    if (conn != NULL)
+        conn->awaiting = false; /* a request line was parsed */
+    return uri != NULL && strlen(uri) > REPLY_URI_MAX ? &uri_too_long_marker : NULL;
+}
+
+/* Answers the first call with a 414 or 431 from @set, after which the
+ * library closes the connection. */
+static enum MHD_Result refuse(struct http *h, struct MHD_Connection *c, const char *url,
+                              const char *method, unsigned status, struct MHD_Response *r,
+                              size_t len)
+{
+    struct conn *conn = conn_of(c);
+
+    if (conn != NULL)
+        conn->reopen = false; /* the library closes after this answer */
+    return respond(h, c,
+                   &(struct http_event){
+                       .method = method, .url = url, .status = status, .body_bytes = len},
+                   r);
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
                               const char *method, const char *version,
                               const char *upload_data, size_t *upload_data_size,
@@ -240,9 +273,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 {
     struct http *h = cls;
 
-    if (*req_cls != NULL && *req_cls != &in_flight_marker)
+    bool uri_too_long = *req_cls == &uri_too_long_marker;
+
+    if (*req_cls != NULL && *req_cls != &in_flight_marker && !uri_too_long)
         return take_body(h, c, url, method, *req_cls, upload_data, upload_data_size);
-    if (*req_cls == NULL) {
+    if (*req_cls == NULL || uri_too_long) {
         *req_cls = &in_flight_marker;
         atomic_fetch_add_explicit(&h->in_flight, 1, memory_order_relaxed);
         head_due(c, 0); /* the head is in */
@@ -253,32 +288,28 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
          * are answered from the second call, after the (empty) body. Only a
          * request announcing a body is refused at once: otad never reads
          * bodies, and closing beats draining an upload nobody wants. */
-        if (reply_head_too_large(c, h->connection_memory)) {
-            struct conn *conn = conn_of(c);
-
-            if (conn != NULL)
-                conn->reopen = false; /* the library closes after this answer */
-            return respond(h, c,
-                           &(struct http_event){
-                               .method = method,
-                               .url = url,
-                               .status = MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE,
-                               .body_bytes = h->replies.too_large_len,
-                           },
-                           h->replies.too_large);
-        }
+        if (uri_too_long)
+            return refuse(h, c, url, method, MHD_HTTP_URI_TOO_LONG, h->replies.uri_too_long,
+                          h->replies.uri_too_long_len);
+        if (reply_head_too_large(c, h->connection_memory))
+            return refuse(h, c, url, method, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE,
+                          h->replies.too_large, h->replies.too_large_len);
         if (!reply_has_body(c))
             return MHD_YES;
         if (is_report(h, url, method))
             return start_body(h, c, url, method, req_cls);
     }
-    if (h->legacy_keep_alive) {
+    {
         struct conn *conn = conn_of(c);
 
         /* An unread body would be taken for the next request. */
-        if (conn != NULL)
+        if (conn != NULL && h->legacy_keep_alive)
             conn->reopen = strcmp(version, MHD_HTTP_VERSION_1_1) == 0 && asks_close(c) &&
                            !reply_has_body(c);
+        /* Whether the library reads another request line after this answer. */
+        if (conn != NULL)
+            conn->keeps = strcmp(version, MHD_HTTP_VERSION_1_1) == 0 && !asks_close(c) &&
+                          !reply_has_body(c);
     }
     return answer(h, c, url, method, NULL);
 }
@@ -288,6 +319,10 @@ static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
 {
     struct http *h = cls;
 
+    /* A request refused by the library after its request line was read
+     * never reached handle(): it was not counted. */
+    if (*req_cls == &uri_too_long_marker)
+        *req_cls = NULL;
     if (*req_cls != NULL) {
         atomic_fetch_sub_explicit(&h->in_flight, 1, memory_order_relaxed);
         if (*req_cls != &in_flight_marker)
@@ -295,6 +330,15 @@ static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
         *req_cls = NULL;
     }
     head_due(c, deadline_now() + h->later_head_ms);
+    {
+        struct conn *conn = conn_of(c);
+
+        if (conn != NULL && h->tls == NULL && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK &&
+            conn->keeps)
+            http_conn_await(c, conn);
+        if (conn != NULL)
+            conn->keeps = false;
+    }
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) {
         struct conn *conn = conn_of(c);
 
@@ -380,6 +424,7 @@ int http_start(const struct http_options *o, struct catalog *cat, struct http **
         MHD_OPTION_EXTERNAL_LOGGER, library_log, h,
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)o->listen_fd,
         MHD_OPTION_UNESCAPE_CALLBACK, reply_unescape, NULL,
+        MHD_OPTION_URI_LOG_CALLBACK, check_uri, NULL,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->threads > 1 ? o->threads : 0),
         MHD_OPTION_CONNECTION_TIMEOUT, o->idle_timeout,
         MHD_OPTION_CONNECTION_LIMIT, o->max_connections,

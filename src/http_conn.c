@@ -7,8 +7,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sockios.h>
+#include <linux/tcp.h>
 #include <netinet/in.h>
 #include <sched.h>
+#include <stddef.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "deadline.h"
@@ -24,6 +28,75 @@ static void count_connection(const struct http *h, int delta)
 static socklen_t address_length(const struct sockaddr *sa)
 {
     return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+}
+
+/* The bytes of @fd the library has read (received, less those still
+ * queued), and those written to it (acknowledged or still queued), as the
+ * kernel counts them; and whether the peer has not closed its side.
+ * Returns 0 or -1. */
+static int socket_counts(int fd, uint64_t *rx, uint64_t *tx, bool *open)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof(ti);
+    int inq, outq;
+
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||
+        len < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof(ti.tcpi_bytes_received) ||
+        ioctl(fd, SIOCINQ, &inq) < 0 || ioctl(fd, SIOCOUTQ, &outq) < 0)
+        return -1;
+    *rx = ti.tcpi_bytes_received - (uint64_t)inq;
+    *tx = ti.tcpi_bytes_acked + (uint64_t)outq;
+    /* TCP_ESTABLISHED: netinet/tcp.h names it, but clashes with linux/tcp.h,
+     * whose tcp_info has the byte counts. */
+    *open = ti.tcpi_state == 1;
+    return 0;
+}
+
+static int connection_fd(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *fdi =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+    return fdi != NULL ? fdi->connect_fd : -1;
+}
+
+void http_conn_await(struct MHD_Connection *c, struct conn *conn)
+{
+    bool open;
+    int fd = connection_fd(c);
+
+    conn->awaiting = fd >= 0 && socket_counts(fd, &conn->rx_mark, &conn->tx_mark, &open) == 0;
+}
+
+/* libmicrohttpd 0.9.75 closes a connection whose request line has no space
+ * (or starts with one) without a word, before any callback. It is closing
+ * @c now: if it read bytes since @conn began to wait, no request line was
+ * parsed from them, the library sent nothing and the client is still
+ * there, they were such a line, and otad answers 400 itself. Plain HTTP
+ * only: there, MHD_USE_TURBO leaves the socket open until the library's
+ * close() (see the top of http.c). */
+static void answer_garbage(struct MHD_Connection *c, const struct conn *conn)
+{
+    static const char answer[] = "HTTP/1.1 400 Bad Request\r\n"
+                                 "Connection: close\r\n"
+                                 "Content-Type: text/plain\r\n"
+                                 "Content-Length: 12\r\n"
+                                 "\r\n"
+                                 "bad request\n";
+    char drain[512];
+    uint64_t rx, tx;
+    bool open;
+    int fd = connection_fd(c);
+
+    if (!conn->awaiting || fd < 0 || socket_counts(fd, &rx, &tx, &open) < 0 || !open ||
+        rx == conn->rx_mark || tx != conn->tx_mark)
+        return;
+    /* Unread bytes at the close would make it a reset that can discard the
+     * answer before the client reads it. */
+    while (recv(fd, drain, sizeof(drain), MSG_DONTWAIT) > 0)
+        ;
+    if (send(fd, answer, sizeof(answer) - 1, MSG_DONTWAIT | MSG_NOSIGNAL) > 0)
+        (void)shutdown(fd, SHUT_WR);
 }
 
 /* A connection's end: its state goes (NULL: it had none). */
@@ -104,6 +177,8 @@ void http_connection_event(void *cls, struct MHD_Connection *c, void **socket_co
         /* A handshake may be handed any pair current from now to the close. */
         if (h->tls != NULL)
             tls_hold(h->tls, conn != NULL ? &conn->tls : NULL);
+        else if (conn != NULL)
+            http_conn_await(c, conn);
         *socket_context = conn;
         return;
     }
@@ -115,8 +190,11 @@ void http_connection_event(void *cls, struct MHD_Connection *c, void **socket_co
     }
     if (h->tls != NULL)
         tls_release(h->tls, conn != NULL ? conn->tls : NULL);
-    if (conn != NULL && conn->reopen && !atomic_load(&h->stopping))
+    if (conn != NULL && conn->reopen && !atomic_load(&h->stopping)) {
         reopen(h, c, conn);
-    else
-        drop(h, conn);
+        return;
+    }
+    if (conn != NULL && h->tls == NULL && !atomic_load(&h->stopping))
+        answer_garbage(c, conn);
+    drop(h, conn);
 }

@@ -36,6 +36,10 @@ static inline void http_report(const struct http *h, const struct http_event *e)
         h->event(h->event_cls, e);
 }
 
+/* Plain HTTP: @conn (on @c) now waits for a request line; a close before
+ * one is parsed answers 400 if bytes came (see http_conn.c). */
+void http_conn_await(struct MHD_Connection *c, struct conn *conn);
+
 /* MHD_OPTION_NOTIFY_CONNECTION (@cls is the http): a connection's state
  * made when it starts (or taken back from the parking), and released, or
  * parked by the legacy keep-alive, when it closes. */

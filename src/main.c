@@ -336,6 +336,9 @@ int main(int argc, char **argv)
                      report, &loop, &cat);
     if (r < 0) {
         log_error("firmware directory %s: %s", conf.firmware_dir, strerror(-r));
+        /* Checked before, but as root: the user otad became cannot read it. */
+        if (r == -EACCES || r == -ENOENT || r == -ENOTDIR)
+            status = CONF_EXIT_STATUS;
         goto out;
     }
     /* Watch before the first scan: nothing written meanwhile is missed. */

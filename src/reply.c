@@ -35,6 +35,9 @@ void reply_close(struct reply_set *set)
     if (set->too_large != NULL)
         MHD_destroy_response(set->too_large);
     set->too_large = NULL;
+    if (set->uri_too_long != NULL)
+        MHD_destroy_response(set->uri_too_long);
+    set->uri_too_long = NULL;
 }
 
 int reply_open(struct reply_set *set)
@@ -59,7 +62,9 @@ int reply_open(struct reply_set *set)
     }
     set->too_large = static_response("request header too large\n", NULL);
     set->too_large_len = strlen("request header too large\n");
-    if (set->too_large != NULL)
+    set->uri_too_long = static_response("uri too long\n", NULL);
+    set->uri_too_long_len = strlen("uri too long\n");
+    if (set->too_large != NULL && set->uri_too_long != NULL)
         return 0;
 fail:
     reply_close(set);

@@ -13,12 +13,20 @@
 
 #include "serve.h"
 
+/* The longest request target (path and query, as sent) otad reads: the
+ * URL of any firmware name (at most NAME_MAX bytes, each %HH-escaped) with
+ * its longest endpoint fits. A longer one is answered 414 by otad, if the
+ * library could read its request line at all (see otad(8)). */
+#define REPLY_URI_MAX 1024
+
 /* The fixed answers, made once and queued again and again. */
 struct reply_set {
     struct MHD_Response *canned[SERVE_NO_MEMORY + 1]; /* by enum serve_canned */
     size_t canned_len[SERVE_NO_MEMORY + 1];           /* their body bytes */
     struct MHD_Response *too_large; /* 431 "request header too large" */
     size_t too_large_len;
+    struct MHD_Response *uri_too_long; /* 414 "uri too long" */
+    size_t uri_too_long_len;
 };
 
 /* A report's body as it is read (struct serve_request says how a longer

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -13,13 +14,33 @@
 #include "tls.h"
 #include "trust.h"
 
+/* The firmware directory must be a directory otad may list and read: the
+ * same refusal for --check-config as for a start, before anything is bound.
+ * Returns 0 or an exit status. */
+static int check_firmware_dir(const char *dir)
+{
+    struct stat st;
+    const char *why = NULL;
+
+    if (stat(dir, &st) < 0)
+        why = strerror(errno);
+    else if (!S_ISDIR(st.st_mode))
+        why = "not a directory";
+    else if (access(dir, R_OK | X_OK) < 0)
+        why = strerror(errno);
+    if (why == NULL)
+        return 0;
+    fprintf(stderr, "otad: firmware_dir: %s: %s\n", dir, why);
+    return CONF_EXIT_STATUS;
+}
+
 /* Fills @c from defaults, the file and the flags, and looks up the user to
  * become into @p. Returns 0 or an exit status. */
 int setup_configure(const struct args *a, struct conf *c, struct privs *p,
                     const char **ret_path)
 {
     const char *path = a->config;
-    char err[512];
+    char err[8192]; /* every error of the file, one per line */
     int r;
 
     if (conf_init(c) < 0) {
@@ -46,6 +67,9 @@ int setup_configure(const struct args *a, struct conf *c, struct privs *p,
         fprintf(stderr, "otad: %s\n", err);
         return CONF_EXIT_STATUS;
     }
+    r = check_firmware_dir(c->firmware_dir);
+    if (r != 0)
+        return r;
     *ret_path = path;
     return 0;
 }

@@ -17,8 +17,10 @@
 struct tls;
 struct trust;
 
-/* Fills @c from defaults, the file and the flags, and looks up the user to
- * become into @p. Returns 0 or an exit status. */
+/* Fills @c from defaults, the file and the flags, checks that firmware_dir
+ * is a readable directory, and looks up the user to become into @p.
+ * Returns 0 or an exit status (CONF_EXIT_STATUS for configuration errors,
+ * each on stderr). */
 int setup_configure(const struct args *a, struct conf *c, struct privs *p,
                     const char **ret_path);
 

@@ -250,6 +250,100 @@ class BadInput(OtadTestCase):
                 r = send_and_read(c, data, timeout=3.0)
                 self.assertRefused(r, name, allowed)
 
+    # --- error answers: short text/plain bodies, Content-Length exact -------
+    def assertPlainError(self, data, status, reason, body, closes, conn=None):
+        """Sends `data` (on `conn`, or a new connection) and checks the
+        answer byte by byte: the status line, text/plain, a Content-Length
+        equal to the body's bytes, the body; `closes`: the connection is
+        closed after it."""
+        c = conn or Conn(self.d.port)
+        try:
+            r = send_and_read(c, data)
+            self.assertIsNotNone(r, "closed without an answer to %r" % data[:60])
+            self.assertEqual(r.head_bytes.split(b"\r\n")[0],
+                             ("HTTP/1.1 %d %s" % (status, reason)).encode())
+            self.assertEqual(r.all("Content-Type"), ["text/plain"], r.head_bytes)
+            self.assertEqual(r.all("Content-Length"), [str(len(body))], r.head_bytes)
+            self.assertEqual(r.body, body)
+            if closes:
+                self.assertEqual(r.header("Connection"), "close")
+                self.assertTrue(c.wait_closed(5.0), "still open after %d" % status)
+                self.assertEqual(c.buf, b"", "bytes after the answer")
+        finally:
+            if conn is None:
+                c.close()
+
+    def test_otad_error_answers(self):
+        """Every error otad sends: status line, text/plain, exact length."""
+        self.assertPlainError(request_bytes("/nope/header"), 404, "Not Found", b"not found\n",
+                              False)
+        self.assertPlainError(request_bytes("/vec/block/4"), 416, "Range Not Satisfiable",
+                              b"block out of range\n", False)
+        self.assertPlainError(request_bytes("/vec/header", method="DELETE"), 405,
+                              "Method Not Allowed", b"method not allowed\n", False)
+        self.assertPlainError(request_bytes("/vec/block/0", headers=[("If-Match", '"0-0"')]),
+                              412, "Precondition Failed", b"precondition failed\n", False)
+        self.assertPlainError(request_bytes("/vec/header", headers=[("X-Pad", "p" * 1250)]),
+                              431, "Request Header Fields Too Large",
+                              b"request header too large\n", True)
+        self.assertServing(self.d)
+
+    def test_uri_too_long(self):
+        """A request target longer than 1,024 bytes (query included) is
+        answered 414 by otad and the connection closed; 1,024 bytes are
+        still read (a 404 here, the connection kept)."""
+        for target, status in (("/vec/header?" + "q" * (1024 - 12), 200),
+                               ("/" + "a" * 1023, 404)):
+            self.assertEqual(len(target), 1024)
+            with Conn(self.d.port) as c:
+                r = send_and_read(c, request_bytes(target))
+                self.assertEqual(r.status, status, target[:20])
+                self.assertEqual(c.request("/vec/header").body, vector("expected/header.bin"))
+        for target in ("/vec/header?" + "q" * (1025 - 12), "/" + "a" * 1500):
+            self.assertPlainError(request_bytes(target), 414, "URI Too Long",
+                                  b"uri too long\n", True)
+        self.assertServing(self.d)
+
+    def test_garbage_request_line(self):
+        """A request line the library cannot split (no space, or a space
+        first) gets otad's 400, not a silent close: as the first request,
+        and after an answered one on a kept-alive connection."""
+        for line in (b"GARBAGE", b"GET", b" /vec/header HTTP/1.1", bytes(range(1, 32)) + b"xyz"):
+            with self.subTest(line=line):
+                self.assertPlainError(line + b"\r\n\r\n", 400, "Bad Request",
+                                      b"bad request\n", True)
+        with Conn(self.d.port) as c:
+            self.assertEqual(c.request("/vec/header").body, vector("expected/header.bin"))
+            self.assertPlainError(b"GARBAGE\r\n\r\n", 400, "Bad Request", b"bad request\n",
+                                  True, conn=c)
+        # A client that closes between requests, or before sending any, is
+        # not answered.
+        with Conn(self.d.port) as c:
+            self.assertEqual(c.request("/vec/header").status, 200)
+            c.sock.shutdown(socket.SHUT_WR)
+            self.assertTrue(c.wait_closed(5.0))
+            self.assertEqual(c.buf, b"")
+        self.assertServing(self.d)
+
+    def test_library_error_answers(self):
+        """What remains the library's (otad(8), Status codes): answered
+        before otad is asked, with its own HTML body and no Content-Type,
+        but a Content-Length equal to the body and the connection closed."""
+        cases = [(b"GET /vec/header FOO/1.1\r\nHost: x\r\n\r\n", 400),
+                 (b"GET /vec/header HTTP/1.1\r\nHost: x\r\nNoColonHere\r\n\r\n", 400),
+                 (b"GET /vec/header HTTP/2.0\r\nHost: x\r\n\r\n", 505),
+                 (b"GET /vec/header HTTP/0.9\r\nHost: x\r\n\r\n", 505),
+                 (request_bytes("/" + "a" * 4000), 414),
+                 (request_bytes("/vec/header", headers=[("X-Pad", "p" * 4000)]), 431)]
+        for data, status in cases:
+            with self.subTest(data=data[:40], status=status), Conn(self.d.port) as c:
+                r = send_and_read(c, data)
+                self.assertIsNotNone(r, "closed without an answer")
+                self.assertEqual(r.status, status)
+                self.assertEqual(r.all("Content-Length"), [str(len(r.body))], r.head_bytes)
+                self.assertTrue(c.wait_closed(5.0))
+        self.assertServing(self.d)
+
     @unittest.expectedFailure
     def test_malformed_content_length_reply(self):
         """What remains (otad(8)): libmicrohttpd answers a malformed

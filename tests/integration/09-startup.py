@@ -26,21 +26,39 @@ class Startup(OtadTestCase):
         return ["--firmware-dir", self.dir, "--bind", "127.0.0.1",
                 "--port", str(port or free_port())]
 
-    # --- runtime failures at start: exit 1 -------------------------------
+    # --- a firmware_dir otad cannot serve: exit 78, --check-config too ----
+    def assertFirmwareDirRefused(self, path, why, config=""):
+        """A start and --check-config both exit 78 naming `path` and `why`."""
+        for extra in ([], ["--check-config"]):
+            p, _ = self.run_with(config, "--firmware-dir", path, "--bind", "127.0.0.1",
+                                 "--port", str(free_port()), *extra)
+            self.assertEqual(p.returncode, EX_CONFIG, (extra, p.stderr))
+            self.assertIn("%s: %s" % (path, why), p.stderr.decode())
+            self.assertNotIn("configuration OK", p.stdout.decode())
+
     def test_firmware_dir_missing(self):
-        missing = os.path.join(self.tmp, "no-such-dir")
-        p, _ = self.run_with("", "--firmware-dir", missing, "--bind", "127.0.0.1",
-                             "--port", str(free_port()))
-        self.assertEqual(p.returncode, 1, p.stderr)
-        self.assertIn(missing, p.stderr.decode())
+        self.assertFirmwareDirRefused(os.path.join(self.tmp, "no-such-dir"),
+                                      "No such file or directory")
 
     def test_firmware_dir_is_file(self):
-        path = os.path.join(self.dir, "vec.bin")
-        p, _ = self.run_with("", "--firmware-dir", path, "--bind", "127.0.0.1",
-                             "--port", str(free_port()))
-        self.assertEqual(p.returncode, 1, p.stderr)
-        self.assertIn(path, p.stderr.decode())
+        self.assertFirmwareDirRefused(os.path.join(self.dir, "vec.bin"), "not a directory")
 
+    def test_firmware_dir_unreadable(self):
+        """A directory without read permission for the user otad runs as."""
+        locked = os.path.join(self.tmp, "locked")
+        os.mkdir(locked, 0o300)
+        if os.geteuid() != 0:
+            self.assertFirmwareDirRefused(locked, "Permission denied")
+            return
+        # As root the directory is readable; the user otad becomes (nobody)
+        # cannot enter this test's 0700 scratch directory: the start fails
+        # with the same status once it has dropped root.
+        p, _ = self.run_with("user: nobody\n", "--firmware-dir", locked, "--bind",
+                             "127.0.0.1", "--port", str(free_port()))
+        self.assertEqual(p.returncode, EX_CONFIG, p.stderr)
+        self.assertIn(locked, p.stderr.decode())
+
+    # --- runtime failures at start: exit 1 -------------------------------
     def test_port_in_use(self):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
@@ -87,6 +105,56 @@ class Startup(OtadTestCase):
         self.assertConfigError("- a\n- b\n", 1, "")                  # not a mapping
         self.assertConfigError("port: [1\n", None, "")                  # YAML syntax error
 
+    def check_config(self, text):
+        """--check-config on `text`: (status, stderr lines, cfg path)."""
+        p, cfg = self.run_with(text, "--firmware-dir", self.dir, "--check-config")
+        return p.returncode, p.stderr.decode().splitlines(), cfg
+
+    def test_every_error_in_one_run(self):
+        """A bad value is skipped and the file read on: each error on its
+        own line, in file order, and the good keys between them still count."""
+        text = ("port: 70000\n"          # 1: out of range
+                "nosuch: {a: [1, 2]}\n"  # 2: unknown key with a nested value
+                "idle_timeout: 5\n"      # 3: fine
+                "tls:\n"                 # 4: the section, cert without key
+                "  cert: /x.pem\n"       # 5
+                "  bogus: 1\n"           # 6: unknown in the section
+                "threads: [1, 2]\n"      # 7: a list for a number
+                "port: 2\n"              # 8: duplicate
+                "log_level: loud\n")     # 9: bad word
+        status, lines, cfg = self.check_config(text)
+        self.assertEqual(status, EX_CONFIG, lines)
+        expected = [(1, 7, "port: 70000 is out of range 1..65535"),
+                    (2, 1, "unknown key 'nosuch'"),
+                    (6, 3, "unknown key 'tls.bogus'"),
+                    (4, 1, "tls: both cert and key are needed"),
+                    (7, 10, "threads: expected a single value, not a list"),
+                    (8, 1, "duplicate key 'port'"),
+                    (9, 12, "log_level: expected error, warning, info or debug, got 'loud'")]
+        self.assertEqual(lines, ["%s:%d:%d: %s" % (cfg, l, c, m) for l, c, m in expected])
+        # A real start refuses the same file with the same lines.
+        p, _ = self.run_with(text, *self.serve_args())
+        self.assertEqual(p.returncode, EX_CONFIG)
+        self.assertEqual(p.stderr.decode().splitlines(), lines)
+
+    def test_syntax_error_where_it_began(self):
+        """An unclosed quote is found at the end of the file; the error
+        points at the quote, with libyaml's words for what it was reading,
+        after the errors before it."""
+        status, lines, cfg = self.check_config('port: 0\nidle_timeout: 5\nbind: "127.0.0.1\n'
+                                               'port: 8000\n')
+        self.assertEqual(status, EX_CONFIG, lines)
+        self.assertEqual(lines, [
+            "%s:1:7: port: 0 is out of range 1..65535" % cfg,
+            "%s:3:7: found unexpected end of stream, while scanning a quoted scalar"
+            " that starts at 3:7" % cfg])
+        status, lines, cfg = self.check_config("port: [1\nthreads: 2\n")
+        self.assertEqual(status, EX_CONFIG, lines)
+        self.assertEqual(len(lines), 2, lines)
+        self.assertEqual(lines[0], "%s:1:7: port: expected a single value, not a list" % cfg)
+        self.assertRegex(lines[1], "^%s:1:7: .*, while parsing a flow sequence that starts "
+                         "at 1:7$" % re.escape(cfg))
+
     def test_config_unreadable(self):
         missing = os.path.join(self.tmp, "missing.yaml")
         p = run_otad(["--config", missing] + self.serve_args())
@@ -96,16 +164,17 @@ class Startup(OtadTestCase):
     # --- --check-config -------------------------------------------------
     def test_check_config_ok(self):
         """A full valid file passes; --check-config neither binds nor loads
-        images (the port here is taken and the directory does not exist)."""
-        text = ("firmware_dir: /nonexistent/otad\nbind: '::'\nport: 8000\nidle_timeout: 60\n"
-                "legacy_keep_alive: yes\nlog_level: debug\nthreads: 0\nmax_connections: 16384\n")
+        images (the port here is taken)."""
+        text = ("firmware_dir: %s\nbind: '::'\nport: 8000\nidle_timeout: 60\n"
+                "legacy_keep_alive: yes\nlog_level: debug\nthreads: 0\nmax_connections: 16384\n"
+                % self.dir)
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             s.listen(1)
             p, cfg = self.run_with(text, "--check-config", "--port", str(s.getsockname()[1]))
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("%s: configuration OK" % cfg, p.stdout.decode())
-        p, cfg = self.run_with("", "--check-config")        # empty file: all defaults
+        p, cfg = self.run_with("", "--check-config", "--firmware-dir", self.dir)  # defaults
         self.assertEqual(p.returncode, 0, p.stderr)
 
     def test_check_config_bad_flag(self):

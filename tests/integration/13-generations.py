@@ -407,7 +407,7 @@ class Generations(OtadTestCase):
     # --- configuration -------------------------------------------------------
     def check_config(self, text):
         path = self.config(text, name="check.yaml")
-        return path, run_otad(["--config", path, "--check-config"])
+        return path, run_otad(["--config", path, "--firmware-dir", self.dir, "--check-config"])
 
     def test_config_keys(self):
         for text in ("settle_ms: 0\nretain_seconds: 0\nmax_memory: 1M\n",

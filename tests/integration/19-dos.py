@@ -213,7 +213,8 @@ class Dos(OtadTestCase):
                          ("max_connections_per_address: 1000001\n", False),
                          ("max_connections_per_address: -1\n", False)):
             with self.subTest(text=text):
-                p = run_otad(["--config", self.config(text), "--check-config"])
+                p = run_otad(["--config", self.config(text), "--firmware-dir", self.dir,
+                              "--check-config"])
                 self.assertEqual(p.returncode, 0 if ok else 78, p.stderr)
                 if not ok:
                     self.assertIn(text.split(":")[0], p.stderr.decode())

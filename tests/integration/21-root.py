@@ -111,11 +111,12 @@ class Root(OtadTestCase):
 
     def test_directory_nobody_cannot_read(self):
         """After the drop, a firmware directory only root may enter is a
-        start-up error that names it (exit 1), not an empty catalog."""
+        start-up error that names it (exit 78, a configuration error), not an
+        empty catalog."""
         self.need_root()
         p = run_otad(["--config", self.config(""), "--firmware-dir", self.dir,
                       "--bind", "127.0.0.1", "--port", str(free_port())])
-        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertEqual(p.returncode, 78, p.stderr)
         self.assertIn("%s: Permission denied" % self.dir, p.stderr.decode())
 
     def test_unknown_user(self):

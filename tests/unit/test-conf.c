@@ -341,6 +341,74 @@ static void test_duplicate_and_syntax(void **state)
     assert_non_null(strchr(f->err + strlen(f->path), ':'));
 }
 
+/* A bad value is skipped and the file read on: one line per error, in file
+ * order, and the good keys around them are applied. */
+static void test_every_error(void **state)
+{
+    struct fixture *f = *state;
+    char want[5 * 4200];
+
+    assert_int_equal(load(f, "port: 70000\n"
+                             "other: {a: [1, {b: 2}], c: 3}\n"
+                             "idle_timeout: 7\n"
+                             "signing:\n"
+                             "  keys: [/a.pem, {x: 1}, /b.pem]\n"
+                             "bind: [1, [2]]\n"
+                             "threads: 3\n"
+                             "bind: 127.0.0.1\n"),
+                     -EINVAL);
+    snprintf(want, sizeof(want),
+             "%1$s:1:7: port: 70000 is out of range 1..65535\n"
+             "%1$s:2:1: unknown key 'other'\n"
+             "%1$s:5:18: signing.keys: expected a single value, not a mapping\n"
+             "%1$s:6:7: bind: expected a single value, not a list\n"
+             "%1$s:8:1: duplicate key 'bind'",
+             f->path);
+    assert_string_equal(f->err, want);
+    assert_int_equal(f->conf.idle_timeout, 7);
+    assert_int_equal(f->conf.threads, 3);
+    assert_int_equal(f->conf.port, 8000);
+    assert_int_equal(f->conf.sign_keys.n, 2);
+    assert_string_equal(f->conf.sign_keys.path[1], "/b.pem");
+    /* A key given twice is a duplicate even when its first value was bad. */
+    assert_string_equal(f->conf.bind, "0.0.0.0");
+}
+
+/* An unclosed quote is found at the end of the file; the error points at
+ * the quote, in libyaml's words, and ends the reading. */
+static void test_syntax_error_context(void **state)
+{
+    struct fixture *f = *state;
+    char want[3 * 4200];
+
+    assert_int_equal(load(f, "port: 0\nidle_timeout: 5\nbind: \"127.0.0.1\nport: 8000\n"),
+                     -EINVAL);
+    snprintf(want, sizeof(want),
+             "%1$s:1:7: port: 0 is out of range 1..65535\n"
+             "%1$s:3:7: found unexpected end of stream, while scanning a quoted scalar"
+             " that starts at 3:7",
+             f->path);
+    assert_string_equal(f->err, want);
+    /* Without a context, the problem's own position. */
+    assert_int_equal(load(f, "port: 1\nbind: 127.0.0.1: b\n"), -EINVAL);
+    snprintf(want, sizeof(want), "%s:2:16: mapping values are not allowed in this context",
+             f->path);
+    assert_string_equal(f->err, want);
+}
+
+/* More errors than the buffer holds: those that fit, still a string. */
+static void test_errors_truncated(void **state)
+{
+    struct fixture *f = *state;
+    const char *yaml = "a: 1\nb: 2\nc: 3\nd: 4\n";
+    char err[40];
+
+    assert_int_equal(write_file(f->dir, "otad.yaml", yaml, strlen(yaml)), 0);
+    memset(err, 'x', sizeof(err));
+    assert_int_equal(conf_load_file(&f->conf, f->path, err, sizeof(err)), -EINVAL);
+    assert_true(strlen(err) < sizeof(err));
+}
+
 static void test_missing_file(void **state)
 {
     struct fixture *f = *state;
@@ -381,6 +449,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wrong_types, setup, teardown),
         cmocka_unit_test_setup_teardown(test_out_of_range, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_and_syntax, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_every_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_syntax_error_context, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_errors_truncated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_from_flags, setup, teardown),
     };
