@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What conf.c (the key table and the YAML reader) and conf_rules.c (the
  * checks of a value) share; not for other modules. */
 #ifndef OTAD_CONF_PRIV_H
