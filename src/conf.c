@@ -19,6 +19,7 @@ static const struct conf defaults = {
     .request_timeout = 10,
     .legacy_keep_alive = true,
     .log_level = LOG_LEVEL_INFO,
+    .access_log = CONF_ACCESS_LOG_DOWNLOADS,
     .threads = 0,
     .max_connections = 16384,
     .max_connections_per_address = CONF_PER_ADDRESS_UNSET,
@@ -44,6 +45,7 @@ enum value_type {
     TYPE_STRING, TYPE_PATH, TYPE_ADDRESS, TYPE_UINT, TYPE_BOOL, TYPE_LEVEL, TYPE_SIZE,
     TYPE_SECTION, /* a mapping whose keys are "NAME.key" rows of the table */
     TYPE_PATHS,   /* a list of paths (struct conf_paths), at most max of them */
+    TYPE_ACCESS_LOG, /* enum conf_access_log */
 };
 
 /* One row per key: the table is the single list of settings. */
@@ -60,6 +62,7 @@ static const struct key {
     {"request_timeout", TYPE_UINT, offsetof(struct conf, request_timeout), 1, 3600},
     {"legacy_keep_alive", TYPE_BOOL, offsetof(struct conf, legacy_keep_alive), 0, 0},
     {"log_level", TYPE_LEVEL, offsetof(struct conf, log_level), 0, 0},
+    {"access_log", TYPE_ACCESS_LOG, offsetof(struct conf, access_log), 0, 0},
     {"threads", TYPE_UINT, offsetof(struct conf, threads), 0, 256},
     {"max_connections", TYPE_UINT, offsetof(struct conf, max_connections), 16, 1000000},
     {"max_connections_per_address", TYPE_UINT,
@@ -248,6 +251,11 @@ static int key_set(struct conf *c, const struct key *k, const char *value, bool 
         if (scalar_bool(value, &b) < 0)
             return fail(err, errlen, "%s: expected true or false, got '%s'", k->name, value);
         *(bool *)field = b;
+        return 0;
+    case TYPE_ACCESS_LOG:
+        if (conf_access_log_parse(value, field) < 0)
+            return fail(err, errlen, "%s: expected off, downloads or requests, got '%s'",
+                        k->name, value);
         return 0;
     case TYPE_LEVEL:
         if (log_level_parse(value, &level) < 0)

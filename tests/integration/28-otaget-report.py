@@ -64,9 +64,8 @@ class OtagetReport(OtadTestCase):
         run = self.otaget(self.url(d, "app"), "--device-id", DEVICE_ID, "--flash", flash,
                           "--out", self.path("out.bin"))
         self.assertInstalled(run, "app", v2, 2)
-        # The header request named the device: its download is its own.
-        self.assertLogged(d, re.compile(r"^info: downloaded %s 127\.0\.0\.1 app version=2 "
-                                        r"blocks=79 " % DEVICE_ID, re.M))
+        self.assertLogged(d, re.compile(r"^info: download finished 127\.0\.0\.1:\d+ app "
+                                        r"version=2 blocks=79/79 ", re.M))
         self.assertLogged(d, report_line(DEVICE_ID, "app", "installed", 2))
         self.assertEqual(len(self.reports(d)), 1, d.stderr())
         # Run again on the same flash: nothing newer, nothing to report.
@@ -120,7 +119,7 @@ class OtagetReport(OtadTestCase):
         d = self.start()
         run = self.otaget(self.url(d, "app"))
         self.assertInstalled(run, "app", v2, 2)
-        self.assertLogged(d, re.compile(r"^info: downloaded 127\.0\.0\.1 127\.0\.0\.1 app "
+        self.assertLogged(d, re.compile(r"^info: download finished 127\.0\.0\.1:\d+ app "
                                         r"version=2 ", re.M))
         self.assertEqual(self.reports(d), [])
 
