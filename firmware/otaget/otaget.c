@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "config.h"
 #include "host.h"
 #include "keys.h"
 #include "ota_boot.h"
@@ -26,8 +27,6 @@
 #include "progress.h"
 #include "summary.h"
 #include "watch.h"
-
-#define EXIT_USAGE 2
 
 #define BACKOFF_FIRST_MS 250u
 #define BACKOFF_MAX_MS 3000u
@@ -110,15 +109,20 @@ int main(int argc, char **argv)
     bool any_block = false;
     char why[256];
     FILE *report;
+    int status = CLI_EXIT_FAILURE;
     int r;
 
     r = cli_parse(argc, argv, &o);
-    if (r == 1) {
+    if (r == CLI_HELP) {
         cli_usage(stdout);
-        return EXIT_SUCCESS;
+        return CLI_EXIT_OK;
+    }
+    if (r == CLI_VERSION) {
+        printf("otaget %s\n", OTAD_VERSION);
+        return CLI_EXIT_OK;
     }
     if (r < 0)
-        return EXIT_USAGE;
+        return CLI_EXIT_USAGE;
     report = o.out != NULL && strcmp(o.out, "-") == 0 ? stderr : stdout;
     progress_init();
     run.o = &o;
@@ -135,7 +139,7 @@ int main(int argc, char **argv)
         if (r < 0) {
             progress_msg("cannot use the key %s: %s", o.pub[i],
                          r == -EINVAL ? "not a P-256 public key" : strerror(-r));
-            return EXIT_FAILURE;
+            return CLI_EXIT_FAILURE;
         }
     }
     /* With keys, the rules of a bootloader that requires signatures;
@@ -150,7 +154,7 @@ int main(int argc, char **argv)
     if (r < 0) {
         progress_msg("cannot open the flash image %s: %s", o.flash,
                      r == -EINVAL ? "not a 512 KiB flash image" : strerror(-r));
-        return EXIT_FAILURE;
+        return CLI_EXIT_FLASH;
     }
 
     for (;;) {
@@ -159,6 +163,7 @@ int main(int argc, char **argv)
         r = ota_state_load(&store, ota_port_flash_map());
         if (r < 0) {
             progress_msg("cannot read the boot state from the simulated flash");
+            status = CLI_EXIT_FLASH;
             goto fail;
         }
         ota_update_init(&u, &cfg, &store);
@@ -184,6 +189,7 @@ int main(int argc, char **argv)
             else
                 progress_msg("%s", why);
             report_end(&cfg, &u, r);
+            status = summary_exit_status(r);
             goto fail;
         }
         if (!o.quiet)
@@ -203,6 +209,7 @@ int main(int argc, char **argv)
             r = write_image(o.out, u.header.binsize);
             if (r < 0) {
                 progress_msg("cannot write %s: %s", o.out, strerror(-r));
+                status = CLI_EXIT_FAILURE;
                 goto fail;
             }
         }
@@ -210,9 +217,9 @@ int main(int argc, char **argv)
     }
     fflush(report);
     host_flash_close();
-    return EXIT_SUCCESS;
+    return CLI_EXIT_OK;
 
 fail:
     host_flash_close();
-    return EXIT_FAILURE;
+    return status;
 }

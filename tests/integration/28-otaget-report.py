@@ -84,7 +84,7 @@ class OtagetReport(OtadTestCase):
         d = self.start()
         run = self.otaget(self.url(d, "app"), "--device-id", DEVICE_ID, "--pub", self.pub,
                           "--retries", "1")
-        self.assertEqual(run.rc, 1, run)
+        self.assertEqual(run.rc, 5, run)    # verification failed (otaget(1))
         self.assertIn("refused: bad signature", run.err)
         self.assertLogged(d, report_line(DEVICE_ID, "app", "failed", 2, "signature"))
         self.assertEqual(len(self.reports(d)), 1, d.stderr())
@@ -107,7 +107,7 @@ class OtagetReport(OtadTestCase):
         d = self.start()
         run = self.otaget(self.url(d, "app"), "--device-id", DEVICE_ID, "--pub", self.pub,
                           "--flash", flash, "--installed-version", "1")
-        self.assertEqual(run.rc, 1, run)
+        self.assertEqual(run.rc, 5, run)
         self.assertIn("refused: downgrade", run.err)
         self.assertLogged(d, report_line(DEVICE_ID, "app", "failed", 2, "downgrade"))
 
@@ -130,7 +130,7 @@ class OtagetReport(OtadTestCase):
             self.assertIn("--device-id", run.err)
         run = self.otaget("http://127.0.0.1:1/app", "--device-id", "A-z0.9_:" + "x" * 56,
                           "--retries", "1", "--timeout", "1")
-        self.assertEqual(run.rc, 1, run)  # a good id (64 bytes): no server there
+        self.assertEqual(run.rc, 3, run)  # a good id (64 bytes): no server there
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ the demo directory (what scripts/demo.sh serves): each example's output must
 be what the README shows under it, dates aside. An example the README
 changes, or a demo file that no longer matches it, fails here.
 
-Environment: OTAD as for every test; curl, xxd and python3 on PATH
+Environment: OTAD as for every test, OTAGET for the otaget examples
+(build/firmware/otaget in the README); curl, xxd and python3 on PATH
 (scripts/deps.sh build installs them)."""
 
 import os
@@ -18,12 +19,15 @@ TOP = os.path.normpath(os.path.join(HERE, "..", ".."))
 README = os.path.join(TOP, "README.md")
 DEMO = os.path.join(TOP, "demo")
 DEMO_URL = "http://127.0.0.1:8000"
+OTAGET_AS_PRINTED = "build/firmware/otaget "
 RUN_TIMEOUT = 20    # seconds per example
+OTAGET = os.environ.get("OTAGET") or os.path.join(TOP, "build", "firmware", "otaget")
 
 # A date in the listing (ISO 8601, UTC) or in an HTTP header (IMF-fixdate):
-# both depend on when the demo files were written.
+# both depend on when the demo files were written; and otaget's time taken.
 DATES = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
-                   r"|[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT")
+                   r"|[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT"
+                   r"|(?<=attempt, )\d+\.\d\d s$", re.M)
 
 
 def console_examples(text):
@@ -43,7 +47,7 @@ def console_examples(text):
         if command is not None:
             examples.append((command, output))
     return [(c, "\n".join(o)) for c, o in examples
-            if c.startswith("curl ") and DEMO_URL in c]
+            if c.startswith(("curl ", OTAGET_AS_PRINTED)) and DEMO_URL in c]
 
 
 def normalise(text):
@@ -59,6 +63,8 @@ class ReadmeExamples(OtadTestCase):
 
     def run_example(self, port, command):
         command = command.replace(DEMO_URL, "http://127.0.0.1:%d" % port)
+        if command.startswith(OTAGET_AS_PRINTED):
+            command = OTAGET + " " + command[len(OTAGET_AS_PRINTED):]
         return subprocess.run(["sh", "-c", command], cwd=self.tmp, capture_output=True,
                               timeout=RUN_TIMEOUT, text=True)
 
@@ -69,6 +75,7 @@ class ReadmeExamples(OtadTestCase):
         self.assertGreaterEqual(len(commands), 13, commands)
         self.assertIn("curl http://127.0.0.1:8000/firmwares", commands)
         self.assertIn("curl -sI http://127.0.0.1:8000/app/image", commands)
+        self.assertIn("build/firmware/otaget http://127.0.0.1:8000/app --out app.bin", commands)
 
     def test_every_example_prints_what_the_readme_shows(self):
         d = self.start(firmware_dir=DEMO)
