@@ -106,6 +106,18 @@ static int parse_url(const char *url, struct cli_options *o)
 {
     char *scheme = NULL, *host = NULL, *zone = NULL, *port = NULL, *path = NULL;
     char *decoded = NULL, *query = NULL, *fragment = NULL, *user = NULL;
+    const struct {
+        CURLUPart part;
+        unsigned flags;
+        char **ret;
+    } parts[] = {
+        {CURLUPART_SCHEME, 0, &scheme},     {CURLUPART_HOST, 0, &host},
+        {CURLUPART_ZONEID, 0, &zone},       {CURLUPART_PORT, 0, &port},
+        {CURLUPART_PATH, 0, &path},         {CURLUPART_PATH, CURLU_URLDECODE, &decoded},
+        {CURLUPART_QUERY, 0, &query},       {CURLUPART_FRAGMENT, 0, &fragment},
+        {CURLUPART_USER, 0, &user},
+    };
+    const size_t nparts = sizeof(parts) / sizeof(parts[0]);
     CURLU *u = curl_url();
     CURLUcode rc;
     uint64_t number = 80;
@@ -115,24 +127,8 @@ static int parse_url(const char *url, struct cli_options *o)
     if (u == NULL)
         return usage_error("out of memory");
     rc = curl_url_set(u, CURLUPART_URL, url, 0);
-    if (rc == CURLUE_OK)
-        rc = url_part(u, CURLUPART_SCHEME, 0, &scheme);
-    if (rc == CURLUE_OK)
-        rc = url_part(u, CURLUPART_HOST, 0, &host);
-    if (rc == CURLUE_OK)
-        rc = url_part(u, CURLUPART_ZONEID, 0, &zone);
-    if (rc == CURLUE_OK)
-        rc = url_part(u, CURLUPART_PORT, 0, &port);
-    if (rc == CURLUE_OK)
-        rc = url_part(u, CURLUPART_PATH, 0, &path);
-    if (rc == CURLUE_OK)
-        rc = url_part(u, CURLUPART_PATH, CURLU_URLDECODE, &decoded);
-    if (rc == CURLUE_OK)
-        rc = url_part(u, CURLUPART_QUERY, 0, &query);
-    if (rc == CURLUE_OK)
-        rc = url_part(u, CURLUPART_FRAGMENT, 0, &fragment);
-    if (rc == CURLUE_OK)
-        rc = url_part(u, CURLUPART_USER, 0, &user);
+    for (size_t i = 0; rc == CURLUE_OK && i < nparts; i++)
+        rc = url_part(u, parts[i].part, parts[i].flags, parts[i].ret);
     if (rc != CURLUE_OK) {
         usage_error("%s: %s", url, curl_url_strerror(rc));
         goto fail;
@@ -166,15 +162,8 @@ static int parse_url(const char *url, struct cli_options *o)
     o->port = (uint16_t)number;
     r = 0;
 fail:
-    curl_free(scheme);
-    curl_free(host);
-    curl_free(zone);
-    curl_free(port);
-    curl_free(path);
-    curl_free(decoded);
-    curl_free(query);
-    curl_free(fragment);
-    curl_free(user);
+    for (size_t i = 0; i < nparts; i++)
+        curl_free(*parts[i].ret);
     curl_url_cleanup(u);
     return r;
 }
