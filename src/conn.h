@@ -31,7 +31,7 @@ struct conn {
     struct fleet_tag *fleet; /* the device of its last header request, or NULL; owned */
     struct deadline *deadline; /* its request head's (http.c owns it), or NULL */
     /* The access log's: the download in progress (downloads), and when
-     * the head of the request being answered came in (monotonic us). */
+     * the head of the request being answered came in (requests; monotonic us). */
     struct download download;
     int64_t request_us;
     /* While parked: */

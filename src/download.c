@@ -15,7 +15,7 @@ int64_t download_now_us(void)
 
 static bool same(const struct download *d, const struct download_step *s)
 {
-    return d->name != NULL && d->gen == s->gen && strlen(d->name) == s->name_len &&
+    return d->name != NULL && d->gen == s->gen && d->name_len == s->name_len &&
            memcmp(d->name, s->name, s->name_len) == 0;
 }
 
@@ -35,8 +35,9 @@ int download_count(struct download *d, const struct download_step *s, int64_t no
             *ret_abandoned = *d;
             moved = 1;
         }
-        *d = (struct download){.name = name, .gen = s->gen, .version = s->version,
-                               .blocks = s->blocks, .size = s->size, .started_us = s->head_us};
+        *d = (struct download){.name = name, .name_len = s->name_len, .gen = s->gen,
+                               .version = s->version, .blocks = s->blocks, .size = s->size,
+                               .started_us = now_us};
     }
     /* A range request names its version only when it is the current one. */
     if (d->version < 0)

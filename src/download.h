@@ -14,6 +14,7 @@
 
 struct download {
     char *name;               /* owned; NULL: none in progress */
+    size_t name_len;
     uint64_t gen;             /* generation id */
     int64_t version;          /* announced with it; -1: not known */
     uint32_t blocks;          /* of the image */
@@ -22,7 +23,7 @@ struct download {
     uint64_t size;            /* image bytes */
     uint64_t image_bytes;     /* of them served (a range asked twice counts twice) */
     uint64_t bytes;           /* body bytes served: blocks and image bytes */
-    int64_t started_us;       /* monotonic clock: its first request's head came in */
+    int64_t started_us;       /* monotonic clock: its first answer was queued */
     int64_t last_us;          /* its last answer was queued */
 };
 
@@ -36,7 +37,6 @@ struct download_step {
     uint64_t size;
     bool block;
     uint64_t bytes;
-    int64_t head_us;          /* when its request head came in */
 };
 
 /* The clock the durations are measured with, in microseconds. */

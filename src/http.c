@@ -250,7 +250,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         *req_cls = &in_flight_marker;
         atomic_fetch_add_explicit(&h->in_flight, 1, memory_order_relaxed);
         head_due(c, 0); /* the head is in */
-        if ((h->log_requests || h->log_downloads) && conn_of(c) != NULL)
+        if (h->log_requests && conn_of(c) != NULL)
             conn_of(c)->request_us = download_now_us();
         if (h->legacy_keep_alive)
             count_head(c);

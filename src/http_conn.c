@@ -48,7 +48,7 @@ void http_count_download(const struct http *h, struct MHD_Connection *c, struct 
                            .name = route->name, .name_len = route->name_len,
                            .gen = s->served->id, .version = s->served_version,
                            .blocks = s->served->nblocks, .size = s->served->size,
-                           .block = block, .bytes = s->body_len, .head_us = conn->request_us},
+                           .block = block, .bytes = s->body_len},
                        download_now_us(), &abandoned) == 1) {
         download_ended(h, c, &abandoned);
         download_clear(&abandoned);

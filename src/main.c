@@ -240,8 +240,12 @@ static int start_server(const struct conf *c, int *fd, struct tls *tls, unsigned
                        .event = on_http,
                        .event_cls = m,
                        .fleet = c->fleet_track ? fleet : NULL,
-                       .log_downloads = c->access_log == CONF_ACCESS_LOG_DOWNLOADS,
-                       .log_requests = c->access_log == CONF_ACCESS_LOG_REQUESTS,
+                       /* Below info level the lines are never written: nothing
+                        * is counted or timed for them either. */
+                       .log_downloads = c->access_log == CONF_ACCESS_LOG_DOWNLOADS &&
+                                        log_enabled(LOG_LEVEL_INFO),
+                       .log_requests = c->access_log == CONF_ACCESS_LOG_REQUESTS &&
+                                       log_enabled(LOG_LEVEL_INFO),
                    },
                    cat, ret);
     *fd = -1; /* http_start() took it, even on failure */

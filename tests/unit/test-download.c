@@ -15,7 +15,7 @@ static struct download_step block(const char *name, uint64_t gen)
 {
     return (struct download_step){.name = name, .name_len = strlen(name), .gen = gen,
                                   .version = 7, .blocks = 4, .size = 1000, .block = true,
-                                  .bytes = 260, .head_us = 100};
+                                  .bytes = 260};
 }
 
 static void test_blocks_finish(void **state)
@@ -34,7 +34,7 @@ static void test_blocks_finish(void **state)
     assert_int_equal(d.served, 4);
     assert_int_equal(d.bytes, 1040);
     assert_int_equal(d.version, 7);
-    assert_int_equal(d.started_us, 100);
+    assert_int_equal(d.started_us, 200);
     assert_int_equal(d.last_us, 500);
     download_clear(&d);
     assert_null(d.name);
