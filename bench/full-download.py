@@ -44,7 +44,7 @@ def download(otaget, port, out, size):
     proc = subprocess.run([otaget, "-q", "-o", out, "http://127.0.0.1:%d/%s" % (port, NAME)],
                           capture_output=True, text=True, timeout=RUN_LIMIT)
     elapsed = time.perf_counter() - t0
-    summary = re.compile(r"^otaget: %s version %d installed: %d bytes, crc 0x[0-9a-f]{8}, "
+    summary = re.compile(r"^otaget: %s version %d installed: %d bytes, crc 0x[0-9A-F]{8}, "
                          r"(\d+) blocks fetched from block 0, 1 attempt" % (NAME, VERSION, size),
                          re.M)
     m = summary.search(proc.stdout)

@@ -20,6 +20,13 @@ struct conf_paths {
     unsigned n;
 };
 
+/* access_log: which lines of the access log are written, at info level. */
+enum conf_access_log {
+    CONF_ACCESS_LOG_OFF,
+    CONF_ACCESS_LOG_DOWNLOADS,  /* one per download finished or abandoned */
+    CONF_ACCESS_LOG_REQUESTS,   /* one per request */
+};
+
 struct conf {
     char *firmware_dir;       /* owned */
     char *bind;               /* owned; an IPv4 or IPv6 literal */
@@ -28,6 +35,7 @@ struct conf {
     unsigned request_timeout; /* seconds for a request head, from its start */
     bool legacy_keep_alive;
     enum log_level log_level;
+    enum conf_access_log access_log;
     unsigned threads;         /* 0: one per CPU */
     unsigned max_connections;
     unsigned max_connections_per_address; /* 0: no limit; see conf_per_address() */
@@ -85,6 +93,11 @@ int conf_check(const struct conf *c, char *err, size_t errlen);
 /* The connections one client address may have open at a time (0: no limit):
  * max_connections_per_address, or an eighth of max_connections if unset. */
 unsigned conf_per_address(const struct conf *c);
+
+/* access_log's words: "off", "downloads" or "requests". parse returns 0
+ * and the value in *@ret, or -EINVAL. */
+int conf_access_log_parse(const char *word, enum conf_access_log *ret);
+const char *conf_access_log_name(enum conf_access_log a);
 
 /* Writes the effective settings as one "key=value ..." line into @buf. */
 void conf_describe(const struct conf *c, char *buf, size_t len);

@@ -15,6 +15,7 @@ enum conf_type {
     CONF_TYPE_LEVEL, CONF_TYPE_SIZE,
     CONF_TYPE_SECTION, /* a mapping whose keys are "NAME.key" rows of the table */
     CONF_TYPE_PATHS,   /* a list of paths (struct conf_paths), at most max of them */
+    CONF_TYPE_ACCESS_LOG, /* enum conf_access_log */
 };
 
 /* One row of the key table: where the value goes and its range. */

@@ -137,6 +137,11 @@ int conf_key_set(struct conf *c, const struct conf_key *k, const char *value, bo
             return fail(err, errlen, "%s: expected true or false, got '%s'", k->name, value);
         *(bool *)field = b;
         return 0;
+    case CONF_TYPE_ACCESS_LOG:
+        if (conf_access_log_parse(value, field) < 0)
+            return fail(err, errlen, "%s: expected off, downloads or requests, got '%s'",
+                        k->name, value);
+        return 0;
     case CONF_TYPE_LEVEL:
         if (log_level_parse(value, &level) < 0)
             return fail(err, errlen,
@@ -166,6 +171,27 @@ int conf_check(const struct conf *c, char *err, size_t errlen)
     return 0;
 }
 
+static const char *const access_log_names[] = {
+    [CONF_ACCESS_LOG_OFF] = "off",
+    [CONF_ACCESS_LOG_DOWNLOADS] = "downloads",
+    [CONF_ACCESS_LOG_REQUESTS] = "requests",
+};
+
+int conf_access_log_parse(const char *word, enum conf_access_log *ret)
+{
+    for (size_t i = 0; i < sizeof(access_log_names) / sizeof(access_log_names[0]); i++)
+        if (strcmp(word, access_log_names[i]) == 0) {
+            *ret = (enum conf_access_log)i;
+            return 0;
+        }
+    return -EINVAL;
+}
+
+const char *conf_access_log_name(enum conf_access_log a)
+{
+    return access_log_names[a];
+}
+
 unsigned conf_per_address(const struct conf *c)
 {
     /* An eighth leaves one host far from every slot and room for a site
@@ -181,13 +207,14 @@ void conf_describe(const struct conf *c, char *buf, size_t len)
              "firmware_dir=%s bind=%s port=%u idle_timeout=%u request_timeout=%u "
              "legacy_keep_alive=%s threads=%u max_connections=%u "
              "max_connections_per_address=%u connection_memory=%llu settle_ms=%u "
-             "retain_seconds=%u max_memory=%lluM max_image_size=%lluM log_level=%s user=%s",
+             "retain_seconds=%u max_memory=%lluM max_image_size=%lluM log_level=%s "
+             "access_log=%s user=%s",
              c->firmware_dir, c->bind, c->port, c->idle_timeout, c->request_timeout,
              c->legacy_keep_alive ? "on" : "off", c->threads, c->max_connections,
              conf_per_address(c), (unsigned long long)c->connection_memory, c->settle_ms,
              c->retain_seconds, (unsigned long long)(c->max_memory >> 20),
              (unsigned long long)(c->max_image_size >> 20), log_level_name(c->log_level),
-             c->user);
+             conf_access_log_name(c->access_log), c->user);
 
     if (c->tls_cert != NULL && n > 0 && (size_t)n < len)
         n += snprintf(buf + n, len - (size_t)n, " tls.port=%u tls.cert=%s tls.key=%s",

@@ -22,6 +22,7 @@ void conn_free(struct conn *c)
         return;
     free(c->pin_name);
     fleet_tag_free(c->fleet);
+    download_clear(&c->download);
     free(c);
 }
 

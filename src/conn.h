@@ -17,8 +17,10 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "download.h"
+
 /* Kept small: every open connection has one, idle ones included (about
- * 130 bytes with its pin). */
+ * 220 bytes with its pin and its download). */
 struct conn {
     bool reopen;            /* the last request asked for "close" (legacy) */
     uint64_t head_bytes;    /* legacy: bytes of the request heads parsed on the socket */
@@ -34,6 +36,10 @@ struct conn {
      * the socket had received and sent then; see http_conn.c. */
     bool awaiting, keeps;
     uint64_t rx_mark, tx_mark;
+    /* The access log's: the download in progress (downloads), and when
+     * the head of the request being answered came in (requests; monotonic us). */
+    struct download download;
+    int64_t request_us;
     /* While parked: */
     struct conn *next;
     int fd;
@@ -54,7 +60,7 @@ struct conn_parking {
 /* Returns a new, unpinned state, or NULL. */
 struct conn *conn_new(void);
 
-/* Frees @c, its pin and its device tag. NULL is ignored. */
+/* Frees @c, its pin, its device tag and its download. NULL is ignored. */
 void conn_free(struct conn *c);
 
 /* Pins @c to generation @gen of @name (@len bytes), announced as @version.

@@ -141,6 +141,9 @@ static enum MHD_Result respond(struct http *h, struct MHD_Connection *c, struct 
     ret = MHD_queue_response(c, e->status, r);
     e->kind = HTTP_EVENT_REQUEST;
     e->connection = c;
+    e->log_request = h->log_requests;
+    if (h->log_requests && conn_of(c) != NULL)
+        e->duration_us = (uint64_t)(download_now_us() - conn_of(c)->request_us);
     if (strcmp(e->method, "HEAD") == 0)
         e->body_bytes = 0;
     http_report(h, e);
@@ -185,6 +188,8 @@ static enum MHD_Result answer(struct http *h, struct MHD_Connection *c, const ch
     }
     e.status = s.status;
     e.body_bytes = reply_body_bytes(&h->replies, &s);
+    if (h->log_downloads)
+        http_count_download(h, c, rq.conn, &rq.route, &s);
     ret = respond(h, c, &e, r);
     if (s.canned == SERVE_BODY)
         MHD_destroy_response(r);
@@ -281,6 +286,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         *req_cls = &in_flight_marker;
         atomic_fetch_add_explicit(&h->in_flight, 1, memory_order_relaxed);
         head_due(c, 0); /* the head is in */
+        if (h->log_requests && conn_of(c) != NULL)
+            conn_of(c)->request_us = download_now_us();
         if (h->legacy_keep_alive)
             count_head(c);
         /* libmicrohttpd closes the connection after a response queued from
@@ -383,6 +390,8 @@ int http_start(const struct http_options *o, struct catalog *cat, struct http **
     h->connection_memory = o->connection_memory;
     h->event = o->event;
     h->event_cls = o->event_cls;
+    h->log_downloads = o->log_downloads;
+    h->log_requests = o->log_requests;
     h->fleet = o->fleet;
     h->first_head_ms = (int64_t)o->request_timeout * 1000;
     h->later_head_ms = ((int64_t)o->idle_timeout + o->request_timeout) * 1000;
@@ -462,6 +471,11 @@ void http_peer_name(const struct http_event *e, char *buf, size_t len)
         snprintf(buf, len, "%s", e->address);
     else
         reply_peer_name(e->connection, buf, len);
+}
+
+unsigned http_peer_port(const struct http_event *e)
+{
+    return reply_peer_port(e->connection);
 }
 
 void http_begin_stop(struct http *h)

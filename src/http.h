@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "catalog.h"
+#include "download.h"
 #include "fleet.h"
 #include "route.h"
 
@@ -21,19 +22,27 @@ enum http_event_kind {
     HTTP_EVENT_KEEP_ALIVE_FAILED, /* a legacy socket could not be kept open */
     HTTP_EVENT_HEADER_ROOM,      /* the library closed a connection: no room for the response */
     HTTP_EVENT_LIBRARY,          /* any other message of the library */
+    HTTP_EVENT_DOWNLOAD,         /* a download ended (http_options.log_downloads) */
 };
 
 /* Something an operator may want to know; valid during the callback only.
  * Nothing in it is formatted for the callback: counting is cheap. */
 struct http_event {
     enum http_event_kind kind;
-    void *connection;            /* REQUEST: the client, for http_peer_name() */
+    void *connection;            /* REQUEST, DOWNLOAD: the client, for http_peer_name() */
     const char *method;          /* REQUEST */
     const char *url;             /* REQUEST */
     unsigned status;             /* REQUEST */
     enum route_kind endpoint;    /* REQUEST: what the path named (ROUTE_NONE also for 431) */
     uint64_t body_bytes;         /* REQUEST: bytes of the response body (0 for HEAD) */
     const char *address;         /* REQUEST: the client's address if it was formatted, or NULL */
+    /* REQUEST: the access log wants its line (http_options.log_requests),
+     * and the microseconds from its head's arrival to its answer queued. */
+    bool log_request;
+    uint64_t duration_us;
+    /* DOWNLOAD: the one that ended, and whether it was finished. */
+    const struct download *download;
+    bool finished;
     /* REQUEST: POST /NAME/report as the registry decided it, or NULL. */
     const struct fleet_report_result *report;
     /* REQUEST: an Arduino updater's request refused with 403 (espota.h):
@@ -64,6 +73,10 @@ struct http_options {
      * for every request: a costly report should be skipped early. */
     void (*event)(void *cls, const struct http_event *e);
     void *event_cls;
+    /* The access log: report each download's end (HTTP_EVENT_DOWNLOAD), or
+     * time each request (log_request). Neither costs anything when false. */
+    bool log_downloads;
+    bool log_requests;
 };
 
 struct http;
@@ -80,6 +93,9 @@ int http_start(const struct http_options *o, struct catalog *cat, struct http **
  * @buf of @len bytes (e->address if set). Only asked for when needed: it
  * costs more than the rest of a block request. */
 void http_peer_name(const struct http_event *e, char *buf, size_t len);
+
+/* The client port of the REQUEST or DOWNLOAD event @e (0 if unknown). */
+unsigned http_peer_port(const struct http_event *e);
 
 /* Starts stopping: legacy sockets are no longer handed back; connections
  * keep being served until http_stop(). */

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 
 #include "deadline.h"
+#include "generation.h"
 #include "legacy.h"
 #include "tls.h"
 
@@ -99,9 +100,45 @@ static void answer_garbage(struct MHD_Connection *c, const struct conn *conn)
         (void)shutdown(fd, SHUT_WR);
 }
 
-/* A connection's end: its state goes (NULL: it had none). */
-static void drop(const struct http *h, struct conn *conn)
+/* The end of @d, a download on @c, for the access log. */
+static void download_ended(const struct http *h, struct MHD_Connection *c,
+                           const struct download *d)
 {
+    http_report(h, &(struct http_event){.kind = HTTP_EVENT_DOWNLOAD, .connection = c,
+                                        .download = d, .finished = download_finished(d)});
+}
+
+void http_count_download(const struct http *h, struct MHD_Connection *c, struct conn *conn,
+                         const struct route *route, const struct serve_response *s)
+{
+    struct download abandoned;
+    bool block = route->kind == ROUTE_BLOCK;
+
+    if (conn == NULL || s->served == NULL || (s->status != 200 && s->status != 206) ||
+        (!block && route->kind != ROUTE_IMAGE))
+        return;
+    if (download_count(&conn->download,
+                       &(struct download_step){
+                           .name = route->name, .name_len = route->name_len,
+                           .gen = s->served->id, .version = s->served_version,
+                           .blocks = s->served->nblocks, .size = s->served->size,
+                           .block = block, .bytes = s->body_len},
+                       download_now_us(), &abandoned) == 1) {
+        download_ended(h, c, &abandoned);
+        download_clear(&abandoned);
+    }
+    if (download_finished(&conn->download)) {
+        download_ended(h, c, &conn->download);
+        download_clear(&conn->download);
+    }
+}
+
+/* A connection's end: its state goes (NULL: it had none), and with it the
+ * download it left unfinished. */
+static void drop(const struct http *h, struct MHD_Connection *c, struct conn *conn)
+{
+    if (conn != NULL && conn->download.name != NULL)
+        download_ended(h, c, &conn->download);
     conn_free(conn);
     count_connection(h, -1);
 }
@@ -122,14 +159,14 @@ static void reopen(struct http *h, struct MHD_Connection *c, struct conn *conn)
      * the stream cannot be resumed in step, so it is closed. */
     if (fdi == NULL || ai == NULL || ai->client_addr == NULL ||
         !legacy_in_sync(fdi->connect_fd, conn->head_bytes)) {
-        drop(h, conn);
+        drop(h, c, conn);
         return;
     }
     len = address_length(ai->client_addr);
     fd = fcntl(fdi->connect_fd, F_DUPFD_CLOEXEC, 0);
     if (fd < 0) {
         http_report(h, &(struct http_event){.kind = HTTP_EVENT_KEEP_ALIVE_FAILED, .error = -errno});
-        drop(h, conn);
+        drop(h, c, conn);
         return;
     }
     /* Parked before the library may start the new connection, in any thread. */
@@ -145,7 +182,7 @@ static void reopen(struct http *h, struct MHD_Connection *c, struct conn *conn)
         /* Unless a library connection started on it and took it back. */
         conn = conn_claim(&h->parking, fd, ai->client_addr, len);
         if (conn != NULL)
-            drop(h, conn);
+            drop(h, c, conn);
     }
 }
 
@@ -196,5 +233,5 @@ void http_connection_event(void *cls, struct MHD_Connection *c, void **socket_co
     }
     if (conn != NULL && h->tls == NULL && !atomic_load(&h->stopping))
         answer_garbage(c, conn);
-    drop(h, conn);
+    drop(h, c, conn);
 }

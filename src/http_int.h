@@ -10,6 +10,7 @@
 #include "conn.h"
 #include "http.h"
 #include "reply.h"
+#include "serve.h"
 
 struct http {
     /* Written once MHD_start_daemon() returns; worker threads may already
@@ -28,6 +29,7 @@ struct http {
     int64_t first_head_ms, later_head_ms; /* how long heads may take (see http.c) */
     void (*event)(void *cls, const struct http_event *e);
     void *event_cls;
+    bool log_downloads, log_requests; /* the access log's (http_options) */
 };
 
 static inline void http_report(const struct http *h, const struct http_event *e)
@@ -39,6 +41,11 @@ static inline void http_report(const struct http *h, const struct http_event *e)
 /* Plain HTTP: @conn (on @c) now waits for a request line; a close before
  * one is parsed answers 400 if bytes came (see http_conn.c). */
 void http_conn_await(struct MHD_Connection *c, struct conn *conn);
+
+/* Counts what the answer @s to a request for @route served into the
+ * download of @conn (access_log: downloads), reporting the download it ends. */
+void http_count_download(const struct http *h, struct MHD_Connection *c, struct conn *conn,
+                         const struct route *route, const struct serve_response *s);
 
 /* MHD_OPTION_NOTIFY_CONNECTION (@cls is the http): a connection's state
  * made when it starts (or taken back from the parking), and released, or

@@ -250,6 +250,12 @@ static int start_server(const struct conf *c, int *fd, struct tls *tls, unsigned
                        .event = on_http,
                        .event_cls = m,
                        .fleet = c->fleet_track ? fleet : NULL,
+                       /* Below info level the lines are never written: nothing
+                        * is counted or timed for them either. */
+                       .log_downloads = c->access_log == CONF_ACCESS_LOG_DOWNLOADS &&
+                                        log_enabled(LOG_LEVEL_INFO),
+                       .log_requests = c->access_log == CONF_ACCESS_LOG_REQUESTS &&
+                                       log_enabled(LOG_LEVEL_INFO),
                    },
                    cat, ret);
     *fd = -1; /* http_start() took it, even on failure */
@@ -360,9 +366,8 @@ int main(int argc, char **argv)
     }
     r = fleet_new(&(struct fleet_options){conf.fleet_track, conf.fleet_max_devices,
                                           conf.fleet_history, conf.fleet_stall_seconds}, &fleet);
-    if (r == 0)
-        fleet_on_done(fleet, report_fleet_done, NULL);
-    else
+    /* Finished downloads are the access log's lines (access_log). */
+    if (r < 0)
         log_error("device registry: %s", strerror(-r));
     /* Before serving, so that the devices read back are there. */
     if (r == 0 && conf.fleet_track &&

@@ -229,6 +229,19 @@ void reply_peer_name(struct MHD_Connection *c, char *buf, size_t len)
         snprintf(buf, len, "?");
 }
 
+unsigned reply_peer_port(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *peer = ci != NULL ? ci->client_addr : NULL;
+
+    if (peer != NULL && peer->sa_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)peer)->sin_port);
+    if (peer != NULL && peer->sa_family == AF_INET6)
+        return ntohs(((const struct sockaddr_in6 *)peer)->sin6_port);
+    return 0;
+}
+
 void reply_library_message(char *buf, size_t len, const char *fmt, va_list ap)
 {
     size_t n;

@@ -74,6 +74,9 @@ bool reply_body_add(struct reply_body *b, const char *data, size_t len);
  * (at least INET6_ADDRSTRLEN). */
 void reply_peer_name(struct MHD_Connection *c, char *buf, size_t len);
 
+/* The client port of @c, or 0 if unknown. */
+unsigned reply_peer_port(struct MHD_Connection *c);
+
 /* True when the request has a body (a Content-Length other than 0, or a
  * Transfer-Encoding). */
 bool reply_has_body(struct MHD_Connection *c);

@@ -144,6 +144,44 @@ static void tell_esp(const struct http_event *e)
                 e->esp_refused, skipped);
 }
 
+/* "ADDRESS:PORT" of the client of @e ("[ADDRESS]:PORT" for IPv6) into @buf. */
+static const char *peer(const struct http_event *e, char *buf, size_t len)
+{
+    char addr[HTTP_PEER_NAME_MAX];
+
+    http_peer_name(e, addr, sizeof(addr));
+    snprintf(buf, len, strchr(addr, ':') != NULL ? "[%s]:%u" : "%s:%u", addr,
+             http_peer_port(e));
+    return buf;
+}
+
+/* The access log's line for a request (access_log: requests). */
+static void tell_request(const struct http_event *e)
+{
+    char who[HTTP_PEER_NAME_MAX + 8], method[64], url[900];
+
+    /* The client's bytes, escaped: a %0A in a URL must not start a line. */
+    log_info("request %s %s %s status=%u bytes=%llu us=%llu", peer(e, who, sizeof(who)),
+             escape_name(e->method, method, sizeof(method)),
+             escape_name(e->url, url, sizeof(url)), e->status,
+             (unsigned long long)e->body_bytes, (unsigned long long)e->duration_us);
+}
+
+/* The access log's line for a download that ended (access_log: downloads). */
+static void tell_download(const struct http_event *e)
+{
+    const struct download *d = e->download;
+    char who[HTTP_PEER_NAME_MAX + 8], name[ESCAPE_NAME_SIZE], version[24] = "?";
+    uint64_t us = (uint64_t)(d->last_us - d->started_us);
+
+    if (d->version >= 0)
+        snprintf(version, sizeof(version), "%lld", (long long)d->version);
+    log_info("download %s %s %s version=%s blocks=%u/%u bytes=%llu duration=%llu.%06llus",
+             e->finished ? "finished" : "abandoned", peer(e, who, sizeof(who)),
+             esc(d->name, name), version, d->served, d->blocks, (unsigned long long)d->bytes,
+             (unsigned long long)(us / 1000000), (unsigned long long)(us % 1000000));
+}
+
 void report_http(void *cls, const struct http_event *e)
 {
     /* Warnings that can come with every request: once a minute. */
@@ -155,11 +193,19 @@ void report_http(void *cls, const struct http_event *e)
     switch (e->kind) {
     case HTTP_EVENT_CONNECTION:
         return;
+    case HTTP_EVENT_DOWNLOAD:
+        if (log_enabled(LOG_LEVEL_INFO))
+            tell_download(e);
+        return;
     case HTTP_EVENT_REQUEST:
         if (e->report != NULL)
             tell_report(e);
         if (e->esp_refused != NULL)
             tell_esp(e);
+        if (e->log_request && log_enabled(LOG_LEVEL_INFO)) {
+            tell_request(e);
+            return;
+        }
         /* First: the address costs more than the rest of a block request. */
         if (!log_enabled(LOG_LEVEL_DEBUG))
             return;
@@ -189,18 +235,4 @@ void report_http(void *cls, const struct http_event *e)
     }
     /* The library's messages may quote the URL. */
     log_debug("libmicrohttpd: %s", escape_name(e->message, url, sizeof(url)));
-}
-
-void report_fleet_done(void *cls, const struct fleet_done *d)
-{
-    const struct fleet_device *dev = d->device;
-    char id[ESCAPE_NAME_SIZE], name[ESCAPE_NAME_SIZE];
-
-    (void)cls;
-    if (!log_enabled(LOG_LEVEL_INFO))
-        return;
-    log_info("downloaded %s %s %s version=%u blocks=%u duration=%llu.%03llus rate=%lluB/s",
-             esc(dev->id, id), dev->address, esc(dev->firmware, name), dev->offered,
-             dev->blocks_total, (unsigned long long)(d->duration_ms / 1000),
-             (unsigned long long)(d->duration_ms % 1000), (unsigned long long)dev->rate);
 }

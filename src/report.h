@@ -23,14 +23,12 @@ int report_change(const struct catalog_change *change, bool listing, char *buf, 
 int report_version(const struct catalog_change *change, char *buf, size_t len);
 
 /* Logs what the HTTP servers report (http_options.event), from their threads:
- * each request at debug level, each report accepted at info level and those
+ * the access log at info level (each request when the event asks for its
+ * line, else at debug level; each download that ended), each report
+ * accepted at info level and those
  * refused as the registry says (once a minute per address), and the warnings
  * that could come with every request at most once a minute, with the count
  * of those left out. */
 void report_http(void *cls, const struct http_event *e);
-
-/* Logs a finished download at info level (for fleet_on_done, from the
- * HTTP threads): device, address, firmware, version, blocks, duration, rate. */
-void report_fleet_done(void *cls, const struct fleet_done *d);
 
 #endif

@@ -63,6 +63,7 @@ static void body(struct serve_response *r, unsigned status, const void *data, si
     r->release = release;
     r->owner = owner;
     r->nheaders = 0;
+    r->served = release == release_generation ? owner : NULL;
 }
 
 /* Only GETs feed the registry: a HEAD serves no bytes, and devices download
@@ -294,6 +295,7 @@ static void serve_pinned(struct catalog *cat, const struct serve_request *rq,
     if (rq->route.kind == ROUTE_BLOCK && tracked(rq))
         track_block(rq, g);
     body(r, 200, data, len, release_generation, g);
+    r->served_version = version;
     add_header(r, content_type, octet_stream);
     add_header(r, etag_name, g->etag);
 }
@@ -356,6 +358,7 @@ static void serve_image(struct catalog *cat, const struct serve_request *rq,
     if (status == 200 || status == 206) {
         body(r, status, g->data + first, g->size > 0 ? (size_t)(last - first + 1) : 0,
              release_generation, g);
+        r->served_version = version;
         if (tracked(rq))
             track_image(rq, r, g);
     } else
@@ -461,6 +464,7 @@ void serve_handle(struct catalog *cat, const struct serve_request *rq,
 {
     ret->has_report = false;
     ret->esp_refused = NULL;
+    ret->served = NULL;
     if (rq->route.kind == ROUTE_REPORT) {
         serve_report(cat, rq, ret);
         return;

@@ -91,6 +91,11 @@ struct serve_response {
     /* An updater's request answered 403 (espota_decide): why, for the
      * warning; else NULL. */
     const char *esp_refused;
+    /* The generation a block, the manifest or image bytes come from (kept
+     * alive by @owner), or NULL; with the version announced with it (-1:
+     * not known), for a block or image bytes (200, 206). For the access log. */
+    const struct generation *served;
+    int64_t served_version;
     /* A report the registry decided on (has_report), for its log line. */
     bool has_report;
     struct fleet_report_result report;

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <curl/curl.h>
+
 void cli_usage(FILE *f)
 {
     fputs("Usage: otaget [OPTIONS] http://HOST[:PORT]/NAME\n"
@@ -32,8 +34,11 @@ void cli_usage(FILE *f)
           "  -v, --verbose              show the OTA core's log lines\n"
           "  -q, --quiet                no progress, only the summary and errors\n"
           "  -h, --help                 print this help and exit\n"
+          "  -V, --version              print the version and exit\n"
           "\n"
-          "Exit status: 0 installed or up to date, 1 failure, 2 usage error.\n",
+          "Exit status: 0 installed or up to date, 1 other failure, 2 usage error,\n"
+          "3 cannot connect (or the connection failed), 4 HTTP error or not the block\n"
+          "protocol, 5 verification failed (CRC, signature), 6 flash error.\n",
           f);
 }
 
@@ -65,58 +70,103 @@ static int parse_number(const char *s, uint64_t min, uint64_t max, uint64_t *ret
     return 0;
 }
 
-/* http://HOST[:PORT]/NAME, HOST an IPv4 address, a name or [IPv6]. */
-static int parse_url(const char *url, struct cli_options *o)
+/* The part @what of @u into *@ret (curl_free() it), or NULL if absent. */
+static CURLUcode url_part(CURLU *u, CURLUPart what, unsigned flags, char **ret)
 {
-    const char *p = url, *host, *host_end, *name;
-    uint64_t port = 80;
-    size_t hlen;
+    CURLUcode rc = curl_url_get(u, what, ret, flags);
 
-    if (strncasecmp(p, "http://", 7) != 0)
-        return usage_error("%s: not an http:// URL", url);
-    p += 7;
-    if (*p == '[') {
-        host = ++p;
-        host_end = strchr(p, ']');
-        if (host_end == NULL)
-            return usage_error("%s: missing ']' after the IPv6 address", url);
-        p = host_end + 1;
-    } else {
-        host = p;
-        p += strcspn(p, ":/");
-        host_end = p;
+    if (rc == CURLUE_NO_QUERY || rc == CURLUE_NO_FRAGMENT || rc == CURLUE_NO_USER ||
+        rc == CURLUE_NO_PORT || rc == CURLUE_NO_ZONEID) {
+        *ret = NULL;
+        return CURLUE_OK;
     }
-    hlen = (size_t)(host_end - host);
-    if (hlen == 0)
-        return usage_error("%s: no host", url);
-    if (hlen > CLI_HOST_MAX)
-        return usage_error("%s: host longer than %u characters", url, CLI_HOST_MAX);
-    if (*p == ':') {
-        char digits[8];
-        size_t dlen = strcspn(++p, "/");
+    return rc;
+}
 
-        if (dlen == 0 || dlen >= sizeof(digits))
-            return usage_error("%s: bad port", url);
-        memcpy(digits, p, dlen);
-        digits[dlen] = '\0';
-        if (parse_number(digits, 1, 65535, &port) < 0)
-            return usage_error("%s: bad port '%s'", url, digits);
-        p += dlen;
-    }
-    if (*p != '/' || p[1] == '\0')
+/* Checks the name of "/NAME" (@path as written, percent-encoded; @decoded
+ * the same decoded) and copies it as written: the engine sends it so. */
+static int take_name(const char *url, const char *path, const char *decoded,
+                     struct cli_options *o)
+{
+    const char *name = path + 1;
+
+    if (path[0] != '/' || name[0] == '\0')
         return usage_error("%s: no firmware name (http://HOST[:PORT]/NAME)", url);
-    name = p + 1;
+    if (strchr(name, '/') != NULL || strchr(decoded + 1, '/') != NULL)
+        return usage_error("%s: the name may not contain '/'", url);
     if (strlen(name) > CLI_NAME_MAX)
         return usage_error("%s: name longer than %u characters", url, CLI_NAME_MAX);
-    for (p = name; *p != '\0'; p++)
-        if (*p <= ' ' || *p >= 127 || strchr("/?#%", *p) != NULL)
-            return usage_error("%s: the name may not contain '%c'", url,
-                               *p > ' ' && *p < 127 ? *p : '?');
-    memcpy(o->host, host, hlen);
-    o->host[hlen] = '\0';
-    o->port = (uint16_t)port;
     snprintf(o->name, sizeof(o->name), "%s", name);
     return 0;
+}
+
+/* http://HOST[:PORT]/NAME, HOST an IPv4 address, a name or [IPv6], NAME
+ * percent-encoded as otad lists it (my%20fw): libcurl's URL parser splits
+ * it as curl would. */
+static int parse_url(const char *url, struct cli_options *o)
+{
+    char *scheme = NULL, *host = NULL, *zone = NULL, *port = NULL, *path = NULL;
+    char *decoded = NULL, *query = NULL, *fragment = NULL, *user = NULL;
+    const struct {
+        CURLUPart part;
+        unsigned flags;
+        char **ret;
+    } parts[] = {
+        {CURLUPART_SCHEME, 0, &scheme},     {CURLUPART_HOST, 0, &host},
+        {CURLUPART_ZONEID, 0, &zone},       {CURLUPART_PORT, 0, &port},
+        {CURLUPART_PATH, 0, &path},         {CURLUPART_PATH, CURLU_URLDECODE, &decoded},
+        {CURLUPART_QUERY, 0, &query},       {CURLUPART_FRAGMENT, 0, &fragment},
+        {CURLUPART_USER, 0, &user},
+    };
+    const size_t nparts = sizeof(parts) / sizeof(parts[0]);
+    CURLU *u = curl_url();
+    CURLUcode rc;
+    uint64_t number = 80;
+    size_t hlen;
+    int r = -EINVAL;
+
+    if (u == NULL)
+        return usage_error("out of memory");
+    rc = curl_url_set(u, CURLUPART_URL, url, 0);
+    for (size_t i = 0; rc == CURLUE_OK && i < nparts; i++)
+        rc = url_part(u, parts[i].part, parts[i].flags, parts[i].ret);
+    if (rc != CURLUE_OK) {
+        usage_error("%s: %s", url, curl_url_strerror(rc));
+        goto fail;
+    }
+    if (strcmp(scheme, "http") != 0) {
+        usage_error("%s: not an http:// URL", url);
+        goto fail;
+    }
+    if (query != NULL || fragment != NULL || user != NULL) {
+        usage_error("%s: no %s in the URL (http://HOST[:PORT]/NAME)", url,
+                    query != NULL ? "query" : fragment != NULL ? "fragment" : "user name");
+        goto fail;
+    }
+    /* IPv6 comes in brackets; the transport and the Host header want it without. */
+    hlen = strlen(host);
+    if (host[0] == '[') {
+        memmove(host, host + 1, hlen - 2);
+        host[hlen -= 2] = '\0';
+    }
+    if (hlen == 0 || hlen + (zone != NULL ? strlen(zone) + 1 : 0) > CLI_HOST_MAX) {
+        usage_error("%s: host longer than %u characters", url, CLI_HOST_MAX);
+        goto fail;
+    }
+    if (port != NULL && parse_number(port, 1, 65535, &number) < 0) {
+        usage_error("%s: bad port '%s'", url, port);
+        goto fail;
+    }
+    if (take_name(url, path, decoded, o) < 0)
+        goto fail;
+    snprintf(o->host, sizeof(o->host), zone != NULL ? "%s%%%s" : "%s", host, zone);
+    o->port = (uint16_t)number;
+    r = 0;
+fail:
+    for (size_t i = 0; i < nparts; i++)
+        curl_free(*parts[i].ret);
+    curl_url_cleanup(u);
+    return r;
 }
 
 /* What otad takes as an X-Device-Id. */
@@ -143,6 +193,7 @@ int cli_parse(int argc, char **argv, struct cli_options *ret)
         {"verbose", no_argument, NULL, 'v'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     struct cli_options o;
@@ -151,7 +202,7 @@ int cli_parse(int argc, char **argv, struct cli_options *ret)
 
     o = (struct cli_options){.retries = 10, .timeout_ms = 5000};
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":i:o:f:r:t:p:d:vqh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":i:o:f:r:t:p:d:vqhV", longopts, NULL)) != -1) {
         switch (c) {
         case 'i':
             if (parse_number(optarg, 0, UINT32_MAX, &v) < 0)
@@ -201,7 +252,9 @@ int cli_parse(int argc, char **argv, struct cli_options *ret)
             o.quiet = true;
             break;
         case 'h':
-            return 1;
+            return CLI_HELP;
+        case 'V':
+            return CLI_VERSION;
         case ':':
             return usage_error("option '%s' needs a value", argv[optind - 1]);
         default:

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "config.h"
 #include "host.h"
 #include "keys.h"
 #include "ota_boot.h"
@@ -27,8 +28,6 @@
 #include "progress.h"
 #include "summary.h"
 #include "watch.h"
-
-#define EXIT_USAGE 2
 
 #define BACKOFF_FIRST_MS 250u
 #define BACKOFF_MAX_MS 3000u
@@ -111,15 +110,20 @@ int main(int argc, char **argv)
     bool any_block = false;
     char why[256];
     FILE *report;
+    int status = CLI_EXIT_FAILURE;
     int r;
 
     r = cli_parse(argc, argv, &o);
-    if (r == 1) {
+    if (r == CLI_HELP) {
         cli_usage(stdout);
-        return EXIT_SUCCESS;
+        return CLI_EXIT_OK;
+    }
+    if (r == CLI_VERSION) {
+        printf("otaget %s\n", OTAD_VERSION);
+        return CLI_EXIT_OK;
     }
     if (r < 0)
-        return EXIT_USAGE;
+        return CLI_EXIT_USAGE;
     report = o.out != NULL && strcmp(o.out, "-") == 0 ? stderr : stdout;
     progress_init();
     run.o = &o;
@@ -136,7 +140,7 @@ int main(int argc, char **argv)
         if (r < 0) {
             progress_msg("cannot use the key %s: %s", o.pub[i],
                          r == -EINVAL ? "not a P-256 public key" : strerror(-r));
-            return EXIT_FAILURE;
+            return CLI_EXIT_FAILURE;
         }
     }
     /* With keys, the rules of a bootloader that requires signatures;
@@ -151,7 +155,7 @@ int main(int argc, char **argv)
     if (r < 0) {
         progress_msg("cannot open the flash image %s: %s", o.flash,
                      r == -EINVAL ? "not a 512 KiB flash image" : strerror(-r));
-        return EXIT_FAILURE;
+        return CLI_EXIT_FLASH;
     }
 
     for (;;) {
@@ -160,6 +164,7 @@ int main(int argc, char **argv)
         r = ota_state_load(&store, ota_port_flash_map());
         if (r < 0) {
             progress_msg("cannot read the boot state from the simulated flash");
+            status = CLI_EXIT_FLASH;
             goto fail;
         }
         ota_update_init(&u, &cfg, &store);
@@ -185,6 +190,7 @@ int main(int argc, char **argv)
             else
                 progress_msg("%s", why);
             report_end(&cfg, &u, r);
+            status = summary_exit_status(r);
             goto fail;
         }
         if (!o.quiet)
@@ -204,6 +210,7 @@ int main(int argc, char **argv)
             r = write_image(o.out, u.header.binsize);
             if (r < 0) {
                 progress_msg("cannot write %s: %s", o.out, strerror(-r));
+                status = CLI_EXIT_FAILURE;
                 goto fail;
             }
         }
@@ -211,9 +218,9 @@ int main(int argc, char **argv)
     }
     fflush(report);
     host_flash_close();
-    return EXIT_SUCCESS;
+    return CLI_EXIT_OK;
 
 fail:
     host_flash_close();
-    return EXIT_FAILURE;
+    return status;
 }

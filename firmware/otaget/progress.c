@@ -86,7 +86,7 @@ static void announce(struct progress *p, uint32_t done, uint32_t total)
     p->last_decile = (int)((uint64_t)(done - 1) * 10 / total);
     if (!p->o->quiet && p->u->first_block == 0)
         progress_msg("%s: downloading version %" PRIu32 ": %" PRIu32 " bytes, %" PRIu32
-                     " blocks, crc 0x%08" PRIx32,
+                     " blocks, crc 0x%08" PRIX32,
                      p->o->name, h->version, h->binsize, h->blocknum, h->checksum);
     else if (!p->o->quiet)
         progress_msg("%s: resuming version %" PRIu32 " at block %" PRIu32 " of %" PRIu32,

@@ -48,6 +48,32 @@ bool summary_worth_retrying(int r, const struct watch *w)
     }
 }
 
+int summary_exit_status(int r)
+{
+    switch (r) {
+    case OTA_ERR_NET:
+    case OTA_ERR_TIMEOUT:
+        return CLI_EXIT_CONNECT;
+    case OTA_ERR_STATUS:
+    case OTA_ERR_HTTP:
+    case OTA_ERR_HEADERS:
+    case OTA_ERR_NO_LENGTH:
+    case OTA_ERR_TOO_BIG:
+    case OTA_ERR_PROTOCOL:
+        return CLI_EXIT_HTTP;
+    case OTA_ERR_CRC:
+    case OTA_ERR_UNSIGNED:
+    case OTA_ERR_UNTRUSTED:
+    case OTA_ERR_REJECTED:
+        return CLI_EXIT_VERIFY;
+    case OTA_ERR_FLASH:
+    case OTA_ERR_STATE:
+        return CLI_EXIT_FLASH;
+    default:
+        return CLI_EXIT_FAILURE;
+    }
+}
+
 /* The connection failed: how. */
 static void describe_net(char *buf, size_t max, const char *host, uint16_t port,
                          const struct host_tcp *t)
@@ -128,7 +154,7 @@ void summary_describe(char *buf, size_t max, int r, const struct cli_options *o,
                      ota_state_blocks_done(u->store, h->blocknum), u->cfg->block_retries);
         else
             snprintf(buf, max, "%s: the downloaded image does not match the header's CRC "
-                     "0x%08" PRIx32 " (the image changed, or the server is wrong)", o->name,
+                     "0x%08" PRIX32 " (the image changed, or the server is wrong)", o->name,
                      h->checksum);
         return;
     case OTA_ERR_HTTP:
@@ -167,7 +193,7 @@ void summary_up_to_date(FILE *f, const struct cli_options *o, const struct ota_u
     if (o->out != NULL && !o->quiet)
         progress_msg("nothing downloaded; %s not written", o->out);
     fprintf(f, "otaget: %s version %" PRIu32 " up to date (installed %" PRIu32 "): %" PRIu32
-            " bytes, crc 0x%08" PRIx32 ", %" PRIu32 " blocks fetched, %u attempt%s, %.2f s\n",
+            " bytes, crc 0x%08" PRIX32 ", %" PRIu32 " blocks fetched, %u attempt%s, %.2f s\n",
             o->name, u->header.version, o->installed, u->header.binsize, u->header.checksum,
             s->fetched, s->attempts, s->attempts == 1 ? "" : "s",
             (progress_now_ms() - s->start_ms) / 1000.0);
@@ -176,7 +202,7 @@ void summary_up_to_date(FILE *f, const struct cli_options *o, const struct ota_u
 void summary_installed(FILE *f, const struct cli_options *o, const struct ota_update *u,
                        const struct summary *s)
 {
-    fprintf(f, "otaget: %s version %" PRIu32 " installed: %" PRIu32 " bytes, crc 0x%08" PRIx32
+    fprintf(f, "otaget: %s version %" PRIu32 " installed: %" PRIu32 " bytes, crc 0x%08" PRIX32
             ", %" PRIu32 " blocks fetched from block %" PRIu32, o->name, u->header.version,
             u->header.binsize, u->header.checksum, s->fetched, s->first);
     if (s->resumed_at > 0)

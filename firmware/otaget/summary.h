@@ -25,6 +25,9 @@ struct summary {
 /* Whether another attempt could succeed after the engine's result @r. */
 bool summary_worth_retrying(int r, const struct watch *w);
 
+/* The exit status (enum cli_exit) for the engine's failed result @r. */
+int summary_exit_status(int r);
+
 /* Says in @buf (@max bytes) what went wrong with the engine's result @r. */
 void summary_describe(char *buf, size_t max, int r, const struct cli_options *o,
                       const struct watch *w, const struct ota_update *u);

@@ -8,6 +8,7 @@ image too large, bad CRCs from a broken server).
 Environment: OTAD as for every test; OTAGET the otaget binary (falls back to
 build/firmware/otaget of this checkout)."""
 
+import json
 import os
 import re
 import signal
@@ -36,15 +37,17 @@ OTAGET = _find_otaget()
 APP_AREA = 448 * 1024           # sectors 4-7 of the simulated STM32F401
 FLASH_SIZE = 512 * 1024
 RUN_TIMEOUT = 60                # seconds; a hang fails instead of blocking meson
+# otaget's exit statuses, as otaget(1) documents them.
+EXIT_FAILURE, EXIT_USAGE, EXIT_CONNECT, EXIT_HTTP, EXIT_VERIFY, EXIT_FLASH = 1, 2, 3, 4, 5, 6
 
 SUMMARY_INSTALLED = re.compile(
     r"^otaget: (?P<name>\S+) version (?P<version>\d+) installed: (?P<size>\d+) bytes, "
-    r"crc 0x(?P<crc>[0-9a-f]{8}), (?P<fetched>\d+) blocks fetched from block (?P<first>\d+)"
+    r"crc 0x(?P<crc>[0-9A-F]{8}), (?P<fetched>\d+) blocks fetched from block (?P<first>\d+)"
     r"(?: \(resumed at block (?P<resumed>\d+)\))?, (?P<attempts>\d+) attempts?, "
     r"(?P<secs>[0-9.]+) s$", re.M)
 SUMMARY_CURRENT = re.compile(
     r"^otaget: (?P<name>\S+) version (?P<version>\d+) up to date \(installed (?P<installed>\d+)\): "
-    r"(?P<size>\d+) bytes, crc 0x(?P<crc>[0-9a-f]{8}), (?P<fetched>\d+) blocks fetched, "
+    r"(?P<size>\d+) bytes, crc 0x(?P<crc>[0-9A-F]{8}), (?P<fetched>\d+) blocks fetched, "
     r"(?P<attempts>\d+) attempts?, (?P<secs>[0-9.]+) s$", re.M)
 
 
@@ -206,7 +209,7 @@ class Otaget(OtadTestCase):
         self.assertEqual(m.group("name"), name)
         self.assertEqual(int(m.group("version")), version)
         self.assertEqual(int(m.group("size")), len(data))
-        self.assertEqual(m.group("crc"), "%08x" % crc32(data))
+        self.assertEqual(m.group("crc"), "%08X" % crc32(data))
         if fetched is not None:
             self.assertEqual(int(m.group("fetched")), fetched, run)
         if first is not None:
@@ -266,7 +269,7 @@ class Otaget(OtadTestCase):
         self.assertIsNotNone(m, run)
         self.assertEqual((m.group("name"), int(m.group("version")), int(m.group("installed")),
                           int(m.group("size")), m.group("crc"), int(m.group("fetched"))),
-                         ("app", 7, 7, len(data), "%08x" % crc32(data), 0))
+                         ("app", 7, 7, len(data), "%08X" % crc32(data), 0))
         self.assertEqual(self.read(fresh), b"\xff" * FLASH_SIZE)
         self.assertFalse(os.path.exists(out))
 
@@ -368,32 +371,32 @@ class Otaget(OtadTestCase):
         d = self.start()
         t0 = time.monotonic()
         run = self.otaget(self.url(d, "nope"))
-        self.assertEqual(run.rc, 1, run)
+        self.assertEqual(run.rc, EXIT_HTTP, run)
         self.assertIn("404", run.err)
         self.assertIn("nope", run.err)
         self.assertLess(time.monotonic() - t0, 5)
         self.assertEqual(run.out, "")
 
     def test_nothing_listening(self):
-        """Connection refused on every attempt: bounded retries, then exit 1."""
+        """Connection refused on every attempt: bounded retries, then exit 3."""
         port = free_port()
         t0 = time.monotonic()
         run = self.otaget("http://127.0.0.1:%d/app" % port, "--retries", 3)
         elapsed = time.monotonic() - t0
-        self.assertEqual(run.rc, 1, run)
+        self.assertEqual(run.rc, EXIT_CONNECT, run)
         self.assertIn("Connection refused", run.err)
         self.assertIn("gave up after 3 attempts", run.err)
         self.assertEqual(len(re.findall(r"attempt \d+ failed", run.err)), 2, run)
         self.assertLess(elapsed, 10)
 
     def test_image_too_large(self):
-        """448 KiB + 1 byte does not fit the application area: exit 1 at
+        """448 KiB + 1 byte does not fit the application area: exit 4 at
         once, saying so; nothing is written to flash."""
         self.add_image("huge", os.urandom(APP_AREA + 1), version=1)
         d = self.start()
         flash = self.path("flash.img")
         run = self.otaget(self.url(d, "huge"), "--flash", flash)
-        self.assertEqual(run.rc, 1, run)
+        self.assertEqual(run.rc, EXIT_HTTP, run)
         self.assertRegex(run.err, r"too large: %d bytes.*458752 \(448 KiB\)" % (APP_AREA + 1))
         self.assertEqual(self.read(flash), b"\xff" * FLASH_SIZE)
 
@@ -404,7 +407,7 @@ class Otaget(OtadTestCase):
         srv = FakeServer(image_routes("app", data, 5, bad_block=2))
         self.addCleanup(srv.close)
         run = self.otaget("http://127.0.0.1:%d/app" % srv.port, "--retries", 2)
-        self.assertEqual(run.rc, 1, run)
+        self.assertEqual(run.rc, EXIT_VERIFY, run)
         self.assertIn("block 2 failed its CRC", run.err)
         tries = srv.requests.count("/app/block/2")
         self.assertGreaterEqual(tries, 2)
@@ -414,13 +417,13 @@ class Otaget(OtadTestCase):
 
     def test_bad_image_crc(self):
         """Every block checks out but the whole image does not match the
-        header's CRC: not installed, exit 1 after the bounded attempts."""
+        header's CRC: not installed, exit 5 after the bounded attempts."""
         data = os.urandom(1500)
         srv = FakeServer(image_routes("app", data, 5, header_crc=crc32(data) ^ 0x10))
         self.addCleanup(srv.close)
         out = self.path("never")
         run = self.otaget("http://127.0.0.1:%d/app" % srv.port, "--retries", 2, "--out", out)
-        self.assertEqual(run.rc, 1, run)
+        self.assertEqual(run.rc, EXIT_VERIFY, run)
         self.assertIn("does not match the header's CRC", run.err)
         self.assertEqual(srv.requests.count("/app/header"), 2, srv.requests)
         self.assertFalse(os.path.exists(out))
@@ -430,7 +433,7 @@ class Otaget(OtadTestCase):
         srv = FakeServer({"/app/header": b"<html>hello</html>"})
         self.addCleanup(srv.close)
         run = self.otaget("http://127.0.0.1:%d/app" % srv.port)
-        self.assertEqual(run.rc, 1, run)
+        self.assertEqual(run.rc, EXIT_HTTP, run)
         self.assertIn("block protocol", run.err)
 
     # --- command line --------------------------------------------------------
@@ -443,10 +446,75 @@ class Otaget(OtadTestCase):
                      ["http://127.0.0.1:99999/app"], ["http://[::1/app"], ["http:///app"],
                      ["--installed-version", "x", "http://h/app"], ["--retries", "0", "http://h/a"],
                      ["--bogus", "http://h/app"], ["http://h/a", "http://h/b"], ["http://h/a", "--out"],
-                     ["http://h/" + "n" * 65]):
+                     ["http://h/" + "n" * 65], ["http://h/a%2Fb"], ["http://h/a?x=1"],
+                     ["http://h/a#top"], ["http://user@h/a"], ["http://h/my fw"]):
             run = self.otaget(*args)
-            self.assertEqual(run.rc, 2, (args, run))
+            self.assertEqual(run.rc, EXIT_USAGE, (args, run))
             self.assertRegex(run.err, r"^otaget: ", args)
+
+    def test_version(self):
+        """--version prints the project's version, read here from meson.build."""
+        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                               "meson.build"), encoding="utf-8") as f:
+            version = re.search(r"version : '([^']+)'", f.read()).group(1)
+        for flag in ("--version", "-V"):
+            run = self.otaget(flag)
+            self.assertEqual((run.rc, run.out, run.err), (0, "otaget %s\n" % version, ""), run)
+
+    def test_help_documents_the_exit_statuses(self):
+        run = self.otaget("--help")
+        for status, what in ((EXIT_CONNECT, "cannot connect"), (EXIT_HTTP, "HTTP error"),
+                             (EXIT_VERIFY, "verification failed"), (EXIT_FLASH, "flash error")):
+            self.assertRegex(run.out.replace("\n", " "), r"%d %s" % (status, what))
+
+    def test_percent_encoded_name(self):
+        """A name with a space, as otad lists it in url_name: my%20fw."""
+        data = self.add_image("my fw", os.urandom(1300), version=4)
+        self.add_image("A", data, version=4)
+        d = self.start()
+        out = self.path("myfw.out")
+        run = self.otaget(self.url(d, "my%20fw"), "--out", out)
+        self.assertInstalled(run, "my%20fw", data, 4)
+        self.assertEqual(self.read(out), data)
+        # Encoded or not, the same byte: %41 is A.
+        self.assertInstalled(self.otaget(self.url(d, "%41")), "%41", data, 4)
+
+    def test_crc_in_the_case_otad_prints(self):
+        """The summary's CRC is written as otad's listing writes it."""
+        data = self.add_image("app", os.urandom(3000), version=2)
+        d = self.start()
+        run = self.otaget(self.url(d, "app"))
+        self.assertInstalled(run, "app", data, 2)
+        listed = json.loads(d.get("/firmwares?format=json").body)[0]["crc32_hex"]
+        self.assertEqual(listed, "0x%08X" % crc32(data))
+        self.assertIn("crc %s," % listed, run.out)
+
+    def test_flash_error(self):
+        """A --flash file that is no 512 KiB flash image: exit 6."""
+        data = self.add_image("app", os.urandom(600), version=1)
+        d = self.start()
+        flash = self.write("short.img", b"\xff" * 1000, self.tmp)
+        run = self.otaget(self.url(d, "app"), "--flash", flash)
+        self.assertEqual(run.rc, EXIT_FLASH, run)
+        self.assertIn("not a 512 KiB flash image", run.err)
+        self.assertInstalled(self.otaget(self.url(d, "app")), "app", data, 1)
+
+    def test_other_failure(self):
+        """--out into a directory that does not exist: installed, but exit 1."""
+        self.add_image("app", os.urandom(600), version=1)
+        d = self.start()
+        run = self.otaget(self.url(d, "app"), "--out", self.path("nodir/app.bin"))
+        self.assertEqual(run.rc, EXIT_FAILURE, run)
+        self.assertIn("cannot write", run.err)
+
+    def test_timeout_is_a_connection_failure(self):
+        """A server that accepts and never answers: exit 3 after the timeout."""
+        listener = socket.create_server(("127.0.0.1", 0))
+        self.addCleanup(listener.close)
+        run = self.otaget("http://127.0.0.1:%d/app" % listener.getsockname()[1],
+                          "--retries", 1, "--timeout", 1)
+        self.assertEqual(run.rc, EXIT_CONNECT, run)
+        self.assertIn("no answer", run.err)
 
     def test_ipv6(self):
         """http://[::1]:PORT/NAME."""

@@ -71,7 +71,7 @@ class OtagetSigned(OtadTestCase):
         return flash
 
     def assertRefused(self, run, reason, flash=None, state_before=None):
-        self.assertEqual(run.rc, 1, run)
+        self.assertEqual(run.rc, 5, run)    # verification failed (otaget(1))
         self.assertRegex(run.err, r"otaget: app version \d+ refused: %s\n" % reason)
         self.assertFalse(os.path.exists(self.path("out.bin")), run)
         if flash is not None:
@@ -106,7 +106,7 @@ class OtagetSigned(OtadTestCase):
         v2 = image(2)
         url, srv = self.serve(v2, 2, None)
         run = self.otaget(url, "--pub", self.pub_a, "--out", self.path("out.bin"))
-        self.assertEqual(run.rc, 1, run)
+        self.assertEqual(run.rc, 5, run)
         self.assertIn("otaget: app version 2: no manifest on the server (not signed)", run.err)
         self.assertFalse(os.path.exists(self.path("out.bin")))
         run = self.otaget(url)
@@ -157,7 +157,7 @@ class OtagetSigned(OtadTestCase):
         url, _ = self.serve(forged, 2, self.a.sign("app", 2, v2))
         run = self.otaget(url, "--pub", self.pub_a, "--flash", flash, "--retries", "1",
                           "--out", self.path("out.bin"))
-        self.assertEqual(run.rc, 1, run)
+        self.assertEqual(run.rc, 5, run)
         self.assertIn("otaget: app version 2 refused: hash mismatch", run.err)
         self.assertFalse(os.path.exists(self.path("out.bin")))
         # Nothing committed: the next run finds no installed image and the

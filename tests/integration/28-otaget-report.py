@@ -65,9 +65,8 @@ class OtagetReport(OtadTestCase):
         run = self.otaget(self.url(d, "app"), "--device-id", DEVICE_ID, "--flash", flash,
                           "--out", self.path("out.bin"))
         self.assertInstalled(run, "app", v2, 2)
-        # The header request named the device: its download is its own.
-        self.assertLogged(d, re.compile(r"^info: downloaded %s 127\.0\.0\.1 app version=2 "
-                                        r"blocks=79 " % DEVICE_ID, re.M))
+        self.assertLogged(d, re.compile(r"^info: download finished 127\.0\.0\.1:\d+ app "
+                                        r"version=2 blocks=79/79 ", re.M))
         self.assertLogged(d, report_line(DEVICE_ID, "app", "installed", 2))
         self.assertEqual(len(self.reports(d)), 1, d.stderr())
         # Run again on the same flash: nothing newer, nothing to report.
@@ -86,7 +85,7 @@ class OtagetReport(OtadTestCase):
         d = self.start()
         run = self.otaget(self.url(d, "app"), "--device-id", DEVICE_ID, "--pub", self.pub,
                           "--retries", "1")
-        self.assertEqual(run.rc, 1, run)
+        self.assertEqual(run.rc, 5, run)    # verification failed (otaget(1))
         self.assertIn("refused: bad signature", run.err)
         self.assertLogged(d, report_line(DEVICE_ID, "app", "failed", 2, "signature"))
         self.assertEqual(len(self.reports(d)), 1, d.stderr())
@@ -109,7 +108,7 @@ class OtagetReport(OtadTestCase):
         d = self.start()
         run = self.otaget(self.url(d, "app"), "--device-id", DEVICE_ID, "--pub", self.pub,
                           "--flash", flash, "--installed-version", "1")
-        self.assertEqual(run.rc, 1, run)
+        self.assertEqual(run.rc, 5, run)
         self.assertIn("refused: downgrade", run.err)
         self.assertLogged(d, report_line(DEVICE_ID, "app", "failed", 2, "downgrade"))
 
@@ -121,7 +120,7 @@ class OtagetReport(OtadTestCase):
         d = self.start()
         run = self.otaget(self.url(d, "app"))
         self.assertInstalled(run, "app", v2, 2)
-        self.assertLogged(d, re.compile(r"^info: downloaded 127\.0\.0\.1 127\.0\.0\.1 app "
+        self.assertLogged(d, re.compile(r"^info: download finished 127\.0\.0\.1:\d+ app "
                                         r"version=2 ", re.M))
         self.assertEqual(self.reports(d), [])
 
@@ -132,7 +131,7 @@ class OtagetReport(OtadTestCase):
             self.assertIn("--device-id", run.err)
         run = self.otaget("http://127.0.0.1:1/app", "--device-id", "A-z0.9_:" + "x" * 56,
                           "--retries", "1", "--timeout", "1")
-        self.assertEqual(run.rc, 1, run)  # a good id (64 bytes): no server there
+        self.assertEqual(run.rc, 3, run)  # a good id (64 bytes): no server there
 
 
 if __name__ == "__main__":

@@ -65,6 +65,7 @@ static void test_defaults(void **state)
     assert_int_equal(f->conf.idle_timeout, 60);
     assert_true(f->conf.legacy_keep_alive);
     assert_int_equal(f->conf.log_level, LOG_LEVEL_INFO);
+    assert_int_equal(f->conf.access_log, CONF_ACCESS_LOG_DOWNLOADS);
     assert_int_equal(f->conf.threads, 0);
     assert_int_equal(f->conf.max_connections, 16384);
     assert_int_equal(f->conf.settle_ms, 100);
@@ -288,6 +289,23 @@ static void test_unknown_key(void **state)
     assert_error(f, 3, 1, "unknown key 'prot'");
 }
 
+static void test_access_log(void **state)
+{
+    struct fixture *f = *state;
+    char err[128];
+
+    assert_int_equal(load(f, "access_log: requests\n"), 0);
+    assert_int_equal(f->conf.access_log, CONF_ACCESS_LOG_REQUESTS);
+    assert_int_equal(load(f, "access_log: off\n"), 0);
+    assert_int_equal(f->conf.access_log, CONF_ACCESS_LOG_OFF);
+    assert_int_equal(conf_set(&f->conf, "access_log", "downloads", err, sizeof(err)), 0);
+    assert_int_equal(f->conf.access_log, CONF_ACCESS_LOG_DOWNLOADS);
+    assert_int_equal(load(f, "access_log: all\n"), -EINVAL);
+    assert_error(f, 1, 13, "access_log: expected off, downloads or requests, got 'all'");
+    assert_int_equal(load(f, "access_log: \"off\"\n"), -EINVAL);
+    assert_error(f, 1, 13, "access_log: expected a plain word, got a quoted string");
+}
+
 static void test_wrong_types(void **state)
 {
     struct fixture *f = *state;
@@ -447,6 +465,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_empty_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_types, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_access_log, setup, teardown),
         cmocka_unit_test_setup_teardown(test_out_of_range, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_and_syntax, setup, teardown),
         cmocka_unit_test_setup_teardown(test_every_error, setup, teardown),
