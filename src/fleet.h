@@ -134,6 +134,9 @@ struct fleet;
  * headers. Opaque; freed by fleet_tag_free (NULL is ignored). */
 struct fleet_tag;
 void fleet_tag_free(struct fleet_tag *t);
+/* The X-Device-Id of @t's device, or NULL when it is known by its address
+ * (or @t is NULL). Fixed for the tag's life: no lock needed. */
+const char *fleet_tag_id(const struct fleet_tag *t);
 
 /* Returns 0 and a new registry in *@ret, or -ENOMEM. With track false it
  * holds nothing: every call below does nothing, readers see no device and

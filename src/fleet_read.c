@@ -244,3 +244,8 @@ int fleet_restore(struct fleet *f, const struct fleet_device *dv,
     atomic_store(&f->tick_before, INT64_MIN);
     return 0;
 }
+
+const char *fleet_tag_id(const struct fleet_tag *t)
+{
+    return t != NULL && !t->by_address ? t->id : NULL;
+}

@@ -462,22 +462,6 @@ fail:
     return r;
 }
 
-_Static_assert(HTTP_PEER_NAME_MAX >= INET6_ADDRSTRLEN, "room for an IPv6 address");
-_Static_assert(HTTP_PEER_NAME_MAX <= FLEET_ADDRESS_MAX, "an address fits the registry");
-
-void http_peer_name(const struct http_event *e, char *buf, size_t len)
-{
-    if (e->address != NULL)
-        snprintf(buf, len, "%s", e->address);
-    else
-        reply_peer_name(e->connection, buf, len);
-}
-
-unsigned http_peer_port(const struct http_event *e)
-{
-    return reply_peer_port(e->connection);
-}
-
 void http_begin_stop(struct http *h)
 {
     /* MHD_quiesce_daemon() is not used: with a pool of epoll threads it

@@ -43,6 +43,7 @@ struct http_event {
     /* DOWNLOAD: the one that ended, and whether it was finished. */
     const struct download *download;
     bool finished;
+    const char *device;          /* DOWNLOAD: its X-Device-Id, or NULL */
     /* REQUEST: POST /NAME/report as the registry decided it, or NULL. */
     const struct fleet_report_result *report;
     /* REQUEST: an Arduino updater's request refused with 403 (espota.h):

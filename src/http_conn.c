@@ -5,6 +5,7 @@
  * and the count of open connections for the event callback. */
 #include "http_int.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sockios.h>
@@ -12,6 +13,7 @@
 #include <netinet/in.h>
 #include <sched.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
@@ -102,10 +104,11 @@ static void answer_garbage(struct MHD_Connection *c, const struct conn *conn)
 
 /* The end of @d, a download on @c, for the access log. */
 static void download_ended(const struct http *h, struct MHD_Connection *c,
-                           const struct download *d)
+                           const struct conn *conn, const struct download *d)
 {
     http_report(h, &(struct http_event){.kind = HTTP_EVENT_DOWNLOAD, .connection = c,
-                                        .download = d, .finished = download_finished(d)});
+                                        .download = d, .finished = download_finished(d),
+                                        .device = fleet_tag_id(conn->fleet)});
 }
 
 void http_count_download(const struct http *h, struct MHD_Connection *c, struct conn *conn,
@@ -124,11 +127,11 @@ void http_count_download(const struct http *h, struct MHD_Connection *c, struct 
                            .blocks = s->served->nblocks, .size = s->served->size,
                            .block = block, .bytes = s->body_len},
                        download_now_us(), &abandoned) == 1) {
-        download_ended(h, c, &abandoned);
+        download_ended(h, c, conn, &abandoned);
         download_clear(&abandoned);
     }
     if (download_finished(&conn->download)) {
-        download_ended(h, c, &conn->download);
+        download_ended(h, c, conn, &conn->download);
         download_clear(&conn->download);
     }
 }
@@ -138,7 +141,7 @@ void http_count_download(const struct http *h, struct MHD_Connection *c, struct 
 static void drop(const struct http *h, struct MHD_Connection *c, struct conn *conn)
 {
     if (conn != NULL && conn->download.name != NULL)
-        download_ended(h, c, &conn->download);
+        download_ended(h, c, conn, &conn->download);
     conn_free(conn);
     count_connection(h, -1);
 }
@@ -234,4 +237,20 @@ void http_connection_event(void *cls, struct MHD_Connection *c, void **socket_co
     if (conn != NULL && h->tls == NULL && !atomic_load(&h->stopping))
         answer_garbage(c, conn);
     drop(h, c, conn);
+}
+
+_Static_assert(HTTP_PEER_NAME_MAX >= INET6_ADDRSTRLEN, "room for an IPv6 address");
+_Static_assert(HTTP_PEER_NAME_MAX <= FLEET_ADDRESS_MAX, "an address fits the registry");
+
+void http_peer_name(const struct http_event *e, char *buf, size_t len)
+{
+    if (e->address != NULL)
+        snprintf(buf, len, "%s", e->address);
+    else
+        reply_peer_name(e->connection, buf, len);
+}
+
+unsigned http_peer_port(const struct http_event *e)
+{
+    return reply_peer_port(e->connection);
 }

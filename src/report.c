@@ -172,14 +172,19 @@ static void tell_download(const struct http_event *e)
 {
     const struct download *d = e->download;
     char who[HTTP_PEER_NAME_MAX + 8], name[ESCAPE_NAME_SIZE], version[24] = "?";
+    char device[ESCAPE_NAME_SIZE + 8] = "";
     uint64_t us = (uint64_t)(d->last_us - d->started_us);
 
     if (d->version >= 0)
         snprintf(version, sizeof(version), "%lld", (long long)d->version);
-    log_info("download %s %s %s version=%s blocks=%u/%u bytes=%llu duration=%llu.%06llus",
+    if (e->device != NULL)
+        snprintf(device, sizeof(device), " device=%s", esc(e->device, name));
+    log_info("download %s %s %s version=%s blocks=%u/%u bytes=%llu duration=%llu.%06llus "
+             "rate=%lluB/s%s",
              e->finished ? "finished" : "abandoned", peer(e, who, sizeof(who)),
              esc(d->name, name), version, d->served, d->blocks, (unsigned long long)d->bytes,
-             (unsigned long long)(us / 1000000), (unsigned long long)(us % 1000000));
+             (unsigned long long)(us / 1000000), (unsigned long long)(us % 1000000),
+             (unsigned long long)(us > 0 ? d->bytes * 1000000 / us : 0), device);
 }
 
 void report_http(void *cls, const struct http_event *e)

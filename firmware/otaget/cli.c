@@ -196,11 +196,10 @@ int cli_parse(int argc, char **argv, struct cli_options *ret)
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
-    struct cli_options o;
+    struct cli_options o = {.retries = 10, .timeout_ms = 5000};
     uint64_t v;
     int c;
 
-    o = (struct cli_options){.retries = 10, .timeout_ms = 5000};
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":i:o:f:r:t:p:d:vqhV", longopts, NULL)) != -1) {
         switch (c) {

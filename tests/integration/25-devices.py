@@ -45,7 +45,7 @@ def download_line(address, name, version, blocks):
     """Regex of the access log's line for a download finished on one
     connection; groups: port, seconds, microseconds."""
     return re.compile(r"^info: download finished %s:(\d+) %s version=%d blocks=%d/%d "
-                      r"bytes=%d duration=(\d+)\.(\d{6})s$"
+                      r"bytes=%d duration=(\d+)\.(\d{6})s rate=\d+B/s( device=\S+)?$"
                       % (re.escape(address), re.escape(name), version, blocks, blocks,
                          blocks * 260), re.M)
 
@@ -129,6 +129,11 @@ class Devices(OtadTestCase):
         self.assertIsNotNone(m, d.stderr())
         duration_ms = int(m.group(2)) * 1000 + int(m.group(3)) / 1000
         self.assertLessEqual(duration_ms, elapsed_ms + 1)
+        # The line names the device and its rate, the bytes over that time.
+        self.assertEqual(m.group(4), " device=%s" % DEVICE_ID)
+        rate = int(re.search(r"rate=(\d+)B/s", m.group(0)).group(1))
+        us = int(m.group(2)) * 1000000 + int(m.group(3))
+        self.assertEqual(rate, self.blocks * 260 * 1000000 // us if us else 0)
         self.assertEqual(d.stderr().count("info: download finished "), 1)
         wait_downloaded(d, DEVICE_ID, "app", self.blocks)
         dev = device_json(d, DEVICE_ID)

@@ -17,7 +17,7 @@ from otadtest import (Conn, OtadTestCase, block_count, ipv6_loopback_available, 
 FINISHED = re.compile(r"^info: download finished .*$", re.M)
 ABANDONED = re.compile(r"^info: download abandoned .*$", re.M)
 REQUEST = re.compile(r"^info: request .*$", re.M)
-DURATION = r"duration=(\d+)\.(\d{6})s"
+DURATION = r"duration=(\d+)\.(\d{6})s rate=\d+B/s"
 
 
 def wait_line(d, regex, timeout=5.0):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* download.c: when a connection's download begins, goes on, is finished or
  * is abandoned for another firmware or generation. */
 #include <setjmp.h>
