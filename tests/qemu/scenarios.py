@@ -62,8 +62,8 @@ class RequestedUpdate(QemuTestCase):
         # The single slot reports the install in the boot that made it, and
         # the header request named the device: its download is its own.
         self.assertReports(d, [("installed", 2)])
-        self.assertRegex(d.stderr(), r"(?m)^info: downloaded %s 127\.0\.0\.1 app version=2 "
-                         % qemutest.QEMU_DEVICE_ID)
+        self.assertRegex(d.stderr(), r"(?m)^info: download finished 127\.0\.0\.1:\d+ app "
+                         r"version=2 blocks=(\d+)/\1 .* device=%s$" % qemutest.QEMU_DEVICE_ID)
 
 
 class NothingNewer(QemuTestCase):
