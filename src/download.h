@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* One connection's download, for the access log (access_log: downloads):
  * the blocks, or the image bytes, of one generation of one firmware served
  * on one connection. It begins with the first of them and ends finished

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """The README's curl examples, run as printed against the real otad serving
 the demo directory (what scripts/demo.sh serves): each example's output must
 be what the README shows under it, dates aside. An example the README

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """scripts/deps.sh's two sets: the build set, which scripts/demo.sh
 installs, holds what building otad needs (a package for every pkg-config
 dependency the meson files declare) and none of the test toolchain; the

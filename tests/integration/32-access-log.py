@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """The access log (access_log: off | downloads | requests) against the real
 otad: one line per download that ended on a connection (finished or
 abandoned) by default, one line per request with `requests`, none with
