@@ -265,3 +265,8 @@ void generation_unref(struct generation *g)
     }
     free(g);
 }
+
+void generation_block_copy(const struct generation *g, uint32_t n, uint8_t out[OTA_BLOCK_WIRE])
+{
+    memcpy(out, generation_block(g, n), OTA_BLOCK_WIRE);
+}

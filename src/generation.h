@@ -119,6 +119,12 @@ struct generation *generation_ref(struct generation *g);
 /* Drops a reference; the last one frees the memory. NULL is ignored. */
 void generation_unref(struct generation *g);
 
+/* Copies the wire form of block @n (< nblocks) into @out: OTA_BLOCK_WIRE
+ * bytes, the data (0xFF-padded when the last block is short) and its CRC-32.
+ * For code that writes blocks elsewhere (an export); serving uses the
+ * generation's own memory. */
+void generation_block_copy(const struct generation *g, uint32_t n, uint8_t out[OTA_BLOCK_WIRE]);
+
 /* The wire form of block @n (< nblocks): OTA_BLOCK_WIRE bytes. */
 static inline const uint8_t *generation_block(const struct generation *g, uint32_t n)
 {
