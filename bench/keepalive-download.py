@@ -8,6 +8,7 @@ Connects to 127.0.0.1:PORT, requests /NAME/header and then every
 /NAME/block/N on the same socket, checks each block's CRC and the image CRC,
 and prints the median and worst wall time of RUNS downloads (default 5).
 """
+import os
 import socket
 import statistics
 import struct
@@ -15,23 +16,16 @@ import sys
 import time
 import zlib
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402
+
 
 def get(sock, path):
     sock.sendall(b"GET %s HTTP/1.1\r\nHost: bench\r\n\r\n" % path.encode())
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise EOFError("connection closed")
-        buf += chunk
-    head, _, body = buf.partition(b"\r\n\r\n")
-    length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                  if line.lower().startswith(b"content-length:"))
-    while len(body) < length:
-        body += sock.recv(65536)
-    if not head.startswith(b"HTTP/1.1 200"):
+    status, head, body, rest = benchlib.read_response(sock)
+    if status != 200 or rest:
         raise RuntimeError("%s: %s" % (path, head.split(b"\r\n")[0].decode()))
-    return len(head) + 4, body
+    return len(head), body
 
 
 def download(port, name):
