@@ -388,7 +388,10 @@ int admin_start(const struct conf *c, int listen_fd,
         goto fail;
     *h = (struct admin){.cat = cat, .fleet = fleet, .metrics = metrics,
                         .history = c->fleet_history,
-                        .connection_memory = (size_t)c->connection_memory, .event = event};
+                        .connection_memory = c->connection_memory > ADMIN_CONNECTION_MEMORY
+                                                 ? (size_t)c->connection_memory
+                                                 : ADMIN_CONNECTION_MEMORY,
+                        .event = event};
     h->bad_state = MHD_create_response_from_buffer(sizeof(bad_state) - 1, (void *)bad_state,
                                                    MHD_RESPMEM_PERSISTENT);
     h->bad_page = MHD_create_response_from_buffer(sizeof(bad_page) - 1, (void *)bad_page,

@@ -171,9 +171,17 @@ class Admin(OtadTestCase):
             self.assertIn(b"unknown sort", r.body, q)
 
     def test_head_too_large(self):
-        """Heads are bounded as on the device port (connection_memory)."""
+        """Heads are bounded as on the device port, in at least 16 KiB of
+        connection memory (a browser's head fits; the device port's 2 KiB
+        would refuse it)."""
         d = self.start("connection_memory: 2048\n")
-        r = d.admin_get("/metrics", headers=[("X-Filler", "a" * 1500)])
+        browser = [("User-Agent", "Mozilla/5.0 " + "x" * 120), ("Accept", "text/html," * 20)]
+        browser += [("X-Browser-%d" % i, "v" * 20) for i in range(12)]
+        self.assertEqual(d.get("/app/header", headers=browser).status, 431)
+        self.assertEqual(d.admin_get("/metrics", headers=browser).status, 200)
+        r = d.admin_get("/metrics", headers=[("X-Filler", "a" * 12000)])
+        self.assertEqual(r.status, 200)
+        r = d.admin_get("/metrics", headers=[("Cookie", "a=" + "b" * 12000)])  # counts twice
         self.assertEqual(r.status, 431)
         self.assertEqual(d.admin_get("/metrics").status, 200)
 
