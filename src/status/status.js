@@ -107,13 +107,12 @@ function drawFirmwares(list) {
 // Downloads completed over time, cumulative, as an area: the timeline's
 // buckets from the first completion up to now.
 function chart(tl, now, title) {
-  const w = 300, h = 70, pad = 14;
+  const w = 300, h = 56, pad = 13;
   const s = svg("svg", { class: "chart", viewBox: "0 0 " + w + " " + h, role: "img" });
   const t = svg("title", {});
   t.textContent = title;
   s.append(t);
   s.append(svg("line", { class: "axis", x1: 0, y1: h - pad, x2: w, y2: h - pad }));
-  if (!tl) return s;
   let used = 0;
   tl.counts.forEach((c, i) => { if (c) used = i + 1; });
   const span = Math.max(tl.bucket_ms * used, now - tl.start_ms, 1000);
@@ -146,15 +145,16 @@ function rolloutCard(f, now) {
   card.append(el("h3", f.name));
   const ul = el("ul", null, "counts");
   for (const st of STATES) {
-    const li = el("li", null, "state s-" + st);
+    const li = el("li", null, "state s-" + st + (f.devices[st] ? "" : " zero"));
     li.append(el("b", f.devices[st]), " " + st);
     ul.append(li);
   }
   card.append(ul);
-  const title = f.completed + " downloads of " + f.name + " completed";
-  card.append(chart(f.timeline, now, title));
+  const title = f.completed + (f.completed === 1 ? " download" : " downloads") + " completed";
+  if (f.timeline) card.append(chart(f.timeline, now, title + " of " + f.name));
   card.append(el("p", f.timeline
-    ? title + " since " + clock(f.timeline.start_ms) + " (by " + duration(f.timeline.bucket_ms / 1000) + ")"
+    ? title + " since " + clock(f.timeline.start_ms) + " (in steps of " +
+      duration(f.timeline.bucket_ms / 1000) + ")"
     : "No download completed yet.", "caption"));
   return card;
 }
