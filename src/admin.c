@@ -76,24 +76,32 @@ static bool wants_json(struct MHD_Connection *c)
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT));
 }
 
-/* The devices fleet_each() hands out, gathered to be sorted by id before
- * they are rendered. */
+/* What a reader hands out, gathered: the devices of fleet_each(), to be
+ * sorted and paged, or the firmwares of fleet_firmwares(), for the summary. */
 struct copies {
-    struct fleet_device *list;
-    size_t n, cap;
+    void *list;
+    size_t n, cap, size;
     int error;
 };
 
-static bool copy_device(void *cls, const struct fleet_device *d)
+static bool keep(struct copies *c, const void *item)
 {
-    struct copies *c = cls;
-
-    if (array_grow(&c->list, &c->cap, c->n + 1, sizeof(*c->list)) < 0) {
+    if (array_grow(&c->list, &c->cap, c->n + 1, c->size) < 0) {
         c->error = -ENOMEM;
         return false;
     }
-    c->list[c->n++] = *d;
+    memcpy((char *)c->list + c->n++ * c->size, item, c->size);
     return true;
+}
+
+static bool copy_device(void *cls, const struct fleet_device *d)
+{
+    return keep(cls, d);
+}
+
+static void copy_firmware(void *cls, const struct fleet_firmware *fw)
+{
+    keep(cls, fw);
 }
 
 /* -1 for any state (none asked), -2 for a name that is no state. */
@@ -129,18 +137,19 @@ static void devices(struct admin *h, struct MHD_Connection *c, struct answer *a)
 {
     const char *firmware = arg(c, "firmware");
     int state = state_arg(arg(c, "state"));
-    long long offset = count_arg(arg(c, "offset"), 0), limit = count_arg(arg(c, "limit"), LLONG_MAX);
+    long long offset = count_arg(arg(c, "offset"), 0);
+    long long limit = count_arg(arg(c, "limit"), LLONG_MAX);
     struct devices_order order;
     bool json = wants_json(c);
-    struct copies copies = {0};
+    struct copies copies = {.size = sizeof(struct fleet_device)};
+    struct fleet_device *list;
     int r;
 
     if (state == -2) {
         shared(a, MHD_HTTP_BAD_REQUEST, h->bad_state);
         return;
     }
-    if (offset < 0 || limit < 0 ||
-        devices_order_parse(arg(c, "sort"), &order) < 0) {
+    if (offset < 0 || limit < 0 || devices_order_parse(arg(c, "sort"), &order) < 0) {
         shared(a, MHD_HTTP_BAD_REQUEST, h->bad_page);
         return;
     }
@@ -151,35 +160,19 @@ static void devices(struct admin *h, struct MHD_Connection *c, struct answer *a)
         size_t from = (unsigned long long)offset < copies.n ? (size_t)offset : copies.n;
         size_t n = (unsigned long long)limit < copies.n - from ? (size_t)limit : copies.n - from;
 
-        devices_sort(copies.list, copies.n, order);
+        list = copies.list;
+        devices_sort(list, copies.n, order);
         a->total = (long long)copies.n;
-        r = devices_render(copies.list + from, n, json ? LISTING_JSON : LISTING_TEXT, &a->body,
+        r = devices_render(list + from, n, json ? LISTING_JSON : LISTING_TEXT, &a->body,
                            &a->len);
     }
     free(copies.list);
     rendered(h, a, r, json);
 }
 
-/* The firmwares fleet_firmwares() hands out, gathered for summary_render(). */
-struct firmwares {
-    struct fleet_firmware *list;
-    size_t n, cap;
-    int error;
-};
-
-static void gather(void *cls, const struct fleet_firmware *fw)
-{
-    struct firmwares *g = cls;
-
-    if (array_grow(&g->list, &g->cap, g->n + 1, sizeof(*g->list)) < 0)
-        g->error = -ENOMEM;
-    else
-        g->list[g->n++] = *fw;
-}
-
 static void summary(struct admin *h, struct answer *a)
 {
-    struct firmwares g = {0};
+    struct copies g = {.size = sizeof(struct fleet_firmware)};
     struct fleet_counts counts = {0};
     struct timespec ts;
     int r;
@@ -187,7 +180,7 @@ static void summary(struct admin *h, struct answer *a)
     clock_gettime(CLOCK_REALTIME, &ts);
     if (h->fleet != NULL) {
         fleet_counts(h->fleet, &counts);
-        fleet_firmwares(h->fleet, gather, &g);
+        fleet_firmwares(h->fleet, copy_firmware, &g);
     }
     r = g.error;
     if (r == 0)
