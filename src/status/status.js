@@ -7,11 +7,12 @@
 "use strict";
 
 const POLL_MS = 1500;
+const FETCH_MS = 5000;
 const PAGE = 50;
 const SVG = "http://www.w3.org/2000/svg";
 const STATES = ["checking", "downloading", "downloaded", "stalled", "up-to-date"];
 const view = { firmware: "", state: "", sort: "id", offset: 0 };
-const last = { ok: 0, total: 0 };
+const last = { ok: 0 };
 
 const $ = (id) => document.getElementById(id);
 
@@ -226,7 +227,6 @@ function deviceRow(table, d, now) {
 function drawDevices(list, total, now) {
   const t = $("devices");
   fill(t, list.map((d) => deviceRow(t, d, now)), "No device matches.");
-  last.total = total;
   const from = total ? view.offset + 1 : 0;
   $("page-info").textContent = from + "–" + (view.offset + list.length) + " of " + total;
   $("prev").disabled = view.offset === 0;
@@ -235,8 +235,10 @@ function drawDevices(list, total, now) {
 
 // --- polling ------------------------------------------------------------
 
+// A poll that hangs (otad stopped mid-answer) must not stop the next ones.
 async function json(url) {
-  const r = await fetch(url, { headers: { Accept: "application/json" }, cache: "no-store" });
+  const r = await fetch(url, { headers: { Accept: "application/json" }, cache: "no-store",
+    signal: AbortSignal.timeout(FETCH_MS) });
   if (!r.ok) throw new Error(url + ": " + r.status);
   return { body: await r.json(), total: Number(r.headers.get("X-Total-Count") || 0) };
 }
@@ -255,6 +257,12 @@ async function poll() {
       json(devicesUrl())]);
     drawRollout(s.body);
     drawFirmwares(f.body);
+    if (view.offset > 0 && view.offset >= d.total) {
+      // The devices of the page shown are gone (evicted, or a filter
+      // narrowed): the last page is shown at the next poll.
+      view.offset = Math.max(0, Math.ceil(d.total / PAGE) - 1) * PAGE;
+      ticker.again = true;
+    }
     drawDevices(d.body, d.total, s.body.now_ms);
     last.ok = Date.now();
     $("updated").textContent = "Updated " + clock(s.body.now_ms) + ", every " + POLL_MS / 1000 + " s";

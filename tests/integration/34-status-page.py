@@ -5,7 +5,8 @@ Chromium (cdp.py) opens it while otaget downloads slowly (--delay) from the
 real otad, one device has reported failed with a reason, and one firmware
 is named like markup. What is checked is the DOM the page's script built,
 the requests the browser made (DevTools' Network events) and whether any
-script ran from the name. Expected values come from the images and the
+script ran from the name; then 50 more devices make two pages, and the
+second is the one otad sends. Expected values come from the images and the
 requests made here, never from otad's answers.
 
 Environment: OTAD and OTAGET as for 15-otaget.py; STATUS_SCREENSHOTS, a
@@ -180,6 +181,21 @@ class StatusPage(OtadTestCase):
                    ".map(r => r.dataset.id).join() === 'dev-hostile'")
 
         self.screenshots(b)
+
+        # Past 50 devices, otad sends the page asked for and says how many.
+        with self.d.conn() as c:
+            for i in range(50):
+                r = c.request("/app/header", headers=[("X-Device-Id", "bulk-%02d" % i)])
+                self.assertEqual(r.status, 200)
+        info = "document.getElementById('page-info').textContent"
+        b.wait_for(info + " === '1\u201350 of 55'")
+        self.assertEqual(b.evaluate("document.querySelectorAll('#devices tbody tr').length"), 50)
+        b.evaluate("document.getElementById('next').click()")
+        b.wait_for(info + " === '51\u201355 of 55'")
+        self.assertEqual(b.evaluate("[...document.querySelectorAll('#devices tbody tr')]"
+                                    ".map(r => r.dataset.id)"),
+                         ["dev-done", "dev-failed", "dev-hostile", "dev-slow-1", "dev-slow-2"])
+        self.assertTrue(b.evaluate("document.getElementById('next').disabled"))
 
         # Every request stayed on the page's origin, and the page's own
         # requests were seen (so the check is not of an empty list).
