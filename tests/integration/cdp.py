@@ -5,8 +5,9 @@ browser shows it (34-status-page.py, scripts/status-screenshots.py).
 
 The browser gets a throw-away profile under the caller's directory, its
 DevTools endpoint on 127.0.0.1 at a port it picks itself (read back from
-DevToolsActivePort), and everything that would reach out on its own (sync,
-updates, field trials, the safe-browsing lists) switched off. It is
+DevToolsActivePort), everything that would reach out on its own (sync,
+updates, field trials, the safe-browsing lists) switched off, and no host
+name resolving but for 127.0.0.1. It is
 stopped by its PID. Every wait has a deadline."""
 
 import base64
@@ -46,6 +47,9 @@ class Browser:
                 "--disable-client-side-phishing-detection", "--metrics-recording-only",
                 "--no-pings", "--disable-breakpad", "--disable-field-trial-config",
                 "--hide-scrollbars", "--force-color-profile=srgb", "--lang=en-US",
+                # No name resolves: whatever the browser might still reach
+                # for by itself (updates, fonts, hints) goes nowhere.
+                "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
                 "about:blank"]
         if os.geteuid() == 0:
             # Chromium refuses to start as root with its sandbox on (it
