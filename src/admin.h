@@ -4,18 +4,19 @@
  * otad (admin.bind, by default 127.0.0.1 only, and admin.port):
  *
  *   GET /devices           every device (?firmware=NAME&state=STATE), text
- *                          or JSON (?format=json, Accept: application/json)
+ *                          or JSON (?format=json, Accept: application/json),
+ *                          sorted and paged (?sort=KEY&offset=N&limit=N)
  *   GET /devices/ID        one device with its event history; 404 if unknown
  *   GET /metrics           the Prometheus text format (metrics.h)
  *   GET /firmwares         the listing of the device port
- *
  *   GET /summary           devices per state, and per firmware with the
  *                          downloads completed over time (summary.h)
  *   GET /                  the status page (page.h), which reads the above
  *
  * GET and HEAD only (405 otherwise); request heads are bounded like the
- * device port's, in at least ADMIN_CONNECTION_MEMORY. Everything is read from copies (fleet.h, catalog_list), so
- * a slow scrape never holds the device port up. This module does not log:
+ * device port's, in at least ADMIN_CONNECTION_MEMORY. Everything is read
+ * from copies (fleet.h, catalog_list), so a slow scrape never holds the
+ * device port up. This module does not log:
  * it reports each request and the library's messages to the event callback
  * given, like http.h. */
 #ifndef OTAD_ADMIN_H
