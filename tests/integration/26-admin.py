@@ -505,6 +505,7 @@ class Admin(OtadTestCase):
         d = self.start()
         here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "src",
                             "status")
+        total = 0
         for path, name, ctype in (("/", "status.html", "text/html; charset=utf-8"),
                                   ("/status.css", "status.css", "text/css; charset=utf-8"),
                                   ("/status.js", "status.js",
@@ -515,6 +516,8 @@ class Admin(OtadTestCase):
             self.assertEqual(r.header("X-Content-Type-Options"), "nosniff", path)
             with open(os.path.join(here, name), "rb") as f:
                 self.assertEqual(r.body, f.read(), path)
+            total += len(r.body)
+        self.assertLess(total, 40 * 1024)  # the whole page: under 40 KiB
         self.assertEqual(d.get("/").status, 404)  # never on the device port
 
 
