@@ -219,6 +219,9 @@ class StatusPage(OtadTestCase):
         out = os.environ.get("STATUS_SCREENSHOTS") or self.tmp
         for name, w, h in (("status.png", 1280, 800), ("status-narrow.png", 390, 844)):
             path = os.path.join(out, name)
+            if w < 600:  # the devices as labelled lines, below the firmwares
+                b.viewport(w, h)
+                b.evaluate("document.getElementById('dev-title').scrollIntoView()")
             b.screenshot(path, w, h)
             with open(path, "rb") as f:
                 head = f.read(24)
@@ -226,6 +229,7 @@ class StatusPage(OtadTestCase):
             self.assertEqual((int.from_bytes(head[16:20], "big"),
                               int.from_bytes(head[20:24], "big")), (w, h))
         b.viewport(1280, 800)
+        b.evaluate("window.scrollTo(0, 0)")
 
 
 if __name__ == "__main__":
