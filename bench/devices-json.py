@@ -15,9 +15,15 @@ by its address), then times R requests (default 20) of
 admin listener, each from the first byte sent to the last byte of the body
 read (into one buffer: the client's own copies are not timed).
 
+Then it times R polls of the status page (GET / on the admin listener): the
+three requests its script makes every 1.5 s, /summary,
+/firmwares?format=json and one page of 50 devices sorted by progress
+(/devices?format=json&limit=50&sort=-percent), one after the other, as one
+time.
+
 Prints the median, the fastest and the slowest time, and the body size, with
-the target (median <= 100 ms for 10,000 devices) as met or missed; it is not
-enforced. --json PATH writes the figures as a JSON object. Exits 0 when
+the target (median <= 100 ms for 10,000 devices) as met or missed, and the
+page poll's median and bytes; it is not enforced. --json PATH writes the figures as a JSON object. Exits 0 when
 measured, non-zero on an error (otad died, a wrong answer, a limit passed).
 Everything is bounded: the device requests by DEVICES_LIMIT, each timed
 request by IO_TIMEOUT. Stops otad by its PID.
@@ -38,6 +44,9 @@ DEVICES_LIMIT = 300.0     # seconds to make the devices known
 IO_TIMEOUT = 10.0         # seconds for one /devices response
 TARGET_MS = 100.0
 TARGET_DEVICES = 10000
+# What the status page's script asks for at each poll (src/status/status.js).
+PAGE_POLL = ("/summary", "/firmwares?format=json",
+             "/devices?format=json&limit=50&offset=0&sort=-percent")
 
 
 def timed_get(sock, path):
@@ -67,7 +76,8 @@ def timed_get(sock, path):
 
 
 def measure(otad, fw, devices, runs):
-    """(seconds making the devices, the times in ms, the body size)."""
+    """(seconds making the devices, the times in ms, the body size, the page
+    poll's times in ms and bytes)."""
     admin_port = benchlib.free_port()
     with benchlib.Otad(otad, fw, admin_port=admin_port).start("/app/header") as server:
         made = benchlib.make_devices(server.port, "app", devices, limit=DEVICES_LIMIT)
@@ -84,9 +94,19 @@ def measure(otad, fw, devices, runs):
                     raise RuntimeError("/devices answered %d" % status)
                 times.append(elapsed * 1000)
                 size = len(body)
+            page, page_size = [], 0
+            for _ in range(runs):
+                total, page_size = 0.0, 0
+                for path in PAGE_POLL:
+                    elapsed, status, body = timed_get(sock, path)
+                    if status != 200:
+                        raise RuntimeError("%s answered %d" % (path, status))
+                    total += elapsed
+                    page_size += len(body)
+                page.append(total * 1000)
         if server.proc.poll() is not None:
             raise RuntimeError("otad exited:\n" + server.output())
-    return made, times, size
+    return made, times, size, page, page_size
 
 
 def main():
@@ -99,18 +119,22 @@ def main():
     otad = benchlib.require_executable(args.otad, "otad")
     try:
         with benchlib.firmware_dir("app", 64 * benchlib.KIB) as fw:
-            made, times, size = measure(otad, fw, args.devices, args.runs)
+            made, times, size, page, page_size = measure(otad, fw, args.devices, args.runs)
     except (RuntimeError, OSError, EOFError) as e:
         benchlib.die(str(e))
     median = statistics.median(times)
     figures = {"devices": args.devices + 1, "runs": args.runs, "median_ms": round(median, 2),
                "min_ms": round(min(times), 2), "max_ms": round(max(times), 2),
-               "body_bytes": size, "make_devices_s": round(made, 2)}
+               "body_bytes": size, "make_devices_s": round(made, 2),
+               "page_poll_median_ms": round(statistics.median(page), 2),
+               "page_poll_bytes": page_size}
     met = "met" if median <= TARGET_MS else "missed"
     print("GET /devices?format=json, %d devices, %d runs" % (args.devices + 1, args.runs))
     print("  median %.1f ms (min %.1f, max %.1f), %d bytes; target <= %.0f ms: %s"
           % (median, min(times), max(times), size, TARGET_MS, met))
     print("  (the %d header requests that made them took %.1f s)" % (args.devices, made))
+    print("status page poll (/summary, /firmwares, 50 devices by -percent): median %.1f ms,"
+          " %d bytes" % (statistics.median(page), page_size))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(figures, f, indent=2)

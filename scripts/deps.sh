@@ -6,7 +6,8 @@
 #   build  what building otad (daemon, otaget, unit tests) and running it
 #          needs, plus curl, xxd and python3 for the README's examples
 #   test   the build set and the test tools: the ARM compiler and QEMU,
-#          nginx, wrk, valgrind, clang, the Python test libraries (the default)
+#          nginx, wrk, valgrind, clang, the Python test libraries, headless
+#          Chromium for the status page's test (the default)
 set -eu
 build="meson ninja-build pkg-config gcc libc6-dev make dpkg-dev
 libmicrohttpd-dev zlib1g-dev libyaml-dev libcmocka-dev libgnutls28-dev
@@ -15,7 +16,8 @@ python3"
 test="gcc-arm-none-eabi binutils-arm-none-eabi libnewlib-arm-none-eabi
 qemu-system-arm nginx wrk python3-flask python3-cryptography
 python3-prometheus-client valgrind clang libclang-rt-14-dev sqlite3 openssl
-debhelper lintian bash-completion procps"
+debhelper lintian bash-completion procps
+chromium python3-websocket fonts-dejavu-core"
 list=no
 if [ "${1:-}" = --list ]; then
     list=yes

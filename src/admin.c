@@ -2,19 +2,23 @@
 #include "admin.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <microhttpd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "array.h"
 #include "devices.h"
 #include "listing.h"
+#include "page.h"
 #include "reply.h"
 #include "route.h"
 #include "serve.h"
+#include "summary.h"
 
 struct admin {
     struct MHD_Daemon *daemon;
@@ -25,6 +29,7 @@ struct admin {
     size_t connection_memory;
     struct reply_set replies;        /* 404, 405, 431, 500 */
     struct MHD_Response *bad_state;  /* 400 for an unknown ?state= */
+    struct MHD_Response *bad_page;   /* 400 for a bad ?sort=, ?offset= or ?limit= */
     void (*event)(void *cls, const struct http_event *e);
 };
 
@@ -38,6 +43,8 @@ struct answer {
     char *body;                      /* malloc'ed, else */
     size_t len;
     const char *type;
+    const struct page_asset *asset;  /* a file of the status page, else */
+    long long total;                 /* X-Total-Count when >= 0 (set to -1) */
 };
 
 static void shared(struct answer *a, unsigned status, struct MHD_Response *r)
@@ -69,24 +76,32 @@ static bool wants_json(struct MHD_Connection *c)
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT));
 }
 
-/* The devices fleet_each() hands out, gathered to be sorted by id before
- * they are rendered. */
+/* What a reader hands out, gathered: the devices of fleet_each(), to be
+ * sorted and paged, or the firmwares of fleet_firmwares(), for the summary. */
 struct copies {
-    struct fleet_device *list;
-    size_t n, cap;
+    void *list;
+    size_t n, cap, size;
     int error;
 };
 
-static bool copy_device(void *cls, const struct fleet_device *d)
+static bool keep(struct copies *c, const void *item)
 {
-    struct copies *c = cls;
-
-    if (array_grow(&c->list, &c->cap, c->n + 1, sizeof(*c->list)) < 0) {
+    if (array_grow(&c->list, &c->cap, c->n + 1, c->size) < 0) {
         c->error = -ENOMEM;
         return false;
     }
-    c->list[c->n++] = *d;
+    memcpy((char *)c->list + c->n++ * c->size, item, c->size);
     return true;
+}
+
+static bool copy_device(void *cls, const struct fleet_device *d)
+{
+    return keep(cls, d);
+}
+
+static void copy_firmware(void *cls, const struct fleet_firmware *fw)
+{
+    keep(cls, fw);
 }
 
 /* -1 for any state (none asked), -2 for a name that is no state. */
@@ -100,28 +115,79 @@ static int state_arg(const char *name)
     return -2;
 }
 
+/* ?offset= and ?limit= as a count, NULL meaning @dflt; -1 when not one. */
+static long long count_arg(const char *s, long long dflt)
+{
+    char *end;
+    long long v;
+
+    if (s == NULL)
+        return dflt;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    return s[0] >= '0' && s[0] <= '9' && *end == '\0' && errno == 0 ? v : -1;
+}
+
+static const char *arg(struct MHD_Connection *c, const char *name)
+{
+    return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
+}
+
 static void devices(struct admin *h, struct MHD_Connection *c, struct answer *a)
 {
-    const char *firmware = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "firmware");
-    int state = state_arg(MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "state"));
+    const char *firmware = arg(c, "firmware");
+    int state = state_arg(arg(c, "state"));
+    long long offset = count_arg(arg(c, "offset"), 0);
+    long long limit = count_arg(arg(c, "limit"), LLONG_MAX);
+    struct devices_order order;
     bool json = wants_json(c);
-    struct copies copies = {0};
+    struct copies copies = {.size = sizeof(struct fleet_device)};
+    struct fleet_device *list;
     int r;
 
     if (state == -2) {
         shared(a, MHD_HTTP_BAD_REQUEST, h->bad_state);
         return;
     }
+    if (offset < 0 || limit < 0 || devices_order_parse(arg(c, "sort"), &order) < 0) {
+        shared(a, MHD_HTTP_BAD_REQUEST, h->bad_page);
+        return;
+    }
     if (h->fleet != NULL)
         fleet_each(h->fleet, firmware, state, copy_device, &copies);
     r = copies.error;
     if (r == 0) {
-        devices_sort(copies.list, copies.n);
-        r = devices_render(copies.list, copies.n, json ? LISTING_JSON : LISTING_TEXT, &a->body,
+        size_t from = (unsigned long long)offset < copies.n ? (size_t)offset : copies.n;
+        size_t n = (unsigned long long)limit < copies.n - from ? (size_t)limit : copies.n - from;
+
+        list = copies.list;
+        devices_sort(list, copies.n, order);
+        a->total = (long long)copies.n;
+        r = devices_render(list + from, n, json ? LISTING_JSON : LISTING_TEXT, &a->body,
                            &a->len);
     }
     free(copies.list);
     rendered(h, a, r, json);
+}
+
+static void summary(struct admin *h, struct answer *a)
+{
+    struct copies g = {.size = sizeof(struct fleet_firmware)};
+    struct fleet_counts counts = {0};
+    struct timespec ts;
+    int r;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (h->fleet != NULL) {
+        fleet_counts(h->fleet, &counts);
+        fleet_firmwares(h->fleet, copy_firmware, &g);
+    }
+    r = g.error;
+    if (r == 0)
+        r = summary_render((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, &counts, g.list,
+                           g.n, &a->body, &a->len);
+    free(g.list);
+    rendered(h, a, r, true);
 }
 
 static void device(struct admin *h, struct MHD_Connection *c, const char *id,
@@ -167,7 +233,9 @@ static void route(struct admin *h, struct MHD_Connection *c, const char *url,
         device(h, c, url + 9, a);
     else if (strcmp(url, "/metrics") == 0)
         metrics(h, a);
-    else
+    else if (strcmp(url, "/summary") == 0)
+        summary(h, a);
+    else if ((a->asset = page_find(url)) == NULL)
         not_found(h, a);
 }
 
@@ -202,27 +270,53 @@ static enum MHD_Result firmwares(struct admin *h, struct MHD_Connection *c, cons
                    s.canned == SERVE_BODY);
 }
 
+/* A response of our own: the body and its Content-Type, and the headers
+ * the answer asks for. NULL when out of memory (the body is freed). */
+static struct MHD_Response *response(struct answer *a)
+{
+    struct MHD_Response *r;
+    char total[24];
+    bool ok;
+
+    if (a->asset != NULL)
+        r = MHD_create_response_from_buffer(a->asset->len, (void *)a->asset->data,
+                                            MHD_RESPMEM_PERSISTENT);
+    else
+        r = MHD_create_response_from_buffer_with_free_callback(a->len, a->body, free);
+    if (r == NULL) {
+        free(a->body);
+        return NULL;
+    }
+    ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                 a->asset != NULL ? a->asset->type : a->type) == MHD_YES;
+    if (a->asset != NULL)
+        ok = ok &&
+             MHD_add_response_header(r, "Content-Security-Policy", PAGE_POLICY) == MHD_YES &&
+             MHD_add_response_header(r, "X-Content-Type-Options", "nosniff") == MHD_YES;
+    if (a->total >= 0) {
+        snprintf(total, sizeof(total), "%lld", a->total);
+        ok = ok && MHD_add_response_header(r, "X-Total-Count", total) == MHD_YES;
+    }
+    if (!ok) {
+        MHD_destroy_response(r);
+        return NULL;
+    }
+    return r;
+}
+
 static enum MHD_Result answer(struct admin *h, struct MHD_Connection *c, const char *url,
                               const char *method)
 {
-    struct answer a = {0};
-    struct MHD_Response *r;
+    struct answer a = {.total = -1};
 
     if (strcmp(url, "/firmwares") == 0)
         return firmwares(h, c, url, method);
     route(h, c, url, &a);
     if (a.shared != NULL)
         return respond(h, c, method, url, a.status, a.shared, false);
-    r = MHD_create_response_from_buffer_with_free_callback(a.len, a.body, free);
-    if (r == NULL) {
-        free(a.body);
-        return MHD_NO;
-    }
-    if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, a.type) != MHD_YES) {
-        MHD_destroy_response(r);
-        return MHD_NO;
-    }
-    return respond(h, c, method, url, a.status, r, true);
+    if (a.asset != NULL)
+        a.status = MHD_HTTP_OK;
+    return respond(h, c, method, url, a.status, response(&a), true);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
@@ -269,6 +363,8 @@ static void free_admin(struct admin *h)
     reply_close(&h->replies);
     if (h->bad_state != NULL)
         MHD_destroy_response(h->bad_state);
+    if (h->bad_page != NULL)
+        MHD_destroy_response(h->bad_page);
     free(h);
 }
 
@@ -277,6 +373,7 @@ int admin_start(const struct conf *c, int listen_fd,
                 struct fleet *fleet, const struct metrics *metrics, struct admin **ret)
 {
     static const char bad_state[] = "unknown state\n";
+    static const char bad_page[] = "unknown sort, or an offset or limit that is no count\n";
     struct admin *h = calloc(1, sizeof(*h));
     int r = -ENOMEM;
 
@@ -284,11 +381,18 @@ int admin_start(const struct conf *c, int listen_fd,
         goto fail;
     *h = (struct admin){.cat = cat, .fleet = fleet, .metrics = metrics,
                         .history = c->fleet_history,
-                        .connection_memory = (size_t)c->connection_memory, .event = event};
+                        .connection_memory = c->connection_memory > ADMIN_CONNECTION_MEMORY
+                                                 ? (size_t)c->connection_memory
+                                                 : ADMIN_CONNECTION_MEMORY,
+                        .event = event};
     h->bad_state = MHD_create_response_from_buffer(sizeof(bad_state) - 1, (void *)bad_state,
                                                    MHD_RESPMEM_PERSISTENT);
-    if (h->bad_state == NULL || reply_open(&h->replies) < 0 ||
+    h->bad_page = MHD_create_response_from_buffer(sizeof(bad_page) - 1, (void *)bad_page,
+                                                  MHD_RESPMEM_PERSISTENT);
+    if (h->bad_state == NULL || h->bad_page == NULL || reply_open(&h->replies) < 0 ||
         MHD_add_response_header(h->bad_state, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain") !=
+            MHD_YES ||
+        MHD_add_response_header(h->bad_page, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain") !=
             MHD_YES)
         goto fail;
     errno = 0;

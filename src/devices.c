@@ -11,15 +11,67 @@
 #include "jsontext.h"
 #include "membuf.h"
 
-static int by_id(const void *a, const void *b)
+/* Whole percent of the download served; 0 before any download. */
+static unsigned percent(const struct fleet_device *d)
 {
-    return strcmp(((const struct fleet_device *)a)->id, ((const struct fleet_device *)b)->id);
+    if (d->blocks_total != 0)
+        return (unsigned)((uint64_t)d->blocks_served * 100 / d->blocks_total);
+    return d->download_size ? (unsigned)(d->download_done * 100 / d->download_size) : 0;
 }
 
-void devices_sort(struct fleet_device *list, size_t n)
+static int cmp(int64_t a, int64_t b)
+{
+    return (a > b) - (a < b);
+}
+
+static const char *const order_names[DEVICES_ORDERS] = {
+    [DEVICES_BY_ID] = "id",           [DEVICES_BY_FIRMWARE] = "firmware",
+    [DEVICES_BY_STATE] = "state",     [DEVICES_BY_LAST_SEEN] = "last_seen",
+    [DEVICES_BY_PERCENT] = "percent", [DEVICES_BY_RATE] = "rate",
+};
+
+int devices_order_parse(const char *name, struct devices_order *ret)
+{
+    bool desc = name != NULL && name[0] == '-';
+
+    if (name == NULL) {
+        *ret = (struct devices_order){DEVICES_BY_ID, false};
+        return 0;
+    }
+    for (int k = 0; k < DEVICES_ORDERS; k++)
+        if (strcmp(name + desc, order_names[k]) == 0) {
+            *ret = (struct devices_order){(enum devices_key)k, desc};
+            return 0;
+        }
+    return -EINVAL;
+}
+
+static int by_order(const void *pa, const void *pb, void *cls)
+{
+    const struct fleet_device *a = pa, *b = pb;
+    const struct devices_order order = *(const struct devices_order *)cls;
+    int c = 0;
+
+    switch (order.key) {
+    case DEVICES_BY_FIRMWARE: c = strcmp(a->firmware, b->firmware); break;
+    case DEVICES_BY_STATE:
+        c = strcmp(fleet_state_name(a->state), fleet_state_name(b->state));
+        break;
+    case DEVICES_BY_LAST_SEEN: c = cmp(a->last_seen_ms, b->last_seen_ms); break;
+    case DEVICES_BY_PERCENT: c = cmp(percent(a), percent(b)); break;
+    case DEVICES_BY_RATE: c = cmp((int64_t)a->rate, (int64_t)b->rate); break;
+    default: break;
+    }
+    /* Ties (and the id order itself) by id, so that pages do not shuffle. */
+    if (c == 0)
+        c = strcmp(a->id, b->id);
+    return order.desc ? -c : c;
+}
+
+void devices_sort(struct fleet_device *list, size_t n, struct devices_order o)
 {
     if (n > 1)
-        qsort(list, n, sizeof(*list), by_id);
+        qsort_r(list, n, sizeof(*list), by_order, &o);
 }
 
 /* Writes @v as @n decimal digits ending at @end (leading zeros). */
@@ -64,12 +116,6 @@ static const char *rfc3339(int64_t ms, char buf[32])
     digits(buf + 19, (unsigned)(secs % 60), 2);
     digits(buf + 23, (unsigned)(ms % 1000), 3);
     return buf;
-}
-
-/* Whole percent of the blocks served; 0 before any download. */
-static unsigned percent(const struct fleet_device *d)
-{
-    return d->blocks_total ? (unsigned)((uint64_t)d->blocks_served * 100 / d->blocks_total) : 0;
 }
 
 /* --- JSON --------------------------------------------------------------- */
@@ -125,6 +171,8 @@ static int device_fill(json_t *o, const struct fleet_device *d)
     jsontext_set(o, "percent", json_integer(percent(d)), &err);
     jsontext_set(o, "bytes", json_integer((json_int_t)d->bytes), &err);
     jsontext_set(o, "rate", json_integer((json_int_t)d->rate), &err);
+    jsontext_set(o, "download_size", json_integer((json_int_t)d->download_size), &err);
+    jsontext_set(o, "download_done", json_integer((json_int_t)d->download_done), &err);
     jsontext_set(o, "first_seen", json_string(rfc3339(d->first_seen_ms, buf)), &err);
     jsontext_set(o, "first_seen_ms", json_integer(d->first_seen_ms), &err);
     jsontext_set(o, "last_seen", json_string(rfc3339(d->last_seen_ms, buf)), &err);

@@ -100,6 +100,8 @@ struct fleet_device {
     uint32_t blocks_served;             /* distinct blocks served of it */
     uint64_t bytes;                     /* body bytes served for it */
     uint64_t rate;                      /* bytes per second over the download */
+    uint64_t download_size;             /* bytes it needs: 260 a block, or the image's */
+    uint64_t download_done;             /* of those, served (a block counted once) */
     int64_t download_started_ms;        /* 0: none yet */
     bool has_report;
     struct fleet_event last_report;
@@ -235,6 +237,38 @@ void fleet_counts(struct fleet *f, struct fleet_counts *ret);
 void fleet_tally(struct fleet *f,
                  void (*cb)(void *cls, const char *firmware, enum fleet_state s, uint64_t n),
                  void *cls);
+
+/* Downloads completed over time, in FLEET_TIMELINE buckets of bucket_ms
+ * from start_ms (the first completion): counts[i] is those at or after
+ * start_ms + i * bucket_ms and before the next. When a completion falls
+ * past the last bucket, neighbours merge in pairs and bucket_ms doubles
+ * (from 1 s), so the whole history fits in a fixed size. bucket_ms 0:
+ * none yet. */
+#define FLEET_TIMELINE 48
+struct fleet_timeline {
+    int64_t start_ms, bucket_ms;
+    uint32_t counts[FLEET_TIMELINE];
+};
+
+/* One firmware name the registry knows (a device asked for it): its
+ * devices in memory per state, and the downloads of it completed since
+ * start, with their timeline. A name no device names any more is gone,
+ * and its history with it. */
+struct fleet_firmware {
+    char name[FLEET_NAME_MAX + 1];
+    uint64_t devices[FLEET_STATES];
+    uint64_t completed;
+    struct fleet_timeline timeline;
+};
+
+/* Calls @cb with a copy of every firmware name's figures, in no particular
+ * order, with no lock held. */
+void fleet_firmwares(struct fleet *f, void (*cb)(void *cls, const struct fleet_firmware *fw),
+                     void *cls);
+
+/* Adds one completion at @now_ms to @t (for fleet_firmwares; public so
+ * that it can be tested alone). */
+void fleet_timeline_add(struct fleet_timeline *t, int64_t now_ms);
 
 /* For the store. fleet_drain calls @cb for every device changed since the
  * last drain (a copy), with the events added since then; at most @max

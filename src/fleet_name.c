@@ -2,7 +2,8 @@
 /* Firmware names, interned: one counted copy per name, shared by the
  * devices that asked for it, so a device costs a pointer for its firmware
  * however long the name. Each name also counts its devices per state, kept
- * as they change, so fleet_tally need not visit the devices. Taken only
+ * as they change, so fleet_tally need not visit the devices, and the
+ * downloads of it completed over time. Taken only
  * when a device's firmware changes, never on the block path; a fixed
  * table, since a firmware directory holds tens of names, not thousands. */
 #include "fleet_priv.h"
@@ -71,4 +72,32 @@ void fleet_set_firmware(struct fleet *f, struct fleet_tag *d, const char *name, 
         d->dl_active = false;
     fleet_name_drop(f, d->fw);
     d->fw = n;
+}
+
+void fleet_timeline_add(struct fleet_timeline *t, int64_t now_ms)
+{
+    if (t->bucket_ms == 0) {
+        t->start_ms = now_ms;
+        t->bucket_ms = 1000;
+    }
+    /* A clock stepped back counts in the first bucket. */
+    if (now_ms < t->start_ms)
+        now_ms = t->start_ms;
+    while ((now_ms - t->start_ms) / t->bucket_ms >= FLEET_TIMELINE) {
+        for (unsigned i = 0; i < FLEET_TIMELINE / 2; i++)
+            t->counts[i] = t->counts[2 * i] + t->counts[2 * i + 1];
+        memset(t->counts + FLEET_TIMELINE / 2, 0, sizeof(t->counts) / 2);
+        t->bucket_ms *= 2;
+    }
+    t->counts[(now_ms - t->start_ms) / t->bucket_ms]++;
+}
+
+void fleet_name_completed(struct fleet *f, struct fleet_name *n, int64_t now_ms)
+{
+    if (n == NULL)
+        return;
+    pthread_mutex_lock(&f->names_lock);
+    n->completed++;
+    fleet_timeline_add(&n->timeline, now_ms);
+    pthread_mutex_unlock(&f->names_lock);
 }

@@ -44,6 +44,8 @@ struct fleet_name {
     unsigned refs;                            /* devices naming it; under names_lock */
     uint32_t hash;
     _Atomic uint64_t counts[FLEET_STATES];    /* its linked devices per state */
+    uint64_t completed;                       /* downloads of it; under names_lock */
+    struct fleet_timeline timeline;           /* under names_lock */
     size_t len;
     char s[];                                 /* NUL-terminated */
 };
@@ -129,6 +131,8 @@ void fleet_release(struct fleet_tag *d);
  * counts; its shard is locked. Out of memory, it keeps the name it had. */
 void fleet_set_firmware(struct fleet *f, struct fleet_tag *d, const char *name, size_t len);
 void fleet_name_drop(struct fleet *f, struct fleet_name *n);
+/* A download of @n completed at @now_ms (its device's shard locked). */
+void fleet_name_completed(struct fleet *f, struct fleet_name *n, int64_t now_ms);
 /* fleet_read.c */
 void fleet_copy(const struct fleet_tag *d, struct fleet_device *ret);
 /* fleet_report.c */

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "array.h"
+#include "otad/proto.h"
 
 /* The fields a device and its copy hold alike, declared once for both ways
  * (fleet_copy and fleet_restore); the sizes must match or this fails to
@@ -48,6 +49,13 @@ void fleet_copy(const struct fleet_tag *d, struct fleet_device *ret)
     ret->state = d->state;
     ret->rate = end > d->dl_started && d->dl_started != 0
                     ? d->dl_bytes * 1000 / (uint64_t)(end - d->dl_started) : 0;
+    if (d->dl_blocks != 0) {
+        ret->download_size = (uint64_t)d->dl_blocks * OTA_BLOCK_WIRE;
+        ret->download_done = (uint64_t)d->dl_served * OTA_BLOCK_WIRE;
+    } else {
+        ret->download_size = d->dl_size;
+        ret->download_done = d->dl_bytes < d->dl_size ? d->dl_bytes : d->dl_size;
+    }
 }
 
 /* The last @n events of @d, oldest first, into @out. */
@@ -119,16 +127,10 @@ void fleet_counts(struct fleet *f, struct fleet_counts *ret)
     ret->devices_evicted = FLEET_GET(f->c.evicted);
 }
 
-struct tally {
-    char name[FLEET_NAME_MAX + 1];
-    uint64_t counts[FLEET_STATES];
-};
-
-void fleet_tally(struct fleet *f,
-                 void (*cb)(void *cls, const char *firmware, enum fleet_state s, uint64_t n),
-                 void *cls)
+void fleet_firmwares(struct fleet *f, void (*cb)(void *cls, const struct fleet_firmware *fw),
+                     void *cls)
 {
-    struct tally *t = NULL;
+    struct fleet_firmware *t = NULL;
     size_t n = 0, cap = 0;
 
     if (!f->o.track)
@@ -139,15 +141,36 @@ void fleet_tally(struct fleet *f,
             for (struct fleet_name *nm = f->names[b]; nm != NULL; nm = nm->next) {
                 memcpy(t[n].name, nm->s, nm->len + 1);
                 for (unsigned s = 0; s < FLEET_STATES; s++)
-                    t[n].counts[s] = FLEET_GET(nm->counts[s]);
+                    t[n].devices[s] = FLEET_GET(nm->counts[s]);
+                t[n].completed = nm->completed;
+                t[n].timeline = nm->timeline;
                 n++;
             }
     pthread_mutex_unlock(&f->names_lock);
     for (size_t i = 0; i < n; i++)
-        for (unsigned s = 0; s < FLEET_STATES; s++)
-            if (t[i].counts[s] != 0)
-                cb(cls, t[i].name, s, t[i].counts[s]);
+        cb(cls, &t[i]);
     free(t);
+}
+
+struct tally {
+    void (*cb)(void *cls, const char *firmware, enum fleet_state s, uint64_t n);
+    void *cls;
+};
+
+static void tally_one(void *cls, const struct fleet_firmware *fw)
+{
+    const struct tally *t = cls;
+
+    for (unsigned s = 0; s < FLEET_STATES; s++)
+        if (fw->devices[s] != 0)
+            t->cb(t->cls, fw->name, s, fw->devices[s]);
+}
+
+void fleet_tally(struct fleet *f,
+                 void (*cb)(void *cls, const char *firmware, enum fleet_state s, uint64_t n),
+                 void *cls)
+{
+    fleet_firmwares(f, tally_one, &(struct tally){cb, cls});
 }
 
 /* Takes one changed device off the shard's dirty list and copies it with its

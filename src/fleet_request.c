@@ -112,6 +112,7 @@ static void finish(struct fleet *f, struct fleet_tag *d, int64_t now_ms, struct 
     d->dl_ended = now_ms;
     fleet_set_state(f, d, FLEET_DOWNLOADED, now_ms);
     FLEET_ADD(f->c.completed, 1);
+    fleet_name_completed(f, d->fw, now_ms);
     FLEET_ADD(f->c.duration_count, 1);
     FLEET_ADD(f->c.duration_sum_ms, ms);
     for (unsigned i = 0; i < 8; i++)

@@ -158,18 +158,30 @@ class Admin(OtadTestCase):
 
     def test_not_found_and_bad_request(self):
         d = self.start()
-        for path in ("/", "/devices/", "/devices/nobody", "/metrics/x", "/app/header",
+        for path in ("/index.html", "/status", "/devices/", "/devices/nobody", "/metrics/x", "/app/header",
                      "/firmwaresx", "/devices%2Fx"):
             self.assertEqual(d.admin_get(path).status, 404, path)
         r = d.admin_get("/devices?state=broken")
         self.assertEqual((r.status, r.body), (400, b"unknown state\n"))
         for state in STATES:
             self.assertEqual(d.admin_get("/devices?state=" + state).status, 200, state)
+        for q in ("sort=size", "sort=-", "offset=-1", "limit=x", "offset=1x", "limit="):
+            r = d.admin_get("/devices?" + q)
+            self.assertEqual(r.status, 400, q)
+            self.assertIn(b"unknown sort", r.body, q)
 
     def test_head_too_large(self):
-        """Heads are bounded as on the device port (connection_memory)."""
+        """Heads are bounded as on the device port, in at least 16 KiB of
+        connection memory (a browser's head fits; the device port's 2 KiB
+        would refuse it)."""
         d = self.start("connection_memory: 2048\n")
-        r = d.admin_get("/metrics", headers=[("X-Filler", "a" * 1500)])
+        browser = [("User-Agent", "Mozilla/5.0 " + "x" * 120), ("Accept", "text/html," * 20)]
+        browser += [("X-Browser-%d" % i, "v" * 20) for i in range(12)]
+        self.assertEqual(d.get("/app/header", headers=browser).status, 431)
+        self.assertEqual(d.admin_get("/metrics", headers=browser).status, 200)
+        r = d.admin_get("/metrics", headers=[("X-Filler", "a" * 12000)])
+        self.assertEqual(r.status, 200)
+        r = d.admin_get("/metrics", headers=[("Cookie", "a=" + "b" * 12000)])  # counts twice
         self.assertEqual(r.status, 431)
         self.assertEqual(d.admin_get("/metrics").status, 200)
 
@@ -426,6 +438,87 @@ class Admin(OtadTestCase):
         self.assertEqual(sample(samples, "otad_reports_total", status="installed"), 0)
         self.assertEqual(sample(samples, "otad_requests_total", endpoint="report",
                                 status="204"), 1)
+
+    def test_sort_and_pages(self):
+        """?sort= orders the whole listing, ?offset= and ?limit= cut a page
+        of it, and X-Total-Count says how many the filters kept."""
+        d = self.start()
+        n = block_count(self.app)
+        with d.conn() as c:
+            c.request("/app/header", headers=[("X-Device-Id", "m-full")])
+            for i in range(n):
+                self.assertEqual(c.request("/app/block/%d" % i).status, 200)
+        with d.conn() as c:
+            c.request("/app/header", headers=[("X-Device-Id", "z-part")])
+            self.assertEqual(c.request("/app/block/0").status, 200)
+        for i in "abcde":
+            self.header(d, "vec", "v-" + i)
+
+        def page(q):
+            r = d.admin_get("/devices?format=json&" + q)
+            self.assertEqual(r.status, 200, q)
+            return [i["id"] for i in json.loads(r.body)], r.header("X-Total-Count")
+
+        self.assertEqual(page("sort=-percent&limit=2"), (["m-full", "z-part"], "7"))
+        self.assertEqual(page("sort=percent&offset=5"), (["z-part", "m-full"], "7"))
+        self.assertEqual(page("firmware=vec&offset=1&limit=2"), (["v-b", "v-c"], "5"))
+        self.assertEqual(page("firmware=vec&sort=-id&limit=1"), (["v-e"], "5"))
+        self.assertEqual(page("offset=99"), ([], "7"))
+        self.assertEqual(page("state=downloading"), (["z-part"], "1"))
+        part = json.loads(d.admin_get("/devices/z-part?format=json").body)
+        self.assertEqual((part["download_size"], part["download_done"], part["percent"]),
+                         (260 * n, 260, 100 // n))
+
+    def test_summary(self):
+        """/summary: devices per state in all and per firmware, and the
+        downloads of each firmware completed, by second from the first."""
+        d = self.start()
+        n = block_count(self.app)
+        t0 = int(time.time() * 1000)
+        for dev in ("s-1", "s-2"):
+            with d.conn() as c:
+                c.request("/app/header", headers=[("X-Device-Id", dev)])
+                for i in range(n):
+                    self.assertEqual(c.request("/app/block/%d" % i).status, 200)
+        self.header(d, "vec", "s-3")
+        t1 = int(time.time() * 1000)
+        r = d.admin_get("/summary")
+        self.assertEqual((r.status, r.header("Content-Type")), (200, "application/json"))
+        s = json.loads(r.body)
+        self.assertTrue(t1 <= s["now_ms"] <= int(time.time() * 1000) + 1, s)
+        zero = dict.fromkeys(STATES, 0)
+        self.assertEqual(s["devices"], dict(zero, downloaded=2, checking=1))
+        self.assertEqual((s["downloads_started"], s["downloads_completed"]), (2, 2))
+        self.assertEqual([f["name"] for f in s["firmwares"]], ["app", "vec"])
+        app, vec = s["firmwares"]
+        self.assertEqual((app["devices"], app["completed"]), (dict(zero, downloaded=2), 2))
+        self.assertEqual((vec["devices"], vec["completed"], vec["timeline"]),
+                         (dict(zero, checking=1), 0, None))
+        tl = app["timeline"]
+        self.assertTrue(t0 <= tl["start_ms"] <= t1, tl)
+        self.assertEqual((tl["bucket_ms"], len(tl["counts"]), sum(tl["counts"])), (1000, 48, 2))
+        self.assertEqual(tl["counts"][0], 2 if t1 - tl["start_ms"] < 1000 else 1)
+
+    def test_status_page_files(self):
+        """/, /status.css and /status.js: the page's files from the binary,
+        each with the policy that lets only same-origin files run."""
+        d = self.start()
+        here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "src",
+                            "status")
+        total = 0
+        for path, name, ctype in (("/", "status.html", "text/html; charset=utf-8"),
+                                  ("/status.css", "status.css", "text/css; charset=utf-8"),
+                                  ("/status.js", "status.js",
+                                   "text/javascript; charset=utf-8")):
+            r = d.admin_get(path)
+            self.assertEqual((r.status, r.header("Content-Type")), (200, ctype), path)
+            self.assertEqual(r.header("Content-Security-Policy"), "default-src 'self'", path)
+            self.assertEqual(r.header("X-Content-Type-Options"), "nosniff", path)
+            with open(os.path.join(here, name), "rb") as f:
+                self.assertEqual(r.body, f.read(), path)
+            total += len(r.body)
+        self.assertLess(total, 40 * 1024)  # the whole page: under 40 KiB
+        self.assertEqual(d.get("/").status, 404)  # never on the device port
 
 
 if __name__ == "__main__":

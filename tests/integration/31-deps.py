@@ -19,7 +19,7 @@ DEMO = os.path.join(TOP, "scripts", "demo.sh")
 # The heavy tools the issue counted in the demo's 950 MiB, and nginx, whose
 # package enables and starts a service.
 TEST_ONLY = {"qemu-system-arm", "gcc-arm-none-eabi", "libnewlib-arm-none-eabi",
-             "nginx", "valgrind", "clang", "wrk"}
+             "nginx", "valgrind", "clang", "wrk", "chromium"}
 
 
 def package_set(*args):

@@ -19,7 +19,7 @@ else
 fi
 n=0
 for f in $(printf '%s\n' "$files" | grep -v '^tests/vectors/' |
-    grep -E '\.(c|h|py|sh|ld|in)$|(^|/)(meson\.build|Makefile)$|^meson_options\.txt$|^\.ci/run$|^conf/otad\.yaml$|^man/.*\.[158]$|\.1$|^completion/|^debian/rules$|^debian/otad\.(postrm|tmpfiles)$'); do
+    grep -E '\.(c|h|py|sh|ld|in|html|css|js)$|(^|/)(meson\.build|Makefile)$|^meson_options\.txt$|^\.ci/run$|^conf/otad\.yaml$|^man/.*\.[158]$|\.1$|^completion/|^debian/rules$|^debian/otad\.(postrm|tmpfiles)$'); do
     n=$((n + 1))
     head -n 3 "$f" | grep -q 'SPDX-License-Identifier: MIT' || {
         echo "FAIL: $f has no SPDX-License-Identifier line"

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* /devices and /devices/ID as text and JSON, from devices the tests make. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,6 +29,8 @@ static struct fleet_device device(const char *id)
         .blocks_served = 13,
         .bytes = 3380,
         .rate = 1500,
+        .download_size = 40 * 260,
+        .download_done = 13 * 260,
         .download_started_ms = T0 + 1000,
         .seq = 42,
     };
@@ -57,7 +60,7 @@ static void test_json(void **state)
     d[1].has_installed = false;
     d[1].state = FLEET_CHECKING;
     d[1].blocks_total = d[1].blocks_served = 0;
-    d[1].bytes = d[1].rate = 0;
+    d[1].bytes = d[1].rate = d[1].download_size = d[1].download_done = 0;
     d[1].download_started_ms = 0;
     d[1].has_report = true;
     d[1].last_report = (struct fleet_event){.at_ms = T0 + 5, .is_report = true,
@@ -70,6 +73,7 @@ static void test_json(void **state)
         "{\"id\":\"0123456789abcdef01234567\",\"by_address\":false,\"address\":\"192.0.2.7\","
         "\"firmware\":\"app\",\"state\":\"downloading\",\"installed\":6,\"offered\":7,"
         "\"blocks_total\":40,\"blocks_served\":13,\"percent\":32,\"bytes\":3380,\"rate\":1500,"
+        "\"download_size\":10400,\"download_done\":3380,"
         "\"first_seen\":\"2026-12-01T19:04:29.123Z\",\"first_seen_ms\":1796151869123,"
         "\"last_seen\":\"2026-12-01T19:05:31.000Z\",\"last_seen_ms\":1796151931000,"
         "\"download_started\":\"2026-12-01T19:04:30.123Z\","
@@ -77,6 +81,7 @@ static void test_json(void **state)
         "{\"id\":\"192.0.2.9\",\"by_address\":true,\"address\":\"192.0.2.9\","
         "\"firmware\":\"app\",\"state\":\"checking\",\"installed\":null,\"offered\":7,"
         "\"blocks_total\":0,\"blocks_served\":0,\"percent\":0,\"bytes\":0,\"rate\":0,"
+        "\"download_size\":0,\"download_done\":0,"
         "\"first_seen\":\"2026-12-01T19:04:29.123Z\",\"first_seen_ms\":1796151869123,"
         "\"last_seen\":\"2026-12-01T19:05:31.000Z\",\"last_seen_ms\":1796151931000,"
         "\"download_started\":null,\"download_started_ms\":null,"
@@ -206,10 +211,62 @@ static void test_sort(void **state)
     struct fleet_device d[3] = {device("c"), device("a"), device("b")};
 
     (void)state;
-    devices_sort(d, 3);
+    devices_sort(d, 3, (struct devices_order){DEVICES_BY_ID, false});
     assert_string_equal(d[0].id, "a");
     assert_string_equal(d[1].id, "b");
     assert_string_equal(d[2].id, "c");
+}
+
+/* Each ?sort= key, both ways, ties by id. */
+static void test_orders(void **state)
+{
+    struct fleet_device d[3] = {device("a"), device("b"), device("c")};
+    struct devices_order o;
+    char got[4];
+
+    (void)state;
+    d[0].blocks_served = 40;  /* 100 % */
+    d[1].blocks_served = 2;   /* 5 % */
+    d[0].rate = 10;
+    d[2].rate = 99;
+    d[1].state = FLEET_STALLED;
+    d[2].state = FLEET_CHECKING;
+    d[2].last_seen_ms = T0;
+    snprintf(d[1].firmware, sizeof(d[1].firmware), "%s", "boot");
+    static const struct {
+        const char *sort, *expect;
+    } cases[] = {
+        {"percent", "bca"}, {"-percent", "acb"}, {"rate", "acb"}, {"-rate", "bca"},
+        {"state", "cab"},   {"-state", "bac"},   {"firmware", "acb"}, {"last_seen", "cab"},
+        {"-id", "cba"},     {NULL, "abc"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+        assert_int_equal(devices_order_parse(cases[i].sort, &o), 0);
+        devices_sort(d, 3, o);
+        for (int j = 0; j < 3; j++)
+            got[j] = d[j].id[0];
+        got[3] = 0;
+        assert_string_equal(got, cases[i].expect);
+    }
+    assert_int_equal(devices_order_parse("size", &o), -EINVAL);
+    assert_int_equal(devices_order_parse("-", &o), -EINVAL);
+    assert_int_equal(devices_order_parse("", &o), -EINVAL);
+}
+
+/* An image download (no blocks) has its percent from its bytes. */
+static void test_image_percent(void **state)
+{
+    struct fleet_device d = device("esp");
+    char *out;
+
+    (void)state;
+    d.blocks_total = d.blocks_served = 0;
+    d.download_size = 4000;
+    d.download_done = 1000;
+    out = render(&d, 1, LISTING_JSON);
+    assert_non_null(strstr(out, "\"percent\":25,"));
+    assert_non_null(strstr(out, "\"download_size\":4000,\"download_done\":1000,"));
+    free(out);
 }
 
 int main(void)
@@ -221,6 +278,8 @@ int main(void)
         cmocka_unit_test(test_one),
         cmocka_unit_test(test_times),
         cmocka_unit_test(test_sort),
+        cmocka_unit_test(test_orders),
+        cmocka_unit_test(test_image_percent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

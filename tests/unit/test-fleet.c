@@ -1073,6 +1073,76 @@ static void test_threads_evicting(void **state)
     teardown((void **)&x);
 }
 
+/* Completions fall in buckets of 1 s from the first; past the last bucket,
+ * pairs merge and the width doubles, as often as needed, losing none. */
+static void test_timeline(void **state)
+{
+    struct fleet_timeline t = {0};
+    uint32_t sum = 0;
+
+    (void)state;
+    fleet_timeline_add(&t, 1000);
+    fleet_timeline_add(&t, 1999);
+    fleet_timeline_add(&t, 2000);
+    fleet_timeline_add(&t, 1000 + 47999);
+    assert_int_equal(t.start_ms, 1000);
+    assert_int_equal(t.bucket_ms, 1000);
+    assert_int_equal(t.counts[0], 2);
+    assert_int_equal(t.counts[1], 1);
+    assert_int_equal(t.counts[47], 1);
+    fleet_timeline_add(&t, 1000 + 48000);
+    assert_int_equal(t.bucket_ms, 2000);
+    assert_int_equal(t.counts[0], 3);
+    assert_int_equal(t.counts[23], 1);
+    assert_int_equal(t.counts[24], 1);
+    for (unsigned i = 25; i < FLEET_TIMELINE; i++)
+        assert_int_equal(t.counts[i], 0);
+    fleet_timeline_add(&t, 500); /* the clock stepped back */
+    assert_int_equal(t.counts[0], 4);
+    fleet_timeline_add(&t, 1000 + 384000); /* three merges at once */
+    assert_int_equal(t.bucket_ms, 16000);
+    assert_int_equal(t.counts[24], 1);
+    for (unsigned i = 0; i < FLEET_TIMELINE; i++)
+        sum += t.counts[i];
+    assert_int_equal(sum, 7);
+}
+
+static void on_firmware(void *cls, const struct fleet_firmware *fw)
+{
+    struct fleet_firmware *out = cls;
+
+    if (strcmp(fw->name, FW) == 0)
+        *out = *fw;
+}
+
+/* Per name: devices by state, completions and when they came. */
+static void test_firmwares(void **state)
+{
+    struct fixture *x = *state;
+    struct fleet_tag *tags[3] = {NULL, NULL, NULL};
+    struct fleet_firmware fw = {0};
+    static const char *const ids[3] = {"d0", "d1", "d2"};
+
+    for (int i = 0; i < 3; i++) {
+        fleet_header(x->f, &tags[i], ids[i], ADDR, FW, strlen(FW), 7, false, 0, 2, 4000);
+        fleet_block(x->f, &tags[i], ADDR, FW, strlen(FW), 0, 2, 260, 4500);
+    }
+    fleet_block(x->f, &tags[0], ADDR, FW, strlen(FW), 1, 2, 260, 5000);
+    fleet_block(x->f, &tags[1], ADDR, FW, strlen(FW), 1, 2, 260, 7500);
+    fleet_firmwares(x->f, on_firmware, &fw);
+    assert_string_equal(fw.name, FW);
+    assert_int_equal(fw.completed, 2);
+    assert_int_equal(fw.devices[FLEET_DOWNLOADED], 2);
+    assert_int_equal(fw.devices[FLEET_DOWNLOADING], 1);
+    assert_int_equal(fw.timeline.start_ms, 5000);
+    assert_int_equal(fw.timeline.bucket_ms, 1000);
+    assert_int_equal(fw.timeline.counts[0], 1);
+    assert_int_equal(fw.timeline.counts[1], 0);
+    assert_int_equal(fw.timeline.counts[2], 1);
+    for (int i = 0; i < 3; i++)
+        fleet_tag_free(tags[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1097,6 +1167,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_histogram, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tally_and_each, setup, teardown),
         cmocka_unit_test(test_history),
+        cmocka_unit_test(test_timeline),
+        cmocka_unit_test_setup_teardown(test_firmwares, setup, teardown),
         cmocka_unit_test(test_track_off),
         cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
         cmocka_unit_test(test_threads_evicting),
