@@ -7,17 +7,19 @@ nginx runs on 127.0.0.1 on an ephemeral port, with its prefix, pid file,
 logs and temporary paths in the test's directory. The server block is the
 file itself with only its two EDIT lines (listen, root) replaced; a small
 nginx.conf written here includes it from an http block that sets what a
-careless http block could (gzip for every type, a charset, MIME types for
-the tree's names, an open file cache), so each line of the server block that
-overrides them is needed.
+careless http block could (gzip for every type, a charset for every type,
+MIME types for the tree's names, directory listings, symlinks refused, an
+open file cache), so each line of the server block that overrides them is
+needed.
 
 Checked: Content-Length on every response and never Transfer-Encoding or
 Content-Encoding; Content-Type of blocks, header, image and listings;
 Cache-Control forever on g/ and n/, no-cache and no validators on the
 per-name paths; Range (206 with the right bytes, 416, a list of ranges
-answered whole); header and every block of a 460 KiB image on one keep-alive
-connection (more requests than nginx's default keepalive_requests); blocks
-with leading zeros and past the end as otad routes them; a switch of the
+answered whole); header and every block, five times, on one keep-alive
+connection (more requests than nginx's default keepalive_requests); no
+40 ms stall between a response's head and body on requests made one at a
+time; blocks with leading zeros and past the end as otad routes them; a switch of the
 per-name symlink seen on the next request; 404 for anything else.
 
 Expected bytes come from zlib and struct here (otadtest), never from otad.
@@ -47,6 +49,8 @@ FOREVER = "public, max-age=31536000, immutable"
 OCTET = "application/octet-stream"
 APP_SIZE = 300 * 256 - 17       # 300 blocks, the last one padded
 WALKS = 5                       # header + 5 x 300 blocks: past nginx's default 1,000
+SEQUENTIAL = 100
+STALL_BOUND = 2.0               # seconds for SEQUENTIAL requests; 40 ms stalls take 4
 
 
 def image(size, seed):
@@ -363,6 +367,20 @@ class NginxConf(unittest.TestCase):
             self.assertEqual(c.request("/tiny/header").status, 200)
         # What a block's response head costs with nginx (informational; otad's is 104).
         print("block response head: %d bytes" % len(r.head_bytes))
+
+    def test_no_stall_between_head_and_body(self):
+        """Requests one at a time, as a device makes them: a response whose
+        head and body left in two segments, the second held back by Nagle
+        until the client's delayed ACK, costs 40 ms (4 s for these 100);
+        without a stall they take milliseconds."""
+        with Conn(self.port) as c:
+            start = time.monotonic()
+            for n in range(SEQUENTIAL):
+                r = c.request("/app/block/%d" % n)
+                self.assertEqual(r.body, make_block(self.data, n), "block %d" % n)
+            took = time.monotonic() - start
+        self.assertLess(took, STALL_BOUND, "%d sequential requests took %.2f s"
+                        % (SEQUENTIAL, took))
 
     def test_switch_seen_on_the_next_request(self):
         """A new release is a new symlink renamed over NAME: the same
