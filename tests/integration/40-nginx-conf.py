@@ -131,6 +131,16 @@ def build_tree(fw_dir, out):
     return releases
 
 
+def generation_of(tree, name):
+    """The g/ directory name of the generation @name's firmware/NAME.bin
+    points at: the bytes there are checked, the name is the tree's."""
+    target = os.readlink(os.path.join(tree, "firmware", name + ".bin"))
+    head, image = os.path.split(target)
+    if image != "image" or os.path.dirname(head) != os.path.join("..", "g"):
+        raise AssertionError("firmware/%s.bin points at %s, not ../g/*/image" % (name, target))
+    return os.path.basename(head)
+
+
 def server_block(port, root):
     """conf/nginx-otad.conf with its listen and root lines (marked EDIT)
     pointed at the test's port and tree; every other line as shipped."""
@@ -194,7 +204,7 @@ class NginxConf(unittest.TestCase):
         add_firmware(cls.fw, "swap", image(700, 3), 1)
         cls.tree = os.path.join(cls.tmp, "tree")
         cls.releases = build_tree(cls.fw, cls.tree)
-        cls.cs = "%08x-%08x" % (crc32(cls.data), len(cls.data))
+        cls.cs = generation_of(cls.tree, "app")
         cls.nginx = None
         cls.port = cls.start_nginx()
 
@@ -388,7 +398,7 @@ class NginxConf(unittest.TestCase):
         cache holds the old file)."""
         old = image(700, 3)
         new = image(900, 4)
-        old_cs = "%08x-%08x" % (crc32(old), len(old))
+        old_cs = generation_of(self.tree, "swap")
         with Conn(self.port) as c:
             self.assertEqual(c.request("/swap/header").body, make_header(old, 1))
             self.assertEqual(c.request("/swap/block/0").body, make_block(old, 0))
@@ -403,7 +413,6 @@ class NginxConf(unittest.TestCase):
             self.assertEqual(c.request("/g/%s/block/0" % old_cs).body, make_block(old, 0))
 
     def test_not_found(self):
-        size = len(self.small)
         for path, status in (("/tiny/block/4", 416),
                              ("/tiny/block/99999999999999999999", 416),
                              ("/nosuch/block/0", 404),
@@ -418,7 +427,8 @@ class NginxConf(unittest.TestCase):
                              ("/tiny/", 404),
                              ("/", 404),
                              ("/g/", 404),
-                             ("/g/%08x-%08x" % (crc32(self.small), size), 404),
+                             ("/g/" + generation_of(self.tree, "tiny"), 404),
+                             ("/g/%s/block/" % generation_of(self.tree, "tiny"), 404),
                              ("/n/tiny/", 404),
                              ("/firmware/", 404),
                              ("/firmware/tiny", 404),
