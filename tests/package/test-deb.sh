@@ -70,7 +70,8 @@ lacks() {
 has "$deb_otad" /usr/sbin/otad /lib/systemd/system/otad.service /etc/otad/otad.yaml \
     /usr/share/man/man8/otad.8.gz /usr/share/man/man5/otad.yaml.5.gz \
     /usr/lib/tmpfiles.d/otad.conf /usr/share/bash-completion/completions/otad \
-    /usr/share/doc/otad/copyright /usr/share/doc/otad/NEWS.gz
+    /usr/share/doc/otad/copyright /usr/share/doc/otad/NEWS.gz \
+    /usr/share/doc/otad/examples/nginx-otad.conf
 lacks "$deb_otad" /usr/bin/otad /usr/bin/otaget /usr/bin/otasign /usr/lib/systemd/system/otad.service
 has "$deb_tools" /usr/bin/otaget /usr/bin/otasign \
     /usr/share/man/man1/otaget.1.gz /usr/share/man/man1/otasign.1.gz \
