@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* How fast is CRC-32? otad's crc_update() (src/crc.c, whichever is linked),
  * zlib's crc32_z() and, when built with ISA-L, ISA-L's crc32_gzip_refl()
- * called directly, over the same pseudo-random bytes:
+ * called directly, over the same random bytes:
  *   blocks in cache   one call per 256-byte block over 1 MiB, again and again
  *   blocks over MIB   one call per 256-byte block over the whole buffer
  *                     (as indexing an image runs it)
@@ -18,7 +18,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <zlib.h>
 #ifdef OTAD_HAVE_ISAL
@@ -96,7 +96,6 @@ int main(int argc, char **argv)
     };
     double best[sizeof(tests) / sizeof(tests[0])][NIMPL];
     uint8_t *buf;
-    uint64_t x = 88172645463325252ull;
 
     snprintf(over, sizeof(over), "256-byte blocks, %zu MiB", mib);
     snprintf(whole, sizeof(whole), "image of %zu MiB", mib);
@@ -107,11 +106,15 @@ int main(int argc, char **argv)
     buf = malloc(len);
     if (buf == NULL)
         return 2;
-    for (size_t i = 0; i < len; i += 8) { /* xorshift64: touches every page, too */
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        memcpy(buf + i, &x, 8);
+    for (size_t i = 0; i < len;) { /* touches every page, too */
+        ssize_t n = getrandom(buf + i, len - i, 0);
+
+        if (n <= 0) {
+            perror("getrandom");
+            free(buf);
+            return 2;
+        }
+        i += (size_t)n;
     }
     for (size_t t = 0; t < sizeof(tests) / sizeof(tests[0]); t++) {
         const struct test *te = &tests[t];

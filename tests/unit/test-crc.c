@@ -73,17 +73,6 @@ static void test_random_lengths_and_starts(void **state)
     free(buf);
 }
 
-static uint8_t *vector(const char *name, size_t *len)
-{
-    char path[512];
-    uint8_t *buf;
-
-    snprintf(path, sizeof(path), "%s/%s", VECTORS_DIR, name);
-    buf = read_file(path, len);
-    assert_non_null(buf);
-    return buf;
-}
-
 static uint32_t le32(const uint8_t *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
