@@ -19,18 +19,17 @@ def main():
     out, res = bench.run(["--seconds", "0.25", "--runs", "1", "--size", str(64 * 1024),
                           "--clients", "1", "--protocols", "https"], timeout=120, otad=True)
     rows = {(r["connections"], r["server"]): r for r in res.get("rows", [])}
-    checks = [(len(rows) == 4, "expected 4 rows (2 servers x 2 ways of connecting), got %d"
-               % len(rows))]
-    for key, row in sorted(rows.items()):
-        checks.append((row["downloads"] > 0 and row["mb_s"] > 0 and row["protocol"] == "https",
-                       "%s: no HTTPS downloads: %r" % ("/".join(key), row)))
     ratios = res.get("ratios", [])
-    checks += [
-        (len(ratios) == 2 and all(r["mb_s"] > 0 and r["cpu_per_download"] > 0 for r in ratios),
-         "expected 2 positive otad/nginx ratios, got %r" % ratios),
-        ("otad: TLSv1.3" in out and "nginx: TLSv1.3" in out,
-         "both servers should negotiate TLS 1.3"),
-    ]
+    checks = [(len(rows) == 4, "expected 4 rows (2 servers x 2 ways of connecting), got %d"
+               % len(rows)),
+              (len(ratios) == 2 and all(r["mb_s"] > 0 and r["cpu_per_download"] > 0
+                                        for r in ratios),
+               "expected 2 positive otad/nginx ratios, got %r" % ratios),
+              ("otad: TLSv1.3" in out and "nginx: TLSv1.3" in out,
+               "both servers should negotiate TLS 1.3")]
+    checks += [(row["downloads"] > 0 and row["mb_s"] > 0 and row["protocol"] == "https",
+                "%s: no HTTPS downloads: %r" % ("/".join(key), row))
+               for key, row in sorted(rows.items())]
     bench.check(checks, out)
     bench.passed(out)
 
