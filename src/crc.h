@@ -3,8 +3,8 @@
  *
  * With ISA-L (Intel's storage acceleration library, built in when meson
  * finds it) crc_update() is its crc32_gzip_refl(), which picks the
- * processor's carry-less multiply at run time on x86-64 and aarch64: about
- * 20 times zlib's speed on 256-byte blocks (docs/PERFORMANCE.md). Without
+ * processor's carry-less multiply at run time on x86-64 and aarch64: 15 to
+ * 19 times zlib's speed on 256-byte blocks (docs/PERFORMANCE.md). Without
  * it, zlib's crc32(). Results are identical. */
 #ifndef OTAD_CRC_H
 #define OTAD_CRC_H
@@ -16,7 +16,7 @@
  * bytes before @data. Safe from any thread. */
 uint32_t crc_update(uint32_t crc, const uint8_t *data, size_t len);
 
-/* True when crc_update() is ISA-L's rather than zlib's (for the logs and
+/* True when crc_update() is ISA-L's rather than zlib's (for the tests and
  * the benchmarks). */
 int crc_accelerated(void);
 
