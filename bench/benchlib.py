@@ -367,11 +367,15 @@ class Nginx(Server):
     label = "nginx"
     stop_signal = signal.SIGQUIT      # graceful: the master waits for its workers
 
-    def __init__(self, www, workers=2, master_process=True):
+    def __init__(self, www, workers=2, master_process=True, tls=None):
+        """tls: (certificate, key) PEM paths for a second, HTTPS listener on
+        self.tls_port, serving the same tree (nginx's TLS defaults)."""
         super().__init__()
         self.www = os.path.abspath(www)
         self.workers = workers
         self.master_process = master_process   # off: one process does everything
+        self.tls = tls
+        self.tls_port = free_port() if tls else None
         self.binary = require_program("nginx")
         open_to_workers(self.www)
 
@@ -404,12 +408,20 @@ http {
     server {
         listen 127.0.0.1:%(port)d;
         root %(www)s;
-    }
+%(tls)s    }
 }
 """ % {"workers": self.workers, "master": "on" if self.master_process else "off",
        "tmp": self.tmp, "temp": temp, "port": self.port,
-       "www": self.www})
+       "www": self.www, "tls": self._tls_lines()})
         return [self.binary, "-p", self.tmp, "-c", conf]
+
+    def _tls_lines(self):
+        if not self.tls:
+            return ""
+        # TLS 1.3 as otad offers it: nginx 1.22's default stops at 1.2.
+        return ("        listen 127.0.0.1:%d ssl;\n        ssl_certificate %s;\n"
+                "        ssl_certificate_key %s;\n        ssl_protocols TLSv1.2 TLSv1.3;\n"
+                % ((self.tls_port,) + tuple(self.tls)))
 
     def pids(self):
         pids = [self.proc.pid]

@@ -1,33 +1,39 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Whole-image download throughput over HTTPS and plain HTTP.
+"""Whole-image download throughput over HTTPS and plain HTTP: otad and nginx.
 
     bench/https-throughput.py [OTAD] [--size BYTES] [--seconds S] [--runs N]
-                              [--clients 1,16] [--keep-alive] [--key ec|rsa]
+                              [--clients 1,16] [--connections new,keep-alive]
+                              [--protocols http,https] [--servers otad,nginx]
+                              [--key ec|rsa] [--json FILE]
 
-Starts otad itself (OTAD from the first argument, else $OTAD, else build/otad
-next to this script's repository) on 127.0.0.1 with two ephemeral ports, the
-plain HTTP one and the HTTPS one (`tls:` in a temporary configuration), a
-self-signed certificate made with openssl in a temporary directory (EC P-256
-by default) and one random image (1 MiB by default).
+Starts otad (OTAD from the first argument, else $OTAD, else build/otad next
+to this script's repository) on 127.0.0.1 with two ephemeral ports, the plain
+HTTP one and the HTTPS one (`tls:` in a temporary configuration), and, as the
+reference, Debian's nginx (bench/benchlib.py: 2 workers) with a plain and an
+HTTPS listener serving the same bytes as a static file at the same URL with
+the same certificate: a self-signed one made with openssl in a temporary
+directory (EC P-256 by default), for one random image (1 MiB by default).
 
-For each number of clients (1 and 16 by default) and each protocol, that many
-Python threads download GET /fw/image for S seconds (3 by default) each, one
-download after the other, with a new connection per download (an OTA client
-connects once per update: the TLS handshake is part of every download), or
-with --keep-alive all downloads of a client on one connection. The bytes are
-received into a preallocated buffer; every download's length is checked, and
-each client's first download is compared with the image. Prints a table of
-downloads, MB/s (10^6 bytes per second, all clients together), the median
-time per download and the CPU time otad used (with --runs N, of the best of N
-runs: on a shared machine a run can lose whole time slices), then stops otad
-by its PID.
+For each way of connecting, each number of clients (1 and 16 by default) and
+each protocol, that many Python threads download GET /fw/image for S seconds
+(3 by default) each, one download after the other: with a new connection per
+download (`new`: an OTA client connects once per update, so the TLS handshake
+is part of every download), or with all downloads of a client on one
+connection (`keep-alive`). The servers take turns within each of N runs (3 by
+default) and the best run of each is kept: on a shared machine a run can lose
+whole time slices. The bytes are received into a preallocated buffer; every
+download's length is checked, and each client's first download is compared
+with the image. Prints downloads, MB/s (10^6 bytes per second, all clients
+together), the median time per download and the CPU time each server used
+and per download, then otad's throughput and CPU per download as ratios to
+nginx's, and stops both servers by PID. --json FILE writes the figures.
 """
 
 import argparse
+import json
 import os
 import shutil
-import signal
 import socket
 import ssl
 import statistics
@@ -37,19 +43,13 @@ import tempfile
 import threading
 import time
 
+import benchlib
+
 START_LIMIT = 10.0
 IO_TIMEOUT = 10.0
-
-
-def free_ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
+CONNECTIONS = ("new", "keep-alive")
+PROTOCOLS = ("http", "https")
+SERVERS = ("otad", "nginx")
 
 
 def make_certificate(directory, key_type):
@@ -62,14 +62,8 @@ def make_certificate(directory, key_type):
                     "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert]
                    + newkey, check=True, stdin=subprocess.DEVNULL,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.chmod(key, 0o600)
     return cert, key
-
-
-def cpu_seconds(pid):
-    """utime + stime of a process, in seconds."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Client(threading.Thread):
@@ -129,15 +123,17 @@ class Client(threading.Thread):
                 sock.close()
 
 
-def measure(connect, data, clients, seconds, keep_alive, pid):
+def measure(connect, data, clients, seconds, keep_alive, cpu_seconds):
+    """(downloads, MB/s, median seconds per download, server CPU seconds,
+    elapsed seconds) of @clients threads downloading for @seconds."""
     deadline = time.monotonic() + seconds
     threads = [Client(connect, data, deadline, keep_alive) for _ in range(clients)]
-    cpu0, t0 = cpu_seconds(pid), time.perf_counter()
+    cpu0, t0 = cpu_seconds(), time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join(seconds + 30)
-    elapsed, cpu = time.perf_counter() - t0, cpu_seconds(pid) - cpu0
+    elapsed, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
     for t in threads:
         if t.is_alive():
             raise RuntimeError("a client hung")
@@ -148,103 +144,141 @@ def measure(connect, data, clients, seconds, keep_alive, pid):
     return len(times), total / elapsed / 1e6, statistics.median(times), cpu, elapsed
 
 
-def main():
-    here = os.path.dirname(os.path.abspath(__file__))
+class HttpsOtad(benchlib.Otad):
+    """otad with a second, HTTPS listener on self.tls_port."""
+
+    def __init__(self, otad, fw_dir, cert, key):
+        super().__init__(otad, fw_dir)
+        self.tls_port = benchlib.free_port()
+        self.cert, self.key = cert, key
+
+    def command(self):
+        cmd = super().command()
+        with open(cmd[2], "a") as f:
+            f.write("tls:\n  cert: %s\n  key: %s\n  port: %d\n"
+                    % (self.cert, self.key, self.tls_port))
+        return cmd
+
+
+def connector(port, ctx):
+    """A function opening a connection to 127.0.0.1:@port, TLS with @ctx."""
+    def connect():
+        raw = socket.create_connection(("127.0.0.1", port), timeout=IO_TIMEOUT)
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return ctx.wrap_socket(raw, server_hostname="127.0.0.1") if ctx else raw
+    return connect
+
+
+def list_arg(text, allowed, what):
+    items = text.split(",")
+    if not items or not set(items) <= set(allowed):
+        benchlib.die("--%s: a list of %s" % (what, ", ".join(allowed)))
+    return [x for x in allowed if x in items]
+
+
+def parse_args():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("otad", nargs="?",
-                    default=os.environ.get("OTAD") or os.path.join(here, "..", "build", "otad"))
+    ap.add_argument("otad", nargs="?", default=benchlib.default_otad())
     ap.add_argument("--size", type=int, default=1 << 20)
     ap.add_argument("--seconds", type=float, default=3.0)
-    ap.add_argument("--runs", type=int, default=1, help="keep the best of N runs")
+    ap.add_argument("--runs", type=int, default=3, help="keep the best of N runs")
     ap.add_argument("--clients", default="1,16")
-    ap.add_argument("--keep-alive", action="store_true",
-                    help="all downloads of a client on one connection")
+    ap.add_argument("--connections", default=",".join(CONNECTIONS),
+                    help="new (a connection per download), keep-alive, or both")
+    ap.add_argument("--protocols", default=",".join(PROTOCOLS))
+    ap.add_argument("--servers", default=",".join(SERVERS))
     ap.add_argument("--key", choices=("ec", "rsa"), default="ec")
+    ap.add_argument("--json", help="write the figures to this file")
     args = ap.parse_args()
-    otad = os.path.abspath(args.otad)
-    if not os.access(otad, os.X_OK):
-        sys.exit("https-throughput: %s: not an executable otad" % otad)
+    args.otad = benchlib.require_executable(args.otad, "otad")
+    args.clients = [int(x) for x in args.clients.split(",")]
+    args.connections = list_arg(args.connections, CONNECTIONS, "connections")
+    args.protocols = list_arg(args.protocols, PROTOCOLS, "protocols")
+    args.servers = list_arg(args.servers, SERVERS, "servers")
+    if "otad" not in args.servers or args.runs < 1 or args.size < 1:
+        benchlib.die("--servers must include otad; --runs and --size at least 1")
     if shutil.which("openssl") is None:
-        sys.exit("https-throughput: openssl is needed to make the certificate")
-    clients = [int(x) for x in args.clients.split(",")]
+        benchlib.die("openssl is needed to make the certificate")
+    return args
 
-    tmp = tempfile.mkdtemp(prefix="otad-bench-")
-    proc = log = None
+
+def run_all(args, data, servers, ctx):
+    """Every configuration, the servers taking turns within each run; returns
+    the rows (the best run of each server) and the ratios to nginx."""
+    rows, ratios = [], []
+    for mode in args.connections:
+        for n in args.clients:
+            for proto in args.protocols:
+                best = {}
+                for _ in range(args.runs):
+                    for name, srv in servers.items():
+                        port = srv.tls_port if proto == "https" else srv.port
+                        r = measure(connector(port, ctx if proto == "https" else None),
+                                    data, n, args.seconds, mode == "keep-alive",
+                                    srv.cpu_seconds)
+                        if name not in best or r[1] > best[name][1]:
+                            best[name] = r
+                for name, (count, mbs, median, cpu, elapsed) in best.items():
+                    row = {"connections": mode, "clients": n, "protocol": proto,
+                           "server": name, "downloads": count, "mb_s": mbs,
+                           "median_ms": median * 1e3, "cpu_s": cpu,
+                           "cpu_pct": 100 * cpu / elapsed,
+                           "cpu_ms_per_download": 1e3 * cpu / count}
+                    rows.append(row)
+                    print("%-10s %7d %-5s %-5s %9d %7.0f %9.2f ms %6.2f s %4.0f%% %8.3f ms"
+                          % (mode, n, proto, name, count, mbs, row["median_ms"], cpu,
+                             row["cpu_pct"], row["cpu_ms_per_download"]))
+                    sys.stdout.flush()
+                if "nginx" in best:
+                    o, g = rows[-len(best)], rows[-1]
+                    ratios.append({"connections": mode, "clients": n, "protocol": proto,
+                                   "mb_s": o["mb_s"] / g["mb_s"],
+                                   "cpu_per_download": o["cpu_ms_per_download"]
+                                   / max(g["cpu_ms_per_download"], 1e-9)})
+    return rows, ratios
+
+
+def main():
+    args = parse_args()
+    tmp = tempfile.mkdtemp(prefix="otad-bench-https-")
+    servers = {}
     try:
+        data = benchlib.random_image(args.size, 1)
         fw = os.path.join(tmp, "firmware")
-        os.mkdir(fw)
-        data = os.urandom(args.size)
-        with open(os.path.join(fw, "fw.bin"), "wb") as f:
+        benchlib.write_firmware(fw, "fw", data, 1)
+        www = os.path.join(tmp, "www")
+        os.makedirs(os.path.join(www, "fw"))
+        with open(os.path.join(www, "fw", "image"), "wb") as f:
             f.write(data)
-        with open(os.path.join(fw, "fw.txt"), "w") as f:
-            f.write("1\n")
         cert, key = make_certificate(tmp, args.key)
-        http_port, https_port = free_ports(2)
-        config = os.path.join(tmp, "otad.yaml")
-        with open(config, "w") as f:
-            # user: root, as in benchlib.Otad (0700 temporary directories);
-            # no admin listener, as there.
-            f.write("firmware_dir: %s\nbind: 127.0.0.1\nport: %d\nlog_level: warning\n"
-                    "user: root\nadmin:\n  port: 0\n"
-                    "tls:\n  cert: %s\n  key: %s\n  port: %d\n"
-                    % (fw, http_port, cert, key, https_port))
-        log = open(os.path.join(tmp, "otad.log"), "w+b")
-        env = dict(os.environ)
-        env.pop("JOURNAL_STREAM", None)
-        proc = subprocess.Popen([otad, "--config", config], stdin=subprocess.DEVNULL,
-                                stdout=log, stderr=log, env=env)
-        deadline = time.monotonic() + START_LIMIT
-        for port in (http_port, https_port):
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    if proc.poll() is not None or time.monotonic() > deadline:
-                        log.seek(0)
-                        sys.exit("https-throughput: otad did not start (status %s):\n%s"
-                                 % (proc.poll(), log.read().decode(errors="replace")))
-                    time.sleep(0.01)
-
+        servers["otad"] = HttpsOtad(args.otad, fw, cert, key).start(probe="/fw/header",
+                                                                     limit=START_LIMIT)
+        if "nginx" in args.servers:
+            servers["nginx"] = benchlib.Nginx(www, tls=(cert, key)).start(probe="/fw/image",
+                                                                           limit=START_LIMIT)
         ctx = ssl.create_default_context(cafile=cert)
-
-        def plain():
-            s = socket.create_connection(("127.0.0.1", http_port), timeout=IO_TIMEOUT)
-            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            return s
-
-        def tls():
-            raw = socket.create_connection(("127.0.0.1", https_port), timeout=IO_TIMEOUT)
-            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            return ctx.wrap_socket(raw, server_hostname="127.0.0.1")
-
-        with tls() as s:
-            negotiated = "%s %s" % (s.version(), s.cipher()[0])
-        print("otad %s, image %d bytes, %s key, %s; %.1f s per run, %s%s"
-              % (otad, len(data), args.key.upper(), negotiated, args.seconds,
-                 "keep-alive: one connection per client" if args.keep_alive
-                 else "a new connection per download",
-                 ", best of %d runs" % args.runs if args.runs > 1 else ""))
-        print("%-8s %-6s %10s %10s %16s %14s" % ("clients", "proto", "downloads", "MB/s",
-                                                 "median/download", "otad CPU"))
-        for n in clients:
-            for name, connect in (("http", plain), ("https", tls)):
-                count, mbs, median, cpu, elapsed = max(
-                    (measure(connect, data, n, args.seconds, args.keep_alive, proc.pid)
-                     for _ in range(max(1, args.runs))), key=lambda run: run[1])
-                print("%-8d %-6s %10d %10.0f %13.2f ms %8.2f s %3.0f%%"
-                      % (n, name, count, mbs, median * 1000, cpu, 100 * cpu / elapsed))
-                sys.stdout.flush()
+        for name, srv in servers.items():
+            with connector(srv.tls_port, ctx)() as s:
+                print("%s: %s %s" % (name, s.version(), s.cipher()[0]))
+        print("image %d bytes, %s key; %.1f s per measurement, best of %d runs"
+              % (len(data), args.key.upper(), args.seconds, args.runs))
+        print("%-10s %7s %-5s %-5s %9s %7s %12s %14s %11s" % (
+            "conn", "clients", "proto", "srv", "downloads", "MB/s", "median", "CPU",
+            "CPU/dl"))
+        rows, ratios = run_all(args, data, servers, ctx)
+        if ratios:
+            print("\notad / nginx   (MB/s: higher is better for otad; CPU per download: lower)")
+            for r in ratios:
+                print("%-10s %3d clients %-5s  MB/s %5.2fx   CPU per download %5.2fx"
+                      % (r["connections"], r["clients"], r["protocol"], r["mb_s"],
+                         r["cpu_per_download"]))
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"size": len(data), "key": args.key, "seconds": args.seconds,
+                           "runs": args.runs, "rows": rows, "ratios": ratios}, f, indent=1)
     finally:
-        if proc is not None and proc.poll() is None:
-            os.kill(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait()
-        if log is not None:
-            log.close()
+        for srv in servers.values():
+            srv.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -12,6 +12,7 @@ set -eu
 build="meson ninja-build pkg-config gcc libc6-dev make dpkg-dev
 libmicrohttpd-dev zlib1g-dev libyaml-dev libcmocka-dev libgnutls28-dev
 libsqlite3-dev libjansson-dev libsystemd-dev systemd libcurl4-gnutls-dev curl xxd
+libisal-dev
 python3"
 test="gcc-arm-none-eabi binutils-arm-none-eabi libnewlib-arm-none-eabi
 qemu-system-arm nginx wrk python3-flask python3-cryptography

@@ -78,6 +78,24 @@ static inline uint8_t *read_file(const char *path, size_t *ret_len)
     return buf;
 }
 
+#ifdef VECTORS_DIR
+/* The shared test vector VECTORS_DIR/@name, read whole (malloc'ed). A test
+ * cannot go on without it: failure aborts. */
+static inline uint8_t *vector(const char *name, size_t *len)
+{
+    char path[512];
+    uint8_t *buf = NULL;
+
+    if ((size_t)snprintf(path, sizeof(path), "%s/%s", VECTORS_DIR, name) < sizeof(path))
+        buf = read_file(path, len);
+    if (buf == NULL) {
+        perror(name);
+        abort();
+    }
+    return buf;
+}
+#endif
+
 /* Deterministic pseudo-random bytes (xorshift), for repeatable images. */
 static inline void fill_random(uint8_t *buf, size_t len, uint32_t seed)
 {

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* crc_update() against zlib's crc32(), the reference: every length from 0 to
- * 1,100 bytes at every alignment mod 16, chained calls, long runs, and the
- * well-known check value of "123456789". Both the accelerated path (where
- * the processor has one) and the plain one are run by these lengths: fewer
- * than 64 bytes never take the accelerated path. */
+ * 4,096 bytes at every alignment mod 16, random lengths, seeds and unaligned
+ * starts, chained calls, long runs; and against fixed values: the shared
+ * vectors' block and image CRCs (made by Python's zlib) and the well-known
+ * check value of "123456789". Built twice: with ISA-L where meson found it
+ * (test "crc"), and on src/crc.c compiled without it, zlib's fallback (test
+ * "crc-zlib"); EXPECT_ISAL says which, and the test checks it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +17,7 @@
 #include <zlib.h>
 
 #include "crc.h"
+#include "helpers.h"
 
 static uint8_t *random_bytes(size_t len, unsigned seed)
 {
@@ -38,11 +41,11 @@ static void test_check_value(void **state)
 
 static void test_every_length_and_alignment(void **state)
 {
-    uint8_t *buf = random_bytes(1200, 1);
+    uint8_t *buf = random_bytes(4096 + 16, 1);
 
     (void)state;
     for (size_t off = 0; off < 16; off++) {
-        for (size_t len = 0; off + len <= 1116; len++) {
+        for (size_t len = 0; len <= 4096; len++) {
             uint32_t seed = (uint32_t)(len * 2654435761u);
 
             assert_int_equal(crc_update(0, buf + off, len),
@@ -52,6 +55,63 @@ static void test_every_length_and_alignment(void **state)
         }
     }
     free(buf);
+}
+
+static void test_random_lengths_and_starts(void **state)
+{
+    uint8_t *buf = random_bytes(4096 + 64, 3);
+
+    (void)state;
+    srand(4);
+    for (int i = 0; i < 20000; i++) {
+        size_t off = (size_t)rand() % 64, len = (size_t)rand() % 4097;
+        uint32_t seed = (uint32_t)rand() * 2654435761u;
+
+        assert_int_equal(crc_update(seed, buf + off, len),
+                         (uint32_t)crc32(seed, buf + off, (uInt)len));
+    }
+    free(buf);
+}
+
+static uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Each expected block's last 4 bytes are the CRC of its first 256 (data,
+ * then 0xFF padding), and the header's are the image's. */
+static void test_shared_vectors(void **state)
+{
+    size_t len, hlen, blen;
+    uint8_t *img = vector("vec.bin", &len);
+    uint8_t *hdr = vector("expected/header.bin", &hlen);
+    uint32_t chained = 0;
+
+    (void)state;
+    assert_int_equal(len, 1000);
+    assert_int_equal(hlen, 20);
+    for (int i = 0; i < 4; i++) {
+        char name[64];
+        uint8_t *block;
+        size_t n = len - (size_t)i * 256 < 256 ? len - (size_t)i * 256 : 256;
+
+        snprintf(name, sizeof(name), "expected/block-%d.bin", i);
+        block = vector(name, &blen);
+        assert_int_equal(blen, 260);
+        assert_int_equal(crc_update(0, block, 256), le32(block + 256));
+        chained = crc_update(chained, img + i * 256, n);
+        free(block);
+    }
+    assert_int_equal(crc_update(0, img, len), le32(hdr + 4));
+    assert_int_equal(chained, le32(hdr + 4));
+    free(img);
+    free(hdr);
+}
+
+static void test_implementation(void **state)
+{
+    (void)state;
+    assert_int_equal(crc_accelerated(), EXPECT_ISAL);
 }
 
 static void test_special_bytes(void **state)
@@ -91,10 +151,13 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_check_value),
         cmocka_unit_test(test_every_length_and_alignment),
+        cmocka_unit_test(test_random_lengths_and_starts),
+        cmocka_unit_test(test_shared_vectors),
+        cmocka_unit_test(test_implementation),
         cmocka_unit_test(test_special_bytes),
         cmocka_unit_test(test_chained_and_long),
     };
 
-    printf("# carry-less multiply: %s\n", crc_accelerated() ? "used" : "not available");
+    printf("# crc_update(): %s\n", crc_accelerated() ? "ISA-L" : "zlib");
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

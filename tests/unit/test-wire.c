@@ -10,17 +10,6 @@
 #include "helpers.h"
 #include "wire.h"
 
-static uint8_t *vector(const char *name, size_t *len)
-{
-    char path[512];
-    uint8_t *buf;
-
-    snprintf(path, sizeof(path), "%s/%s", VECTORS_DIR, name);
-    buf = read_file(path, len);
-    assert_non_null(buf);
-    return buf;
-}
-
 static void test_vectors_blocks(void **state)
 {
     size_t len, elen;
