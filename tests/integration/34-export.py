@@ -62,12 +62,7 @@ http {
     tcp_nodelay on;
     keepalive_requests 4294967295;
     keepalive_timeout 60s;
-    client_body_temp_path %(prefix)s/body;
-    proxy_temp_path %(prefix)s/proxy;
-    fastcgi_temp_path %(prefix)s/fastcgi;
-    uwsgi_temp_path %(prefix)s/uwsgi;
-    scgi_temp_path %(prefix)s/scgi;
-    server {
+%(temp_paths)s    server {
         listen 127.0.0.1:%(port)d;
         root %(root)s;
         location / {
@@ -112,7 +107,11 @@ class Nginx:
         os.makedirs(prefix, exist_ok=True)
         conf = os.path.join(prefix, "nginx.conf")
         with open(conf, "w") as f:
-            f.write(NGINX_CONF % {"prefix": prefix, "port": self.port, "root": root})
+            # Its temporary files in the prefix too, not in /var/lib/nginx.
+            temp = "".join("    %s_temp_path %s/%s;\n" % (kind, prefix, kind) for kind in
+                           ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+            f.write(NGINX_CONF % {"prefix": prefix, "port": self.port, "root": root,
+                                  "temp_paths": temp})
         self.log = open(os.path.join(prefix, "stderr"), "wb")
         self.proc = subprocess.Popen([NGINX, "-p", prefix, "-c", conf],
                                      stdin=subprocess.DEVNULL, stdout=self.log,
