@@ -7,6 +7,7 @@
 #include "escape.h"
 #include "export.h"
 #include "log.h"
+#include "metrics.h"
 #include "report.h"
 #include "scan.h"
 
@@ -116,6 +117,7 @@ void export_run_daemon(struct export_daemon *d, struct catalog *cat, uint64_t no
                      &(struct export_options){.out = d->dir, .retain_seconds = d->retain,
                                               .refused = refused},
                      &rep);
+    metrics_export(d->metrics, r >= 0);
     if (r < 0) {
         d->failures++;
         d->due_ms = now_ms + RETRY_MS;

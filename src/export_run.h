@@ -13,6 +13,7 @@
 #include "catalog.h"
 #include "conf.h"
 
+struct metrics;
 struct trust;
 
 /* Exit statuses of the command besides 0 (otad(8), EXPORT). */
@@ -31,6 +32,7 @@ struct export_daemon {
     bool dirty;             /* the catalog published since the last export */
     uint64_t due_ms;        /* when to export again without a publish; 0: never */
     unsigned failures;      /* exports that failed, since the start */
+    struct metrics *metrics;    /* counts them (NULL: not counted) */
 };
 
 /* Notes @change: a publish (or a removal) makes the tree due now. */

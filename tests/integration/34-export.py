@@ -471,6 +471,34 @@ class Export(OtadTestCase):
         self.assertTrue(poll(lambda: not os.path.exists(old_g), timeout=5),
                         os.listdir(os.path.join(self.tree, "g")))
         self.assertTrue(d.alive())
+        self.assertGreaterEqual(exports(d, "written"), 2)
+        self.assertEqual(exports(d, "failed"), 0)
+
+    def test_failed_export_keeps_serving(self):
+        """A tree that cannot be written: an error line, a count, and otad
+        serves on; once the path is writable, the next export writes it."""
+        self.add_vectors()
+        blocked = self.write("blocked", "", self.tmp)
+        d = self.start("export_dir: %s/tree\n" % blocked)
+        self.assertTrue(poll(lambda: "export_dir %s/tree: " % blocked in d.stderr(), timeout=5),
+                        d.stderr())
+        self.assertIn("Not a directory (failed exports: 1); serving goes on", d.stderr())
+        self.assertEqual(exports(d, "failed"), 1)
+        self.assertServing(d)
+        os.unlink(blocked)
+        os.mkdir(blocked)
+        # A publish makes the tree due at once, without the retry's 5 s.
+        self.add_image("app", b"new", 1)
+        self.assertTrue(poll(lambda: os.path.exists(os.path.join(blocked, "tree", "app",
+                                                                 "header")), timeout=5))
+        self.assertEqual(exports(d, "written"), 1)
+
+
+def exports(d, result):
+    """otad_exports_total{result} from the admin listener's /metrics."""
+    body = d.admin_get("/metrics").body.decode()
+    m = re.search(r'^otad_exports_total\{result="%s"\} (\d+)' % result, body, re.M)
+    return int(m.group(1)) if m else None
 
 
 if __name__ == "__main__":
