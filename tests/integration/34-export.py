@@ -425,6 +425,13 @@ class Export(OtadTestCase):
         ng = self.nginx()
         self.assertEqual(ng.get("/good/manifest").body, manifest)
         self.assertEqual(ng.get("/bad/header").status, 404)
+        # A device that requires signatures installs from the tree.
+        out = os.path.join(self.tmp, "installed")
+        rc, err = self.otaget("http://127.0.0.1:%d/good" % ng.port, "--pub", keyfile,
+                              "--out", out)
+        self.assertEqual(rc, 0, err)
+        with open(out, "rb") as f:
+            self.assertEqual(f.read(), good)
 
     # --- daemon mode --------------------------------------------------------
     def test_replaced_mid_download_through_nginx(self):
