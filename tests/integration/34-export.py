@@ -45,7 +45,7 @@ EXIT_VERIFY = 5     # otaget(1): the whole image failed its CRC-32
 # none on the per-name paths, Range on images; and otad's answers where a
 # plain file server would differ: leading zeros in a block index, 416 for a
 # block past the end of a known firmware, 404 (not 301/403) for directories,
-# the JSON listing for ?format=json.
+# the JSON listing for ?format=json or Accept: application/json.
 NGINX_CONF = """\
 daemon off;
 master_process off;
@@ -62,6 +62,13 @@ http {
     tcp_nodelay on;
     keepalive_requests 4294967295;
     keepalive_timeout 60s;
+    # otad's listing is JSON for ?format=json, or without a format for an
+    # Accept naming application/json (listing.h).
+    map "$arg_format|$http_accept" $otad_json {
+        "~^json\\|" 1;
+        "~*^\\|.*application/json" 1;
+        default 0;
+    }
 %(temp_paths)s    server {
         listen 127.0.0.1:%(port)d;
         root %(root)s;
@@ -75,7 +82,7 @@ http {
         }
         location = /firmwares {
             default_type "text/plain; charset=utf-8";
-            if ($arg_format = json) {
+            if ($otad_json) {
                 rewrite ^ /firmwares.json last;
             }
             try_files $uri =404;
@@ -259,7 +266,9 @@ class Export(OtadTestCase):
         return images
 
     def cases(self, images):
+        json = [("Accept", "text/html, application/json")]
         cases = [("GET", "/firmwares", None), ("GET", "/firmwares?format=json", None),
+                 ("GET", "/firmwares", json), ("GET", "/firmwares?format=text", json),
                  ("HEAD", "/firmwares", None), ("GET", "/nope/header", None),
                  ("GET", "/nope/block/0", None), ("GET", "/nope/image", None),
                  ("GET", "/firmware/nope.bin", None), ("GET", "/", None),
