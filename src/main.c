@@ -305,12 +305,12 @@ int main(int argc, char **argv)
         status = setup_trust(&conf, &trust);
     if (status != 0)
         goto out;
-    if (args.export_out != NULL) {
-        status = export_run_command(&conf, trust, args.export_out);
-        goto out;
-    }
     if (args.check_config) {
         printf("%s: configuration OK\n", config_path != NULL ? config_path : "(defaults)");
+        goto out;
+    }
+    if (args.export_out != NULL) {
+        status = export_run_command(&conf, trust, args.export_out);
         goto out;
     }
     status = 1;

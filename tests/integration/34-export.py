@@ -397,6 +397,11 @@ class Export(OtadTestCase):
                       run.stderr)
         self.assertTrue(os.path.islink(os.path.join(self.tree, "ok")))
         self.assertEqual([i["name"] for i in self.tree_listing()], ["ok"])
+        other = os.path.join(self.tmp, "not-written")
+        run = run_otad(["export", "--check-config", "--config", self.config(""),
+                        "--firmware-dir", self.dir, "--out", other])
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertFalse(os.path.exists(other))
         self.assertEqual(run_otad(["export", "--firmware-dir", self.dir]).returncode, 2)
         self.assertEqual(run_otad(["--out", self.tree]).returncode, 2)
         blocked = os.path.join(self.tmp, "file")
