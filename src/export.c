@@ -84,7 +84,7 @@ static int write_file(int dirfd, const char *name, const void *data, size_t len)
 
 /* One file a block, opened, written and closed: no flush of its own (4 M
  * fsyncs for a GiB of images would take hours), see stage_done(). */
-static int write_blocks(int dirfd, const struct generation *g)
+static int write_blocks(int dirfd, const struct generation *g, const struct export_options *o)
 {
     uint8_t wire[OTA_BLOCK_WIRE];
     char name[16];
@@ -92,6 +92,9 @@ static int write_blocks(int dirfd, const struct generation *g)
     for (uint32_t n = 0; n < g->nblocks; n++) {
         int r;
 
+        if (n % EXPORT_STOP_BLOCKS == EXPORT_STOP_BLOCKS - 1 && o->stop != NULL &&
+            o->stop(o->stop_ctx))
+            return -EINTR;
         generation_block_copy(g, n, wire);
         snprintf(name, sizeof(name), "%u", n);
         r = write_file(dirfd, name, wire, sizeof(wire));
@@ -150,7 +153,8 @@ static int stage_done(int dirfd, const char *tmp, const char *name, int fd, int 
 }
 
 /* g/KEY: the image and its blocks. */
-static int put_generation(const struct tree *t, const struct generation *g, const char *key)
+static int put_generation(const struct tree *t, const struct generation *g, const char *key,
+                          const struct export_options *o)
 {
     char tmp[PATH_ROOM + sizeof(EXPORT_TMP)];
     int fd, bfd = -1, r;
@@ -162,7 +166,7 @@ static int put_generation(const struct tree *t, const struct generation *g, cons
     if (r == 0 && (bfd = open_dir(fd, "block")) < 0)
         r = bfd;
     if (r == 0)
-        r = write_blocks(bfd, g);
+        r = write_blocks(bfd, g, o);
     if (bfd >= 0)
         close(bfd);
     return stage_done(t->g, tmp, key, fd, r);
@@ -233,7 +237,7 @@ static int put_image(const struct tree *t, const struct image *img,
                  crc_update(0, g->manifest, OTA_MANIFEST_SIZE));
     else
         snprintf(rel, sizeof(rel), "%s-%u", key, img->version);
-    r = put_generation(t, g, key);
+    r = put_generation(t, g, key, o);
     if (r < 0)
         return export_fail(rep, r, "g/%s", key);
     namefd = open_dir(t->n, img->name);
@@ -310,6 +314,8 @@ static int put_images(const struct tree *t, const struct catalog_item *items, si
     for (size_t i = 0; i < n; i++) {
         int r = 1;
 
+        if (o->stop != NULL && o->stop(o->stop_ctx))
+            return export_fail(rep, -EINTR, "%s", items[i].img->name);
         if (export_reserved(items[i].img->name)) {
             if (o->refused != NULL)
                 o->refused(o->ctx, items[i].img->name, "the name is one of the tree's own paths");

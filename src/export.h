@@ -13,6 +13,7 @@
 #ifndef OTAD_EXPORT_H
 #define OTAD_EXPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -26,7 +27,15 @@ struct export_options {
     unsigned retain_seconds;    /* how long a release let go of stays */
     export_refused_fn *refused; /* may be NULL */
     void *ctx;
+    /* Asked between images and every EXPORT_STOP_BLOCKS blocks (NULL:
+     * never): true stops the export with -EINTR, leaving what is switched
+     * consistent and what was half-written removed. */
+    bool (*stop)(void *stop_ctx);
+    void *stop_ctx;
 };
+
+/* Blocks written between two questions to export_options.stop. */
+#define EXPORT_STOP_BLOCKS 1024
 
 /* What export_write() says besides its result. */
 struct export_report {
@@ -40,8 +49,8 @@ struct export_report {
  * new generations and releases, switched symlinks, the listings last, then
  * the pruning of what was let go of more than retain_seconds ago. Returns
  * the number of firmwares refused (0 or more), or a negative errno with the
- * path at fault in @rep; the symlinks switched before stay (each is
- * consistent). */
+ * path at fault in @rep (-EINTR: stopped, see export_options.stop); the
+ * symlinks switched before stay (each is consistent). */
 int export_write(struct catalog *cat, const struct export_options *o, struct export_report *rep);
 
 #endif

@@ -2,6 +2,7 @@
 #include "export_run.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 
 #include "escape.h"
@@ -105,6 +106,16 @@ long export_run_timeout(const struct export_daemon *d, uint64_t now_ms)
     return (long)(d->due_ms - now_ms);
 }
 
+/* A signal waits on the daemon's signalfd: the main loop is to read it
+ * now, not after the rest of a large export. */
+static bool signalled(void *ctx)
+{
+    const struct export_daemon *d = ctx;
+    struct pollfd p = {.fd = d->sigfd, .events = POLLIN};
+
+    return d->sigfd >= 0 && poll(&p, 1, 0) > 0;
+}
+
 void export_run_daemon(struct export_daemon *d, struct catalog *cat, uint64_t now_ms)
 {
     struct export_report rep;
@@ -115,8 +126,13 @@ void export_run_daemon(struct export_daemon *d, struct catalog *cat, uint64_t no
     d->dirty = false;
     r = export_write(cat,
                      &(struct export_options){.out = d->dir, .retain_seconds = d->retain,
-                                              .refused = refused},
+                                              .refused = refused, .stop = signalled,
+                                              .stop_ctx = d},
                      &rep);
+    if (r == -EINTR) {
+        d->dirty = true;
+        return;
+    }
     metrics_export(d->metrics, r >= 0);
     if (r < 0) {
         d->failures++;

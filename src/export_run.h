@@ -33,6 +33,7 @@ struct export_daemon {
     uint64_t due_ms;        /* when to export again without a publish; 0: never */
     unsigned failures;      /* exports that failed, since the start */
     struct metrics *metrics;    /* counts them (NULL: not counted) */
+    int sigfd;              /* a signal pending there stops an export under way */
 };
 
 /* Notes @change: a publish (or a removal) makes the tree due now. */
@@ -41,7 +42,8 @@ void export_run_changed(struct export_daemon *d, const struct catalog_change *ch
 /* Milliseconds from @now_ms until the tree is due, 0 if it is, -1 if never. */
 long export_run_timeout(const struct export_daemon *d, uint64_t now_ms);
 
-/* Exports @cat if due at @now_ms, logging what went wrong. */
+/* Exports @cat if due at @now_ms, logging what went wrong. An export that
+ * a signal stops is done again once the main loop has read it. */
 void export_run_daemon(struct export_daemon *d, struct catalog *cat, uint64_t now_ms);
 
 #endif

@@ -371,7 +371,7 @@ int main(int argc, char **argv)
                          .metrics = metrics, .notify = notify, .starting = true,
                          /* The first pass writes the tree even of no image. */
                          .exported = {.dir = conf.export_dir, .retain = conf.retain_seconds,
-                                      .dirty = true, .metrics = metrics},
+                                      .dirty = true, .metrics = metrics, .sigfd = sigfd},
                          .hooks = {writing, retry, &loop}};
     n = scan_all(cat, &loop.hooks);
     loop.starting = false;

@@ -516,6 +516,22 @@ class Export(OtadTestCase):
         self.assertTrue(poll(lambda: exports(d, "written") == 1, timeout=5))
 
 
+    def test_stop_during_export(self):
+        """SIGTERM while a large generation is being written: otad stops
+        within 2 s, as always, and leaves neither it nor a half of it."""
+        data = self.add_image("big", os.urandom(16 << 20), 1)   # 65,536 block files
+        d = self.start("export_dir: %s\n" % self.tree)
+        g = os.path.join(self.tree, "g")
+        key = "%08x-%x" % (crc32(data), len(data))
+        self.assertTrue(poll(lambda: os.path.isdir(os.path.join(g, ".tmp-" + key)),
+                             timeout=10), d.stderr())
+        status, elapsed = d.stop()
+        self.assertEqual(status, 0, d.stderr())
+        self.assertLess(elapsed, 2.0)
+        self.assertEqual(os.listdir(g), [])
+        self.assertFalse(os.path.lexists(os.path.join(self.tree, "big")))
+
+
 def exports(d, result):
     """otad_exports_total{result} from the admin listener's /metrics."""
     body = d.admin_get("/metrics").body.decode()
