@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
@@ -58,17 +59,23 @@ static int teardown(void **state)
 }
 
 /* Scans the firmware directory and exports it with @retain. */
-static int export(struct fixture *f, unsigned retain, struct export_report *rep)
+static int export_with(struct fixture *f, const struct export_options *o,
+                       struct export_report *rep)
 {
-    /* The catalog's own retention plays no part: the tree's is @retain. */
+    /* The catalog's own retention plays no part: the tree's is the export's. */
     if (f->cat == NULL)
         assert_int_equal(catalog_open(f->dir, &(struct catalog_limits){.max_memory = 1ull << 26},
                                       NULL, NULL, &f->cat), 0);
     assert_true(scan_all(f->cat, NULL) >= 0);
-    return export_write(f->cat,
-                        &(struct export_options){.out = f->out, .retain_seconds = retain,
-                                                 .refused = refused, .ctx = f},
-                        rep);
+    return export_write(f->cat, o, rep);
+}
+
+static int export(struct fixture *f, unsigned retain, struct export_report *rep)
+{
+    return export_with(f,
+                       &(struct export_options){.out = f->out, .retain_seconds = retain,
+                                                .refused = refused, .ctx = f},
+                       rep);
 }
 
 static char *path(struct fixture *f, const char *rel)
@@ -226,6 +233,41 @@ static void test_cannot_write(void **state)
     assert_string_equal(rep.path, f->out);
 }
 
+static bool stop_at(void *ctx)
+{
+    unsigned *asked = ctx;
+
+    return ++*asked >= 2;   /* the first image starts, its blocks stop */
+}
+
+/* Stopped in the middle of a generation: -EINTR, and nothing of it left. */
+static void test_stopped(void **state)
+{
+    struct fixture *f = *state;
+    struct export_report rep;
+    static uint8_t big[(EXPORT_STOP_BLOCKS + 8) * 256];
+    unsigned asked = 0;
+    DIR *d;
+    struct dirent *e;
+    int entries = 0;
+
+    fill_random(big, sizeof(big), 3);
+    assert_int_equal(write_file(f->dir, "big.bin", big, sizeof(big)), 0);
+    assert_int_equal(export_with(f,
+                                 &(struct export_options){.out = f->out, .retain_seconds = 600,
+                                                          .stop = stop_at, .stop_ctx = &asked},
+                                 &rep),
+                     -EINTR);
+    assert_int_equal(asked, 2);
+    d = opendir(path(f, "g"));
+    assert_non_null(d);
+    while ((e = readdir(d)) != NULL)
+        entries += e->d_name[0] != '.' || strncmp(e->d_name, ".tmp-", 5) == 0;
+    closedir(d);
+    assert_int_equal(entries, 0);
+    assert_int_equal(access(path(f, "big"), F_OK), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -234,6 +276,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cannot_write, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stopped, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
