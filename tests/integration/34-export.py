@@ -152,10 +152,13 @@ class Nginx:
 class SlowProxy:
     """A TCP proxy on 127.0.0.1 to `port` that holds each chunk the client
     sends for `delay` seconds: a download through it takes a while, so that
-    an image can be replaced in the middle of one."""
+    an image can be replaced in the middle of one. While `flowing` is clear
+    nothing the client sends goes on."""
 
     def __init__(self, port, delay):
         self.target, self.delay = port, delay
+        self.flowing = threading.Event()
+        self.flowing.set()
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(8)
@@ -185,6 +188,7 @@ class SlowProxy:
                     break
                 if slow:
                     time.sleep(self.delay)
+                    self.flowing.wait(RUN_TIMEOUT)
                 dst.sendall(data)
         except OSError:
             pass
@@ -470,8 +474,14 @@ class Export(OtadTestCase):
         # A tenth of the way: the symlinks switch under the download.
         self.assertTrue(poll(lambda: any("(10%)" in line for line in list(lines)),
                              timeout=RUN_TIMEOUT), "".join(lines))
+        # Held until nginx serves the new image, however long the export
+        # takes on a busy machine: the download gets blocks of both.
+        proxy.flowing.clear()
         publish(self.dir, "app", new)
         self.write("app.txt", "2\n")
+        switched = poll(lambda: ng.get("/app/header").body == make_header(new, 2), timeout=10)
+        proxy.flowing.set()
+        self.assertTrue(switched, d.stderr())
         try:
             bg.wait(timeout=RUN_TIMEOUT)
         except subprocess.TimeoutExpired:
@@ -485,8 +495,6 @@ class Export(OtadTestCase):
         self.assertIn("does not match the header's CRC", err)
         with open(out, "rb") as f:
             self.assertEqual(f.read(), new)
-        self.assertTrue(poll(lambda: ng.get("/app/header").body == make_header(new, 2),
-                             timeout=5))
         # retain_seconds later the old generation is gone from the tree.
         old_g = os.path.join(self.tree, "g", "%08x-%x" % (crc32(old), len(old)))
         self.assertTrue(poll(lambda: not os.path.exists(old_g), timeout=5),
