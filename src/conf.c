@@ -69,6 +69,7 @@ static const struct conf_key keys[] = {
     {"signing.keys", CONF_TYPE_PATHS, offsetof(struct conf, sign_keys), 0, CONF_PATHS_MAX},
     {"signing.require", CONF_TYPE_BOOL, offsetof(struct conf, sign_require), 0, 0},
     {"state_dir", CONF_TYPE_PATH, offsetof(struct conf, state_dir), 0, 0},
+    {"export_dir", CONF_TYPE_PATH, offsetof(struct conf, export_dir), 0, 0},
     {"admin", CONF_TYPE_SECTION, 0, 0, 0},
     {"admin.bind", CONF_TYPE_ADDRESS, offsetof(struct conf, admin_bind), 0, 0},
     {"admin.port", CONF_TYPE_UINT, offsetof(struct conf, admin_port), 0, 65535},
@@ -103,6 +104,7 @@ void conf_fini(struct conf *c)
     free(c->tls_key);
     free(c->user);
     free(c->state_dir);
+    free(c->export_dir);
     free(c->admin_bind);
     for (unsigned i = 0; i < c->sign_keys.n; i++)
         free(c->sign_keys.path[i]);

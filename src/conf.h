@@ -51,6 +51,7 @@ struct conf {
     struct conf_paths sign_keys; /* trusted public keys (PEM) */
     bool sign_require;        /* refuse firmwares without NAME.sig */
     char *state_dir;          /* owned; where the device registry is kept */
+    char *export_dir;         /* owned; NULL: no static tree kept (export.h) */
     char *admin_bind;         /* owned; the admin listener's address */
     uint16_t admin_port;      /* 0: no admin listener */
     bool fleet_track;         /* keep the device registry */

@@ -222,6 +222,8 @@ void conf_describe(const struct conf *c, char *buf, size_t len)
     if (c->sign_keys.n > 0 && n > 0 && (size_t)n < len)
         n += snprintf(buf + n, len - (size_t)n, " signing.keys=%u signing.require=%s",
                       c->sign_keys.n, c->sign_require ? "on" : "off");
+    if (c->export_dir != NULL && n > 0 && (size_t)n < len)
+        n += snprintf(buf + n, len - (size_t)n, " export_dir=%s", c->export_dir);
     if (n > 0 && (size_t)n < len)
         snprintf(buf + n, len - (size_t)n,
                  " state_dir=%s admin=%s:%u fleet.track=%s fleet.max_devices=%u"

@@ -23,6 +23,7 @@
 #include "catalog.h"
 #include "conf.h"
 #include "escape.h"
+#include "export_run.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -72,6 +73,7 @@ struct loop {
     struct metrics *metrics;    /* counts the reloads */
     struct notify *notify;      /* told of reloads, status and liveness */
     bool starting;      /* during the first scan, which lists each image */
+    struct export_daemon exported;  /* export_dir's tree, following each publish */
     struct scan_hooks hooks;    /* for scan_all(): the writers, the retries */
 };
 
@@ -93,11 +95,12 @@ static void reload_tls(struct loop *l)
  * while it is retried was told when it was first refused. */
 static void report(void *ctx, const struct catalog_change *c)
 {
-    const struct loop *l = ctx;
+    struct loop *l = ctx;
     char line[768];
     int level;
 
     metrics_catalog(l->metrics, c);
+    export_run_changed(&l->exported, c);
     if ((c->event == CATALOG_SKIPPED || c->event == CATALOG_UNSETTLED) && c->name != NULL &&
         l->pending != NULL && pending_retrying(l->pending, c->name))
         return;
@@ -192,11 +195,14 @@ static int serve(struct loop *l, int sigfd)
         long expire = catalog_expire(l->cat);
         long settle = pending_timeout(l->pending, now_ms());
         long alive = notify_timeout(l->notify, (int64_t)now_ms());
+        long exported = export_run_timeout(&l->exported, now_ms());
         int timeout = (int)(settle < 0 ? expire : expire < 0 ? settle
                                                  : settle < expire ? settle : expire);
 
         if (alive >= 0 && (timeout < 0 || alive < timeout))
             timeout = (int)alive;
+        if (exported >= 0 && (timeout < 0 || exported < timeout))
+            timeout = (int)exported;
 
         if (poll(fds, 2, timeout) < 0 && errno != EINTR)
             return -errno;
@@ -217,6 +223,8 @@ static int serve(struct loop *l, int sigfd)
         if (fds[1].revents & POLLIN)
             watch_read(l->watch, on_event, l);
         pending_run(l->pending, now_ms(), on_due, l);
+        /* After the reloads: the tree gets what they published. */
+        export_run_daemon(&l->exported, l->cat, now_ms());
         notify_tick(l->notify, (int64_t)now_ms(), catalog_count(l->cat),
                     metrics_connections(l->metrics));
     }
@@ -291,7 +299,7 @@ int main(int argc, char **argv)
     if (status >= 0)
         return status;
     status = setup_configure(&args, &conf, &privs, &config_path);
-    if (status == 0)
+    if (status == 0 && args.export_out == NULL)
         status = setup_tls(&conf, &tls);
     if (status == 0)
         status = setup_trust(&conf, &trust);
@@ -299,6 +307,10 @@ int main(int argc, char **argv)
         goto out;
     if (args.check_config) {
         printf("%s: configuration OK\n", config_path != NULL ? config_path : "(defaults)");
+        goto out;
+    }
+    if (args.export_out != NULL) {
+        status = export_run_command(&conf, trust, args.export_out);
         goto out;
     }
     status = 1;
@@ -357,6 +369,9 @@ int main(int argc, char **argv)
     }
     loop = (struct loop){.cat = cat, .watch = watch, .pending = pending, .tls = tls,
                          .metrics = metrics, .notify = notify, .starting = true,
+                         /* The first pass writes the tree even of no image. */
+                         .exported = {.dir = conf.export_dir, .retain = conf.retain_seconds,
+                                      .dirty = true, .metrics = metrics, .sigfd = sigfd},
                          .hooks = {writing, retry, &loop}};
     n = scan_all(cat, &loop.hooks);
     loop.starting = false;

@@ -30,6 +30,7 @@ struct metrics {
     atomic_uint_fast64_t bytes[ROUTE_KINDS];
     atomic_int_fast64_t connections;
     atomic_uint_fast64_t reloads[METRICS_RELOADS];
+    atomic_uint_fast64_t exports[2];    /* failed, written */
 };
 
 int metrics_new(struct metrics **ret)
@@ -102,6 +103,12 @@ void metrics_catalog(struct metrics *m, const struct catalog_change *c)
     if (m != NULL && (size_t)c->event < sizeof(result) / sizeof(result[0]) &&
         result[c->event] >= 0)
         atomic_fetch_add_explicit(&m->reloads[result[c->event]], 1, memory_order_relaxed);
+}
+
+void metrics_export(struct metrics *m, bool ok)
+{
+    if (m != NULL)
+        atomic_fetch_add_explicit(&m->exports[ok], 1, memory_order_relaxed);
 }
 
 /* --- reading at scrape time ------------------------------------------ */
@@ -226,6 +233,11 @@ static void render_requests(FILE *f, const struct metrics *m)
     for (size_t r = 0; r < METRICS_RELOADS; r++)
         fprintf(f, "otad_reloads_total{result=\"%s\"} %" PRIu64 "\n", reload_names[r],
                 (uint64_t)atomic_load_explicit(&m->reloads[r], memory_order_relaxed));
+    family(f, "otad_exports_total", "counter",
+           "Exports of the static tree of export_dir, by result.");
+    for (int ok = 1; ok >= 0; ok--)
+        fprintf(f, "otad_exports_total{result=\"%s\"} %" PRIu64 "\n", ok ? "written" : "failed",
+                (uint64_t)atomic_load_explicit(&m->exports[ok], memory_order_relaxed));
 }
 
 static void render_firmwares(FILE *f, const struct metrics_view *v)

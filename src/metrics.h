@@ -12,6 +12,7 @@
 #ifndef OTAD_METRICS_H
 #define OTAD_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -59,6 +60,10 @@ int64_t metrics_connections(const struct metrics *m);
 /* A change the catalog told main.c: counted by enum metrics_reload (a
  * dropped old generation is no reload and is not counted). */
 void metrics_catalog(struct metrics *m, const struct catalog_change *c);
+
+/* An export of export_dir's tree (export_run.h) that was written (@ok) or
+ * failed. @m NULL is ignored. */
+void metrics_export(struct metrics *m, bool ok);
 
 /* One line of otad_devices{firmware,state}. */
 struct metrics_tally {

@@ -50,6 +50,9 @@ expect "--check-config --config" otad --c
 expect "--firmware-dir" otad --f
 expect "fw fx" otad --firmware-dir f
 expect "a.yaml" otad --config a
+expect "export" otad e
+expect "--out" otad export --o
+expect "fw fx" otad export --out f
 expect "--delay --device-id" otaget --de
 expect "--pub" otaget --p
 expect "k.pub" otaget --pub k
