@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* libmicrohttpd's side of serve.c: the request values an endpoint reads,
- * and the library response for an answer, built without copying the body. */
+ * and the library response for an answer, built without copying the body
+ * (a block's pieces become an I/O vector the library sends as they are). */
 #include "reply.h"
 
 #include <arpa/inet.h>
@@ -130,8 +131,15 @@ struct MHD_Response *reply_response(const struct reply_set *set, const struct se
 
     if (s->canned != SERVE_BODY)
         return set->canned[s->canned];
-    r = MHD_create_response_from_buffer_with_free_callback_cls(s->body_len, (void *)s->body,
-                                                               s->release, s->owner);
+    if (s->npieces > 0) {
+        struct MHD_IoVec iov[GENERATION_PIECES_MAX];
+
+        for (unsigned i = 0; i < s->npieces; i++)
+            iov[i] = (struct MHD_IoVec){s->pieces[i].base, s->pieces[i].len};
+        r = MHD_create_response_from_iovec(iov, s->npieces, s->release, s->owner);
+    } else
+        r = MHD_create_response_from_buffer_with_free_callback_cls(
+            s->body_len, (void *)s->body, s->release, s->owner);
     if (r == NULL) {
         s->release(s->owner);
         return NULL;

@@ -60,6 +60,7 @@ static void body(struct serve_response *r, unsigned status, const void *data, si
     r->canned = SERVE_BODY;
     r->body = data;
     r->body_len = len;
+    r->npieces = 0;
     r->release = release;
     r->owner = owner;
     r->nheaders = 0;
@@ -284,7 +285,7 @@ static void serve_pinned(struct catalog *cat, const struct serve_request *rq,
         len = OTA_MANIFEST_SIZE;
     } else {
         why = rq->route.index >= g->nblocks ? SERVE_OUT_OF_RANGE : SERVE_BODY;
-        data = why == SERVE_BODY ? generation_block(g, (uint32_t)rq->route.index) : NULL;
+        data = NULL; /* gathered from its pieces, below */
         len = OTA_BLOCK_WIRE;
     }
     if (why != SERVE_BODY) {
@@ -295,6 +296,8 @@ static void serve_pinned(struct catalog *cat, const struct serve_request *rq,
     if (rq->route.kind == ROUTE_BLOCK && tracked(rq))
         track_block(rq, g);
     body(r, 200, data, len, release_generation, g);
+    if (rq->route.kind == ROUTE_BLOCK)
+        r->npieces = generation_block_pieces(g, (uint32_t)rq->route.index, r->pieces);
     r->served_version = version;
     add_header(r, content_type, octet_stream);
     add_header(r, etag_name, g->etag);

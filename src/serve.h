@@ -81,6 +81,9 @@ struct serve_response {
     /* SERVE_BODY only: */
     const uint8_t *body;      /* kept alive by @owner */
     size_t body_len;
+    /* A block: the body is these pieces (body_len bytes in all), not @body. */
+    unsigned npieces;
+    struct generation_piece pieces[GENERATION_PIECES_MAX];
     void (*release)(void *owner); /* drops @owner once the body is sent */
     void *owner;
     size_t nheaders;
