@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* A generation: one load of an image file's bytes, held as an immutable
  * in-memory snapshot with the whole-image CRC-32 and every block's CRC-32
- * computed once. The bytes are held once: a block on the wire is gathered
- * from three pieces (generation_block_pieces()), its data in the image, the
- * shared 0xFF padding of a short last block and its CRC from the table, so
- * serving a block copies nothing and 1 GiB of images costs 1.016 GiB.
+ * computed once. The bytes are held once: a block's 260 wire bytes are
+ * gathered when it is served (generation_block_copy()) from its data in the
+ * image, the 0xFF padding of a short last block and its CRC from the table,
+ * so 1 GiB of images costs 1.016 GiB, not the 2 GiB of a block table.
  *
  * The bytes are copied from the file into private anonymous memory (then made
  * read-only) rather than mapped from it: a file overwritten or truncated in
@@ -28,7 +28,6 @@
 
 #include "file.h"
 #include "otad/proto.h"
-#include "wire.h"
 
 /* Largest image: binsize is a uint32 on the wire. */
 #define GENERATION_MAX_SIZE UINT32_MAX
@@ -124,36 +123,10 @@ struct generation *generation_ref(struct generation *g);
 /* Drops a reference; the last one frees the memory. NULL is ignored. */
 void generation_unref(struct generation *g);
 
-/* The pieces a block's wire form is gathered from, in wire order. */
-struct generation_piece {
-    const void *base;
-    size_t len;
-};
-#define GENERATION_PIECES_MAX 3
-
-/* Fills @ret with the pieces of block @n (< nblocks), which add up to
- * OTA_BLOCK_WIRE bytes: its data in g->data, for a short last block the
- * padding, and its CRC in g->crcs. Returns their number (2 or 3). They
- * stay valid as long as a reference to @g is held. */
-static inline unsigned generation_block_pieces(const struct generation *g, uint32_t n,
-                                               struct generation_piece ret[GENERATION_PIECES_MAX])
-{
-    size_t off = (size_t)n * OTA_BLOCK_DATA, len = g->size - off;
-    unsigned k = 0;
-
-    if (len > OTA_BLOCK_DATA)
-        len = OTA_BLOCK_DATA;
-    ret[k++] = (struct generation_piece){g->data + off, len};
-    if (len < OTA_BLOCK_DATA)
-        ret[k++] = (struct generation_piece){wire_pad, OTA_BLOCK_DATA - len};
-    ret[k++] = (struct generation_piece){g->crcs + (size_t)n * WIRE_CRC_SIZE, WIRE_CRC_SIZE};
-    return k;
-}
-
 /* Copies the wire form of block @n (< nblocks) into @out: OTA_BLOCK_WIRE
- * bytes, the data (0xFF-padded when the last block is short) and its CRC-32.
- * For code that writes blocks elsewhere (an export); serving sends the
- * pieces. */
+ * bytes, the data (0xFF-padded when the last block is short) and its CRC-32
+ * from the table. The one way to a block's bytes, for serving as for code
+ * that writes blocks elsewhere (an export). */
 void generation_block_copy(const struct generation *g, uint32_t n, uint8_t out[OTA_BLOCK_WIRE]);
 
 #endif

@@ -60,7 +60,7 @@ static void body(struct serve_response *r, unsigned status, const void *data, si
     r->canned = SERVE_BODY;
     r->body = data;
     r->body_len = len;
-    r->npieces = 0;
+    r->block_of = NULL;
     r->release = release;
     r->owner = owner;
     r->nheaders = 0;
@@ -285,7 +285,7 @@ static void serve_pinned(struct catalog *cat, const struct serve_request *rq,
         len = OTA_MANIFEST_SIZE;
     } else {
         why = rq->route.index >= g->nblocks ? SERVE_OUT_OF_RANGE : SERVE_BODY;
-        data = NULL; /* gathered from its pieces, below */
+        data = NULL; /* gathered when the response is made (reply.c) */
         len = OTA_BLOCK_WIRE;
     }
     if (why != SERVE_BODY) {
@@ -296,8 +296,11 @@ static void serve_pinned(struct catalog *cat, const struct serve_request *rq,
     if (rq->route.kind == ROUTE_BLOCK && tracked(rq))
         track_block(rq, g);
     body(r, 200, data, len, release_generation, g);
-    if (rq->route.kind == ROUTE_BLOCK)
-        r->npieces = generation_block_pieces(g, (uint32_t)rq->route.index, r->pieces);
+    if (rq->route.kind == ROUTE_BLOCK) {
+        r->block_of = g;
+        r->block = (uint32_t)rq->route.index;
+        r->gather = rq->conn != NULL ? conn_block_buffer(rq->conn) : NULL;
+    }
     r->served_version = version;
     add_header(r, content_type, octet_stream);
     add_header(r, etag_name, g->etag);

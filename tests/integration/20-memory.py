@@ -15,10 +15,10 @@ import re
 import socket
 import time
 
-from otadtest import (OtadTestCase, main, make_header, poll, publish)
+from otadtest import (OtadTestCase, main, make_block, make_header, poll, publish)
 
 MIB = 1 << 20
-IMAGE = 4 * MIB           # its generation holds about 8 MiB
+IMAGE = 4 * MIB           # its generation holds 4 MiB + 64 KiB of CRCs
 MAX_MEMORY = "16M"
 SETTLE_MS = 50
 
@@ -94,7 +94,7 @@ class Memory(OtadTestCase):
                 reader.close()
         growth = (peak - baseline) / 1024.0
         # Two generations (current + one being loaded) and slack; twelve held
-        # generations would be about 100 MiB.
+        # generations would be about 50 MiB.
         self.assertLess(growth, 40, "RSS grew by %.0f MiB with max_memory %s:\n%s"
                         % (growth, MAX_MEMORY, d.stderr()[-3000:]))
         refused = re.findall(r"^warning: app\.bin: needs \d+ MiB of memory, \d+ MiB free under "
@@ -146,6 +146,30 @@ class Memory(OtadTestCase):
                 "image loaded before")
         self.assertTrue(poll(lambda: line in d.stderr(), 10.0), d.stderr())
         self.assertTrue(self.header_is(d, "ok", ok))
+
+    def test_one_copy_of_a_64_mib_image(self):
+        """A generation holds the image once, with 4 bytes of CRC a block:
+        after loading a 64 MiB image the whole daemon stays under
+        1.1 x 64 MiB + 16 MiB (two copies, as the block table once made,
+        would be over 128 MiB), also once blocks and image bytes were
+        served."""
+        size = 64 * MIB
+        data = self.add_image("big", os.urandom(size), version=1)
+        d = self.start()
+        bound_kib = (1.1 * size + 16 * MIB) / 1024
+        self.assertTrue(self.header_is(d, "big", data))
+        self.assertLessEqual(rss_kib(d.pid), bound_kib, "after load")
+        last = (size + 255) // 256 - 1
+        with d.conn() as c:
+            for n in (0, last // 2, last):
+                r = c.request("/big/block/%d" % n)
+                self.assertEqual((r.status, r.body), (200, make_block(data, n)))
+            for first in (0, size - 65536):
+                r = c.request("/big/image", headers=[
+                    ("Range", "bytes=%d-%d" % (first, first + 65535))])
+                self.assertEqual(r.status, 206)
+                self.assertTrue(r.body == data[first:first + 65536])
+        self.assertLessEqual(rss_kib(d.pid), bound_kib, "after serving")
 
 
 if __name__ == "__main__":

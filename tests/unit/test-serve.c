@@ -174,21 +174,18 @@ static void test_header(void **state)
     conn_free(conn);
 }
 
-/* A block response's body, gathered from its pieces (a block has no
- * contiguous body): OTA_BLOCK_WIRE bytes, valid until the next call. */
+/* A block response's body as reply.c sends it: gathered from the
+ * generation the response holds. OTA_BLOCK_WIRE bytes, valid until the next
+ * call. */
 static const uint8_t *block_body(const struct serve_response *r)
 {
     static uint8_t buf[OTA_BLOCK_WIRE];
-    size_t at = 0;
 
     assert_null(r->body);
-    assert_true(r->npieces >= 2 && r->npieces <= GENERATION_PIECES_MAX);
-    for (unsigned i = 0; i < r->npieces; i++) {
-        assert_true(at + r->pieces[i].len <= sizeof(buf));
-        memcpy(buf + at, r->pieces[i].base, r->pieces[i].len);
-        at += r->pieces[i].len;
-    }
-    assert_int_equal(at, r->body_len);
+    assert_non_null(r->block_of);
+    assert_ptr_equal(r->block_of, r->served); /* held by the response */
+    assert_int_equal(r->body_len, OTA_BLOCK_WIRE);
+    generation_block_copy(r->block_of, r->block, buf);
     return buf;
 }
 
@@ -201,8 +198,8 @@ static void test_block(void **state)
     assert_int_equal(f->r.status, 200);
     assert_int_equal(f->r.body_len, OTA_BLOCK_WIRE);
     assert_memory_equal(block_body(&f->r), f->data + OTA_BLOCK_DATA, OTA_BLOCK_DATA);
-    /* The data is served from the image itself, not a copy. */
-    assert_ptr_equal(f->r.pieces[0].base, f->r.served->data + OTA_BLOCK_DATA);
+    assert_int_equal(f->r.block, 1);
+    assert_null(f->r.gather); /* no connection: the response makes its buffer */
     assert_int_equal(ota_get_le32(block_body(&f->r) + OTA_BLOCK_DATA),
                      (uint32_t)crc32(0, f->data + OTA_BLOCK_DATA, OTA_BLOCK_DATA));
     assert_header_names(&f->r, names);
@@ -214,7 +211,6 @@ static void test_block(void **state)
 
         memset(expected, 0xFF, sizeof(expected));
         memcpy(expected, f->data + 768, 232);
-        assert_int_equal(f->r.npieces, 3);
         assert_memory_equal(block_body(&f->r), expected, OTA_BLOCK_DATA);
         assert_int_equal(ota_get_le32(block_body(&f->r) + OTA_BLOCK_DATA),
                          (uint32_t)crc32(0, expected, OTA_BLOCK_DATA));
@@ -241,6 +237,9 @@ static void test_block_pinned(void **state)
     assert_int_equal(f->r.status, 200);
     assert_string_equal(header(&f->r, "ETag"), f->etag);
     assert_memory_equal(block_body(&f->r), f->data, OTA_BLOCK_DATA);
+    /* A connection's blocks are gathered into its one buffer. */
+    assert_non_null(f->r.gather);
+    assert_ptr_equal(f->r.gather, conn_block_buffer(pinned));
     /* ...where 1000 bytes have a block 3 and 700 have not. */
     assert_int_equal(get(f, "GET", "/app/block/3", pinned, NULL, NULL)->status, 200);
     assert_int_equal(get(f, "GET", "/app/block/3", fresh, NULL, NULL)->status, 416);
