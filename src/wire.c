@@ -5,8 +5,9 @@
 
 #define PAD4 OTA_PAD_BYTE, OTA_PAD_BYTE, OTA_PAD_BYTE, OTA_PAD_BYTE
 #define PAD32 PAD4, PAD4, PAD4, PAD4, PAD4, PAD4, PAD4, PAD4
-const uint8_t wire_pad[OTA_BLOCK_DATA] = {PAD32, PAD32, PAD32, PAD32,
-                                          PAD32, PAD32, PAD32, PAD32};
+/* What a short last block is padded with, for its CRC. */
+static const uint8_t pad[OTA_BLOCK_DATA] = {PAD32, PAD32, PAD32, PAD32,
+                                            PAD32, PAD32, PAD32, PAD32};
 
 uint32_t wire_block_crcs(const uint8_t *data, uint32_t size, uint8_t *out)
 {
@@ -24,7 +25,7 @@ uint32_t wire_block_crcs(const uint8_t *data, uint32_t size, uint8_t *out)
          * device can program all 256 bytes without a special case; its CRC
          * covers the padding. */
         if (len < OTA_BLOCK_DATA)
-            crc = crc_update(crc, wire_pad, OTA_BLOCK_DATA - len);
+            crc = crc_update(crc, pad, OTA_BLOCK_DATA - len);
         ota_put_le32(out + (size_t)i * WIRE_CRC_SIZE, crc);
         /* The image CRC covers the real bytes only, not the padding. It runs
          * over the block again while it is in the cache: cheaper than

@@ -11,10 +11,6 @@
  * wire, little-endian. */
 #define WIRE_CRC_SIZE 4u
 
-/* 256 bytes of OTA_PAD_BYTE: the padding of every short last block. In
- * read-only memory, shared by every image. */
-extern const uint8_t wire_pad[OTA_BLOCK_DATA];
-
 /* Writes the CRC-32 of every block of the @size-byte image at @data, as the
  * block carries it on the wire (of the 256 bytes, 0xFF-padded), into @out
  * (ota_block_count(size) * WIRE_CRC_SIZE bytes, caller-owned) and returns the

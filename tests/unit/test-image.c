@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <zlib.h>
 
@@ -76,6 +78,39 @@ static void test_load(void **state)
     snprintf(etag, sizeof(etag), "\"%08x-%x\"", (unsigned)crc32(0, data, sizeof(data)), 3000u);
     assert_string_equal(img->gen->etag, etag);
     image_unref(img);
+}
+
+/* Every block of images of the sizes where the last block changes shape, as
+ * generation_block_copy() gives it, against the rule built here with zlib:
+ * the data, 0xFF up to 256 bytes, the CRC-32 of those 256 bytes. */
+static void test_every_block(void **state)
+{
+    static const uint32_t sizes[] = {1, 255, 256, 257, 65536, 1000003};
+    struct fixture *f = *state;
+    uint8_t *data = malloc(1000003);
+    uint8_t got[OTA_BLOCK_WIRE], want[OTA_BLOCK_WIRE];
+
+    assert_non_null(data);
+    for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+        uint32_t size = sizes[k], nblocks = (size + 255) / 256;
+        struct image *img = NULL;
+
+        fill_random(data, size, (unsigned)k + 100);
+        assert_int_equal(write_file(f->dir, "b.bin", data, size), 0);
+        assert_int_equal(image_load(f->dfd, "b.bin", "b", &img), 0);
+        assert_int_equal(img->gen->nblocks, nblocks);
+        for (uint32_t n = 0; n < nblocks; n++) {
+            uint32_t len = size - n * 256 < 256 ? size - n * 256 : 256;
+
+            memset(want, 0xFF, 256);
+            memcpy(want, data + (size_t)n * 256, len);
+            ota_put_le32(want + 256, (uint32_t)crc32(0, want, 256));
+            generation_block_copy(img->gen, n, got);
+            assert_memory_equal(got, want, OTA_BLOCK_WIRE);
+        }
+        image_unref(img);
+    }
+    free(data);
 }
 
 static void test_version_defaults(void **state)
@@ -262,6 +297,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_load, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_every_block, setup, teardown),
         cmocka_unit_test_setup_teardown(test_version_defaults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_survives_file_changes, setup, teardown),

@@ -44,7 +44,8 @@ static void test_vectors_blocks(void **state)
         assert_int_equal(elen, OTA_BLOCK_WIRE);
         /* The vector is data, then padding, then the CRC as the table holds it. */
         assert_memory_equal(expected, img + i * 256, data);
-        assert_memory_equal(expected + data, wire_pad, 256 - data);
+        for (size_t j = data; j < 256; j++)
+            assert_int_equal(expected[j], 0xFF);
         assert_memory_equal(expected + 256, out + i * WIRE_CRC_SIZE, WIRE_CRC_SIZE);
         free(expected);
     }
@@ -109,14 +110,6 @@ static void test_crc_matches_zlib(void **state)
     free(out);
 }
 
-static void test_pad(void **state)
-{
-    (void)state;
-    for (size_t i = 0; i < sizeof(wire_pad); i++)
-        assert_int_equal(wire_pad[i], 0xFF);
-    assert_int_equal(sizeof(wire_pad), 256);
-}
-
 static void test_block_count(void **state)
 {
     (void)state;
@@ -133,7 +126,6 @@ int main(void)
         cmocka_unit_test(test_vectors_header),
         cmocka_unit_test(test_crc_matches_zlib),
         cmocka_unit_test(test_block_count),
-        cmocka_unit_test(test_pad),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
