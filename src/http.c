@@ -311,7 +311,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         struct conn *conn = conn_of(c);
         /* A request is answered from its first call only when it has a body
          * (see above): no need to walk its headers again for that, nor for
-         * "close" twice (450 instructions of a block request). */
+         * "close" twice (about 320 instructions of a block request). */
         bool again = conn != NULL && !first && strcmp(version, MHD_HTTP_VERSION_1_1) == 0,
              close = again && asks_close(c);
 
