@@ -4,7 +4,7 @@
 
     bench/block-throughput.py [OTAD] [--conns 1,16,256] [--seconds 10] [--runs 3]
                               [--servers otad,nginx,reference] [--track on|off|both]
-                              [--json PATH]
+                              [--before OTAD] [--json PATH]
 
 Makes a random 460 KiB image (app460, 1,840 blocks) and serves it three ways,
 each on 127.0.0.1 with an ephemeral port:
@@ -29,6 +29,9 @@ time per request: the cost of keeping the device registry. wrk's walk sends no h
 from a connection without a device: the registry finds the device by the
 client's address on each request, its costliest path (a device that asked
 for the header on the connection is found through the connection).
+With --before OTAD, a second otad, "otad-before", runs that binary (an older
+build) in the same rounds, and its ratio to nginx is reported beside otad's:
+the way to compare two builds on a noisy machine.
 Every server is stopped by its PID at the end.
 """
 
@@ -73,12 +76,16 @@ def main():
     ap.add_argument("--servers", default="otad,nginx,reference")
     ap.add_argument("--track", choices=sorted(OTADS), default="on",
                     help="fleet.track of otad; both: also an otad with it off (default on)")
+    ap.add_argument("--before", metavar="OTAD",
+                    help="also run this otad binary as otad-before, in the same rounds")
     ap.add_argument("--json", metavar="PATH", help="also write the figures to PATH")
     args = ap.parse_args()
     otad = bl.require_executable(args.otad, "otad")
     conns = [int(c) for c in args.conns.split(",")]
     names = bl.server_names(args.servers)
-    otads = OTADS[args.track]
+    otads = [(label, track, otad) for label, track in OTADS[args.track]]
+    if args.before:
+        otads.append(("otad-before", True, bl.require_executable(args.before, "otad")))
     names = [o[0] for o in otads] + [n for n in names if n != "otad"]
     if args.seconds < 1 or args.runs < 1 or min(conns) < 1:
         bl.die("--seconds, --runs and --conns must be positive")
@@ -99,13 +106,14 @@ def main():
 
 @contextlib.contextmanager
 def started(otads, names, otad, fw_dir, www, probe):
-    """The otad servers of @otads ((label, track) pairs), each with its own
-    configuration file, then the others of @names as benchlib starts them."""
+    """The otad servers of @otads ((label, track, binary) triples), each with
+    its own configuration file, then the others of @names as benchlib starts
+    them."""
     with contextlib.ExitStack() as stack:
         servers = []
-        for label, track in otads:
+        for label, track, binary in otads:
             s = stack.enter_context(
-                bl.Otad(otad, fw_dir, {"fleet": "{track: %s}" % ("true" if track else "false")}))
+                bl.Otad(binary, fw_dir, {"fleet": "{track: %s}" % ("true" if track else "false")}))
             s.label = label
             servers.append(s.start(probe))
         others = [n for n in names if not n.startswith("otad")]
@@ -158,10 +166,17 @@ def report(results, names, conns, args):
             lines.append("tracking on/off at %d conns: %.3fx req/s  (target >= %g: %s), "
                          "%.3fx CPU per request"
                          % (c, r, TRACK_TARGET, "met" if r >= TRACK_TARGET else "MISSED", cpu))
-    for other in [n for n in names[1:] if n != "otad-notrack"]:
+    for other in [n for n in names[1:] if n not in ("otad-notrack", "otad-before")]:
         ratios[other] = {c: med["otad"][c]["rps"] / med[other][c]["rps"]
                          if med[other][c]["rps"] > 0 else float("inf") for c in conns}
+        if "otad-before" in names:
+            ratios["otad-before/" + other] = {
+                c: med["otad-before"][c]["rps"] / med[other][c]["rps"]
+                if med[other][c]["rps"] > 0 else float("inf") for c in conns}
         for c in conns:
+            if "otad-before" in names:
+                lines.append("otad-before/%s at %d conns: %.2fx"
+                             % (other, c, ratios["otad-before/" + other][c]))
             verdict = ""
             if c in (16, 256):
                 verdict = "  (target >= %g: %s)" % (

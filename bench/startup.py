@@ -21,7 +21,7 @@ and checks the header and the last block of that image against the bytes
 computed here. Every file is read once before each run so that it sits in the
 page cache: this measures otad's indexing, not the disk. The indexing rate is
 BYTES / time-to-READY; it includes process start, reading every file from the
-page cache, the CRC-32 of every byte and building every block's wire form.
+page cache and the CRC-32 of every byte (each block's, and the image's).
 
 CRC throughput: a small C program compiled here with otad's src/crc.c
 (cc -O2 ... -lz) times, over the same number of bytes, otad's CRC-32 as it
@@ -79,7 +79,7 @@ static double now(void)
 }
 
 /* Prints the seconds taken over argv[1] bytes of pseudo-random data, per
- * 256-byte block: otad's crc_update() as wire_encode_blocks() calls it (the
+ * 256-byte block: otad's crc_update() as wire_block_crcs() calls it (the
  * block's CRC, then the running image CRC over it), and zlib's crc32() for
  * the block CRCs alone. */
 int main(int argc, char **argv)
@@ -300,6 +300,7 @@ def main():
         fw_dir = os.path.join(tmp, "firmware")
         t = time.perf_counter()
         name, data, version = generate(fw_dir, args.images, args.total)
+        os.sync()   # else the writeback of the files competes with the first runs
         print("generated %d images, %d bytes, in %.1f s (%s)"
               % (args.images, args.total, time.perf_counter() - t, fw_dir))
         want_header = benchlib.header_bytes(data, version)
@@ -309,7 +310,8 @@ def main():
         notify_path = os.path.join(tmp, "notify.sock")
         notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         notify.bind(notify_path)
-        # The data plus the block table (260/256 of it), with room to spare.
+        # The data plus its block CRCs, with room to spare for an older build,
+        # which held a 260-byte block table beside the data.
         max_memory = "%dM" % (2 * args.total // (1 << 20) + 64)
         settings = {"max_memory": max_memory, "log_level": "warning"}
         keyed = None

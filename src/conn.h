@@ -40,6 +40,10 @@ struct conn {
      * the head of the request being answered came in (requests; monotonic us). */
     struct download download;
     int64_t request_us;
+    /* The 260 bytes of the block response being sent, made at the
+     * connection's first block request (conn_block_buffer()); owned. A
+     * connection sends one response at a time. */
+    uint8_t *block_wire;
     /* While parked: */
     struct conn *next;
     int fd;
@@ -62,6 +66,11 @@ struct conn *conn_new(void);
 
 /* Frees @c, its pin, its device tag and its download. NULL is ignored. */
 void conn_free(struct conn *c);
+
+/* @c's buffer for the wire bytes of a block response (OTA_BLOCK_WIRE), made
+ * on first use; NULL if out of memory. It is free again once the response
+ * written into it was sent. */
+uint8_t *conn_block_buffer(struct conn *c);
 
 /* Pins @c to generation @gen of @name (@len bytes), announced as @version.
  * Returns 0 or -ENOMEM (then @c is unpinned). */

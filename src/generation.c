@@ -20,10 +20,18 @@ static atomic_uint_fast64_t next_id = 1;
 /* The map_len of every generation mapped and not yet unmapped. */
 static atomic_uint_fast64_t held;
 
+/* Where the CRC table starts in the mapping: after the image, on a cache
+ * line of its own. */
+static uint64_t crcs_offset(uint64_t size)
+{
+    return (size + 63) & ~(uint64_t)63;
+}
+
 uint64_t generation_footprint(uint64_t size)
 {
-    return ((size + 4095) & ~(uint64_t)4095) + (size + OTA_BLOCK_DATA - 1) / OTA_BLOCK_DATA *
-                                                   OTA_BLOCK_WIRE;
+    uint64_t end = crcs_offset(size) + (size + OTA_BLOCK_DATA - 1) / OTA_BLOCK_DATA * WIRE_CRC_SIZE;
+
+    return (end + 4095) & ~(uint64_t)4095; /* what the mapping takes */
 }
 
 uint64_t generation_memory(void)
@@ -164,7 +172,6 @@ int generation_load(int dirfd, const char *bin_file, const struct generation_lim
     struct generation *g = NULL;
     struct stat st, after;
     struct file_id now;
-    size_t data_len;
     uint8_t *map;
     ssize_t n;
     int fd = -1, r;
@@ -191,8 +198,7 @@ int generation_load(int dirfd, const char *bin_file, const struct generation_lim
     if (r < 0)
         goto fail;
 
-    /* Raw bytes first, page-aligned, then the block table. */
-    data_len = ((size_t)g->size + 4095) & ~(size_t)4095;
+    /* The image's bytes first, then the CRC table. */
     g->map_len = (size_t)generation_footprint(g->size);
     g->map = mmap(NULL, g->map_len, PROT_READ | PROT_WRITE,
                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
@@ -224,7 +230,7 @@ int generation_load(int dirfd, const char *bin_file, const struct generation_lim
         r = -EAGAIN;
         goto fail;
     }
-    g->crc = wire_encode_blocks(map, g->size, map + data_len);
+    g->crc = wire_block_crcs(map, g->size, map + crcs_offset(g->size));
     r = digest(g, bin_file, map);
     if (r < 0)
         goto fail;
@@ -234,7 +240,7 @@ int generation_load(int dirfd, const char *bin_file, const struct generation_lim
         goto fail;
     }
     g->data = map;
-    g->blocks = map + data_len;
+    g->crcs = map + crcs_offset(g->size);
     snprintf(g->etag, sizeof(g->etag), "\"%08x-%x\"", g->crc, g->size);
     g->loaded = time(NULL);
     g->id = atomic_fetch_add(&next_id, 1);
@@ -268,5 +274,14 @@ void generation_unref(struct generation *g)
 
 void generation_block_copy(const struct generation *g, uint32_t n, uint8_t out[OTA_BLOCK_WIRE])
 {
-    memcpy(out, generation_block(g, n), OTA_BLOCK_WIRE);
+    size_t off = (size_t)n * OTA_BLOCK_DATA, len = g->size - off;
+
+    /* Constant sizes: the compiler copies a whole block without a call. */
+    if (len >= OTA_BLOCK_DATA) {
+        memcpy(out, g->data + off, OTA_BLOCK_DATA);
+    } else {
+        memcpy(out, g->data + off, len);
+        memset(out + len, OTA_PAD_BYTE, OTA_BLOCK_DATA - len);
+    }
+    memcpy(out + OTA_BLOCK_DATA, g->crcs + (size_t)n * WIRE_CRC_SIZE, WIRE_CRC_SIZE);
 }

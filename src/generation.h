@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* A generation: one load of an image file's bytes, held as an immutable
- * in-memory snapshot with the whole-image CRC-32 and every block's 260-byte
- * wire form computed once, so serving a block is a pointer lookup.
+ * in-memory snapshot with the whole-image CRC-32 and every block's CRC-32
+ * computed once. The bytes are held once: a block's 260 wire bytes are
+ * gathered when it is served (generation_block_copy()) from its data in the
+ * image, the 0xFF padding of a short last block and its CRC from the table,
+ * so 1 GiB of images costs 1.016 GiB, not the 2 GiB of a block table.
  *
  * The bytes are copied from the file into private anonymous memory (then made
  * read-only) rather than mapped from it: a file overwritten or truncated in
@@ -46,7 +49,8 @@ struct generation {
     uint32_t crc;               /* CRC-32 of the whole image */
     uint32_t nblocks;
     const uint8_t *data;        /* size bytes: the image as in the file */
-    const uint8_t *blocks;      /* nblocks * OTA_BLOCK_WIRE bytes */
+    const uint8_t *crcs;        /* nblocks * 4 bytes: each block's CRC-32 as
+                                 * on the wire (little-endian) */
     /* Strong validator, quoted as on the wire: "crc-size" in lowercase hex.
      * It names the bytes: identical images share it, whenever loaded. */
     char etag[GENERATION_ETAG_MAX];
@@ -71,7 +75,7 @@ struct generation {
     uint8_t manifest[OTA_MANIFEST_SIZE];
     struct file_id sig_file;    /* of NAME.sig when read; zero if there is none */
     time_t loaded;              /* wall clock */
-    void *map;                  /* one mapping holding data and blocks */
+    void *map;                  /* one mapping holding data and crcs */
     size_t map_len;             /* the memory this generation holds */
 };
 
@@ -96,8 +100,8 @@ struct generation_limits {
 int generation_load(int dirfd, const char *bin_file, const struct generation_limits *limits,
                     struct generation **ret);
 
-/* The bytes a generation of an image of @size bytes holds: the image rounded
- * up to pages and its block table, about twice the image. */
+/* The bytes a generation of an image of @size bytes holds: the image and its
+ * CRC table (4 bytes a block), rounded up to pages. */
 uint64_t generation_footprint(uint64_t size);
 
 /* The name of the manifest of @bin_file ("app.BIN": "app.sig") into @buf of
@@ -120,15 +124,9 @@ struct generation *generation_ref(struct generation *g);
 void generation_unref(struct generation *g);
 
 /* Copies the wire form of block @n (< nblocks) into @out: OTA_BLOCK_WIRE
- * bytes, the data (0xFF-padded when the last block is short) and its CRC-32.
- * For code that writes blocks elsewhere (an export); serving uses the
- * generation's own memory. */
+ * bytes, the data (0xFF-padded when the last block is short) and its CRC-32
+ * from the table. The one way to a block's bytes, for serving as for code
+ * that writes blocks elsewhere (an export). */
 void generation_block_copy(const struct generation *g, uint32_t n, uint8_t out[OTA_BLOCK_WIRE]);
-
-/* The wire form of block @n (< nblocks): OTA_BLOCK_WIRE bytes. */
-static inline const uint8_t *generation_block(const struct generation *g, uint32_t n)
-{
-    return g->blocks + (size_t)n * OTA_BLOCK_WIRE;
-}
 
 #endif

@@ -279,10 +279,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     struct http *h = cls;
 
     bool uri_too_long = *req_cls == &uri_too_long_marker;
+    bool first = *req_cls == NULL || uri_too_long;
 
     if (*req_cls != NULL && *req_cls != &in_flight_marker && !uri_too_long)
         return take_body(h, c, url, method, *req_cls, upload_data, upload_data_size);
-    if (*req_cls == NULL || uri_too_long) {
+    if (first) {
         *req_cls = &in_flight_marker;
         atomic_fetch_add_explicit(&h->in_flight, 1, memory_order_relaxed);
         head_due(c, 0); /* the head is in */
@@ -308,15 +309,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     }
     {
         struct conn *conn = conn_of(c);
+        /* A request is answered from its first call only when it has a body
+         * (see above): no need to walk its headers again for that, nor for
+         * "close" twice (about 320 instructions of a block request). */
+        bool again = conn != NULL && !first && strcmp(version, MHD_HTTP_VERSION_1_1) == 0,
+             close = again && asks_close(c);
 
         /* An unread body would be taken for the next request. */
         if (conn != NULL && h->legacy_keep_alive)
-            conn->reopen = strcmp(version, MHD_HTTP_VERSION_1_1) == 0 && asks_close(c) &&
-                           !reply_has_body(c);
+            conn->reopen = close;
         /* Whether the library reads another request line after this answer. */
         if (conn != NULL)
-            conn->keeps = strcmp(version, MHD_HTTP_VERSION_1_1) == 0 && !asks_close(c) &&
-                          !reply_has_body(c);
+            conn->keeps = again && !close;
     }
     return answer(h, c, url, method, NULL);
 }

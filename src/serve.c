@@ -265,9 +265,9 @@ static void refuse(struct serve_response *r, enum serve_canned why)
 static void serve_pinned(struct catalog *cat, const struct serve_request *rq,
                          struct serve_response *r)
 {
+    const uint8_t *data = NULL; /* a block's: gathered for the response (reply.c) */
     struct generation *g;
     enum serve_canned why;
-    const uint8_t *data;
     int64_t version;
     bool current;
     size_t len;
@@ -284,7 +284,6 @@ static void serve_pinned(struct catalog *cat, const struct serve_request *rq,
         len = OTA_MANIFEST_SIZE;
     } else {
         why = rq->route.index >= g->nblocks ? SERVE_OUT_OF_RANGE : SERVE_BODY;
-        data = why == SERVE_BODY ? generation_block(g, (uint32_t)rq->route.index) : NULL;
         len = OTA_BLOCK_WIRE;
     }
     if (why != SERVE_BODY) {
@@ -295,6 +294,9 @@ static void serve_pinned(struct catalog *cat, const struct serve_request *rq,
     if (rq->route.kind == ROUTE_BLOCK && tracked(rq))
         track_block(rq, g);
     body(r, 200, data, len, release_generation, g);
+    r->block_of = rq->route.kind == ROUTE_BLOCK ? g : NULL;
+    r->block = (uint32_t)rq->route.index;
+    r->gather = r->block_of != NULL && rq->conn != NULL ? conn_block_buffer(rq->conn) : NULL;
     r->served_version = version;
     add_header(r, content_type, octet_stream);
     add_header(r, etag_name, g->etag);
@@ -464,7 +466,7 @@ void serve_handle(struct catalog *cat, const struct serve_request *rq,
 {
     ret->has_report = false;
     ret->esp_refused = NULL;
-    ret->served = NULL;
+    ret->served = ret->block_of = NULL;
     if (rq->route.kind == ROUTE_REPORT) {
         serve_report(cat, rq, ret);
         return;

@@ -81,6 +81,13 @@ struct serve_response {
     /* SERVE_BODY only: */
     const uint8_t *body;      /* kept alive by @owner */
     size_t body_len;
+    /* A block (else NULL): its body_len bytes are gathered from block
+     * @block of @block_of (kept alive by @owner) with generation_block_copy()
+     * into @gather (the connection's buffer, else NULL: the response makes
+     * its own); @body is NULL. */
+    const struct generation *block_of;
+    uint32_t block;
+    uint8_t *gather;
     void (*release)(void *owner); /* drops @owner once the body is sent */
     void *owner;
     size_t nheaders;

@@ -329,12 +329,12 @@ class Generations(OtadTestCase):
             self.assertEqual(listing_json(d)["fw"]["retained"], len(kept) - 1)
 
     def test_max_memory_never_drops_current(self):
-        """Current images are never dropped: two 700 KiB images (about
-        1.4 MiB each with their blocks) nearly fill max_memory 3M; replacing
+        """Current images are never dropped: two 700 KiB images (711 KiB
+        each with their block CRCs) nearly fill max_memory 1500K; replacing
         one lets its old generation go, never the other image."""
         big1 = self.add_image("one", os.urandom(700 * 1024), version=1)
         big2 = self.add_image("two", os.urandom(700 * 1024), version=1)
-        d = self.start_gen("max_memory: 3M\n")
+        d = self.start_gen("max_memory: 1500K\n")
         for name, data in (("one", big1), ("two", big2)):
             self.assertEqual(d.get("/%s/header" % name).body, make_header(data, 1))
             self.assertEqual(self.block(d, name, 2799).body, make_block(data, 2799))

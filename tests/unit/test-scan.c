@@ -260,8 +260,8 @@ static void test_dropped_over_memory(void **state)
     uint8_t *data = malloc(100000);
     char first[32], second[32];
 
-    /* One 100000-byte image holds about 200 KiB: the bound keeps two. */
-    assert_int_equal(open_with(f, 600, 450 * 1024), 0);
+    /* One 100000-byte image holds 100 KiB: the bound keeps two. */
+    assert_int_equal(open_with(f, 600, 250 * 1024), 0);
     fill_random(data, 100000, 1);
     assert_int_equal(write_file(f->dir, "m.bin", data, 100000), 0);
     assert_int_equal(scan_all(f->cat, NULL), 1);

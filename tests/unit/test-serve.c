@@ -174,6 +174,21 @@ static void test_header(void **state)
     conn_free(conn);
 }
 
+/* A block response's body as reply.c sends it: gathered from the
+ * generation the response holds. OTA_BLOCK_WIRE bytes, valid until the next
+ * call. */
+static const uint8_t *block_body(const struct serve_response *r)
+{
+    static uint8_t buf[OTA_BLOCK_WIRE];
+
+    assert_null(r->body);
+    assert_non_null(r->block_of);
+    assert_ptr_equal(r->block_of, r->served); /* held by the response */
+    assert_int_equal(r->body_len, OTA_BLOCK_WIRE);
+    generation_block_copy(r->block_of, r->block, buf);
+    return buf;
+}
+
 static void test_block(void **state)
 {
     struct fixture *f = *state;
@@ -182,11 +197,24 @@ static void test_block(void **state)
     get(f, "GET", "/app/block/1", NULL, NULL, NULL);
     assert_int_equal(f->r.status, 200);
     assert_int_equal(f->r.body_len, OTA_BLOCK_WIRE);
-    assert_memory_equal(f->r.body, f->data + OTA_BLOCK_DATA, OTA_BLOCK_DATA);
+    assert_memory_equal(block_body(&f->r), f->data + OTA_BLOCK_DATA, OTA_BLOCK_DATA);
+    assert_int_equal(f->r.block, 1);
+    assert_null(f->r.gather); /* no connection: the response makes its buffer */
+    assert_int_equal(ota_get_le32(block_body(&f->r) + OTA_BLOCK_DATA),
+                     (uint32_t)crc32(0, f->data + OTA_BLOCK_DATA, OTA_BLOCK_DATA));
     assert_header_names(&f->r, names);
     assert_string_equal(header(&f->r, "ETag"), f->etag);
-    /* 1000 bytes: blocks 0 to 3. */
+    /* 1000 bytes: blocks 0 to 3, the last 232 bytes and 24 of padding. */
     assert_int_equal(get(f, "GET", "/app/block/3", NULL, NULL, NULL)->status, 200);
+    {
+        uint8_t expected[OTA_BLOCK_DATA];
+
+        memset(expected, 0xFF, sizeof(expected));
+        memcpy(expected, f->data + 768, 232);
+        assert_memory_equal(block_body(&f->r), expected, OTA_BLOCK_DATA);
+        assert_int_equal(ota_get_le32(block_body(&f->r) + OTA_BLOCK_DATA),
+                         (uint32_t)crc32(0, expected, OTA_BLOCK_DATA));
+    }
     assert_int_equal(get(f, "GET", "/app/block/4", NULL, NULL, NULL)->status, 416);
     assert_int_equal(f->r.canned, SERVE_OUT_OF_RANGE);
     assert_int_equal(get(f, "GET", "/app/block/99999999999", NULL, NULL, NULL)->status, 416);
@@ -208,7 +236,10 @@ static void test_block_pinned(void **state)
     get(f, "GET", "/app/block/0", pinned, NULL, NULL);
     assert_int_equal(f->r.status, 200);
     assert_string_equal(header(&f->r, "ETag"), f->etag);
-    assert_memory_equal(f->r.body, f->data, OTA_BLOCK_DATA);
+    assert_memory_equal(block_body(&f->r), f->data, OTA_BLOCK_DATA);
+    /* A connection's blocks are gathered into its one buffer. */
+    assert_non_null(f->r.gather);
+    assert_ptr_equal(f->r.gather, conn_block_buffer(pinned));
     /* ...where 1000 bytes have a block 3 and 700 have not. */
     assert_int_equal(get(f, "GET", "/app/block/3", pinned, NULL, NULL)->status, 200);
     assert_int_equal(get(f, "GET", "/app/block/3", fresh, NULL, NULL)->status, 416);
