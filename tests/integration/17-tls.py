@@ -185,11 +185,9 @@ def cpu_seconds(pid):
 
 
 def two_free_ports():
-    """Two distinct free ports on 127.0.0.1 (held together while picked)."""
-    with socket.socket() as a, socket.socket() as b:
-        a.bind(("127.0.0.1", 0))
-        b.bind(("127.0.0.1", 0))
-        return a.getsockname()[1], b.getsockname()[1]
+    """Two free ports on 127.0.0.1, distinct from each other and from every
+    port free_port() gave before (the admin port among them)."""
+    return free_port(), free_port()
 
 
 def client_context(cafile, minimum=None, maximum=None, ciphers=None):

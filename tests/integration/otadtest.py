@@ -248,11 +248,22 @@ def get(port, path, method="GET", headers=None, host="127.0.0.1"):
         return c.request(path, method=method, headers=headers)
 
 
+_ports_given = set()
+
+
 def free_port(host="127.0.0.1"):
+    """A free port on @host, never one this process was given before: the
+    kernel hands a port just closed out again, so two picked one after the
+    other (a device port and an admin port) could otherwise be the same."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    for _ in range(100):
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+        if port not in _ports_given:
+            _ports_given.add(port)
+            return port
+    raise RuntimeError("no fresh free port on %s" % host)
 
 
 def ipv6_loopback_available():
