@@ -3,14 +3,13 @@
 """conf/nginx-otad.conf as shipped, in Debian's nginx, serving an export
 tree: what the README's "Scaling out" says it sends.
 
-nginx runs on 127.0.0.1 on an ephemeral port, with its prefix, pid file,
-logs and temporary paths in the test's directory. The server block is the
-file itself with only its two EDIT lines (listen, root) replaced; a small
-nginx.conf written here includes it from an http block that sets what a
-careless http block could (gzip for every type, a charset for every type,
-MIME types for the tree's names, directory listings, symlinks refused, an
-open file cache), so each line of the server block that overrides them is
-needed.
+The tree is written by the build's `otad export` (OTAD). nginx is started
+by nginxtest.py (shared with 36-export): the server block is the file itself
+with only its two EDIT lines (listen, root) replaced, included from an http
+block that holds the test's private paths and here also sets what a careless
+http block could (gzip for every type, a charset for every type, MIME types
+for the tree's names, directory listings, symlinks refused, an open file
+cache), so each line of the server block that overrides them is needed.
 
 Checked: Content-Length on every response and never Transfer-Encoding or
 Content-Encoding; Content-Type of blocks, header, image and listings;
@@ -22,29 +21,21 @@ connection (more requests than nginx's default keepalive_requests); no
 time; blocks with leading zeros and past the end as otad routes them; a switch of the
 per-name symlink seen on the next request; 404 for anything else.
 
-Expected bytes come from zlib and struct here (otadtest), never from otad.
+Expected bytes come from zlib and struct here (otadtest), never from otad:
+otad writes the tree, the test computes what its files must hold.
 """
 
-import json
 import os
-import re
 import shutil
-import signal
-import subprocess
 import time
 
-import socket
 import tempfile
 import unittest
 
-from otadtest import (Conn, ConnectionClosed, block_count, crc32, free_port, main, make_block,
-                      make_header, request_bytes)
+from nginxtest import Nginx
+from otadtest import (OTAD, Conn, ConnectionClosed, block_count, crc32, main, make_block,
+                      make_header, request_bytes, run_otad)
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-CONF = os.path.normpath(os.path.join(HERE, "..", "..", "conf", "nginx-otad.conf"))
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-START_TIMEOUT = 5.0
-STOP_TIMEOUT = 5.0
 FOREVER = "public, max-age=31536000, immutable"
 OCTET = "application/octet-stream"
 APP_SIZE = 300 * 256 - 17       # 300 blocks, the last one padded
@@ -84,51 +75,18 @@ def firmwares(fw_dir):
     return out
 
 
-def write(path, data):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(data)
-
-
-def switch_symlink(target, link):
-    """Renames a new symlink over @link: atomic, as the export does it."""
-    tmp = os.path.join(os.path.dirname(link), ".%s.new" % os.path.basename(link))
-    os.symlink(target, tmp)
-    os.rename(tmp, link)
-
-
 def build_tree(fw_dir, out):
-    """The tree `otad export --firmware-dir FW_DIR --out OUT` writes, made
-    by hand after its layout in otad(8), EXPORT: g/C-S/image and
-    g/C-S/block/N, the release n/NAME/C-S-V/ with header and symlinks image
-    and block into g/, the per-name symlinks NAME and firmware/NAME.bin, and
-    the listings. Returns {name: release directory, relative to @out}."""
-    releases = {}
-    listing = []
-    for name, data, version in firmwares(fw_dir):
-        cs = "%08x-%08x" % (crc32(data), len(data))
-        gen = os.path.join(out, "g", cs)
-        if not os.path.isdir(gen):
-            write(os.path.join(gen, "image"), data)
-            for n in range(block_count(data)):
-                write(os.path.join(gen, "block", str(n)), make_block(data, n))
-        rel = os.path.join("n", name, "%s-%d" % (cs, version))
-        if not os.path.isdir(os.path.join(out, rel)):
-            write(os.path.join(out, rel, "header"), make_header(data, version))
-            for part in ("image", "block"):
-                os.symlink(os.path.join("..", "..", "..", "g", cs, part),
-                           os.path.join(out, rel, part))
-        switch_symlink(rel, os.path.join(out, name))
-        os.makedirs(os.path.join(out, "firmware"), exist_ok=True)
-        switch_symlink(os.path.join("..", "g", cs, "image"),
-                       os.path.join(out, "firmware", name + ".bin"))
-        releases[name] = rel
-        listing.append({"name": name, "version": version, "size": len(data),
-                        "crc32": "0x%08X" % crc32(data), "blocks": block_count(data)})
-    text = "".join("%(name)s\n  version %(version)d\n  size %(size)d\n" % f for f in listing)
-    write(os.path.join(out, "firmwares"), text.encode())
-    write(os.path.join(out, "firmwares.json"), json.dumps(listing).encode())
-    return releases
+    """Runs the build's `otad export --firmware-dir FW_DIR --out OUT` (a
+    fresh export, or a re-export after a change). Returns {name: release
+    directory the symlink NAME points at, relative to @out}."""
+    cfg = os.path.join(os.path.dirname(out), "export.yaml")
+    with open(cfg, "w") as f:
+        f.write("log_level: warning\n")
+    run = run_otad(["export", "--config", cfg, "--firmware-dir", fw_dir, "--out", out])
+    if run.returncode != 0:
+        raise AssertionError("otad export exited with %d:\n%s"
+                             % (run.returncode, run.stderr.decode(errors="replace")))
+    return {name: os.readlink(os.path.join(out, name)) for name, _, _ in firmwares(fw_dir)}
 
 
 def generation_of(tree, name):
@@ -141,38 +99,11 @@ def generation_of(tree, name):
     return os.path.basename(head)
 
 
-def server_block(port, root):
-    """conf/nginx-otad.conf with its listen and root lines (marked EDIT)
-    pointed at the test's port and tree; every other line as shipped."""
-    with open(CONF) as f:
-        text = f.read()
-    text, listens = re.subn(r"(?m)^(\s*)listen [^;]*;(.*# EDIT)",
-                            r"\g<1>listen 127.0.0.1:%d;\2" % port, text)
-    text, roots = re.subn(r"(?m)^(\s*)root [^;]*;(.*# EDIT)",
-                          lambda m: "%sroot %s;%s" % (m.group(1), root, m.group(2)), text)
-    if (listens, roots) != (1, 1):
-        raise AssertionError("%s: expected one listen and one root line marked EDIT, found %d and %d"
-                             % (CONF, listens, roots))
-    return text
-
-
 # What the http block around the server block may set, and the server block
 # must undo: gzip of every type (chunked, no Content-Length), MIME types that
 # would match the tree's names, a charset added to every type, directory
 # listings, symlinks refused, cached descriptors of replaced files.
-NGINX_CONF = """\
-daemon off;
-master_process off;
-error_log %(tmp)s/error.log warn;
-pid %(tmp)s/nginx.pid;
-events { worker_connections 64; }
-http {
-    access_log off;
-    client_body_temp_path %(tmp)s/body;
-    proxy_temp_path %(tmp)s/proxy;
-    fastcgi_temp_path %(tmp)s/fastcgi;
-    uwsgi_temp_path %(tmp)s/uwsgi;
-    scgi_temp_path %(tmp)s/scgi;
+CARELESS_HTTP = """\
     types { text/html bin json header image; text/plain 0 1 2 3 4 5 6 7 8 9; }
     default_type text/html;
     gzip on;
@@ -184,8 +115,6 @@ http {
     disable_symlinks on;
     open_file_cache max=100 inactive=60s;
     open_file_cache_valid 60s;
-    include %(site)s;
-}
 """
 
 
@@ -195,6 +124,8 @@ class NginxConf(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
+        if not OTAD or not os.access(OTAD, os.X_OK):
+            raise AssertionError("set OTAD to the otad binary that writes the tree (got %r)" % OTAD)
         cls.tmp = tempfile.mkdtemp(prefix="otad-it-")
         cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)
         cls.fw = os.path.join(cls.tmp, "firmware")
@@ -205,51 +136,9 @@ class NginxConf(unittest.TestCase):
         cls.tree = os.path.join(cls.tmp, "tree")
         cls.releases = build_tree(cls.fw, cls.tree)
         cls.cs = generation_of(cls.tree, "app")
-        cls.nginx = None
-        cls.port = cls.start_nginx()
-
-    @classmethod
-    def start_nginx(cls):
-        """nginx in one process (master_process off: no worker outlives the
-        test, and none drops root and then cannot read the test's 0700
-        directory); stopped by its PID at the end."""
-        prefix = os.path.join(cls.tmp, "nginx")
-        os.mkdir(prefix)
-        port = free_port()
-        site = os.path.join(prefix, "otad-site.conf")
-        with open(site, "w") as f:
-            f.write(server_block(port, cls.tree))
-        conf = os.path.join(prefix, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write(NGINX_CONF % {"tmp": prefix, "site": site})
-        cls.nginx = subprocess.Popen([NGINX, "-p", prefix, "-e", prefix + "/error.log",
-                                      "-c", conf], stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        cls.addClassCleanup(cls.stop_nginx)
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    return port
-            except OSError:
-                pass
-            if cls.nginx.poll() is not None or time.monotonic() > deadline:
-                err = cls.nginx.stderr.read().decode(errors="replace")
-                with open(prefix + "/error.log", errors="replace") as f:
-                    err += f.read()
-                raise AssertionError("nginx did not start on port %d:\n%s" % (port, err))
-            time.sleep(0.02)
-
-    @classmethod
-    def stop_nginx(cls):
-        if cls.nginx.poll() is None:
-            cls.nginx.send_signal(signal.SIGQUIT)
-            try:
-                cls.nginx.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                cls.nginx.kill()
-                cls.nginx.wait(STOP_TIMEOUT)
-        cls.nginx.stderr.close()
+        cls.nginx = Nginx(cls.tree, os.path.join(cls.tmp, "nginx"), http=CARELESS_HTTP)
+        cls.addClassCleanup(cls.nginx.stop)
+        cls.port = cls.nginx.port
 
     def get(self, path, headers=None, method="GET"):
         with Conn(self.port) as c:
@@ -289,6 +178,10 @@ class NginxConf(unittest.TestCase):
             self.assertEqual((r.status, r.header("Content-Length")), (200, str(len(body))), path)
 
     def test_content_addressed_paths_cached_forever(self):
+        # The names otad(8), EXPORT gives them: CRC-32 in 8 lowercase hex
+        # digits, '-', the size in lowercase hex; the release adds the version.
+        self.assertEqual(self.cs, "%08x-%x" % (crc32(self.data), len(self.data)))
+        self.assertEqual(self.releases["app"], "n/app/%s-3" % self.cs)
         rel = "/" + self.releases["app"]
         for path, body in (("/g/%s/image" % self.cs, self.data),
                            ("/g/%s/block/5" % self.cs, make_block(self.data, 5)),

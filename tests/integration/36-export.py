@@ -11,10 +11,9 @@ Debian's nginx, against otad serving the same firmware directory.
   by a proxy): it never installs a mix, and ends with the new image;
 - a signed catalog: manifests in the tree, a tampered .bin not exported.
 
-nginx runs as one process (master_process off: no workers changing user) on
-127.0.0.1 with a private configuration and prefix in the test's scratch
-directory; its configuration is NGINX_CONF below, which follows the list of
-issue 20 item 4 (the documented conf/nginx-otad.conf is the one to ship).
+nginx runs with conf/nginx-otad.conf as shipped, only its listen and root
+lines and the test's private pid file, logs and temporary paths filled in
+(nginxtest.py, shared with 35-nginx-conf).
 Expected bytes come from Python's zlib and struct, or from the shared vectors.
 
 Environment: OTAD, OTAGET, VECTORS as for every test.
@@ -24,130 +23,19 @@ import importlib.util
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import threading
 import time
 
-from otadtest import (OtadTestCase, _die_with_parent, crc32, free_port, get, main,
-                      make_block, make_header, poll, publish, run_otad, vector)
+from nginxtest import Nginx
+from otadtest import (OtadTestCase, _die_with_parent, crc32, main, make_block, make_header,
+                      poll, publish, run_otad, vector)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OTAGET = os.environ.get("OTAGET", "")
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 RUN_TIMEOUT = 30
 EXIT_VERIFY = 5     # otaget(1): the whole image failed its CRC-32
-
-# The server block for the tree (see conf/nginx-otad.conf for the shipped,
-# documented one): octet-stream unless a listing, Content-Length always,
-# unlimited keep-alive requests, tcp_nodelay, far-future caching on g/ and
-# none on the per-name paths, Range on images; and otad's answers where a
-# plain file server would differ: leading zeros in a block index, 416 for a
-# block past the end of a known firmware, 404 (not 301/403) for directories,
-# the JSON listing for ?format=json or Accept: application/json.
-NGINX_CONF = """\
-daemon off;
-master_process off;
-pid %(prefix)s/nginx.pid;
-error_log stderr error;
-events { worker_connections 64; }
-http {
-    access_log off;
-    server_tokens off;
-    types { }
-    default_type application/octet-stream;
-    chunked_transfer_encoding off;
-    sendfile on;
-    tcp_nodelay on;
-    keepalive_requests 4294967295;
-    keepalive_timeout 60s;
-    # otad's listing is JSON for ?format=json, or without a format for an
-    # Accept naming application/json (listing.h).
-    map "$arg_format|$http_accept" $otad_json {
-        "~^json\\|" 1;
-        "~*^\\|.*application/json" 1;
-        default 0;
-    }
-%(temp_paths)s    server {
-        listen 127.0.0.1:%(port)d;
-        root %(root)s;
-        location / {
-            add_header Cache-Control "no-cache";
-            try_files $uri =404;
-        }
-        location /g/ {
-            expires max;
-            try_files $uri =404;
-        }
-        location = /firmwares {
-            default_type "text/plain; charset=utf-8";
-            if ($otad_json) {
-                rewrite ^ /firmwares.json last;
-            }
-            try_files $uri =404;
-        }
-        location = /firmwares.json {
-            default_type application/json;
-            try_files $uri =404;
-        }
-        location ~ "^/(?<fw>[^/]+)/block/0*(?<n>[0-9]+)$" {
-            add_header Cache-Control "no-cache";
-            try_files /$fw/block/$n @past_end;
-        }
-        location @past_end {
-            if (-f $document_root/$fw/header) {
-                return 416;
-            }
-            return 404;
-        }
-    }
-}
-"""
-
-
-class Nginx:
-    """nginx on 127.0.0.1:port serving `root`, stopped by its PID."""
-
-    def __init__(self, root, prefix):
-        self.port = free_port()
-        os.makedirs(prefix, exist_ok=True)
-        conf = os.path.join(prefix, "nginx.conf")
-        with open(conf, "w") as f:
-            # Its temporary files in the prefix too, not in /var/lib/nginx.
-            temp = "".join("    %s_temp_path %s/%s;\n" % (kind, prefix, kind) for kind in
-                           ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-            f.write(NGINX_CONF % {"prefix": prefix, "port": self.port, "root": root,
-                                  "temp_paths": temp})
-        self.log = open(os.path.join(prefix, "stderr"), "wb")
-        self.proc = subprocess.Popen([NGINX, "-p", prefix, "-c", conf],
-                                     stdin=subprocess.DEVNULL, stdout=self.log,
-                                     stderr=self.log, preexec_fn=_die_with_parent)
-        deadline = time.monotonic() + 5
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise AssertionError("nginx did not start: %s"
-                                         % open(self.log.name).read())
-                time.sleep(0.02)
-
-    def get(self, path, method="GET", headers=None):
-        return get(self.port, path, method, headers)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-
 
 class SlowProxy:
     """A TCP proxy on 127.0.0.1 to `port` that holds each chunk the client
@@ -216,7 +104,7 @@ def load_signing_key():
 
 
 # Paths where nginx on the tree and otad may differ, and why. A key is a
-# (method, path, request headers) case as in Export.CASES; the value names
+# (method, path, request headers) case as in Export.cases(); the value names
 # what may differ.
 ALLOWED = {
     # Error bodies: devices never parse them (PROTOCOL.md), and nginx's are
@@ -232,8 +120,6 @@ ALLOWED = {
 class Export(OtadTestCase):
     def setUp(self):
         super().setUp()
-        if not os.access(NGINX, os.X_OK):
-            self.fail("nginx not found (scripts/deps.sh installs it)")
         self.tree = os.path.join(self.tmp, "tree")
 
     def export(self, *extra, config="log_level: info\n"):
@@ -248,7 +134,8 @@ class Export(OtadTestCase):
             return json.load(f)
 
     def nginx(self, root=None):
-        n = Nginx(root or self.tree, os.path.join(self.tmp, "nginx-%d" % len(self.daemons)))
+        self.nginxes = getattr(self, "nginxes", 0) + 1
+        n = Nginx(root or self.tree, os.path.join(self.tmp, "nginx-%d" % self.nginxes))
         self.addCleanup(n.stop)
         return n
 
@@ -488,6 +375,7 @@ class Export(OtadTestCase):
             bg.kill()
             bg.wait()
         reader.join(5)
+        bg.stderr.close()
         err = "".join(lines)
         self.assertEqual(bg.returncode, 0, err)
         # The mix was caught by the whole-image check and the download
