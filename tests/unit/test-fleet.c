@@ -29,14 +29,20 @@ struct fixture {
     uint32_t done_blocks;
 };
 
+/* The callback runs on whichever thread finished the download (several at
+ * once in test_threads). */
+static pthread_mutex_t done_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static void on_done(void *cls, const struct fleet_done *d)
 {
     struct fixture *x = cls;
 
+    pthread_mutex_lock(&done_lock);
     x->done++;
     snprintf(x->done_id, sizeof(x->done_id), "%s", d->device->id);
     x->done_ms = d->duration_ms;
     x->done_blocks = d->device->blocks_served;
+    pthread_mutex_unlock(&done_lock);
 }
 
 static struct fixture *make(bool track, unsigned max, unsigned history)
