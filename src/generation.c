@@ -40,18 +40,13 @@ uint64_t generation_footprint(uint64_t size)
     return (span(size) + 4095) & ~(uint64_t)4095; /* what a mapping of its own takes */
 }
 
-/* Takes the memory for @g's image and CRC table (generation_footprint()
- * bytes at most): a range of a pack when it is small, else a mapping of its
- * own. Returns where to write them, or NULL. */
+/* Takes the memory to write @g's image and CRC table in: for a small one a
+ * buffer that seal() copies into a pack, else a mapping of its own.
+ * Returns it, or NULL. */
 static uint8_t *take_memory(struct generation *g)
 {
-    uint64_t charge;
-
-    /* Without a pack (no memfd here, say) a mapping of its own still does. */
-    if (span(g->size) <= PACK_MAX_SPAN && pack_reserve(span(g->size), &g->slot, &charge) == 0) {
-        atomic_fetch_add(&held, charge);
-        return g->slot.bytes;
-    }
+    if (span(g->size) <= PACK_MAX_SPAN)
+        return g->map = malloc(span(g->size));
     g->map_len = (size_t)generation_footprint(g->size);
     g->map = mmap(NULL, g->map_len, PROT_READ | PROT_WRITE,
                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
@@ -64,10 +59,17 @@ static uint8_t *take_memory(struct generation *g)
 /* Makes @g's memory read-only for good. Returns 0 or a negative errno. */
 static int seal(struct generation *g)
 {
-    if (g->slot.pack != NULL) {
-        pack_seal(&g->slot);
+    uint64_t charge;
+    int r;
+
+    if (g->map_len == 0) {
+        r = pack_put(g->map, span(g->size), &g->slot, &charge);
+        if (r == 0)
+            atomic_fetch_add(&held, charge);
+        free(g->map);
+        g->map = NULL;
         g->data = g->slot.data;
-        return 0;
+        return r;
     }
     if (mprotect(g->map, g->map_len, PROT_READ) < 0)
         return -errno;
@@ -305,14 +307,14 @@ void generation_unref(struct generation *g)
 {
     if (g == NULL || !ref_drop(&g->refs))
         return;
-    if (g->map != MAP_FAILED && g->map != NULL) {
+    if (g->map != MAP_FAILED && g->map != NULL && g->map_len == 0) {
+        free(g->map); /* the buffer of a failed load bound for a pack */
+    } else if (g->map != MAP_FAILED && g->map != NULL) {
         munmap(g->map, g->map_len);
         atomic_fetch_sub(&held, g->map_len);
     }
-    if (g->slot.pack != NULL) {
-        pack_seal(&g->slot); /* after a failed load, still open */
+    if (g->slot.pack != NULL)
         atomic_fetch_sub(&held, pack_unref(&g->slot));
-    }
     free(g);
 }
 

@@ -80,7 +80,8 @@ struct generation {
      * most PACK_MAX_SPAN bytes has a range of a pack shared with other small
      * generations (pack.h), any other a mapping of its own. */
     struct pack_slot slot;      /* slot.pack is NULL for a mapping of its own */
-    void *map;                  /* the mapping of its own, if any */
+    void *map;                  /* the mapping of its own, if any (while a
+                                 * small one loads, the buffer for its pack) */
     size_t map_len;             /* its bytes; 0 in a pack */
 };
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -11,15 +12,15 @@
 #define PAGE ((size_t)4096)
 
 struct pack {
-    int fd;          /* the memfd while the pack is open, else -1 */
+    int fd;          /* the memfd */
     uint8_t *view;   /* PACK_SIZE bytes, PROT_READ */
     size_t used;     /* bytes reserved, a multiple of 64 */
     unsigned refs;   /* generations in it; under lock */
 };
 
-/* Guards open_pack and every pack's fd, used and refs. Taken once per load
- * and once per generation freed, for a few instructions (an mmap when a
- * window is made). */
+/* Guards open_pack and every pack's used and refs. Taken once per load and
+ * once per generation freed, for a few instructions: the system calls that
+ * map, fill and free memory are made outside it. */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 /* The pack ranges are reserved from; NULL until the first, or when the last
  * generation in it went. */
@@ -30,16 +31,13 @@ static size_t page_up(size_t n)
     return (n + PAGE - 1) & ~(PAGE - 1);
 }
 
-/* Frees @p, which no generation is in any more; under lock. Returns the
- * bytes freed. */
+/* Frees @p, which no generation is in any more and which is no longer
+ * open_pack. Returns the bytes freed. */
 static uint64_t destroy(struct pack *p)
 {
     uint64_t freed = page_up(p->used);
 
-    if (open_pack == p)
-        open_pack = NULL;
-    if (p->fd >= 0)
-        close(p->fd);
+    close(p->fd);
     munmap(p->view, PACK_SIZE);
     free(p);
     return freed;
@@ -70,69 +68,44 @@ fail:
     return NULL;
 }
 
-int pack_reserve(size_t len, struct pack_slot *ret, uint64_t *ret_charge)
+int pack_put(const void *bytes, size_t len, struct pack_slot *ret, uint64_t *ret_charge)
 {
-    size_t span = (len + 63) & ~(size_t)63, off, first;
-    struct pack *p;
-    void *window;
-    int r = 0;
+    size_t span = (len + 63) & ~(size_t)63, off = 0;
+    struct pack_slot slot = {.len = len};
+    uintptr_t first, last;
+    ssize_t n;
 
     if (len == 0 || span > PACK_MAX_SPAN)
         return -EINVAL;
     pthread_mutex_lock(&lock);
-    p = open_pack;
-    if (p == NULL || p->used + span > PACK_SIZE) {
-        if (p != NULL) {
-            /* Full: it lives on only for the generations in it. */
-            close(p->fd);
-            p->fd = -1;
-            open_pack = NULL;
-        }
-        p = create();
-        if (p == NULL) {
-            r = -errno;
-            goto out;
-        }
-        open_pack = p;
+    /* A full pack lives on only for the generations in it. */
+    if (open_pack == NULL || open_pack->used + span > PACK_SIZE)
+        open_pack = create();
+    slot.pack = open_pack;
+    if (slot.pack != NULL) {
+        off = slot.pack->used;
+        slot.pack->used = off + span;
+        slot.pack->refs++;
     }
-    off = p->used;
-    first = off & ~(PAGE - 1);
-    window = mmap(NULL, page_up(off + span) - first, PROT_READ | PROT_WRITE, MAP_SHARED, p->fd,
-                  (off_t)first);
-    if (window == MAP_FAILED) {
-        r = -ENOMEM;
-        if (p->refs == 0)
-            destroy(p);
-        goto out;
-    }
-    *ret_charge = page_up(off + span) - page_up(off);
-    p->used = off + span;
-    p->refs++;
-    *ret = (struct pack_slot){
-        .pack = p,
-        .data = p->view + off,
-        .bytes = (uint8_t *)window + (off - first),
-        .len = len,
-        .window = window,
-        .window_len = page_up(off + span) - first,
-    };
-out:
     pthread_mutex_unlock(&lock);
-    return r;
-}
-
-void pack_seal(struct pack_slot *slot)
-{
-    if (slot->window != NULL)
-        munmap(slot->window, slot->window_len);
+    if (slot.pack == NULL)
+        return -errno;
+    /* The range is ours: it is written while other loads reserve theirs. */
+    slot.data = slot.pack->view + off;
+    n = pwrite(slot.pack->fd, bytes, len, (off_t)off);
+    if (n != (ssize_t)len) {
+        pack_unref(&slot);
+        return n < 0 ? -errno : -ENOSPC;
+    }
     /* Map the pages in the shared view now, in one call, as MAP_POPULATE
      * does for a mapping of its own: what the generation holds is then in
      * the RSS from its load, not from its first request. */
-    madvise((void *)((uintptr_t)slot->data & ~(PAGE - 1)),
-            page_up((uintptr_t)slot->data + slot->len) - ((uintptr_t)slot->data & ~(PAGE - 1)),
-            MADV_POPULATE_READ);
-    slot->window = NULL;
-    slot->bytes = NULL;
+    first = (uintptr_t)slot.data & ~(uintptr_t)(PAGE - 1);
+    last = page_up((uintptr_t)slot.data + len);
+    madvise((void *)first, last - first, MADV_POPULATE_READ);
+    *ret_charge = page_up(off + span) - page_up(off);
+    *ret = slot;
+    return 0;
 }
 
 uint64_t pack_release_size(struct pack *p)
@@ -146,7 +119,7 @@ uint64_t pack_release_size(struct pack *p)
 }
 
 /* Gives back the range of @slot if it is the last one reserved in the open
- * pack (a load that failed, or found its bytes already held, just before):
+ * pack (a load that found its bytes already held, just before):
  * the next load reuses it, and the pages only it had written are freed.
  * Under lock. Returns the bytes freed. */
 static uint64_t give_back(const struct pack_slot *slot)
@@ -167,13 +140,15 @@ static uint64_t give_back(const struct pack_slot *slot)
 uint64_t pack_unref(const struct pack_slot *slot)
 {
     struct pack *p = slot->pack;
-    uint64_t freed;
+    uint64_t freed = 0;
+    bool last;
 
     pthread_mutex_lock(&lock);
-    if (--p->refs == 0)
-        freed = destroy(p);
-    else
+    last = --p->refs == 0;
+    if (last && open_pack == p)
+        open_pack = NULL;
+    else if (!last)
         freed = give_back(slot);
     pthread_mutex_unlock(&lock);
-    return freed;
+    return last ? destroy(p) : freed;
 }

@@ -4,16 +4,15 @@
  * (10,000 images of 4-64 KiB lost 19.5 MiB to rounding, docs/PERFORMANCE.md).
  *
  * A pack is a memfd of PACK_SIZE bytes, sparse until written, mapped once
- * PROT_READ: the view every generation in it is read through, never writable
- * from its mmap to its munmap. A load reserves the next range of the pack
- * (64-byte aligned, under a mutex, so several loader threads share one open
- * pack), and writes its bytes through a second, writable mapping of just the
- * pages of that range, which pack_seal() unmaps before the generation is
- * handed out. The bytes of earlier generations on a shared boundary page are
- * mapped writable in that window too, but no code writes outside its own
- * range, and no reader ever goes through the window; mprotect() on the shared
- * view is never called, so readers never see a writable view of a
- * generation.
+ * PROT_READ, and never mapped writable: a generation's bytes are made in a
+ * private buffer of the loader (read, CRC table, digests, at most 64 KiB, so
+ * the extra copy is from cache), then pwrite() copies them into the next
+ * range of the pack (64-byte aligned, reserved under a mutex, so several
+ * loader threads share one open pack and write side by side). A page shared
+ * by two generations is never made writable to add the second: the kernel
+ * writes the file, and the only mapping of it stays read-only from mmap to
+ * munmap, so no stray write can reach a generation, and nothing ever writes
+ * a range again while a generation is in it.
  *
  * A pack lives while any generation in it does: its memory (the pages
  * written, page_up(used)) is freed with the last one. An image replaced while
@@ -36,35 +35,28 @@
 
 struct pack;
 
-/* One reserved range: @data (read-only, for ever) and @bytes (writable until
- * pack_seal()) are the same @len bytes. */
+/* One generation's range of a pack. */
 struct pack_slot {
     struct pack *pack;  /* one reference, dropped by pack_unref() */
-    const uint8_t *data;
-    uint8_t *bytes;
+    const uint8_t *data;  /* @len bytes, read-only */
     size_t len;
-    void *window;       /* the writable mapping, NULL once sealed */
-    size_t window_len;
 };
 
-/* Reserves @len (<= PACK_MAX_SPAN) bytes in the open pack, opening a new one
- * when it is full, into @ret. The pages the pack holds grow by @ret_charge
- * bytes (0 when the range falls on pages already written): at most @len
- * rounded up to pages. Returns 0 or a negative errno (-ENOMEM, or that of
- * memfd_create). */
-int pack_reserve(size_t len, struct pack_slot *ret, uint64_t *ret_charge);
-
-/* Unmaps the writable window of @slot; its bytes are final from here on. */
-void pack_seal(struct pack_slot *slot);
+/* Copies the @len (<= PACK_MAX_SPAN) bytes at @bytes into the next range of
+ * the open pack, opening a new one when it is full, into @ret. The pages the
+ * packs hold grow by @ret_charge bytes (0 when the range falls on pages
+ * already written): at most @len rounded up to pages. Returns 0 or a
+ * negative errno (that of memfd_create, mmap or pwrite). */
+int pack_put(const void *bytes, size_t len, struct pack_slot *ret, uint64_t *ret_charge);
 
 /* The bytes dropping the last generation of @p would free now: all of the
  * pack's memory when it holds one generation, else 0. */
 uint64_t pack_release_size(struct pack *p);
 
-/* Drops the reference of the generation in @slot (sealed first); the last
- * frees the pack. The range of the last generation reserved in the open pack
- * is reused by the next one (a load that found its bytes already held, or
- * failed, leaves nothing held). Returns the bytes freed. */
+/* Drops the reference of the generation in @slot; the last frees the pack.
+ * The range of the last generation put in the open pack is reused by the
+ * next one (a load that found its bytes already held leaves nothing held).
+ * Returns the bytes freed. */
 uint64_t pack_unref(const struct pack_slot *slot);
 
 #endif

@@ -195,7 +195,7 @@ static void test_concurrent_loads(void **state)
 }
 
 /* A pack lives while any generation in it does; the range of the last one
- * loaded is reused when it goes at once (a failed load, a duplicate). */
+ * loaded is reused when it goes at once (a duplicate of bytes held). */
 static void test_lifetime(void **state)
 {
     struct fixture *f = *state;
