@@ -6,10 +6,11 @@
  * image, the 0xFF padding of a short last block and its CRC from the table,
  * so 1 GiB of images costs 1.016 GiB, not the 2 GiB of a block table.
  *
- * The bytes are copied from the file into private anonymous memory (then made
- * read-only) rather than mapped from it: a file overwritten or truncated in
- * place can then neither change what is served nor fault the daemon with
- * SIGBUS.
+ * The bytes are copied from the file into memory of the daemon's own (private
+ * anonymous memory made read-only, or for a small image a range of a
+ * read-only pack, pack.h) rather than mapped from it: a file overwritten or
+ * truncated in place can then neither change what is served nor fault the
+ * daemon with SIGBUS.
  *
  * Generations are reference counted; their fields are read-only once
  * generation_load() returned, and any thread holding a reference may read
@@ -102,7 +103,7 @@ struct generation_limits {
  * -ENODEV (not a regular file), -ENODATA (empty), -EFBIG (over max_size or
  * GENERATION_MAX_SIZE), -ENOSPC, -ENOBUFS (see the limits), -EAGAIN (the
  * file changed while it was read), -ENOMEM, -EIO (no digest could be made),
- * or the errno of open/read. */
+ * or the errno of open/read (or of memfd_create/pwrite, for a pack). */
 int generation_load(int dirfd, const char *bin_file, const struct generation_limits *limits,
                     struct generation **ret);
 
