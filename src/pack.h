@@ -18,7 +18,10 @@
  * written, page_up(used)) is freed with the last one. An image replaced while
  * others in its pack stay keeps its range held until they go; that is counted
  * (generation_memory() includes every page of a live pack), and bounded by
- * PACK_SIZE for each live generation in the worst case.
+ * PACK_SIZE for each live generation in the worst case. Each live pack keeps
+ * its memfd open (the ranges are written with pwrite() outside the lock):
+ * one descriptor per 2 MiB of small images, within the RLIMIT_NOFILE that
+ * setup.c raises.
  *
  * Thread safety: every function may be called from any thread. */
 #ifndef OTAD_PACK_H
