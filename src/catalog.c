@@ -160,10 +160,10 @@ static void drop(struct catalog *cat, struct retained *dropped, size_t n, const 
 }
 
 /* The memory that letting go of the catalog's reference to @g frees: none if
- * someone else (a response) holds it too. */
+ * someone else (a response) holds it too, or other generations its pack. */
 static uint64_t freed_by_gen(const struct generation *g)
 {
-    return atomic_load(&g->refs) == 1 ? g->map_len : 0;
+    return atomic_load(&g->refs) == 1 ? generation_release_size(g) : 0;
 }
 
 /* The same for the catalog's reference to the image @img. */

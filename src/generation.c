@@ -13,11 +13,13 @@
 #include <unistd.h>
 
 #include "file.h"
+#include "pack.h"
 #include "ref.h"
 #include "wire.h"
 
 static atomic_uint_fast64_t next_id = 1;
-/* The map_len of every generation mapped and not yet unmapped. */
+/* The map_len of every generation mapped and not yet unmapped, and the pages
+ * of every live pack (pack.h). */
 static atomic_uint_fast64_t held;
 
 /* Where the CRC table starts in the mapping: after the image, on a cache
@@ -27,11 +29,57 @@ static uint64_t crcs_offset(uint64_t size)
     return (size + 63) & ~(uint64_t)63;
 }
 
+/* The bytes of the image and its CRC table. */
+static uint64_t span(uint64_t size)
+{
+    return crcs_offset(size) + (size + OTA_BLOCK_DATA - 1) / OTA_BLOCK_DATA * WIRE_CRC_SIZE;
+}
+
 uint64_t generation_footprint(uint64_t size)
 {
-    uint64_t end = crcs_offset(size) + (size + OTA_BLOCK_DATA - 1) / OTA_BLOCK_DATA * WIRE_CRC_SIZE;
+    return (span(size) + 4095) & ~(uint64_t)4095; /* what a mapping of its own takes */
+}
 
-    return (end + 4095) & ~(uint64_t)4095; /* what the mapping takes */
+/* Takes the memory to write @g's image and CRC table in: for a small one a
+ * buffer that seal() copies into a pack, else a mapping of its own.
+ * Returns it, or NULL. */
+static uint8_t *take_memory(struct generation *g)
+{
+    if (span(g->size) <= PACK_MAX_SPAN)
+        return g->map = malloc(span(g->size));
+    g->map_len = (size_t)generation_footprint(g->size);
+    g->map = mmap(NULL, g->map_len, PROT_READ | PROT_WRITE,
+                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (g->map == MAP_FAILED)
+        return NULL;
+    atomic_fetch_add(&held, g->map_len);
+    return g->map;
+}
+
+/* Makes @g's memory read-only for good. Returns 0 or a negative errno. */
+static int seal(struct generation *g)
+{
+    uint64_t charge;
+    int r;
+
+    if (g->map_len == 0) {
+        r = pack_put(g->map, span(g->size), &g->slot, &charge);
+        if (r == 0)
+            atomic_fetch_add(&held, charge);
+        free(g->map);
+        g->map = NULL;
+        g->data = g->slot.data;
+        return r;
+    }
+    if (mprotect(g->map, g->map_len, PROT_READ) < 0)
+        return -errno;
+    g->data = g->map;
+    return 0;
+}
+
+uint64_t generation_release_size(const struct generation *g)
+{
+    return g->slot.pack != NULL ? pack_release_size(g->slot.pack) : g->map_len;
 }
 
 uint64_t generation_memory(void)
@@ -199,15 +247,11 @@ int generation_load(int dirfd, const char *bin_file, const struct generation_lim
         goto fail;
 
     /* The image's bytes first, then the CRC table. */
-    g->map_len = (size_t)generation_footprint(g->size);
-    g->map = mmap(NULL, g->map_len, PROT_READ | PROT_WRITE,
-                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-    if (g->map == MAP_FAILED) {
+    map = take_memory(g);
+    if (map == NULL) {
         r = -ENOMEM;
         goto fail;
     }
-    atomic_fetch_add(&held, g->map_len);
-    map = g->map;
     n = file_read_upto(fd, map, g->size);
     if (n < 0) {
         r = (int)n;
@@ -235,12 +279,10 @@ int generation_load(int dirfd, const char *bin_file, const struct generation_lim
     if (r < 0)
         goto fail;
     /* From here on the snapshot is immutable; a stray write would fault. */
-    if (mprotect(g->map, g->map_len, PROT_READ) < 0) {
-        r = -errno;
+    r = seal(g);
+    if (r < 0)
         goto fail;
-    }
-    g->data = map;
-    g->crcs = map + crcs_offset(g->size);
+    g->crcs = g->data + crcs_offset(g->size);
     snprintf(g->etag, sizeof(g->etag), "\"%08x-%x\"", g->crc, g->size);
     g->loaded = time(NULL);
     g->id = atomic_fetch_add(&next_id, 1);
@@ -265,10 +307,14 @@ void generation_unref(struct generation *g)
 {
     if (g == NULL || !ref_drop(&g->refs))
         return;
-    if (g->map != MAP_FAILED && g->map != NULL) {
+    if (g->map != MAP_FAILED && g->map != NULL && g->map_len == 0) {
+        free(g->map); /* the buffer of a failed load bound for a pack */
+    } else if (g->map != MAP_FAILED && g->map != NULL) {
         munmap(g->map, g->map_len);
         atomic_fetch_sub(&held, g->map_len);
     }
+    if (g->slot.pack != NULL)
+        atomic_fetch_sub(&held, pack_unref(&g->slot));
     free(g);
 }
 

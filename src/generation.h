@@ -6,10 +6,11 @@
  * image, the 0xFF padding of a short last block and its CRC from the table,
  * so 1 GiB of images costs 1.016 GiB, not the 2 GiB of a block table.
  *
- * The bytes are copied from the file into private anonymous memory (then made
- * read-only) rather than mapped from it: a file overwritten or truncated in
- * place can then neither change what is served nor fault the daemon with
- * SIGBUS.
+ * The bytes are copied from the file into memory of the daemon's own (private
+ * anonymous memory made read-only, or for a small image a range of a
+ * read-only pack, pack.h) rather than mapped from it: a file overwritten or
+ * truncated in place can then neither change what is served nor fault the
+ * daemon with SIGBUS.
  *
  * Generations are reference counted; their fields are read-only once
  * generation_load() returned, and any thread holding a reference may read
@@ -28,6 +29,7 @@
 
 #include "file.h"
 #include "otad/proto.h"
+#include "pack.h"
 
 /* Largest image: binsize is a uint32 on the wire. */
 #define GENERATION_MAX_SIZE UINT32_MAX
@@ -75,8 +77,13 @@ struct generation {
     uint8_t manifest[OTA_MANIFEST_SIZE];
     struct file_id sig_file;    /* of NAME.sig when read; zero if there is none */
     time_t loaded;              /* wall clock */
-    void *map;                  /* one mapping holding data and crcs */
-    size_t map_len;             /* the memory this generation holds */
+    /* Where data and crcs are: an image whose bytes and CRC table take at
+     * most PACK_MAX_SPAN bytes has a range of a pack shared with other small
+     * generations (pack.h), any other a mapping of its own. */
+    struct pack_slot slot;      /* slot.pack is NULL for a mapping of its own */
+    void *map;                  /* the mapping of its own, if any (while a
+                                 * small one loads, the buffer for its pack) */
+    size_t map_len;             /* its bytes; 0 in a pack */
 };
 
 /* What a load may take, checked from the file's size before any byte is read
@@ -96,13 +103,20 @@ struct generation_limits {
  * -ENODEV (not a regular file), -ENODATA (empty), -EFBIG (over max_size or
  * GENERATION_MAX_SIZE), -ENOSPC, -ENOBUFS (see the limits), -EAGAIN (the
  * file changed while it was read), -ENOMEM, -EIO (no digest could be made),
- * or the errno of open/read. */
+ * or the errno of open/read (or of memfd_create/pwrite, for a pack). */
 int generation_load(int dirfd, const char *bin_file, const struct generation_limits *limits,
                     struct generation **ret);
 
-/* The bytes a generation of an image of @size bytes holds: the image and its
- * CRC table (4 bytes a block), rounded up to pages. */
+/* The most a generation of an image of @size bytes adds to
+ * generation_memory(): the image and its CRC table (4 bytes a block), rounded
+ * up to pages. A small one in a pack adds the pages of the pack it is the
+ * first to write, which is on average its bytes and table, unrounded. */
 uint64_t generation_footprint(uint64_t size);
+
+/* The bytes that @g's last reference going would free now: its own mapping,
+ * or the whole of its pack if it is the last generation in it; 0 while other
+ * generations share its pack. */
+uint64_t generation_release_size(const struct generation *g);
 
 /* The name of the manifest of @bin_file ("app.BIN": "app.sig") into @buf of
  * @len bytes. Returns 0, or -ENAMETOOLONG. */
@@ -114,7 +128,9 @@ void generation_sig_id(int dirfd, const char *bin_file, struct file_id *ret);
 /* True when @a and @b hold the same manifest, or both none. */
 int generation_same_manifest(const struct generation *a, const struct generation *b);
 
-/* The bytes held by every generation alive in the process, whoever holds it. */
+/* The bytes held by every generation alive in the process, whoever holds it:
+ * their own mappings and every page written of every pack that a live
+ * generation is in (a pack's memory is freed with its last generation). */
 uint64_t generation_memory(void);
 
 /* Takes a reference; returns @g. */

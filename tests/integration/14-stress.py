@@ -4,11 +4,13 @@
 
 Client threads (some of them legacy: Connection: close on every request, one
 socket) each download header + all blocks of a ~64 KiB image on one
-connection, again and again, while the main thread publishes one of several
-distinct random images (dot temp file + rename) hundreds of times. Every
-download must be exactly the generation whose header it fetched: block CRCs,
-the image CRC against the header, the bytes against the file written here,
-and the ETag of every block response against the header's.
+connection, again and again (half of the images are of ~20 KiB instead, so
+that generations sharing a pack come and go too), while the main thread
+publishes one of several distinct random images (dot temp file + rename)
+hundreds of times. Every download must be exactly the generation whose header
+it fetched: block CRCs, the image CRC against the header, the bytes against
+the file written here, and the ETag of every block response against the
+header's.
 
 At the end the daemon must be alive, serve the last image, stop with status 0
 on SIGTERM, and its stderr must hold no sanitizer report. The last line
@@ -33,7 +35,8 @@ SCALE = min(1.0, max(0.05, float(os.environ.get("STRESS_SCALE", "1") or 1)))
 THREADS = max(4, int(round(16 * SCALE)))
 SWAPS = max(30, int(round(300 * SCALE)))
 IMAGES = 6
-IMAGE_SIZE = 64 * 1024 + 100          # the same size for all: a partial last block
+# Every size has a partial last block; the second is small enough for a pack.
+IMAGE_SIZES = (64 * 1024 + 100, 20 * 1024 + 100)
 VERSION = 11
 SWAP_PHASE = 15.0                     # seconds over which the swaps are spread
 DRAIN = 30.0                          # bound for the clients' last downloads
@@ -86,7 +89,7 @@ class Stress(OtadTestCase):
         t_begin = time.monotonic()
         images = []
         while len(images) < IMAGES:
-            data = os.urandom(IMAGE_SIZE)
+            data = os.urandom(IMAGE_SIZES[len(images) % 2])
             if crc32(data) not in {crc32(i) for i in images}:
                 images.append(data)
         by_crc = {crc32(i): i for i in images}
@@ -150,12 +153,12 @@ class Stress(OtadTestCase):
         self.assertEqual(sanitizer_reports(err), [], err[-6000:])
         print("\nstress: %d downloads (%d requests, %d generations seen) by %d clients "
               "(%d legacy), %d swaps in %.1f s, settle_ms %d; otad peak RSS %s KiB; "
-              "retained %d older generations = %d KiB retained memory; "
+              "retained %d older generations = about %d KiB retained memory; "
               "stop %.2f s; total %.1f s"
               % (downloads, requests, len(generations), THREADS,
                  sum(1 for c in clients if c.legacy), swaps, swap_seconds, SETTLE_MS,
                  rss if rss is not None else "?", retained,
-                 retained * IMAGE_SIZE // 1024, elapsed, time.monotonic() - t_begin))
+                 retained * sum(IMAGE_SIZES) // len(IMAGE_SIZES) // 1024, elapsed, time.monotonic() - t_begin))
         sys.stdout.flush()
 
 
