@@ -14,6 +14,7 @@
 
 #include "crc.h"
 #include "export_priv.h"
+#include "file.h"
 #include "listing.h"
 
 /* Room for "n/NAME/KEY-VERSION-MANIFEST" and the symlink targets. */
@@ -59,24 +60,12 @@ int export_fail(struct export_report *rep, int r, const char *fmt, ...)
  * Not flushed: the caller flushes a whole directory at once. */
 static int write_file(int dirfd, const char *name, const void *data, size_t len)
 {
-    const uint8_t *p = data;
     int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-    int r = 0;
+    int r;
 
     if (fd < 0)
         return -errno;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            r = -errno;
-            break;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
+    r = file_write_all(fd, data, len);
     if (close(fd) < 0 && r == 0)
         r = -errno;
     return r;

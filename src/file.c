@@ -45,6 +45,24 @@ ssize_t file_read_upto(int fd, void *buf, size_t len)
     return (ssize_t)done;
 }
 
+int file_write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
 void file_id_from_stat(const struct stat *st, struct file_id *ret)
 {
     memset(ret, 0, sizeof(*ret));

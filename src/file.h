@@ -28,6 +28,10 @@ int file_open_regular(int dirfd, const char *name, struct stat *ret_st);
  * @len bytes or end of file. Returns the byte count or a negative errno. */
 ssize_t file_read_upto(int fd, void *buf, size_t len);
 
+/* Writes the @len bytes at @buf to @fd whole, retrying short writes and
+ * EINTR. Returns 0 or the negative errno of write(). */
+int file_write_all(int fd, const void *buf, size_t len);
+
 /* Reads the identity of @file relative to @dirfd, following symlinks.
  * Returns 0 or a negative errno. */
 int file_id_read(int dirfd, const char *file, struct file_id *ret);

@@ -254,20 +254,12 @@ enum sign_verdict sign_check_digest(const uint8_t *sig, size_t len, const struct
  * Returns 0 or a negative errno; on error nothing is left at @path. */
 static int write_new(const char *path, mode_t mode, const gnutls_datum_t *d)
 {
-    ssize_t n;
-    size_t done = 0;
-    int fd, r = 0;
+    int fd, r;
 
     fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, mode);
     if (fd < 0)
         return -errno;
-    while (done < d->size && r == 0) {
-        n = write(fd, d->data + done, d->size - done);
-        if (n > 0)
-            done += (size_t)n;
-        else if (n < 0 && errno != EINTR)
-            r = -errno;
-    }
+    r = file_write_all(fd, d->data, d->size);
     if (r == 0 && fsync(fd) < 0)
         r = -errno;
     if (close(fd) < 0 && r == 0)
