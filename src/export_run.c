@@ -35,16 +35,10 @@ static void refused(void *ctx, const char *name, const char *why)
 static void loaded(void *ctx, const struct catalog_change *c)
 {
     struct told *t = ctx;
-    char line[768];
-    int level;
 
     if (c->event == CATALOG_SKIPPED)
         t->refused++;
-    if (report_version(c, line, sizeof(line)) > 0)
-        log_warning("%s", line);
-    level = report_change(c, true, line, sizeof(line));
-    if (level > 0)
-        log_msg((enum log_level)level, "%s", line);
+    report_catalog_change(c, true);
 }
 
 int export_run_command(const struct conf *c, const struct trust *trust, const char *out)

@@ -96,19 +96,13 @@ static void reload_tls(struct loop *l)
 static void report(void *ctx, const struct catalog_change *c)
 {
     struct loop *l = ctx;
-    char line[768];
-    int level;
 
     metrics_catalog(l->metrics, c);
     export_run_changed(&l->exported, c);
     if ((c->event == CATALOG_SKIPPED || c->event == CATALOG_UNSETTLED) && c->name != NULL &&
         l->pending != NULL && pending_retrying(l->pending, c->name))
         return;
-    if (report_version(c, line, sizeof(line)) > 0)
-        log_warning("%s", line);
-    level = report_change(c, l->starting, line, sizeof(line));
-    if (level > 0)
-        log_msg((enum log_level)level, "%s", line);
+    report_catalog_change(c, l->starting);
 }
 
 static void on_event(void *ctx, enum watch_kind kind, const char *name)

@@ -27,6 +27,18 @@ int report_version(const struct catalog_change *c, char *buf, size_t len)
     return LOG_LEVEL_WARNING;
 }
 
+void report_catalog_change(const struct catalog_change *c, bool listing)
+{
+    char line[768];
+    int level;
+
+    if (report_version(c, line, sizeof(line)) > 0)
+        log_warning("%s", line);
+    level = report_change(c, listing, line, sizeof(line));
+    if (level > 0)
+        log_msg((enum log_level)level, "%s", line);
+}
+
 /* The lines about an image served: added, replaced or re-versioned. */
 static int tell_image(const struct catalog_change *c, bool listing, const char *name,
                       const char *vfile, char *buf, size_t len)

@@ -22,6 +22,9 @@ int report_change(const struct catalog_change *change, bool listing, char *buf, 
  * it has a problem: returns LOG_LEVEL_WARNING then, 0 otherwise. */
 int report_version(const struct catalog_change *change, char *buf, size_t len);
 
+/* Logs the lines of report_version() and report_change() for @change. */
+void report_catalog_change(const struct catalog_change *change, bool listing);
+
 /* Logs what the HTTP servers report (http_options.event), from their threads:
  * the access log at info level (each request when the event asks for its
  * line, else at debug level; each download that ended), each report
