@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "crc.h"
@@ -350,8 +351,14 @@ int export_write(struct catalog *cat, const struct export_options *o, struct exp
     }
     refused = put_images(&t, items, (size_t)n, o, shown, &nshown, rep);
     r = refused < 0 ? refused : put_listings(t.out, shown, nshown, rep);
-    if (r == 0)
-        r = export_prune(t.out, cat, o->retain_seconds, time(NULL), rep);
+    if (r == 0) {
+        /* The clock file times come from: time() reads a coarser one, which
+         * can still say the second before a file's fine-grained mtime. */
+        struct timespec now;
+
+        clock_gettime(CLOCK_REALTIME, &now);
+        r = export_prune(t.out, cat, o->retain_seconds, now.tv_sec, rep);
+    }
     if (r == 0 && syncfs(t.out) < 0)
         r = export_fail(rep, -errno, "%s", o->out);
 fail:
